@@ -1,0 +1,63 @@
+"""Django admin for users (Admin only) and a read-only audit trail."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from accounts.audit import audit_record
+from accounts.models import ApiKey, AuditRecord, User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = ["username", "role", "is_active", "is_integration", "last_login"]
+    list_filter = ["role", "is_active", "is_integration"]
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Person", {"fields": ("first_name", "last_name", "email")}),
+        ("Access", {"fields": ("role", "is_active", "is_integration", "locked_until", "failed_login_count")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "role", "password1", "password2")}),)
+    readonly_fields = ["last_login", "date_joined", "failed_login_count"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        from accounts import tokens
+
+        audit_record(action="user.update" if change else "user.create", user=request.user, object_type="user",
+                     object_id=obj.pk, new_value={k: form.cleaned_data.get(k) for k in form.changed_data
+                                                  if "password" not in k}, reason="Django admin")
+        if change and {"role", "is_active", "password"} & set(form.changed_data):
+            tokens.revoke_user_tokens(obj.pk)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # accounts are disabled, never deleted: the audit trail refers to them
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "prefix", "user", "created", "revoked_at"]
+    readonly_fields = ["prefix", "key_hash", "user", "name", "created_by", "revoked_at", "last_used_at"]
+
+    def has_add_permission(self, request):
+        return False  # keys are created through the API, which shows the key once
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditRecord)
+class AuditRecordAdmin(admin.ModelAdmin):
+    list_display = ["id", "ts", "username", "action", "object_type", "object_id", "reason"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["username", "object_id", "reason", "request_id"]
+    date_hierarchy = "ts"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

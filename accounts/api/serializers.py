@@ -1,0 +1,118 @@
+"""Input validation and output shapes for the accounts API. No writes here: services do those."""
+
+from rest_framework import serializers
+
+from accounts.models import ApiKey, AuditRecord, User
+from scada.api.renderers import iso_utc
+from scada.roles import ROLE_NAMES, Role
+
+__all__ = [
+    "LoginInputSerializer",
+    "RefreshInputSerializer",
+    "UserSerializer",
+    "UserCreateInputSerializer",
+    "UserUpdateInputSerializer",
+    "ApiKeySerializer",
+    "ApiKeyCreateInputSerializer",
+    "AuditRecordSerializer",
+]
+
+
+class RoleField(serializers.ChoiceField):
+    """Roles travel by name ("operator" … "admin"), case-insensitive on input."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=ROLE_NAMES, **kwargs)
+
+    def to_internal_value(self, data):
+        try:
+            return int(Role.from_name(str(data)))
+        except ValueError:
+            self.fail("invalid_choice", input=data)
+
+    def to_representation(self, value):
+        return Role(value).label
+
+
+class LoginInputSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+
+class RefreshInputSerializer(serializers.Serializer):
+    refresh = serializers.CharField(max_length=4096)
+
+
+class UserSerializer(serializers.ModelSerializer):
+    role = RoleField()
+    locked = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "email", "first_name", "last_name", "role", "is_active", "is_integration",
+                  "locked", "last_login", "date_joined"]
+        read_only_fields = fields
+
+    def get_locked(self, obj) -> bool:
+        from django.utils import timezone
+
+        return bool(obj.locked_until and obj.locked_until > timezone.now())
+
+
+class UserCreateInputSerializer(serializers.Serializer):
+    username = serializers.RegexField(r"^[\w.@+-]{1,150}$", max_length=150)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    role = RoleField()
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    first_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=150)
+    last_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=150)
+    is_integration = serializers.BooleanField(required=False, default=False)
+
+
+class UserUpdateInputSerializer(serializers.Serializer):
+    """Fields an Admin may change. Unknown fields (id, username, is_superuser...) are rejected with 400."""
+
+    role = RoleField(required=False)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    first_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    last_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    is_active = serializers.BooleanField(required=False)
+    is_integration = serializers.BooleanField(required=False)
+    password = serializers.CharField(required=False, max_length=4096, trim_whitespace=False)
+
+    def validate(self, attrs):
+        unknown = set(self.initial_data) - set(self.fields)
+        if unknown:
+            raise serializers.ValidationError(f"Unknown or read-only fields: {', '.join(sorted(unknown))}")
+        return attrs
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+    revoked = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "prefix", "user", "username", "created", "revoked", "revoked_at"]
+        read_only_fields = fields
+
+    def get_revoked(self, obj) -> bool:
+        return obj.revoked_at is not None
+
+
+class ApiKeyCreateInputSerializer(serializers.Serializer):
+    user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all())
+    name = serializers.CharField(max_length=100)
+
+
+class AuditRecordSerializer(serializers.ModelSerializer):
+    ts = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AuditRecord
+        fields = ["id", "ts", "user_id", "username", "action", "object_type", "object_id", "old_value",
+                  "new_value", "reason", "client_ip", "request_id", "prev_hash", "hash"]
+        read_only_fields = fields
+
+    def get_ts(self, obj) -> str:
+        return iso_utc(obj.ts)

@@ -1,0 +1,121 @@
+"""Users with a plant role, API keys for integrations, and the append-only audit trail."""
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+from scada.models import BaseModel
+from scada.roles import Role
+
+__all__ = ["User", "ApiKey", "AuditRecord"]
+
+# Django-admin apps an Engineer may configure; users, keys and the audit trail are the Admin's.
+ENGINEER_ADMIN_APPS = {"tags", "drivers", "historian", "alarms", "batches", "reports", "screens", "hmi"}
+
+
+class User(AbstractUser):
+    """A person or an integration account. `role` orders what it may do: Operator < Supervisor < Engineer < Admin.
+
+    Disabling (is_active=False) keeps the row and its history; its tokens stop working at once.
+    """
+
+    role = models.PositiveSmallIntegerField(choices=Role.choices, default=Role.OPERATOR)
+    failed_login_count = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    is_integration = models.BooleanField(
+        default=False, help_text="An account used by an external system (ERP, LIMS, MES) through API keys."
+    )
+
+    class Meta:
+        ordering = ["username"]
+        verbose_name = "user"
+
+    def save(self, *args, **kwargs):
+        # Cache the role's consequence for Django admin: Engineers and Admins may log in there.
+        self.is_staff = self.role >= Role.ENGINEER and self.is_active
+        self.is_superuser = False
+        super().save(*args, **kwargs)
+
+    @property
+    def role_name(self) -> str:
+        return Role(self.role).label
+
+    def has_role(self, role: int) -> bool:
+        return self.is_active and self.role >= role
+
+    # Django admin permissions follow the role, not per-user grants.
+    def has_perm(self, perm, obj=None):
+        if not (self.is_active and self.is_staff):
+            return False
+        app_label, _, codename = perm.partition(".")
+        if app_label == "accounts" and codename.endswith("auditrecord"):
+            return self.role >= Role.ADMIN and codename.startswith("view_")
+        if self.role >= Role.ADMIN:
+            return True
+        return app_label in ENGINEER_ADMIN_APPS
+
+    def has_perms(self, perm_list, obj=None):
+        return all(self.has_perm(p, obj) for p in perm_list)
+
+    def has_module_perms(self, app_label):
+        if not (self.is_active and self.is_staff):
+            return False
+        return self.role >= Role.ADMIN or app_label in ENGINEER_ADMIN_APPS
+
+
+class ApiKey(BaseModel):
+    """A long-lived credential for an integration account, used as `Authorization: Bearer <key>`.
+
+    Only a SHA-256 of the key is stored; the key itself is shown once, when it is created. The prefix lets
+    people tell keys apart in lists without revealing them.
+    """
+
+    user = models.ForeignKey(to="accounts.User", on_delete=models.PROTECT, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        to="accounts.User", on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = "API key"
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class AuditRecord(models.Model):
+    """One entry of the append-only audit trail (who, what, when, old value, new value, reason).
+
+    Each record carries the hash of the one before it, so any edit or deletion breaks the chain
+    (`manage.py audit_verify`); on PostgreSQL a trigger refuses UPDATE, DELETE and TRUNCATE outright.
+    `user_id` is a plain integer, not a foreign key, so the trail never depends on the users table.
+    """
+
+    ts = models.DateTimeField(db_index=True)
+    user_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    username = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=64, db_index=True)
+    object_type = models.CharField(max_length=64, blank=True, db_index=True)
+    object_id = models.CharField(max_length=255, blank=True, db_index=True)
+    old_value = models.JSONField(null=True, blank=True)
+    new_value = models.JSONField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    client_ip = models.CharField(max_length=45, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "audit record"
+
+    def __str__(self):
+        return f"#{self.pk} {self.ts:%Y-%m-%d %H:%M:%S} {self.username or '-'} {self.action} {self.object_type}:{self.object_id}"

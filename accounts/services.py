@@ -1,0 +1,241 @@
+"""Account services: login, logout, token refresh, users and API keys. Every one of them is audited."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import tokens
+from accounts.audit import audit_record
+from accounts.models import ApiKey, User
+from scada.errors import BadRequest, Conflict, NotFound, PermissionDenied
+from scada.roles import Role
+
+__all__ = [
+    "AuthenticationError",
+    "auth_login",
+    "auth_logout",
+    "auth_refresh",
+    "password_verify",
+    "user_create",
+    "user_update",
+    "user_disable",
+    "api_key_create",
+    "api_key_revoke",
+]
+
+INVALID_CREDENTIALS = "Invalid username or password."
+
+
+class AuthenticationError(Exception):
+    """A 401: the same message for an unknown user, a wrong password and a locked account."""
+
+    def __init__(self, detail: str = INVALID_CREDENTIALS):
+        self.detail = detail
+        super().__init__(detail)
+
+
+def _register_failure(user: User, *, action_reason: str) -> None:
+    # Conditional, atomic increment: parallel wrong passwords each count.
+    from django.db.models import F
+
+    User.objects.filter(pk=user.pk).update(failed_login_count=F("failed_login_count") + 1)
+    user.refresh_from_db(fields=["failed_login_count", "locked_until"])
+    audit_record(action="auth.login_failed", user=user, object_type="user", object_id=user.pk, reason=action_reason)
+    if user.failed_login_count >= settings.LOGIN_MAX_FAILURES:
+        until = timezone.now() + timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES)
+        User.objects.filter(pk=user.pk).update(locked_until=until, failed_login_count=0)
+        audit_record(
+            action="auth.lockout",
+            user=user,
+            object_type="user",
+            object_id=user.pk,
+            new_value={"locked_until": until},
+            reason=f"{settings.LOGIN_MAX_FAILURES} failed attempts",
+        )
+
+
+def password_verify(*, user: User, password: str, purpose: str) -> None:
+    """Check a user's password again (e-signatures). A wrong one counts toward lockout; raises 403."""
+    now = timezone.now()
+    if user.locked_until and user.locked_until > now:
+        raise PermissionDenied("Account is locked after repeated failed attempts; try again later.")
+    if not user.check_password(password or ""):
+        with transaction.atomic():
+            _register_failure(user, action_reason=f"wrong password for {purpose}")
+        raise PermissionDenied("Signature rejected: wrong password.")
+    if user.failed_login_count:
+        User.objects.filter(pk=user.pk).update(failed_login_count=0)
+
+
+def auth_login(*, username: str, password: str) -> dict[str, Any]:
+    """Check credentials and open a session. Raises AuthenticationError (401) for any failure."""
+    user = User.objects.filter(username=username).first()
+    now = timezone.now()
+    if user is None:
+        # Same answer and similar cost as a wrong password: no way to tell which usernames exist.
+        User().set_password(password or "")
+        with transaction.atomic():
+            audit_record(action="auth.login_failed", username=username[:150], reason="unknown user")
+        raise AuthenticationError()
+    if user.locked_until and user.locked_until > now:
+        with transaction.atomic():
+            audit_record(action="auth.login_failed", user=user, object_type="user", object_id=user.pk,
+                         reason="account locked")
+        raise AuthenticationError()
+    if not user.check_password(password or "") or not user.is_active:
+        with transaction.atomic():
+            if user.is_active:
+                _register_failure(user, action_reason="wrong password")
+            else:
+                audit_record(action="auth.login_failed", user=user, object_type="user", object_id=user.pk,
+                             reason="account disabled")
+        raise AuthenticationError()
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(failed_login_count=0, locked_until=None, last_login=now)
+        pair = tokens.issue_token_pair(user)
+        audit_record(action="auth.login", user=user, object_type="user", object_id=user.pk,
+                     new_value={"session": pair["sid"]})
+    return {**pair, "user": user}
+
+
+def auth_logout(*, principal) -> None:
+    """Revoke the caller's session: its access and refresh tokens stop working at once."""
+    if principal.sid:
+        tokens.revoke_session(principal.sid)
+    with transaction.atomic():
+        audit_record(action="auth.logout", user=principal, object_type="user", object_id=principal.id,
+                     old_value={"session": principal.sid} if principal.sid else {"api_key": principal.api_key_id})
+
+
+def auth_refresh(*, refresh: str) -> dict[str, Any]:
+    try:
+        return tokens.refresh_access(refresh, lambda uid: User.objects.filter(pk=uid).first())
+    except tokens.TokenInvalid as exc:
+        raise AuthenticationError(f"Invalid or expired refresh token: {exc}")
+
+
+def _user_snapshot(user: User) -> dict:
+    return {"username": user.username, "role": user.role_name, "is_active": user.is_active, "email": user.email,
+            "first_name": user.first_name, "last_name": user.last_name, "is_integration": user.is_integration}
+
+
+def _validate_password(password: str, user: User | None = None) -> None:
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as exc:
+        raise BadRequest("password: " + " ".join(exc.messages))
+
+
+@transaction.atomic
+def user_create(*, actor, username: str, password: str, role: int, email: str = "", first_name: str = "",
+                last_name: str = "", is_integration: bool = False) -> User:
+    """Create an account (Admin). 409 on a taken username; 400 on a weak password."""
+    if User.objects.filter(username=username).exists():
+        raise Conflict(f"User '{username}' already exists")
+    user = User(username=username, role=role, email=email, first_name=first_name, last_name=last_name,
+                is_integration=is_integration)
+    _validate_password(password, user)
+    user.set_password(password)
+    user.full_clean()
+    user.save()
+    audit_record(action="user.create", user=actor, object_type="user", object_id=user.pk,
+                 new_value=_user_snapshot(user))
+    return user
+
+
+@transaction.atomic
+def user_update(*, actor, user: User, data: dict[str, Any]) -> User:
+    """Change a user's role or settings (Admin). Nobody may change their own role or active flag."""
+    old = _user_snapshot(user)
+    if actor is not None and actor.id == user.pk:
+        if "role" in data and int(data["role"]) != user.role:
+            raise PermissionDenied("You cannot change your own role.")
+        if "is_active" in data and bool(data["is_active"]) != user.is_active:
+            raise PermissionDenied("You cannot enable or disable your own account.")
+    password = data.pop("password", None)
+    for field in ("role", "email", "first_name", "last_name", "is_active", "is_integration"):
+        if field in data:
+            setattr(user, field, data[field])
+    if password:
+        _validate_password(password, user)
+        user.set_password(password)
+    user.full_clean()
+    user.save()
+    new = _user_snapshot(user)
+    if old["role"] != new["role"] or old["is_active"] != new["is_active"] or password:
+        # Tokens carry the role: old ones must not keep the old rights. Revoke now (a rollback merely costs a
+        # re-login) and again after commit, so no request can re-cache the old state in between.
+        _revoke_everything(user)
+        transaction.on_commit(lambda: _revoke_everything(user))
+    changes_new = {k: v for k, v in new.items() if old.get(k) != v}
+    if password:
+        changes_new["password"] = "(changed)"
+    audit_record(action="user.update", user=actor, object_type="user", object_id=user.pk,
+                 old_value={k: old[k] for k in changes_new if k in old}, new_value=changes_new)
+    if user.is_active and user.locked_until is None and old["is_active"] is False:
+        User.objects.filter(pk=user.pk).update(failed_login_count=0)
+    return user
+
+
+def _revoke_everything(user: User) -> None:
+    tokens.revoke_user_tokens(user.pk)
+    tokens.forget_api_keys(list(user.api_keys.values_list("key_hash", flat=True)))
+
+
+@transaction.atomic
+def user_disable(*, actor, user: User) -> User:
+    """Disable an account: the row and its history stay, its tokens and API keys stop working."""
+    if actor is not None and actor.id == user.pk:
+        raise PermissionDenied("You cannot disable your own account.")
+    if not user.is_active:
+        return user
+    user.is_active = False
+    user.save()
+    audit_record(action="user.disable", user=actor, object_type="user", object_id=user.pk,
+                 old_value={"is_active": True}, new_value={"is_active": False})
+    _revoke_everything(user)
+    transaction.on_commit(lambda: _revoke_everything(user))
+    return user
+
+
+@transaction.atomic
+def api_key_create(*, actor, user: User, name: str) -> tuple[ApiKey, str]:
+    """Create an API key for a user (Admin). Returns the row and the key, which is never shown again."""
+    if not user.is_active:
+        raise BadRequest(f"User '{user.username}' is disabled")
+    key, prefix, digest = tokens.new_api_key()
+    api_key = ApiKey.objects.create(user=user, name=name, prefix=prefix, key_hash=digest,
+                                    created_by_id=getattr(actor, "id", None))
+    audit_record(action="apikey.create", user=actor, object_type="apikey", object_id=api_key.pk,
+                 new_value={"user": user.username, "name": name, "prefix": prefix})
+    return api_key, key
+
+
+@transaction.atomic
+def api_key_revoke(*, actor, api_key: ApiKey) -> ApiKey:
+    if api_key.revoked_at is not None:
+        raise NotFound("API key is already revoked")
+    api_key.revoked_at = timezone.now()
+    api_key.save(update_fields=["revoked_at", "last_updated"])
+    audit_record(action="apikey.revoke", user=actor, object_type="apikey", object_id=api_key.pk,
+                 old_value={"user": api_key.user.username, "name": api_key.name, "prefix": api_key.prefix})
+    tokens.forget_api_keys([api_key.key_hash])
+    transaction.on_commit(lambda: tokens.forget_api_keys([api_key.key_hash]))
+    return api_key
+
+
+def role_from_input(value) -> int:
+    """'supervisor' / 'Supervisor' / 20 → Role; BadRequest otherwise."""
+    if isinstance(value, int) and value in Role.values:
+        return value
+    try:
+        return int(Role.from_name(str(value)))
+    except ValueError as exc:
+        raise BadRequest(f"role: {exc}")

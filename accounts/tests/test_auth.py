@@ -1,0 +1,120 @@
+"""Login, refresh, logout and token attacks."""
+
+import time
+
+import jwt
+import pytest
+from django.conf import settings
+
+from accounts.models import AuditRecord, User
+from conftest import PASSWORD, client_for
+
+pytestmark = pytest.mark.django_db
+
+
+def login(api_client, username, password=PASSWORD, **extra):
+    return api_client.post("/api/auth/login", {"username": username, "password": password}, format="json", **extra)
+
+
+def test_it_logs_in_and_returns_the_seed_token_key(api_client, operator):
+    r = login(api_client, "olivia")
+    assert r.status_code == 200, r.content
+    body = r.json()
+    assert set(body) == {"token", "refresh", "expires_at", "user"}
+    assert body["user"]["username"] == "olivia" and body["user"]["role"] == "operator"
+    assert body["expires_at"].endswith("Z")
+    me = api_client.get("/api/users/me", HTTP_AUTHORIZATION=f"Bearer {body['token']}")
+    assert me.status_code == 200 and me.json()["username"] == "olivia"
+    assert AuditRecord.objects.filter(action="auth.login", username="olivia").count() == 1
+
+
+def test_it_answers_the_same_401_for_unknown_user_and_wrong_password(api_client, operator):
+    unknown = login(api_client, "nobody", "whatever-pass")
+    wrong = login(api_client, "olivia", "wrong-password")
+    assert unknown.status_code == wrong.status_code == 401
+    assert unknown.json() == wrong.json() == {"detail": "Invalid username or password."}
+    assert AuditRecord.objects.filter(action="auth.login_failed").count() == 2
+
+
+def test_it_requires_a_token_everywhere_but_login_health_and_schema(api_client):
+    assert api_client.get("/api/users/me").status_code == 401
+    assert api_client.get("/api/system/status").status_code == 401
+    assert api_client.get("/api/system/health").status_code == 200
+    assert api_client.get("/api/schema/").status_code == 200
+
+
+def test_it_locks_the_account_after_repeated_failures_but_keeps_open_sessions(api_client, operator, settings):
+    settings.LOGIN_MAX_FAILURES = 3
+    open_session = client_for(operator)
+    for _ in range(3):
+        assert login(api_client, "olivia", "wrong-password").status_code == 401
+    operator.refresh_from_db()
+    assert operator.locked_until is not None
+    assert login(api_client, "olivia").status_code == 401  # right password, still locked
+    assert open_session.get("/api/users/me").status_code == 200
+    assert AuditRecord.objects.filter(action="auth.lockout", object_id=str(operator.pk)).count() == 1
+
+
+def test_it_revokes_access_and_refresh_tokens_on_logout(api_client, operator):
+    body = login(api_client, "olivia").json()
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {body['token']}"}
+    assert api_client.post("/api/auth/logout", **auth).status_code == 200
+    assert api_client.get("/api/users/me", **auth).status_code == 401
+    assert api_client.post("/api/auth/refresh", {"refresh": body["refresh"]}, format="json").status_code == 401
+
+
+def test_it_refreshes_an_access_token(api_client, operator):
+    body = login(api_client, "olivia").json()
+    r = api_client.post("/api/auth/refresh", {"refresh": body["refresh"]}, format="json")
+    assert r.status_code == 200
+    assert api_client.get("/api/users/me", HTTP_AUTHORIZATION=f"Bearer {r.json()['token']}").status_code == 200
+
+
+def test_it_rejects_a_refresh_token_used_as_access(api_client, operator):
+    body = login(api_client, "olivia").json()
+    assert api_client.get("/api/users/me", HTTP_AUTHORIZATION=f"Bearer {body['refresh']}").status_code == 401
+
+
+def _claims(user):
+    now = int(time.time())
+    return {"token_type": "access", "exp": now + 600, "iat": now, "jti": "x", "user_id": user.pk,
+            "username": user.username, "role": 40, "sid": "forged"}
+
+
+def test_it_rejects_alg_none(api_client, operator):
+    token = jwt.encode(_claims(operator), key=None, algorithm="none")
+    assert api_client.get("/api/users/me", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
+
+
+def test_it_rejects_a_token_signed_with_another_key(api_client, operator):
+    token = jwt.encode(_claims(operator), key="x" * 64, algorithm="HS256")
+    assert api_client.get("/api/users/me", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
+
+
+def test_it_rejects_an_expired_token(api_client, operator):
+    claims = _claims(operator) | {"exp": int(time.time()) - 5, "role": 10}
+    token = jwt.encode(claims, key=settings.SIMPLE_JWT["SIGNING_KEY"], algorithm="HS256")
+    assert api_client.get("/api/users/me", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
+
+
+def test_it_stops_a_disabled_users_tokens(admin_client, operator):
+    victim = client_for(operator)
+    assert victim.get("/api/users/me").status_code == 200
+    assert admin_client.delete(f"/api/users/{operator.pk}").status_code == 200
+    assert victim.get("/api/users/me").status_code == 401
+    operator.refresh_from_db()
+    assert operator.is_active is False and User.objects.filter(pk=operator.pk).exists()
+
+
+def test_it_authenticates_without_sql(operator_client, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert operator_client.get("/api/system/health").status_code == 200
+    from rest_framework.test import APIRequestFactory
+
+    from accounts.authentication import KilnTokenAuthentication
+    from rest_framework.request import Request
+
+    req = Request(APIRequestFactory().get("/", HTTP_AUTHORIZATION=operator_client._credentials["HTTP_AUTHORIZATION"]))
+    with django_assert_num_queries(0):
+        principal, _ = KilnTokenAuthentication().authenticate(req)
+    assert principal.username == "olivia"

@@ -1,0 +1,55 @@
+"""One exception handler for every API view: JSON {"detail": "..."} with the seed's status codes."""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from scada.errors import KilnError
+
+
+def flatten_errors(data, prefix: str = "") -> list[str]:
+    """DRF's nested error dicts/lists → ["field: message", ...] for a one-line detail."""
+    if isinstance(data, dict):
+        out = []
+        for key, value in data.items():
+            name = key if key != "non_field_errors" else ""
+            out.extend(flatten_errors(value, f"{prefix}{name}" if not prefix or not name else f"{prefix}.{name}"))
+        return out
+    if isinstance(data, list):
+        out = []
+        for i, item in enumerate(data):
+            if isinstance(item, dict):
+                out.extend(flatten_errors(item, f"{prefix}[{i}]"))
+            else:
+                out.extend(flatten_errors(item, prefix))
+        return out
+    return [f"{prefix}: {data}" if prefix else str(data)]
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, KilnError):
+        body = {"detail": exc.detail, **exc.extra}
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # unexpected: ApiErrorMiddleware logs it and answers a 500 without a traceback
+    if isinstance(exc, exceptions.ValidationError):
+        errors = response.data
+        response.data = {"detail": "; ".join(flatten_errors(errors)) or "Invalid input.", "errors": errors}
+    elif isinstance(response.data, dict) and "detail" in response.data:
+        response.data = {"detail": str(response.data["detail"])}
+    if isinstance(exc, exceptions.Throttled):
+        response.data = {"detail": f"API rate limit exceeded; retry in {exc.wait and int(exc.wait + 0.999)} s."}
+    if response.status_code == status.HTTP_401_UNAUTHORIZED:
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response

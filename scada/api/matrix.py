@@ -1,0 +1,31 @@
+"""The permission matrix: route name → HTTP method → minimum role (seed 000 COMPLETE ENDPOINT REFERENCE).
+
+Every API route must have an entry for each method it answers; tests/test_permission_matrix.py walks the
+URL patterns and fails on a gap. PUBLIC routes need no token. Object-level rules (a tag's own write role)
+are enforced by the services on top of this.
+"""
+
+from scada.roles import Role
+
+PUBLIC = object()
+
+OPERATOR, SUPERVISOR, ENGINEER, ADMIN = Role.OPERATOR, Role.SUPERVISOR, Role.ENGINEER, Role.ADMIN
+
+ROUTE_ROLES: dict[str, dict[str, object]] = {
+    # --- scada: system, schema ---
+    "scada-api:schema": {"GET": PUBLIC},
+    "scada-api:docs": {"GET": PUBLIC},
+    "scada-api:system-health": {"GET": PUBLIC},
+    "scada-api:system-status": {"GET": OPERATOR},
+    # --- accounts: auth, users, API keys, audit ---
+    "accounts-api:auth-login": {"POST": PUBLIC},
+    "accounts-api:auth-refresh": {"POST": PUBLIC},  # the refresh token in the body is the credential
+    "accounts-api:auth-logout": {"POST": OPERATOR},
+    "accounts-api:user-me": {"GET": OPERATOR},
+    "accounts-api:user-list": {"GET": ADMIN, "POST": ADMIN},
+    "accounts-api:user-detail": {"GET": ADMIN, "PUT": ADMIN, "PATCH": ADMIN, "DELETE": ADMIN},
+    "accounts-api:apikey-list": {"GET": ADMIN, "POST": ADMIN},
+    "accounts-api:apikey-detail": {"GET": ADMIN, "DELETE": ADMIN},
+    "accounts-api:audit-list": {"GET": ADMIN},
+    "accounts-api:audit-detail": {"GET": ADMIN},
+}

@@ -1,0 +1,36 @@
+"""Limit/offset pagination with the seed's bounds (limit ≤ 1000, default 100)."""
+
+from rest_framework import pagination
+from rest_framework.response import Response
+
+from scada.errors import BadRequest
+
+
+def parse_limit_offset(params, default: int = 100, maximum: int = 1000) -> tuple[int, int]:
+    """Reads ?limit=&offset=; a bad value is a 400, never silently replaced."""
+    try:
+        limit = int(params.get("limit", default))
+        offset = int(params.get("offset", 0))
+    except (TypeError, ValueError):
+        raise BadRequest("limit and offset must be integers")
+    if limit < 1 or limit > maximum:
+        raise BadRequest(f"limit must be between 1 and {maximum}")
+    if offset < 0:
+        raise BadRequest("offset must be 0 or more")
+    return limit, offset
+
+
+class LimitOffsetPagination(pagination.LimitOffsetPagination):
+    default_limit = 100
+    max_limit = 1000
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.limit, self.offset = parse_limit_offset(request.query_params, self.default_limit, self.max_limit)
+        self.request = request
+        self.count = self.get_count(queryset)
+        if self.count == 0 or self.offset > self.count:
+            return []
+        return list(queryset[self.offset : self.offset + self.limit])
+
+    def get_paginated_response(self, data):
+        return Response({"count": self.count, "limit": self.limit, "offset": self.offset, "results": data})

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ScadaConfig(AppConfig):
+    name = "scada"
+    verbose_name = "Kiln"

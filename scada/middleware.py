@@ -1,0 +1,90 @@
+"""Request context and JSON errors for the API."""
+
+import ipaddress
+import logging
+import uuid
+
+from django.conf import settings
+from django.http import JsonResponse
+
+from scada import context
+
+logger = logging.getLogger(__name__)
+
+
+def client_ip_from_meta(meta: dict) -> str | None:
+    """The client's address: the socket peer, or X-Forwarded-For only when that peer is a trusted proxy.
+
+    Walks X-Forwarded-For from the right and stops at the first hop that is not a trusted proxy, so a client
+    cannot forge its address by sending its own header.
+    """
+    peer = meta.get("REMOTE_ADDR") or None
+    trusted = settings.TRUSTED_PROXIES
+    if not peer or not trusted or peer not in trusted:
+        return peer
+    forwarded = [hop.strip() for hop in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    for hop in reversed(forwarded):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return peer
+        if hop not in trusted:
+            return hop
+    return peer
+
+
+class RequestContextMiddleware:
+    """Sets a request id (X-Request-ID in, or a new one) and the client IP for the audit trail."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        rid = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+        request.request_id = rid
+        request.client_ip = client_ip_from_meta(request.META)
+        t1 = context.request_id.set(rid)
+        t2 = context.client_ip.set(request.client_ip)
+        try:
+            response = self.get_response(request)
+        finally:
+            context.request_id.reset(t1)
+            context.client_ip.reset(t2)
+        response["X-Request-ID"] = rid
+        info = getattr(request, "kiln_ratelimit", None)
+        if info is not None:
+            response["X-RateLimit-Limit"] = str(info["limit"])
+            response["X-RateLimit-Remaining"] = str(info["remaining"])
+        return response
+
+
+class ApiErrorMiddleware:
+    """Under /api/, Django's HTML 404/405/500 pages become {"detail": ...} with the same status.
+
+    DRF views already answer JSON; this catches what never reaches a view (unknown routes) and any
+    exception that escapes one, without leaking a traceback.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not request.path.startswith("/api/"):
+            return response
+        ctype = response.get("Content-Type", "")
+        if response.status_code >= 400 and "json" not in ctype and "csv" not in ctype:
+            detail = {404: "Not found.", 405: "Method not allowed.", 400: "Bad request.", 403: "Forbidden."}.get(
+                response.status_code, "Internal server error; the request id is in the server log."
+            )
+            return JsonResponse({"detail": detail}, status=response.status_code)
+        return response
+
+    def process_exception(self, request, exception):
+        if not request.path.startswith("/api/"):
+            return None
+        logger.exception("Unhandled error in %s %s (request %s)", request.method, request.path,
+                         getattr(request, "request_id", "-"))
+        return JsonResponse(
+            {"detail": f"Internal server error; request id {getattr(request, 'request_id', '-')}."}, status=500
+        )

@@ -1,0 +1,3 @@
+"""WebSocket routes. Apps append their consumers here (tags adds /ws)."""
+
+websocket_urlpatterns: list = []

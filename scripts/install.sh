@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs Kiln and its test tools into .venv (Python 3.11), from the pins in pyproject.toml.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+PY=${PYTHON:-python3}
+if ! "$PY" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)'; then
+  for candidate in python3.11 /usr/bin/python3.11; do
+    if command -v "$candidate" >/dev/null 2>&1; then PY=$candidate; break; fi
+  done
+fi
+"$PY" -c 'import sys; assert sys.version_info[:2] == (3, 11), "Kiln needs Python 3.11"' || {
+  echo "Kiln needs Python 3.11 (found $("$PY" --version 2>&1))." >&2; exit 1; }
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install --quiet -e '.[test]'
+echo "Installed Kiln into $VENV"
