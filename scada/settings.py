@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "channels",
     "scada",
     "accounts",
+    "tags",
 ]
 
 MIDDLEWARE = [
