@@ -100,6 +100,9 @@ INSTALLED_APPS = [
     "scada",
     "accounts",
     "tags",
+    "drivers",
+    "historian",
+    "alarms",
 ]
 
 MIDDLEWARE = [

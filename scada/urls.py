@@ -10,4 +10,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("scada.api.urls")),
     path("api/", include("accounts.api.urls")),
+    # Order matters: literal routes (history, alarms/history, system/drivers) come before the tag catch-alls.
+    path("api/", include("historian.api.urls")),
+    path("api/", include("alarms.api.urls")),
+    path("api/", include("drivers.api.urls")),
+    path("api/", include("tags.api.urls")),
 ]

@@ -28,4 +28,8 @@ ROUTE_ROLES: dict[str, dict[str, object]] = {
     "accounts-api:apikey-detail": {"GET": ADMIN, "DELETE": ADMIN},
     "accounts-api:audit-list": {"GET": ADMIN},
     "accounts-api:audit-detail": {"GET": ADMIN},
+    # --- tags: seed 000/003 tag routes, seed 004 device routes ---
+    # --- drivers ---
+    # --- historian ---
+    # --- alarms ---
 }

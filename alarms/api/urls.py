@@ -1,0 +1,3 @@
+app_name = "alarms-api"
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+app_name = "tags-api"
+
+urlpatterns: list = []
