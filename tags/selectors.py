@@ -1,0 +1,150 @@
+"""Tag selectors: reads of tag configuration joined with live values (one SQL query + one HMGET per page).
+
+The list path is the hottest read of the API: it fetches plain tuples (no model instances) and builds the
+response dicts itself, so its cost stays flat and low whatever the page size.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from scada.api.renderers import iso_utc
+from scada.errors import NotFound
+from tags.choices import DataType, Quality
+from tags.live import LiveValue, live_get_many
+from tags.models import Tag
+
+__all__ = [
+    "LIST_FIELDS",
+    "tag_get",
+    "tag_get_on_machine",
+    "tag_find_many",
+    "tag_list",
+    "tag_stats",
+    "live_value_dict",
+]
+
+# Column order of the list query; tag_list turns each tuple into the seed's list item.
+LIST_FIELDS = ("id", "machine__machine_id", "name", "datatype", "description", "unit", "is_writable", "is_active")
+
+
+def live_value_dict(live: LiveValue | None) -> dict:
+    """value / timestamp / quality / substatus of a live entry (all None when the tag never had a value)."""
+    if live is None:
+        return {"value": None, "timestamp": None, "quality": None, "substatus": None}
+    return {"value": live.value, "timestamp": iso_utc(live.timestamp), "quality": live.quality,
+            "substatus": live.substatus}
+
+
+def tag_get(*, name: str) -> Tag:
+    """The tag with this plant-unique name; 404 `Tag 'X' not found`."""
+    tag = Tag.objects.select_related("machine").filter(name=name).first()
+    if tag is None:
+        raise NotFound(f"Tag '{name}' not found")
+    return tag
+
+
+def tag_get_on_machine(*, machine_id: str, name: str) -> Tag:
+    """A tag of a machine by its full name (`pump-01.Speed`) or its member name (`Speed`); 404 with seed 003's text."""
+    candidates = list(Tag.objects.select_related("machine")
+                      .filter(Q(name=name) | Q(member=name), machine__machine_id=machine_id)[:2])
+    # At most two rows: the full-name match (names are unique) and the member match (unique per machine).
+    if candidates:
+        return min(candidates, key=lambda t: t.name != name)
+    raise NotFound(f"Tag '{name}' not found on machine '{machine_id}'")
+
+
+def tag_find_many(*, keys: list[tuple[str | None, str | None]]) -> dict[tuple, Tag]:
+    """Resolve many (machine_id or None, name) pairs in one query; missing pairs are absent from the result."""
+    names = {n for _, n in keys if isinstance(n, str) and n}
+    machines = {m for m, _ in keys if isinstance(m, str) and m}
+    if not names:
+        return {}
+    cond = Q(name__in=names)
+    if machines:
+        cond |= Q(machine__machine_id__in=machines, member__in=names)
+    tags = list(Tag.objects.select_related("machine").filter(cond))
+    by_name = {t.name: t for t in tags}
+    by_member = {(t.machine.machine_id, t.member): t for t in tags if t.member}
+    found = {}
+    for machine_id, name in keys:
+        if not isinstance(name, str) or (machine_id is not None and not isinstance(machine_id, str)):
+            continue
+        tag = by_name.get(name)
+        if tag is not None and machine_id and tag.machine.machine_id != machine_id:
+            tag = None
+        if tag is None and machine_id:
+            tag = by_member.get((machine_id, name))
+        if tag is not None:
+            found[(machine_id, name)] = tag
+    return found
+
+
+def tag_list(*, queryset, limit: int, offset: int, include_values: bool = True, quality: str | None = None
+             ) -> list[dict]:
+    """One page of the tag list as seed 003 list items, in name order.
+
+    Without a quality filter: one SQL query for the page and one HMGET for its values. With one, quality lives
+    in Redis, so all matching ids are read (one query + one HMGET), filtered, and then one page fetched.
+    """
+    queryset = queryset.order_by("name")
+    if quality is not None:
+        ids = list(queryset.values_list("id", flat=True))
+        live_all = live_get_many(ids)
+        wanted = None if quality == "NULL" else quality
+        ids = [i for i in ids if (live_all[i].quality if live_all[i] is not None else None) == wanted]
+        page_ids = ids[offset:offset + limit]
+        rows = sorted(Tag.objects.filter(pk__in=page_ids).values_list(*LIST_FIELDS), key=lambda r: r[2]) \
+            if page_ids else []
+        live = {i: live_all[i] for i in page_ids}
+    else:
+        rows = list(queryset.values_list(*LIST_FIELDS)[offset:offset + limit])
+        live = live_get_many([r[0] for r in rows]) if include_values and rows else {}
+    out = []
+    if include_values:
+        for tid, machine_id, name, datatype, description, unit, is_writable, is_active in rows:
+            lv = live.get(tid)
+            if lv is None:
+                value = ts = q = sub = None
+            else:
+                value, q, sub, ts = lv.value, lv.quality, lv.substatus, iso_utc(lv.timestamp)
+            out.append({"machine_id": machine_id, "name": name, "datatype": datatype, "value": value,
+                        "timestamp": ts, "description": description, "unit": unit, "quality": q,
+                        "substatus": sub, "is_writable": is_writable, "is_active": is_active})
+    else:
+        for _tid, machine_id, name, datatype, description, unit, is_writable, is_active in rows:
+            out.append({"machine_id": machine_id, "name": name, "datatype": datatype, "description": description,
+                        "unit": unit, "is_writable": is_writable, "is_active": is_active})
+    return out
+
+
+def tag_stats() -> dict:
+    """Seed 003 stats: counts by state, datatype and live quality; `recent_writes` = writes in the last 24 h."""
+    from accounts.models import AuditRecord
+
+    agg = Tag.objects.aggregate(
+        total=Count("id"),
+        active=Count("id", filter=Q(is_active=True)),
+        writable=Count("id", filter=Q(is_writable=True)),
+        **{f"dt_{dt}": Count("id", filter=Q(datatype=dt)) for dt in DataType.values},
+    )
+    ids = list(Tag.objects.values_list("id", flat=True))
+    by_quality = {q: 0 for q in Quality.values}
+    by_quality["NULL"] = 0
+    for lv in live_get_many(ids).values():
+        key = lv.quality if lv is not None and lv.quality in by_quality else "NULL"
+        by_quality[key] += 1
+    since = timezone.now() - timedelta(hours=24)
+    recent = AuditRecord.objects.filter(action="tag.write", object_type="tag", ts__gte=since).count()
+    return {
+        "total_tags": agg["total"],
+        "active_tags": agg["active"],
+        "inactive_tags": agg["total"] - agg["active"],
+        "by_datatype": {dt: agg[f"dt_{dt}"] for dt in DataType.values},
+        "by_quality": by_quality,
+        "writable_tags": agg["writable"],
+        "recent_writes": recent,
+    }

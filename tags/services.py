@@ -1,0 +1,576 @@
+"""Tag services: the one write path for tag values, and the audited configuration changes of tags and machines.
+
+Writes (`tag_write`, `tag_write_batch`) validate, check the caller's role against the tag's own write role,
+verify an e-signature when the tag asks for one, and then either hand the value to the PLC through the driver
+write contract (tags.writers) or record it through tags.values.tag_values_record — never any other way.
+Configuration changes (`tag_create`, `tag_update`, `tag_delete`, `tags_set_active`, `machine_create_from_type`)
+are audited in the transaction of the change and announce themselves with tags.values.tag_config_changed().
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+from django.db import IntegrityError, transaction
+from django.db.models import F, ProtectedError
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from accounts.audit import AuditEntry, audit_record, audit_record_many
+from scada.errors import BadRequest, Conflict, KilnError, NotFound, PermissionDenied, Unprocessable
+from scada.redis import get_redis
+from scada.roles import Role
+from tags.choices import DataType, Quality
+from tags.live import live_delete, live_get_many
+from tags.models import RESERVED_TAG_NAMES, DeviceType, Machine, Site, Tag
+from tags.values import Sample, coerce_value, tag_config_changed, tag_values_record
+from tags.writers import DriverWriteError, get_write_router
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "WriteResult",
+    "BatchItemResult",
+    "DriverWriteFailed",
+    "WriteUnavailable",
+    "tag_write",
+    "tag_write_batch",
+    "tag_create",
+    "tag_update",
+    "tag_delete",
+    "tags_set_active",
+    "machine_create_from_type",
+    "machine_sync_from_type",
+    "datatype_parse",
+    "quality_parse",
+    "role_parse",
+    "BATCH_WRITE_MAX",
+]
+
+BATCH_WRITE_MAX = 1000
+# How long one write may hold a tag's lock (a PLC write with read-back), and how long a second writer waits.
+WRITE_LOCK_SECONDS = 30
+WRITE_LOCK_WAIT_SECONDS = 15
+# Externally timestamped values may lag arbitrarily (store-and-forward), but not run ahead of the server clock.
+MAX_FUTURE_SKEW = timedelta(minutes=5)
+_LOCK_KEY = "kiln:lock:tagwrite:{}"
+
+# Fields an engineer may set on a tag (identity — name, machine, datatype — is fixed once created).
+TAG_CONFIG_FIELDS = ("description", "unit", "min_value", "max_value", "deadband", "is_writable", "is_active",
+                     "write_role", "requires_signature")
+
+
+class DriverWriteFailed(KilnError):
+    """The PLC refused or did not confirm the write (a 502: the fault is upstream of Kiln)."""
+
+    status_code = 502
+    default_detail = "The PLC write failed."
+
+
+class WriteUnavailable(KilnError):
+    """The write cannot be serialized right now (the lock store is unreachable)."""
+
+    status_code = 503
+    default_detail = "Tag writes are unavailable (Redis unreachable); try again shortly."
+
+
+@dataclass(slots=True)
+class WriteResult:
+    """What a write did: the value written, the one it replaced, when, with what quality, and its audit id.
+
+    `confirmed` is the PLC read-back verdict for driver-fed tags and None for tags no PLC feeds.
+    """
+
+    tag: Tag
+    value: Any
+    previous_value: Any
+    timestamp: datetime
+    quality: str
+    confirmed: bool | None
+    audit_id: int
+
+
+@dataclass(slots=True)
+class BatchItemResult:
+    """One item of a batch write: the written result, or the error (status code and detail) that stopped it."""
+
+    machine_id: str
+    name: str
+    result: WriteResult | None = None
+    status_code: int = 200
+    error: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        return self.result is not None
+
+
+# --- parsing helpers shared by the API and admin ------------------------------------------------------------
+
+def datatype_parse(value) -> str:
+    """'REAL' / 'real' → 'REAL'; anything else is a 400 with the seed's exact message."""
+    text = value if isinstance(value, str) else ("" if value is None else str(value))
+    if text.upper() in DataType.values:
+        return text.upper()
+    raise BadRequest(f"Invalid datatype: '{text}' not in {list(DataType.values)}")
+
+
+def quality_parse(value) -> str:
+    text = value if isinstance(value, str) else ("" if value is None else str(value))
+    if text.upper() in Quality.values:
+        return text.upper()
+    raise BadRequest(f"Invalid quality: '{text}' not in {list(Quality.values)}")
+
+
+def role_parse(value) -> int:
+    """'operator' / 'Supervisor' / 20 → a Role value; 400 otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool) and value in Role.values:
+        return value
+    try:
+        return int(Role.from_name(str(value)))
+    except ValueError:
+        raise BadRequest(f"Invalid write_role: '{value}' not in {[r.label for r in Role]}")
+
+
+# --- writes ---------------------------------------------------------------------------------------------------
+
+def _fmt_number(value) -> str:
+    # The seed prints limits as floats ("maximum limit of 150.0"); keep that form for values and limits alike.
+    return repr(float(value))
+
+
+def _validate_value(tag: Tag, value):
+    """The value as the tag's datatype, within its limits; 422 with the seed's texts otherwise."""
+    if value is None:
+        raise Unprocessable(f"A value is required to write tag '{tag.name}'")
+    if tag.datatype == DataType.STRING and not isinstance(value, str):
+        # coerce_value would stringify anything; a write of 42 to a text tag is almost surely a mistake.
+        raise Unprocessable(f"Value {value!r} is not a valid STRING for tag '{tag.name}'")
+    if tag.datatype != DataType.STRING and isinstance(value, str):
+        raise Unprocessable(f"Value {value!r} is not a valid {tag.datatype} for tag '{tag.name}'")
+    try:
+        coerced = coerce_value(tag.datatype, value)
+    except (TypeError, ValueError):
+        raise Unprocessable(f"Value {value!r} is not a valid {tag.datatype} for tag '{tag.name}'")
+    if tag.datatype in (DataType.REAL, DataType.INT):
+        if tag.max_value is not None and coerced > tag.max_value:
+            raise Unprocessable(f"Value {_fmt_number(coerced)} exceeds maximum limit of {_fmt_number(tag.max_value)} "
+                                f"for tag '{tag.name}'")
+        if tag.min_value is not None and coerced < tag.min_value:
+            raise Unprocessable(f"Value {_fmt_number(coerced)} is below minimum limit of {_fmt_number(tag.min_value)} "
+                                f"for tag '{tag.name}'")
+        if tag.datatype == DataType.INT and not -(2**63) <= coerced < 2**63:
+            raise Unprocessable(f"Value {coerced} is out of the INT range for tag '{tag.name}'")
+    elif tag.datatype == DataType.STRING and len(coerced) > 4096:
+        raise Unprocessable(f"Value for tag '{tag.name}' is longer than 4096 characters")
+    return coerced
+
+
+def _check_may_write(tag: Tag, user) -> None:
+    if not tag.is_writable:
+        raise PermissionDenied(f"Tag '{tag.name}' is not writable")
+    role = getattr(user, "role", None)
+    if role is None or not getattr(user, "is_active", True) or role < tag.write_role:
+        raise PermissionDenied(f"Writing tag '{tag.name}' requires the {Role(tag.write_role).label} role or higher")
+    if not tag.is_active:
+        raise Unprocessable(f"Tag '{tag.name}' is not active; activate it before writing")
+
+
+def _check_signature_shape(tag: Tag, signature) -> dict | None:
+    if not tag.requires_signature:
+        return None
+    if not signature:
+        raise PermissionDenied(
+            f"Tag '{tag.name}' requires an electronic signature: send \"signature\": "
+            "{\"password\": ..., \"meaning\": ..., \"reason\": ...} with the write"
+        )
+    if not isinstance(signature, dict):
+        raise BadRequest("signature must be an object with password, meaning and reason")
+    missing = [k for k in ("password", "meaning", "reason") if not str(signature.get(k) or "").strip()]
+    if missing:
+        raise BadRequest(f"signature: {', '.join(missing)} required")
+    return {"password": str(signature["password"]), "meaning": str(signature["meaning"])[:200],
+            "reason": str(signature["reason"])[:1000]}
+
+
+def _verify_signature(user, tag: Tag, signature: dict) -> None:
+    from accounts.models import User
+    from accounts.services import password_verify
+
+    account = user if isinstance(user, User) else User.objects.filter(pk=user.id).first()
+    if account is None or not account.is_active:
+        raise PermissionDenied("Signature rejected: the signing account is disabled.")
+    # Outside any atomic block of ours: a wrong password must stay counted toward lockout.
+    password_verify(user=account, password=signature["password"], purpose=f"e-signature on write of tag {tag.name}")
+
+
+def _normalize_timestamp(timestamp) -> datetime | None:
+    if timestamp is None:
+        return None
+    if isinstance(timestamp, str):
+        try:
+            timestamp = parse_datetime(timestamp)
+        except ValueError:
+            timestamp = None
+    if not isinstance(timestamp, datetime):
+        raise BadRequest("timestamp must be an ISO 8601 date-time, e.g. 2026-04-01T00:00:00Z")
+    if timestamp.tzinfo is None:
+        timestamp = timestamp.replace(tzinfo=UTC)  # the API speaks UTC; a zone-less time means UTC
+    timestamp = timestamp.astimezone(UTC)
+    if timestamp > timezone.now() + MAX_FUTURE_SKEW:
+        raise Unprocessable("timestamp is in the future")
+    return timestamp
+
+
+def _acquire_lock(tag: Tag):
+    # One writer per tag at a time, across every web and worker process, without holding a DB transaction
+    # open over PLC I/O. The lock expires on its own if its holder dies mid-write.
+    try:
+        lock = get_redis().lock(_LOCK_KEY.format(tag.pk), timeout=WRITE_LOCK_SECONDS,
+                                blocking_timeout=WRITE_LOCK_WAIT_SECONDS)
+        acquired = lock.acquire()
+    except redis.RedisError as exc:
+        raise WriteUnavailable(f"Tag writes are unavailable (Redis: {exc}); try again shortly.")
+    if not acquired:
+        raise Conflict(f"Another write to tag '{tag.name}' is still in progress; try again")
+    return lock
+
+
+def _release_lock(lock) -> None:
+    try:
+        lock.release()
+    except (redis.RedisError, redis.exceptions.LockError):
+        logger.warning("Tag write lock %s expired before it was released", lock.name)
+
+
+def tag_write(*, tag: Tag, value, user, quality: str | None = None, timestamp: datetime | None = None,
+              signature: dict | None = None, reason: str = "", source: str = "api") -> WriteResult:
+    """Write a value to a tag: validate, check roles and e-signature, write, track, audit. Raises KilnError.
+
+    - 403 when the tag is not writable, when the caller's role is below the tag's `write_role`, and for a
+      missing or wrong e-signature (a wrong password counts toward the signer's lockout);
+    - 422 for a wrong type or a value outside [min_value, max_value]; 400 for malformed quality/timestamp;
+    - 502 (DriverWriteFailed) when the PLC refuses the write; the failure is audited.
+    A tag fed by a PLC is written through the registered WriteRouter (no quality/timestamp: the PLC decides);
+    any other tag is recorded through tag_values_record with the given quality and timestamp.
+    Must not be called inside an outer transaction when the tag requires a signature (see password_verify).
+    """
+    _check_may_write(tag, user)
+    coerced = _validate_value(tag, value)
+    if quality is not None:
+        quality = quality_parse(quality)
+    ts = _normalize_timestamp(timestamp)
+    sig = _check_signature_shape(tag, signature)
+    router = get_write_router()
+    plc = router is not None and router.handles(tag.pk)
+    if plc and (quality is not None or ts is not None):
+        raise BadRequest(f"Tag '{tag.name}' is fed by a PLC: quality and timestamp come from the PLC, not the writer")
+    if sig is not None:
+        _verify_signature(user, tag, sig)
+    username = getattr(user, "username", "") or ""
+    reason = (reason or (sig["reason"] if sig else ""))[:1000]
+
+    lock = _acquire_lock(tag)
+    try:
+        previous = live_get_many([tag.pk]).get(tag.pk)
+        old = {"value": previous.value, "quality": previous.quality} if previous else None
+        signed = None
+        if sig is not None:
+            signed = {"signed_by": username, "meaning": sig["meaning"], "reason": sig["reason"],
+                      "signed_at": timezone.now().isoformat(), "password_verified": True}
+        confirmed = None
+        if plc:
+            try:
+                # PLC I/O outside any DB transaction: a slow PLC must not hold row locks or connections.
+                outcome = router.write(tag=tag, value=coerced)
+            except DriverWriteError as exc:
+                with transaction.atomic():
+                    audit_record(action="tag.write_failed", user=user, object_type="tag", object_id=tag.name,
+                                 old_value=old,
+                                 new_value={"value": coerced, "source": source, "error": exc.detail,
+                                            "unknown_outcome": exc.unknown_outcome, "signature": signed},
+                                 reason=reason)
+                hint = " (the PLC may have applied it: check before retrying)" if exc.unknown_outcome else ""
+                raise DriverWriteFailed(f"Write to tag '{tag.name}' failed: {exc.detail}{hint}")
+            confirmed = bool(outcome.confirmed)
+            sample_ts = datetime.now(tz=UTC)
+        else:
+            sample_ts = ts or datetime.now(tz=UTC)
+        now = timezone.now()
+        with transaction.atomic():
+            # Conditional UPDATE (healthchecks' habit): F() keeps parallel increments, and the filter makes a
+            # tag switched off meanwhile fail the write instead of counting it.
+            updated = Tag.objects.filter(pk=tag.pk, is_writable=True, is_active=True).update(
+                last_write_by=username, last_write_at=now, write_count=F("write_count") + 1)
+            if updated != 1:
+                raise Conflict(f"Tag '{tag.name}' was changed or removed while writing; nothing was written")
+            written_quality = quality or Quality.GOOD
+            record = audit_record(
+                action="tag.write", user=user, object_type="tag", object_id=tag.name, old_value=old,
+                new_value={"value": coerced, "quality": written_quality if not plc else None,
+                           "timestamp": sample_ts.isoformat(), "source": source,
+                           "confirmed": confirmed, "signature": signed},
+                reason=reason,
+            )
+            if not plc:
+                # Last step of the transaction: if recording fails, the count and the audit roll back with it.
+                changes = tag_values_record(
+                    samples=[Sample(tag_id=tag.pk, value=coerced, quality=written_quality, ts=sample_ts.timestamp())],
+                    force=True)
+                if not changes:
+                    raise Conflict(f"Tag '{tag.name}' is no longer active; nothing was written")
+        if plc:
+            current = live_get_many([tag.pk]).get(tag.pk)
+            written_quality = current.quality if current else Quality.GOOD
+    finally:
+        _release_lock(lock)
+    tag.refresh_from_db(fields=["last_write_by", "last_write_at", "write_count"])
+    return WriteResult(tag=tag, value=coerced, previous_value=previous.value if previous else None,
+                       timestamp=sample_ts, quality=written_quality, confirmed=confirmed, audit_id=record.pk)
+
+
+def tag_write_batch(*, writes: list[dict], user, source: str = "api.batch") -> list[BatchItemResult]:
+    """Write many values, each validated and written on its own (partial success), in request order.
+
+    Each item is {"machine_id"?, "name", "value", "quality"?, "timestamp"?, "signature"?}; the tag is found by
+    name on that machine (full name or member name), or by its plant-unique name. One audit record per
+    written item. Tags are looked up in one query.
+    """
+    from tags.selectors import tag_find_many
+
+    if len(writes) > BATCH_WRITE_MAX:
+        raise BadRequest(f"At most {BATCH_WRITE_MAX} writes per batch")
+    found = tag_find_many(keys=[(w.get("machine_id"), w.get("name")) for w in writes])
+    results: list[BatchItemResult] = []
+    for item in writes:
+        machine_id, name = item.get("machine_id"), item.get("name")
+        out = BatchItemResult(machine_id=machine_id or "", name=name or "")
+        tag = found.get((machine_id, name))
+        try:
+            if tag is None:
+                if machine_id:
+                    raise NotFound(f"Tag '{name}' not found on machine '{machine_id}'")
+                raise NotFound(f"Tag '{name}' not found")
+            out.machine_id = tag.machine.machine_id
+            out.result = tag_write(tag=tag, value=item.get("value"), user=user, quality=item.get("quality"),
+                                   timestamp=item.get("timestamp"), signature=item.get("signature"),
+                                   reason=item.get("reason") or "", source=source)
+        except KilnError as exc:
+            out.status_code, out.error, out.extra = exc.status_code, exc.detail, exc.extra
+        results.append(out)
+    return results
+
+
+# --- tag configuration -----------------------------------------------------------------------------------------
+
+def _tag_snapshot(tag: Tag) -> dict:
+    return {"machine_id": tag.machine.machine_id, "name": tag.name, "datatype": tag.datatype,
+            "description": tag.description, "unit": tag.unit, "min_value": tag.min_value,
+            "max_value": tag.max_value, "deadband": tag.deadband, "is_writable": tag.is_writable,
+            "is_active": tag.is_active, "write_role": Role(tag.write_role).label,
+            "requires_signature": tag.requires_signature, "member": tag.member}
+
+
+def _validate_name(name) -> str:
+    if not isinstance(name, str) or not name:
+        raise BadRequest("name: this field is required")
+    if name.lower() in RESERVED_TAG_NAMES:
+        raise BadRequest(f"name: '{name}' is a reserved name ({', '.join(sorted(RESERVED_TAG_NAMES))})")
+    return name
+
+
+def _full_clean(obj) -> None:
+    from django.core.exceptions import ValidationError
+
+    try:
+        obj.full_clean(validate_unique=False)
+    except ValidationError as exc:
+        parts = [f"{k}: {' '.join(v)}" if k != "__all__" else " ".join(v) for k, v in exc.message_dict.items()]
+        raise BadRequest("; ".join(parts))
+
+
+def _on_config_commit() -> None:
+    transaction.on_commit(tag_config_changed)
+
+
+@transaction.atomic
+def machine_get_or_create(*, machine_id: str, user, site: Site | None = None, name: str = "") -> Machine:
+    """The machine with this id, created (and audited) if it does not exist yet."""
+    machine = Machine.objects.filter(machine_id=machine_id).first()
+    if machine is not None:
+        return machine
+    machine = Machine(machine_id=machine_id, name=name or machine_id, site=site)
+    _full_clean(machine)
+    try:
+        with transaction.atomic():
+            machine.save()
+    except IntegrityError:
+        return Machine.objects.get(machine_id=machine_id)  # created concurrently
+    audit_record(action="machine.create", user=user, object_type="machine", object_id=machine.machine_id,
+                 new_value={"machine_id": machine.machine_id, "name": machine.name,
+                            "site": site.site_id if site else None})
+    return machine
+
+
+@transaction.atomic
+def tag_create(*, user, machine_id: str, name: str, datatype, description: str = "", unit: str = "",
+               min_value: float | None = None, max_value: float | None = None, deadband: float = 0,
+               is_writable: bool = False, is_active: bool = True, write_role=Role.SUPERVISOR,
+               requires_signature: bool = False, member: str = "") -> Tag:
+    """Create a tag on a machine (created too when it does not exist yet). 409 when the name is taken."""
+    name = _validate_name(name)
+    datatype = datatype_parse(datatype)
+    if not machine_id or not isinstance(machine_id, str):
+        raise BadRequest("machine_id: this field is required")
+    if Tag.objects.filter(name=name).exists():
+        raise Conflict(f"Tag '{name}' already exists")
+    machine = machine_get_or_create(machine_id=machine_id, user=user)
+    tag = Tag(machine=machine, name=name, datatype=datatype, description=description or "", unit=unit or "",
+              min_value=min_value, max_value=max_value, deadband=deadband or 0, is_writable=is_writable,
+              is_active=is_active, write_role=role_parse(write_role), requires_signature=requires_signature,
+              member=member or "")
+    _full_clean(tag)
+    try:
+        with transaction.atomic():
+            tag.save()
+    except IntegrityError:
+        raise Conflict(f"Tag '{name}' already exists")
+    audit_record(action="tag.create", user=user, object_type="tag", object_id=tag.name, new_value=_tag_snapshot(tag))
+    _on_config_commit()
+    return tag
+
+
+@transaction.atomic
+def tag_update(*, user, tag: Tag, data: dict[str, Any], reason: str = "") -> Tag:
+    """Change a tag's configuration (never its value). Identity fields may be repeated but not changed."""
+    for key, current in (("name", tag.name), ("machine_id", tag.machine.machine_id), ("datatype", tag.datatype)):
+        if key in data and data[key] is not None:
+            given = datatype_parse(data[key]) if key == "datatype" else data[key]
+            if given != current:
+                raise BadRequest(f"{key} cannot be changed (create a new tag instead)")
+    # Lock the row so two engineers' edits are applied one after the other, each audited against the other.
+    locked = Tag.objects.select_for_update().select_related("machine").get(pk=tag.pk)
+    old = _tag_snapshot(locked)
+    for key in TAG_CONFIG_FIELDS:
+        if key in data:
+            value = data[key]
+            if key == "write_role":
+                value = role_parse(value)
+            elif key in ("description", "unit"):
+                value = value or ""
+            elif key == "deadband":
+                value = value or 0
+            setattr(locked, key, value)
+    _full_clean(locked)
+    locked.save()
+    new = _tag_snapshot(locked)
+    changed = {k: v for k, v in new.items() if old[k] != v}
+    if changed:
+        audit_record(action="tag.update", user=user, object_type="tag", object_id=locked.name,
+                     old_value={k: old[k] for k in changed}, new_value=changed, reason=reason)
+        _on_config_commit()
+    return locked
+
+
+@transaction.atomic
+def tag_delete(*, user, tag: Tag, reason: str = "") -> datetime:
+    """Delete a tag (Admin). 409 when other configuration still refers to it. Returns the deletion time."""
+    snapshot = _tag_snapshot(tag)
+    tag_id = tag.pk
+    try:
+        with transaction.atomic():
+            tag.delete()
+    except ProtectedError as exc:
+        refs = sorted({obj._meta.verbose_name for obj in exc.protected_objects})
+        raise Conflict(f"Tag '{snapshot['name']}' is still used by: {', '.join(refs)}")
+    record = audit_record(action="tag.delete", user=user, object_type="tag", object_id=snapshot["name"],
+                          old_value=snapshot, reason=reason)
+    # The live value goes with the tag, but only once the delete is certain.
+    transaction.on_commit(lambda: live_delete([tag_id]))
+    _on_config_commit()
+    return record.ts
+
+
+@transaction.atomic
+def tags_set_active(*, user, tags, is_active: bool, reason: str = "") -> int:
+    """Activate or deactivate many tags (admin bulk action); one audit record per tag changed."""
+    changing = list(Tag.objects.select_for_update().filter(pk__in=[t.pk for t in tags]).exclude(is_active=is_active)
+                    .order_by("pk"))
+    if not changing:
+        return 0
+    Tag.objects.filter(pk__in=[t.pk for t in changing]).update(is_active=is_active, last_updated=timezone.now())
+    audit_record_many(entries=[
+        AuditEntry(action="tag.update", user=user, object_type="tag", object_id=t.name,
+                   old_value={"is_active": not is_active}, new_value={"is_active": is_active}, reason=reason)
+        for t in changing
+    ])
+    _on_config_commit()
+    return len(changing)
+
+
+# --- machines from device types ---------------------------------------------------------------------------------
+
+def _member_tag(machine: Machine, member) -> Tag:
+    return Tag(machine=machine, name=f"{machine.machine_id}.{member.member}", member=member.member,
+               datatype=member.datatype, description=member.description, unit=member.unit,
+               min_value=member.min_value, max_value=member.max_value, deadband=member.deadband,
+               is_writable=member.is_writable, write_role=member.write_role,
+               requires_signature=member.requires_signature)
+
+
+@transaction.atomic
+def machine_create_from_type(*, machine_id: str, device_type: DeviceType, site: Site | None = None, name: str = "",
+                             location: str = "", process_id: str = "", user=None, machine: Machine | None = None
+                             ) -> Machine:
+    """Create a device instance of a type: the Machine and one Tag `<machine_id>.<member>` per member tag.
+
+    Pass `machine` (unsaved, e.g. from an admin form) to save that instance instead of building one. 409 when the
+    machine id or one of the tag names is taken.
+    """
+    if machine is None:
+        machine = Machine(machine_id=machine_id, name=name or machine_id, site=site, location=location,
+                          process_id=process_id)
+    machine.device_type = device_type
+    _full_clean(machine)
+    if Machine.objects.filter(machine_id=machine.machine_id).exclude(pk=machine.pk).exists():
+        raise Conflict(f"Machine '{machine.machine_id}' already exists")
+    members = list(device_type.member_tags.all())
+    tags = [_member_tag(machine, m) for m in members]
+    taken = set(Tag.objects.filter(name__in=[t.name for t in tags]).values_list("name", flat=True))
+    if taken:
+        raise Conflict(f"Tag '{sorted(taken)[0]}' already exists")
+    machine.save()
+    for t in tags:
+        t.machine = machine
+        _full_clean(t)
+    Tag.objects.bulk_create(tags)
+    audit_record(action="machine.create", user=user, object_type="machine", object_id=machine.machine_id,
+                 new_value={"machine_id": machine.machine_id, "name": machine.name,
+                            "site": machine.site.site_id if machine.site else None,
+                            "device_type": str(device_type), "tags": [t.name for t in tags]})
+    _on_config_commit()
+    return machine
+
+
+@transaction.atomic
+def machine_sync_from_type(*, machine: Machine, user=None) -> list[Tag]:
+    """Create the member tags a machine's device type has gained since the machine was made; returns them."""
+    if machine.device_type_id is None:
+        return []
+    have = set(machine.tags.values_list("member", flat=True))
+    missing = [_member_tag(machine, m) for m in machine.device_type.member_tags.all() if m.member not in have]
+    if not missing:
+        return []
+    taken = set(Tag.objects.filter(name__in=[t.name for t in missing]).values_list("name", flat=True))
+    if taken:
+        raise Conflict(f"Tag '{sorted(taken)[0]}' already exists")
+    Tag.objects.bulk_create(missing)
+    audit_record(action="machine.update", user=user, object_type="machine", object_id=machine.machine_id,
+                 new_value={"tags_added": [t.name for t in missing]}, reason=f"synced with {machine.device_type}")
+    _on_config_commit()
+    return missing

@@ -1,0 +1,182 @@
+"""tags.services.tag_write: validation, roles, e-signatures, PLC routing, write tracking and audit."""
+
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection
+
+from accounts.models import AuditRecord
+from conftest import PASSWORD
+from scada.errors import BadRequest, Conflict, PermissionDenied, Unprocessable
+from scada.roles import Role
+from tags.live import live_get_many
+from tags.services import DriverWriteFailed, WriteResult, tag_write
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_writes_a_value_tracks_it_and_audits_it(setpoint, supervisor, set_live):
+    set_live(setpoint, 80.0)
+    result = tag_write(tag=setpoint, value=92.3, user=supervisor)
+    assert isinstance(result, WriteResult)
+    assert (result.value, result.previous_value, result.quality, result.confirmed) == (92.3, 80.0, "GOOD", None)
+    assert result.timestamp.tzinfo is not None
+    setpoint.refresh_from_db()
+    assert (setpoint.write_count, setpoint.last_write_by) == (1, "sam")
+    assert setpoint.last_write_at is not None
+    assert live_get_many([setpoint.pk])[setpoint.pk].value == 92.3
+    record = AuditRecord.objects.get(pk=result.audit_id)
+    assert (record.action, record.object_type, record.object_id, record.username) == (
+        "tag.write", "tag", "Setpoint_Temperature", "sam")
+    assert record.old_value == {"value": 80.0, "quality": "GOOD"}
+    assert record.new_value["value"] == 92.3 and record.new_value["source"] == "api"
+
+
+def test_it_refuses_a_tag_that_is_not_writable(temp_sensor, admin_user):
+    with pytest.raises(PermissionDenied, match="^Tag 'Temperature_Sensor_01' is not writable$") as exc:
+        tag_write(tag=temp_sensor, value=1.0, user=admin_user)
+    assert exc.value.status_code == 403
+    assert AuditRecord.objects.count() == 0
+
+
+def test_it_refuses_a_role_below_the_tags_write_role(setpoint, operator, supervisor):
+    with pytest.raises(PermissionDenied, match="requires the supervisor role"):
+        tag_write(tag=setpoint, value=10.0, user=operator)
+    assert tag_write(tag=setpoint, value=10.0, user=supervisor).value == 10.0
+
+
+def test_it_lets_an_operator_write_an_operator_tag(make_tag, operator):
+    sp = make_tag("SpeedSetpoint", is_writable=True, write_role=Role.OPERATOR)
+    assert tag_write(tag=sp, value=1500, user=operator).value == 1500.0
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (250.0, "Value 250.0 exceeds maximum limit of 150.0 for tag 'Setpoint_Temperature'"),
+    (-5, "Value -5.0 is below minimum limit of 0.0 for tag 'Setpoint_Temperature'"),
+])
+def test_it_refuses_values_outside_the_limits_with_the_seed_texts(setpoint, supervisor, value, message):
+    with pytest.raises(Unprocessable) as exc:
+        tag_write(tag=setpoint, value=value, user=supervisor)
+    assert exc.value.detail == message and exc.value.status_code == 422
+    setpoint.refresh_from_db()
+    assert setpoint.write_count == 0
+
+
+@pytest.mark.parametrize(("datatype", "value"), [
+    ("REAL", "hot"), ("REAL", True), ("INT", 1.5), ("BOOL", 2), ("BOOL", "yes"), ("STRING", 42), ("REAL", None),
+])
+def test_it_refuses_a_wrong_type_with_422(make_tag, supervisor, datatype, value):
+    tag = make_tag(f"T_{datatype}", datatype=datatype, is_writable=True)
+    with pytest.raises(Unprocessable):
+        tag_write(tag=tag, value=value, user=supervisor)
+
+
+def test_it_accepts_quality_and_timestamp_for_tags_without_a_plc(setpoint, supervisor):
+    ts = datetime(2024, 8, 26, 11, 15, tzinfo=UTC)
+    result = tag_write(tag=setpoint, value=92.3, user=supervisor, quality="UNCERTAIN", timestamp=ts)
+    live = live_get_many([setpoint.pk])[setpoint.pk]
+    assert (live.quality, live.timestamp, result.timestamp) == ("UNCERTAIN", ts, ts)
+
+
+def test_it_refuses_an_unknown_quality(setpoint, supervisor):
+    with pytest.raises(BadRequest, match="Invalid quality"):
+        tag_write(tag=setpoint, value=1.0, user=supervisor, quality="EXCELLENT")
+
+
+def test_it_asks_for_a_signature_when_the_tag_requires_one(make_tag, supervisor):
+    tag = make_tag("Batch_Release", datatype="BOOL", is_writable=True, requires_signature=True)
+    with pytest.raises(PermissionDenied, match="requires an electronic signature"):
+        tag_write(tag=tag, value=True, user=supervisor)
+    with pytest.raises(BadRequest, match="meaning"):
+        tag_write(tag=tag, value=True, user=supervisor, signature={"password": PASSWORD, "reason": "QA ok"})
+
+
+def test_it_records_a_verified_signature_in_the_audit_trail(make_tag, supervisor):
+    tag = make_tag("Batch_Release", datatype="BOOL", is_writable=True, requires_signature=True)
+    result = tag_write(tag=tag, value=True, user=supervisor,
+                       signature={"password": PASSWORD, "meaning": "Approved", "reason": "QA release"})
+    record = AuditRecord.objects.get(pk=result.audit_id)
+    assert record.reason == "QA release"
+    assert record.new_value["signature"]["meaning"] == "Approved"
+    assert record.new_value["signature"]["signed_by"] == "sam"
+    assert PASSWORD not in str(record.new_value)
+
+
+def test_it_rejects_a_wrong_signature_password_and_counts_it_toward_lockout(make_tag, supervisor):
+    tag = make_tag("Batch_Release", datatype="BOOL", is_writable=True, requires_signature=True)
+    with pytest.raises(PermissionDenied, match="wrong password"):
+        tag_write(tag=tag, value=True, user=supervisor,
+                  signature={"password": "nope", "meaning": "Approved", "reason": "QA"})
+    supervisor.refresh_from_db()
+    tag.refresh_from_db()
+    assert supervisor.failed_login_count == 1 and tag.write_count == 0
+    assert not AuditRecord.objects.filter(action="tag.write").exists()
+
+
+def test_it_sends_plc_fed_tags_to_the_driver(setpoint, supervisor, plc_router):
+    router = plc_router([setpoint])
+    result = tag_write(tag=setpoint, value=55.0, user=supervisor)
+    assert router.writes == [("Setpoint_Temperature", 55.0)]
+    assert result.confirmed is True
+    assert AuditRecord.objects.get(pk=result.audit_id).new_value["confirmed"] is True
+
+
+def test_it_refuses_quality_on_a_plc_fed_tag(setpoint, supervisor, plc_router):
+    plc_router([setpoint])
+    with pytest.raises(BadRequest, match="fed by a PLC"):
+        tag_write(tag=setpoint, value=55.0, user=supervisor, quality="GOOD")
+
+
+def test_it_audits_a_failed_plc_write_and_answers_502(setpoint, supervisor, plc_router):
+    plc_router([setpoint], fail="Modbus exception 2: illegal data address")
+    with pytest.raises(DriverWriteFailed, match="illegal data address") as exc:
+        tag_write(tag=setpoint, value=55.0, user=supervisor)
+    assert exc.value.status_code == 502
+    record = AuditRecord.objects.get(action="tag.write_failed")
+    assert record.new_value["error"] == "Modbus exception 2: illegal data address"
+    setpoint.refresh_from_db()
+    assert setpoint.write_count == 0
+
+
+def test_it_refuses_a_write_to_an_inactive_tag(make_tag, supervisor):
+    tag = make_tag("Old_SP", is_writable=True, is_active=False)
+    with pytest.raises(Unprocessable, match="not active"):
+        tag_write(tag=tag, value=1.0, user=supervisor)
+
+
+def test_it_fails_a_write_to_a_tag_made_read_only_meanwhile(setpoint, supervisor):
+    stale = type(setpoint).objects.get(pk=setpoint.pk)
+    type(setpoint).objects.filter(pk=setpoint.pk).update(is_writable=False)
+    with pytest.raises(Conflict):
+        tag_write(tag=stale, value=1.0, user=supervisor)
+    assert live_get_many([setpoint.pk])[setpoint.pk] is None
+    assert not AuditRecord.objects.filter(action="tag.write").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_counts_every_one_of_many_concurrent_writes(setpoint, supervisor):
+    errors = []
+
+    def writer(i):
+        try:
+            for j in range(5):
+                tag_write(tag=type(setpoint).objects.get(pk=setpoint.pk), value=float(i * 10 + j), user=supervisor)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    setpoint.refresh_from_db()
+    assert setpoint.write_count == 30
+    records = list(AuditRecord.objects.filter(action="tag.write").order_by("id"))
+    assert len(records) == 30
+    # Serialized per tag: each write's old value is the value the write before it left.
+    for before, after in zip(records, records[1:], strict=False):
+        assert after.old_value["value"] == before.new_value["value"]
