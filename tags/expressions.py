@@ -305,7 +305,8 @@ class _Parser:
         self.leave()
         lo, hi = _FUNCTIONS[tok.value]
         if not lo <= len(args) <= hi:
-            raise ExpressionError(f"{tok.value}() takes {lo} to {hi} arguments, got {len(args)}", tok.pos)
+            takes = f"exactly {lo} argument" if lo == hi else f"{lo} to {hi} arguments"
+            raise ExpressionError(f"{tok.value}() takes {takes}, got {len(args)}", tok.pos)
         return self._make(("call", tok.value, tuple(a[0] for a in args)), *args)
 
 
