@@ -27,8 +27,26 @@ class UserAdmin(BaseUserAdmin):
         audit_record(action="user.update" if change else "user.create", user=request.user, object_type="user",
                      object_id=obj.pk, new_value={k: form.cleaned_data.get(k) for k in form.changed_data
                                                   if "password" not in k}, reason="Django admin")
-        if change and {"role", "is_active", "password"} & set(form.changed_data):
+        if not change:
+            return
+        if {"is_active", "password"} & set(form.changed_data):
             tokens.revoke_user_tokens(obj.pk)
+            tokens.forget_api_keys(list(obj.api_keys.values_list("key_hash", flat=True)))
+        elif "role" in form.changed_data:
+            # The same rule as the users API: old access tokens lose the old role, refresh gets the new one.
+            tokens.revoke_user_access_tokens(obj.pk)
+            tokens.forget_api_keys(list(obj.api_keys.values_list("key_hash", flat=True)))
+
+    def user_change_password(self, request, id, form_url=""):
+        # Django's own password form saves outside save_model: end the user's sessions and audit it here.
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            from accounts import tokens
+
+            tokens.revoke_user_tokens(int(id))
+            audit_record(action="user.update", user=request.user, object_type="user", object_id=id,
+                         new_value={"password": "(changed)"}, reason="Django admin")
+        return response
 
     def has_delete_permission(self, request, obj=None):
         return False  # accounts are disabled, never deleted: the audit trail refers to them

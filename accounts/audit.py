@@ -144,7 +144,8 @@ def audit_verify() -> tuple[int, AuditRecord | None, str]:
     checked = 0
     for record in AuditRecord.objects.order_by("id").iterator(chunk_size=2000):
         if record.prev_hash != prev:
-            return checked, record, "its prev_hash does not match the record before it (a record was removed or reordered)"
+            why = "its prev_hash does not match the record before it (a record was removed, inserted or reordered)"
+            return checked, record, why
         if compute_hash(record) != record.hash:
             return checked, record, "its content does not match its hash (the record was altered)"
         prev = record.hash

@@ -3,7 +3,7 @@
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
-from accounts.tokens import AuthUnavailable, TokenInvalid, principal_from_bearer
+from accounts.tokens import AuthUnavailable, TokenInvalid, principal_from_bearer, principal_from_bearer_without_redis
 
 
 class ServiceUnavailable(exceptions.APIException):
@@ -12,6 +12,12 @@ class ServiceUnavailable(exceptions.APIException):
 
 
 class KilnTokenAuthentication(BaseAuthentication):
+    """Bearer JWT or API key. Revocation is read from Redis; when Redis is down the request gets a 503.
+
+    A view that must still answer during an outage (the status page, which reports the outage) sets
+    `auth_survives_redis_outage = True` and is authenticated from the database instead.
+    """
+
     keyword = b"bearer"
 
     def authenticate(self, request):
@@ -31,8 +37,17 @@ class KilnTokenAuthentication(BaseAuthentication):
         except TokenInvalid as exc:
             raise exceptions.AuthenticationFailed(f"Invalid or expired token: {exc}")
         except AuthUnavailable:
-            raise ServiceUnavailable()
+            principal = self._authenticate_without_redis(request, raw)
         return principal, principal
+
+    def _authenticate_without_redis(self, request, raw: str):
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+        if not getattr(view, "auth_survives_redis_outage", False):
+            raise ServiceUnavailable()
+        try:
+            return principal_from_bearer_without_redis(raw)
+        except TokenInvalid as exc:
+            raise exceptions.AuthenticationFailed(f"Invalid or expired token: {exc}")
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'

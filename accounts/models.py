@@ -118,4 +118,5 @@ class AuditRecord(models.Model):
         verbose_name = "audit record"
 
     def __str__(self):
-        return f"#{self.pk} {self.ts:%Y-%m-%d %H:%M:%S} {self.username or '-'} {self.action} {self.object_type}:{self.object_id}"
+        who = self.username or "-"
+        return f"#{self.pk} {self.ts:%Y-%m-%d %H:%M:%S} {who} {self.action} {self.object_type}:{self.object_id}"

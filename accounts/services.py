@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import tokens
@@ -136,15 +136,21 @@ def _validate_password(password: str, user: User | None = None) -> None:
 @transaction.atomic
 def user_create(*, actor, username: str, password: str, role: int, email: str = "", first_name: str = "",
                 last_name: str = "", is_integration: bool = False) -> User:
-    """Create an account (Admin). 409 on a taken username; 400 on a weak password."""
-    if User.objects.filter(username=username).exists():
+    """Create an account (Admin). 409 on a taken username (in any letter case); 400 on a weak password."""
+    # "Olivia" next to "olivia" would be two accounts people cannot tell apart in the audit trail.
+    if User.objects.filter(username__iexact=username).exists():
         raise Conflict(f"User '{username}' already exists")
     user = User(username=username, role=role, email=email, first_name=first_name, last_name=last_name,
                 is_integration=is_integration)
     _validate_password(password, user)
     user.set_password(password)
-    user.full_clean()
-    user.save()
+    user.full_clean(validate_unique=False)
+    try:
+        # A savepoint, so a parallel create that won the race leaves this transaction usable for the 409.
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        raise Conflict(f"User '{username}' already exists")
     audit_record(action="user.create", user=actor, object_type="user", object_id=user.pk,
                  new_value=_user_snapshot(user))
     return user
@@ -169,11 +175,16 @@ def user_update(*, actor, user: User, data: dict[str, Any]) -> User:
     user.full_clean()
     user.save()
     new = _user_snapshot(user)
-    if old["role"] != new["role"] or old["is_active"] != new["is_active"] or password:
-        # Tokens carry the role: old ones must not keep the old rights. Revoke now (a rollback merely costs a
+    if old["is_active"] != new["is_active"] or password:
+        # A disabled account or a new password ends every session. Revoke now (a rollback merely costs a
         # re-login) and again after commit, so no request can re-cache the old state in between.
         _revoke_everything(user)
         transaction.on_commit(lambda: _revoke_everything(user))
+    elif old["role"] != new["role"]:
+        # Access tokens carry the role: old ones must not keep the old rights. Sessions go on: a refresh re-reads
+        # the role, so the user gets a token with the new one without logging in again.
+        _revoke_role(user)
+        transaction.on_commit(lambda: _revoke_role(user))
     changes_new = {k: v for k, v in new.items() if old.get(k) != v}
     if password:
         changes_new["password"] = "(changed)"
@@ -186,6 +197,12 @@ def user_update(*, actor, user: User, data: dict[str, Any]) -> User:
 
 def _revoke_everything(user: User) -> None:
     tokens.revoke_user_tokens(user.pk)
+    tokens.forget_api_keys(list(user.api_keys.values_list("key_hash", flat=True)))
+
+
+def _revoke_role(user: User) -> None:
+    tokens.revoke_user_access_tokens(user.pk)
+    # Cached API keys carry the role too; dropping them makes the next request read the new one.
     tokens.forget_api_keys(list(user.api_keys.values_list("key_hash", flat=True)))
 
 

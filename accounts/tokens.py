@@ -2,7 +2,11 @@
 
 An access token carries everything a request needs (user id, username, role, session id), so authenticating
 costs no SQL. Revocation lives in Redis: logging out revokes the session id (its access and refresh tokens
-both carry it); disabling a user or changing their role revokes every token issued before that moment.
+both carry it); disabling a user or changing their password revokes every token issued before that moment;
+changing their role revokes only the access tokens, so a refresh hands out a token with the new role.
+
+Revocation compares millisecond issue times (the `iat_ms` claim): JWT's `iat` has one-second resolution, so a
+token refreshed in the same second as a role change would otherwise be refused or, worse, let through.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from scada.roles import Role
 API_KEY_PREFIX = "kiln_"
 _SID_KEY = "kiln:revoked:sid:{}"
 _USER_KEY = "kiln:revoked:user:{}"
+_USER_ACCESS_KEY = "kiln:revoked:user-access:{}"
 _APIKEY_CACHE = "kiln:apikey:{}"
 _APIKEY_CACHE_SECONDS = 300
 
@@ -48,6 +53,7 @@ class Principal:
     sid: str | None = None
     api_key_id: int | None = None
     expires_at: float | None = None
+    issued_ms: int | None = None
     is_authenticated: bool = field(default=True, repr=False)
     is_active: bool = field(default=True, repr=False)
     is_anonymous: bool = field(default=False, repr=False)
@@ -78,12 +84,17 @@ def refresh_lifetime_seconds() -> int:
     return int(settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"].total_seconds())
 
 
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 def issue_token_pair(user) -> dict:
     """A new login session: refresh + access tokens sharing one session id."""
     refresh = RefreshToken.for_user(user)
     refresh["sid"] = uuid.uuid4().hex
     refresh["username"] = user.username
     refresh["role"] = int(user.role)
+    refresh["iat_ms"] = _now_ms()
     access = refresh.access_token
     return {
         "token": str(access),
@@ -108,6 +119,7 @@ def refresh_access(raw_refresh: str, user_loader) -> dict:
         access[claim] = refresh[claim]
     access["username"] = user.username
     access["role"] = int(user.role)
+    access["iat_ms"] = _now_ms()
     # An access token never outlives the session that issued it.
     access.set_exp(lifetime=settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"])
     if access["exp"] > refresh["exp"]:
@@ -115,18 +127,31 @@ def refresh_access(raw_refresh: str, user_loader) -> dict:
     return {"token": str(access), "expires_at": datetime.fromtimestamp(access["exp"], tz=UTC), "user": user}
 
 
+def _issued_ms(token) -> int:
+    # Tokens without iat_ms count as issued at the start of their iat second: when in doubt, revoked.
+    try:
+        return int(token.get("iat_ms") or int(token.get("iat", 0)) * 1000)
+    except (TypeError, ValueError):
+        raise TokenInvalid("Token lacks required claims.")
+
+
 def _check_revoked(token) -> None:
     sid = token.get("sid")
     uid = token.get("user_id")
     if not sid or uid is None:
         raise TokenInvalid("Token lacks required claims.")
+    keys = [_SID_KEY.format(sid), _USER_KEY.format(uid)]
+    is_access = token.get("token_type") == "access"
+    if is_access:
+        keys.append(_USER_ACCESS_KEY.format(uid))
     try:
-        revoked_sid, revoked_before = get_redis().mget(_SID_KEY.format(sid), _USER_KEY.format(uid))
+        found = get_redis().mget(*keys)
     except redis.RedisError as exc:
         raise AuthUnavailable(str(exc))
-    if revoked_sid is not None:
+    if found[0] is not None:
         raise TokenInvalid("Token has been revoked (logged out).")
-    if revoked_before is not None and float(token.get("iat", 0)) <= float(revoked_before):
+    issued = _issued_ms(token)
+    if any(marker is not None and issued <= int(marker) for marker in found[1:]):
         raise TokenInvalid("Token has been revoked.")
 
 
@@ -144,6 +169,7 @@ def principal_from_access_token(raw: str) -> Principal:
             role=int(token["role"]),
             sid=str(token["sid"]),
             expires_at=float(token["exp"]),
+            issued_ms=_issued_ms(token),
         )
     except (KeyError, ValueError, TypeError):
         raise TokenInvalid("Token lacks required claims.")
@@ -154,17 +180,33 @@ def revoke_session(sid: str) -> None:
 
 
 def revoke_user_tokens(user_id: int) -> None:
-    """Every token of this user issued up to now stops working (disable, role change, password change)."""
-    # iat has one-second resolution, so mark the whole current second as revoked.
-    get_redis().set(_USER_KEY.format(user_id), int(time.time()), ex=refresh_lifetime_seconds() + 60)
+    """Every token of this user issued up to now stops working (disable, password change)."""
+    get_redis().set(_USER_KEY.format(user_id), _now_ms(), ex=refresh_lifetime_seconds() + 60)
+
+
+def revoke_user_access_tokens(user_id: int) -> None:
+    """Every access token of this user issued up to now stops working; refresh tokens stay (role change).
+
+    The next refresh re-reads the role from the database, so the session goes on with the new rights.
+    """
+    get_redis().set(_USER_ACCESS_KEY.format(user_id), _now_ms(), ex=refresh_lifetime_seconds() + 60)
 
 
 def session_is_revoked(sid: str | None, user_id: int, iat: float) -> bool:
+    """For long-lived connections (WebSocket) that re-check their token: True when it no longer counts.
+
+    `iat` is the token's issue time in seconds (iat_ms / 1000 when the caller has it).
+    """
     try:
-        revoked_sid, revoked_before = get_redis().mget(_SID_KEY.format(sid), _USER_KEY.format(user_id))
+        revoked_sid, revoked_before, revoked_access_before = get_redis().mget(
+            _SID_KEY.format(sid), _USER_KEY.format(user_id), _USER_ACCESS_KEY.format(user_id)
+        )
     except redis.RedisError:
         return True
-    return revoked_sid is not None or (revoked_before is not None and iat <= float(revoked_before))
+    issued = int(iat * 1000)
+    return revoked_sid is not None or any(
+        marker is not None and issued <= int(marker) for marker in (revoked_before, revoked_access_before)
+    )
 
 
 # --- API keys -------------------------------------------------------------------------------------------
@@ -213,3 +255,28 @@ def principal_from_bearer(raw: str) -> Principal:
     if raw.startswith(API_KEY_PREFIX):
         return principal_from_api_key(raw)
     return principal_from_access_token(raw)
+
+
+def principal_from_bearer_without_redis(raw: str) -> Principal:
+    """Authenticate from the database alone, for the few read-only views that must answer during a Redis outage.
+
+    Signature, expiry and token type are checked as usual, and the account must be active with the role read
+    from its row; a logout cannot be seen without Redis, so only views with nothing to protect beyond the
+    role may use this (GET /api/system/status). Costs one query.
+    """
+    from accounts.models import ApiKey, User
+
+    if raw.startswith(API_KEY_PREFIX):
+        key = ApiKey.objects.select_related("user").filter(key_hash=hash_api_key(raw)).first()
+        if key is None or key.revoked_at is not None or not key.user.is_active:
+            raise TokenInvalid("Invalid API key.")
+        return Principal(id=key.user_id, username=key.user.username, role=int(key.user.role), api_key_id=key.pk)
+    try:
+        token = AccessToken(raw)
+    except TokenError as exc:
+        raise TokenInvalid(str(exc))
+    user = User.objects.filter(pk=token.get("user_id"), is_active=True).first()
+    if user is None or not token.get("sid"):
+        raise TokenInvalid("User is disabled or no longer exists.")
+    return Principal(id=user.pk, username=user.username, role=int(user.role), sid=str(token["sid"]),
+                     expires_at=float(token["exp"]), issued_ms=_issued_ms(token))

@@ -2,33 +2,58 @@
 
 import ipaddress
 import logging
+import re
 import uuid
+from functools import lru_cache
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.http import JsonResponse
 
 from scada import context
 
 logger = logging.getLogger(__name__)
 
+_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+@lru_cache(maxsize=8)
+def _trusted_networks(entries: tuple[str, ...]) -> tuple:
+    """TRUSTED_PROXIES entries (addresses or CIDR networks) parsed once; a malformed entry is a startup error."""
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(f"TRUSTED_PROXIES: {entry!r} is not an IP address or network")
+    return tuple(networks)
+
+
+def _is_trusted(address: str, networks: tuple) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
+
 
 def client_ip_from_meta(meta: dict) -> str | None:
     """The client's address: the socket peer, or X-Forwarded-For only when that peer is a trusted proxy.
 
     Walks X-Forwarded-For from the right and stops at the first hop that is not a trusted proxy, so a client
-    cannot forge its address by sending its own header.
+    cannot forge its address by sending its own header: the hops left of it were written by the client.
     """
     peer = meta.get("REMOTE_ADDR") or None
-    trusted = settings.TRUSTED_PROXIES
-    if not peer or not trusted or peer not in trusted:
+    networks = _trusted_networks(tuple(settings.TRUSTED_PROXIES))
+    if not peer or not networks or not _is_trusted(peer, networks):
         return peer
     forwarded = [hop.strip() for hop in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
     for hop in reversed(forwarded):
         try:
             ipaddress.ip_address(hop)
         except ValueError:
-            return peer
-        if hop not in trusted:
+            return peer  # garbage in the header: believe only the socket
+        if not _is_trusted(hop, networks):
             return hop
     return peer
 
@@ -40,7 +65,10 @@ class RequestContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        rid = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+        rid = request.headers.get("X-Request-ID", "")
+        if not _REQUEST_ID_RE.fullmatch(rid):
+            # A caller's id is kept for tracing across systems, but only if it cannot forge log or audit lines.
+            rid = uuid.uuid4().hex
         request.request_id = rid
         request.client_ip = client_ip_from_meta(request.META)
         t1 = context.request_id.set(rid)

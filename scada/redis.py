@@ -9,7 +9,9 @@ from django.conf import settings
 @lru_cache(maxsize=1)
 def get_redis() -> redis.Redis:
     # socket_timeout bounds every call so a hung Redis turns into an error, never a frozen request.
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30)
+    return redis.Redis.from_url(
+        settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30
+    )
 
 
 def reset_redis_client() -> None:

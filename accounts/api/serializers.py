@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from accounts.models import ApiKey, AuditRecord, User
 from scada.api.renderers import iso_utc
+from scada.api.serializers import StrictInputSerializer
 from scada.roles import ROLE_NAMES, Role
 
 __all__ = [
@@ -59,7 +60,7 @@ class UserSerializer(serializers.ModelSerializer):
         return bool(obj.locked_until and obj.locked_until > timezone.now())
 
 
-class UserCreateInputSerializer(serializers.Serializer):
+class UserCreateInputSerializer(StrictInputSerializer):
     username = serializers.RegexField(r"^[\w.@+-]{1,150}$", max_length=150)
     password = serializers.CharField(max_length=4096, trim_whitespace=False)
     role = RoleField()
@@ -69,7 +70,7 @@ class UserCreateInputSerializer(serializers.Serializer):
     is_integration = serializers.BooleanField(required=False, default=False)
 
 
-class UserUpdateInputSerializer(serializers.Serializer):
+class UserUpdateInputSerializer(StrictInputSerializer):
     """Fields an Admin may change. Unknown fields (id, username, is_superuser...) are rejected with 400."""
 
     role = RoleField(required=False)
@@ -79,12 +80,6 @@ class UserUpdateInputSerializer(serializers.Serializer):
     is_active = serializers.BooleanField(required=False)
     is_integration = serializers.BooleanField(required=False)
     password = serializers.CharField(required=False, max_length=4096, trim_whitespace=False)
-
-    def validate(self, attrs):
-        unknown = set(self.initial_data) - set(self.fields)
-        if unknown:
-            raise serializers.ValidationError(f"Unknown or read-only fields: {', '.join(sorted(unknown))}")
-        return attrs
 
 
 class ApiKeySerializer(serializers.ModelSerializer):
@@ -100,7 +95,7 @@ class ApiKeySerializer(serializers.ModelSerializer):
         return obj.revoked_at is not None
 
 
-class ApiKeyCreateInputSerializer(serializers.Serializer):
+class ApiKeyCreateInputSerializer(StrictInputSerializer):
     user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all())
     name = serializers.CharField(max_length=100)
 

@@ -1,8 +1,7 @@
 """Accounts API: auth, users, API keys, audit trail. Views validate and call services; nothing more."""
 
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import generics, mixins, serializers, status, viewsets
-from rest_framework.decorators import action
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 

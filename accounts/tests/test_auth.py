@@ -109,10 +109,10 @@ def test_it_stops_a_disabled_users_tokens(admin_client, operator):
 def test_it_authenticates_without_sql(operator_client, django_assert_num_queries):
     with django_assert_num_queries(0):
         assert operator_client.get("/api/system/health").status_code == 200
+    from rest_framework.request import Request
     from rest_framework.test import APIRequestFactory
 
     from accounts.authentication import KilnTokenAuthentication
-    from rest_framework.request import Request
 
     req = Request(APIRequestFactory().get("/", HTTP_AUTHORIZATION=operator_client._credentials["HTTP_AUTHORIZATION"]))
     with django_assert_num_queries(0):

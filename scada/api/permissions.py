@@ -13,10 +13,19 @@ logger = logging.getLogger(__name__)
 
 
 def minimum_role_for(view_name: str, method: str):
-    """The matrix entry for a route and method; HEAD and OPTIONS follow GET. KeyError when absent."""
+    """The matrix entry for a route and method. KeyError when absent.
+
+    HEAD follows GET. OPTIONS (the route's metadata) is open to whoever may use any method of the route, so
+    a POST-only route such as login answers it too.
+    """
     entry = ROUTE_ROLES[view_name]
-    if method in ("HEAD", "OPTIONS"):
+    if method == "HEAD":
         method = "GET"
+    if method == "OPTIONS":
+        roles = list(entry.values())
+        if not roles:
+            raise KeyError(view_name)
+        return PUBLIC if any(r is PUBLIC for r in roles) else min(roles)
     return entry[method]
 
 

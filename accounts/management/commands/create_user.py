@@ -1,5 +1,6 @@
 """manage.py create_user USERNAME --role ROLE [--password-env VAR]; otherwise the password is read from stdin."""
 
+import argparse
 import os
 import sys
 
@@ -11,12 +12,21 @@ from scada.errors import KilnError
 from scada.roles import ROLE_NAMES, Role
 
 
+def _role(value: str) -> int:
+    try:
+        return int(Role.from_name(value))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc))
+
+
 class Command(BaseCommand):
     help = "Create a Kiln user with a role. The password comes from stdin or from an environment variable."
+    stealth_options = ("stdin",)  # call_command(..., stdin=io.StringIO(...)) in tests and scripts
 
     def add_arguments(self, parser):
         parser.add_argument("username")
-        parser.add_argument("--role", required=True, choices=ROLE_NAMES + [n.capitalize() for n in ROLE_NAMES])
+        parser.add_argument("--role", required=True, type=_role, metavar="|".join(ROLE_NAMES),
+                            help="operator, supervisor, engineer or admin (any letter case)")
         parser.add_argument("--password-env", metavar="VAR", help="read the password from this environment variable")
         parser.add_argument("--email", default="")
         parser.add_argument("--integration", action="store_true", help="an account for an external system")
@@ -28,15 +38,17 @@ class Command(BaseCommand):
             if not password:
                 raise CommandError(f"Environment variable {password_env} is empty or not set")
         else:
-            if sys.stdin.isatty():
+            stdin = options.get("stdin") or sys.stdin
+            if stdin.isatty():
                 import getpass
 
                 password = getpass.getpass("Password: ")
             else:
-                password = sys.stdin.readline().rstrip("\n")
+                password = stdin.readline().rstrip("\r\n")
             if not password:
                 raise CommandError("No password given on stdin")
-        role_value = int(Role.from_name(role))
+        # call_command(role="admin") hands the raw keyword to handle() after the parser has checked it.
+        role_value = role if isinstance(role, int) else _role(role)
         existing = User.objects.filter(username=username).first()
         try:
             if existing and update:
