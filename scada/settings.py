@@ -103,6 +103,7 @@ INSTALLED_APPS = [
     "drivers",
     "historian",
     "alarms",
+    "hmi",
 ]
 
 MIDDLEWARE = [

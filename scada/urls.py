@@ -15,4 +15,5 @@ urlpatterns = [
     path("api/", include("alarms.api.urls")),
     path("api/", include("drivers.api.urls")),
     path("api/", include("tags.api.urls")),
+    path("", include("hmi.urls")),
 ]

@@ -29,7 +29,17 @@ ROUTE_ROLES: dict[str, dict[str, object]] = {
     "accounts-api:audit-list": {"GET": ADMIN},
     "accounts-api:audit-detail": {"GET": ADMIN},
     # --- tags: seed 000/003 tag routes, seed 004 device routes ---
+    "tags-api:tag-list": {"GET": OPERATOR, "POST": ENGINEER},
+    "tags-api:tag-stats": {"GET": OPERATOR},
+    "tags-api:tag-detail": {"GET": OPERATOR, "PUT": ENGINEER, "DELETE": ADMIN},
+    "tags-api:tag-machine-detail": {"GET": OPERATOR, "PUT": ENGINEER, "DELETE": ADMIN},
+    # Writes: Operator may reach the service, which enforces each tag's own write_role (default Supervisor).
+    "tags-api:tag-write": {"POST": OPERATOR, "PUT": OPERATOR},
+    "tags-api:tag-machine-write": {"POST": OPERATOR, "PUT": OPERATOR},
+    "tags-api:tag-batch-write": {"POST": OPERATOR},
     # --- drivers ---
     # --- historian ---
     # --- alarms ---
+    # --- hmi: screens ---
+    "hmi-api:screen-list": {"GET": OPERATOR},
 }
