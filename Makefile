@@ -5,7 +5,7 @@ PYTHON ?= python3
 
 .PHONY: run test install lint bench clean
 
-$(VENV)/.installed: pyproject.toml scripts/install.sh
+$(VENV)/.installed: pyproject.toml scripts/install.sh package.json package-lock.json
 	@bash scripts/install.sh
 	@touch $@
 

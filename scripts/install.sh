@@ -14,4 +14,13 @@ fi
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 "$VENV/bin/python" -m pip install --quiet -e '.[test]'
+# HMI front-end libraries: pinned in package.json/package-lock.json, installed from the npm registry, and their
+# dist files copied into static/vendor/ (gitignored) so Kiln serves every asset itself (no CDN).
+if [ -f package-lock.json ]; then
+  command -v npm >/dev/null 2>&1 || { echo "npm is needed for the HMI's front-end libraries (apt-get install npm)." >&2; exit 1; }
+  npm ci --no-audit --no-fund --loglevel=error
+  mkdir -p static/vendor/uplot
+  cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css node_modules/uplot/LICENSE \
+    static/vendor/uplot/
+fi
 echo "Installed Kiln into $VENV"
