@@ -1,0 +1,442 @@
+"""Tag API (seeds 000 and 003): shapes, filters, errors, CRUD and writes over HTTP."""
+
+import pytest
+
+from accounts.models import AuditRecord
+from conftest import PASSWORD
+from scada.roles import Role
+from tags.live import live_get_many
+from tags.models import Machine, Tag
+
+pytestmark = pytest.mark.django_db
+
+LIST_KEYS = {"machine_id", "name", "datatype", "value", "timestamp", "description", "unit", "quality", "substatus",
+             "is_writable", "is_active"}
+DETAIL_KEYS = {"machine_id", "name", "datatype", "value", "timestamp", "description", "unit", "min_value",
+               "max_value", "quality", "substatus", "is_writable", "is_active", "write_role", "requires_signature",
+               "deadband", "member", "last_write_by", "last_write_at", "write_count", "created_at", "updated_at"}
+
+
+# --- list -------------------------------------------------------------------------------------------------------
+
+def test_it_lists_tags_with_live_values_as_a_json_list(operator_client, temp_sensor, make_tag, set_live):
+    motor = make_tag("Motor_Running", datatype="BOOL", description="Motor running status", is_writable=True)
+    set_live(temp_sensor, 85.7, ts=1724668215.0)
+    set_live(motor, True)
+    r = operator_client.get("/api/tags")
+    assert r.status_code == 200
+    body = r.json()
+    assert isinstance(body, list) and [t["name"] for t in body] == ["Motor_Running", "Temperature_Sensor_01"]
+    assert set(body[1]) == LIST_KEYS
+    assert body[1] | {} == {
+        "machine_id": "machine_001", "name": "Temperature_Sensor_01", "datatype": "REAL", "value": 85.7,
+        "timestamp": "2024-08-26T10:30:15Z", "description": "Main reactor temperature sensor", "unit": "°C",
+        "quality": "GOOD", "substatus": None, "is_writable": False, "is_active": True,
+    }
+    assert body[0]["value"] is True
+
+
+def test_it_keeps_the_list_item_shape_and_its_schema_serializer_in_step():
+    from tags.api.serializers import TagListItemSerializer
+
+    assert set(TagListItemSerializer().fields) == LIST_KEYS
+
+
+def test_it_leaves_values_out_when_asked(operator_client, temp_sensor, set_live):
+    set_live(temp_sensor, 85.7)
+    item = operator_client.get("/api/tags?include_values=false").json()[0]
+    assert "value" not in item and "quality" not in item and item["name"] == "Temperature_Sensor_01"
+
+
+def test_it_shows_null_values_for_tags_never_written(operator_client, temp_sensor):
+    item = operator_client.get("/api/tags").json()[0]
+    assert (item["value"], item["timestamp"], item["quality"]) == (None, None, None)
+
+
+def test_it_filters_by_machine_datatype_writable_and_search(operator_client, make_tag, site):
+    other = Machine.objects.create(machine_id="machine_002", site=site)
+    make_tag("A_Real", description="reactor jacket")
+    make_tag("B_Bool", datatype="BOOL", is_writable=True)
+    make_tag("C_Int", datatype="INT", machine=other)
+
+    def names(qs):
+        r = operator_client.get(f"/api/tags?{qs}")
+        assert r.status_code == 200, r.content
+        return [t["name"] for t in r.json()]
+
+    assert names("machine_id=machine_002") == ["C_Int"]
+    assert names("datatype=BOOL") == ["B_Bool"]
+    assert names("datatype=int") == ["C_Int"]
+    assert names("writable_only=true") == ["B_Bool"]
+    assert names("search=JACKET") == ["A_Real"]
+    assert names("search=c_i") == ["C_Int"]
+
+
+def test_it_shows_only_active_tags_unless_asked(operator_client, make_tag):
+    make_tag("Live_Tag")
+    make_tag("Retired_Tag", is_active=False)
+    assert [t["name"] for t in operator_client.get("/api/tags").json()] == ["Live_Tag"]
+    assert len(operator_client.get("/api/tags?active_only=false").json()) == 2
+
+
+def test_it_filters_by_live_quality(operator_client, make_tag, set_live):
+    good, bad, _never = make_tag("G"), make_tag("B"), make_tag("N")
+    set_live(good, 1.0)
+    set_live(bad, 0.0, quality="BAD", substatus="comm_failure")
+    assert [t["name"] for t in operator_client.get("/api/tags?quality=BAD").json()] == ["B"]
+    assert operator_client.get("/api/tags?quality=BAD").json()[0]["substatus"] == "comm_failure"
+    assert [t["name"] for t in operator_client.get("/api/tags?quality=good").json()] == ["G"]
+    assert [t["name"] for t in operator_client.get("/api/tags?quality=NULL").json()] == ["N"]
+
+
+def test_it_pages_with_limit_and_offset(operator_client, make_tag):
+    for i in range(5):
+        make_tag(f"T{i}")
+    assert [t["name"] for t in operator_client.get("/api/tags?limit=2&offset=1").json()] == ["T1", "T2"]
+    assert operator_client.get("/api/tags?offset=10").json() == []
+
+
+@pytest.mark.parametrize(("qs", "detail"), [
+    ("datatype=INVALID", "Invalid datatype: 'INVALID' not in ['BOOL', 'INT', 'REAL', 'STRING']"),
+    ("limit=1001", "limit must be between 1 and 1000"),
+    ("limit=0", "limit must be between 1 and 1000"),
+    ("limit=ten", "limit and offset must be integers"),
+    ("offset=-1", "offset must be 0 or more"),
+    ("active_only=maybe", "active_only must be true or false, not 'maybe'"),
+    ("include_values=2", "include_values must be true or false, not '2'"),
+    ("quality=SHINY", "Invalid quality: 'SHINY' not in ['GOOD', 'UNCERTAIN', 'BAD']"),
+])
+def test_it_answers_400_for_bad_list_parameters(operator_client, qs, detail):
+    r = operator_client.get(f"/api/tags?{qs}")
+    assert r.status_code == 400 and r.json() == {"detail": detail}
+
+
+def test_it_lists_with_a_constant_number_of_queries(operator_client, make_tag, set_live, django_assert_num_queries):
+    for i in range(30):
+        set_live(make_tag(f"Q{i:02d}"), float(i))
+    # One SQL query for the page, whatever its size; authentication costs none.
+    with django_assert_num_queries(1):
+        assert len(operator_client.get("/api/tags?limit=5").json()) == 5
+    with django_assert_num_queries(1):
+        assert len(operator_client.get("/api/tags?limit=1000").json()) == 30
+    with django_assert_num_queries(2):  # a quality filter reads the ids first, then the page
+        assert len(operator_client.get("/api/tags?quality=GOOD&limit=1000").json()) == 30
+
+
+# --- detail, create, update, delete ------------------------------------------------------------------------------
+
+def test_it_gets_one_tag_by_name_and_by_machine_and_name(operator_client, temp_sensor, set_live):
+    set_live(temp_sensor, 85.7, ts=1724668215.0)
+    by_name = operator_client.get("/api/tags/Temperature_Sensor_01").json()
+    by_machine = operator_client.get("/api/tags/machine_001/Temperature_Sensor_01").json()
+    assert by_name == by_machine
+    assert set(by_name) == DETAIL_KEYS
+    assert (by_name["value"], by_name["min_value"], by_name["max_value"], by_name["write_role"]) == (
+        85.7, 0.0, 150.0, "supervisor")
+    assert by_name["created_at"].endswith("Z") and by_name["last_write_at"] is None and by_name["write_count"] == 0
+
+
+def test_it_finds_device_member_tags_by_member_name_and_dotted_name(operator_client, pump_type, site):
+    from tags.services import machine_create_from_type
+
+    machine_create_from_type(machine_id="pump-01", device_type=pump_type, site=site)
+    assert operator_client.get("/api/tags/pump-01.Speed").json()["unit"] == "rpm"
+    assert operator_client.get("/api/tags/pump-01/Speed").json()["name"] == "pump-01.Speed"
+    assert operator_client.get("/api/tags/pump-01/pump-01.Speed").json()["member"] == "Speed"
+
+
+def test_it_answers_the_seeds_404_texts(operator_client, machine):
+    r = operator_client.get("/api/tags/machine_001/NonExistent_Tag")
+    assert r.status_code == 404 and r.json() == {"detail": "Tag 'NonExistent_Tag' not found on machine 'machine_001'"}
+    r = operator_client.get("/api/tags/NonExistent_Tag")
+    assert r.status_code == 404 and r.json() == {"detail": "Tag 'NonExistent_Tag' not found"}
+
+
+def test_it_does_not_find_a_tag_under_another_machine(operator_client, temp_sensor, site):
+    Machine.objects.create(machine_id="machine_002", site=site)
+    assert operator_client.get("/api/tags/machine_002/Temperature_Sensor_01").status_code == 404
+
+
+def test_it_creates_a_tag_as_the_seed_shows(engineer_client, machine):
+    r = engineer_client.post("/api/tags", {
+        "machine_id": "machine_001", "name": "Pressure_Sensor_02", "datatype": "REAL",
+        "description": "Secondary pressure measurement", "unit": "bar", "min_value": 0, "max_value": 10,
+        "is_writable": False}, format="json")
+    assert r.status_code == 201, r.content
+    body = r.json()
+    assert set(body) == DETAIL_KEYS
+    assert body | {} == body and (body["value"], body["quality"], body["timestamp"]) == (None, None, None)
+    assert (body["is_active"], body["write_count"], body["last_write_by"]) == (True, 0, None)
+    record = AuditRecord.objects.get(action="tag.create")
+    assert record.object_id == "Pressure_Sensor_02" and record.username == "erin"
+    assert record.new_value["unit"] == "bar"
+
+
+def test_it_creates_the_machine_of_a_new_tag_when_needed(engineer_client, db):
+    r = engineer_client.post("/api/tags", {"machine_id": "line-9", "name": "Line9_Speed", "datatype": "INT"},
+                             format="json")
+    assert r.status_code == 201, r.content
+    assert Machine.objects.filter(machine_id="line-9").exists()
+    assert AuditRecord.objects.filter(action="machine.create", object_id="line-9").exists()
+
+
+def test_it_answers_400_for_an_invalid_datatype_with_the_seed_text(engineer_client, machine):
+    r = engineer_client.post("/api/tags", {"machine_id": "machine_001", "name": "X1", "datatype": "INVALID"},
+                             format="json")
+    assert r.status_code == 400
+    assert r.json() == {"detail": "Invalid datatype: 'INVALID' not in ['BOOL', 'INT', 'REAL', 'STRING']"}
+    assert not Tag.objects.filter(name="X1").exists()
+
+
+def test_it_answers_409_for_a_duplicate_name(engineer_client, temp_sensor):
+    r = engineer_client.post("/api/tags", {"machine_id": "machine_001", "name": "Temperature_Sensor_01",
+                                           "datatype": "REAL"}, format="json")
+    assert r.status_code == 409 and r.json() == {"detail": "Tag 'Temperature_Sensor_01' already exists"}
+
+
+@pytest.mark.parametrize(("body", "fragment"), [
+    ({"name": "stats", "datatype": "REAL"}, "reserved"),
+    ({"name": "Write", "datatype": "REAL"}, "reserved"),
+    ({"name": "1bad", "datatype": "REAL"}, "name"),
+    ({"name": "has space", "datatype": "REAL"}, "name"),
+    ({"name": "Lim", "datatype": "REAL", "min_value": 10, "max_value": 5}, "min_value"),
+    ({"name": "Role", "datatype": "REAL", "write_role": "overlord"}, "write_role"),
+    ({"datatype": "REAL"}, "name"),
+    ({"name": "NoType"}, "datatype"),
+    ({"name": "Bad_Machine", "datatype": "REAL", "machine_id": "no spaces"}, "machine_id"),
+])
+def test_it_answers_400_for_bad_tag_definitions(engineer_client, machine, body, fragment):
+    r = engineer_client.post("/api/tags", {"machine_id": "machine_001", **body}, format="json")
+    assert r.status_code == 400, r.content
+    assert fragment in r.json()["detail"]
+    assert Tag.objects.count() == 0
+
+
+def test_it_updates_configuration_and_audits_old_and_new(engineer_client, temp_sensor):
+    r = engineer_client.put("/api/tags/machine_001/Temperature_Sensor_01", {
+        "description": "Updated temperature sensor description", "unit": "°F", "min_value": 32, "max_value": 302,
+        "is_writable": True, "is_active": True, "write_role": "operator"}, format="json")
+    assert r.status_code == 200, r.content
+    body = r.json()
+    assert (body["unit"], body["min_value"], body["max_value"], body["is_writable"], body["write_role"]) == (
+        "°F", 32.0, 302.0, True, "operator")
+    temp_sensor.refresh_from_db()
+    assert temp_sensor.write_role == Role.OPERATOR and temp_sensor.max_value == 302
+    record = AuditRecord.objects.get(action="tag.update")
+    assert record.old_value["unit"] == "°C" and record.new_value["unit"] == "°F"
+    assert "datatype" not in record.new_value
+
+
+def test_it_refuses_to_change_a_tags_identity(engineer_client, temp_sensor):
+    r = engineer_client.put("/api/tags/Temperature_Sensor_01", {"datatype": "BOOL"}, format="json")
+    assert r.status_code == 400 and "datatype cannot be changed" in r.json()["detail"]
+    r = engineer_client.put("/api/tags/Temperature_Sensor_01", {"name": "Other"}, format="json")
+    assert r.status_code == 400
+    r = engineer_client.put("/api/tags/Temperature_Sensor_01", {"name": "Temperature_Sensor_01", "unit": "K"},
+                            format="json")
+    assert r.status_code == 200 and r.json()["unit"] == "K"
+
+
+def test_it_refuses_limits_in_the_wrong_order_on_update(engineer_client, temp_sensor):
+    r = engineer_client.put("/api/tags/Temperature_Sensor_01", {"min_value": 200}, format="json")
+    assert r.status_code == 400
+    temp_sensor.refresh_from_db()
+    assert temp_sensor.min_value == 0
+    assert not AuditRecord.objects.filter(action="tag.update").exists()
+
+
+def test_it_deletes_a_tag_with_the_seed_response(admin_client, temp_sensor, set_live):
+    set_live(temp_sensor, 1.0)
+    tag_id = temp_sensor.pk
+    r = admin_client.delete("/api/tags/machine_001/Temperature_Sensor_01")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["message"] == "Tag deleted successfully"
+    assert body["deleted_tag"] == {"machine_id": "machine_001", "name": "Temperature_Sensor_01"}
+    assert body["deleted_at"].endswith("Z")
+    assert not Tag.objects.filter(pk=tag_id).exists()
+    assert AuditRecord.objects.get(action="tag.delete").old_value["name"] == "Temperature_Sensor_01"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_drops_the_live_value_of_a_deleted_tag_once_committed(admin_user, machine, set_live):
+    from conftest import client_for
+
+    tag = Tag.objects.create(machine=machine, name="Gone", datatype="REAL")
+    set_live(tag, 1.0)
+    assert client_for(admin_user).delete("/api/tags/Gone").status_code == 200
+    assert live_get_many([tag.pk])[tag.pk] is None
+
+
+# --- writes -------------------------------------------------------------------------------------------------------
+
+def test_it_writes_with_the_seed_003_response(supervisor_client, setpoint):
+    r = supervisor_client.put("/api/tags/machine_001/Setpoint_Temperature/write",
+                              {"value": 92.3, "quality": "GOOD", "timestamp": "2024-08-26T11:15:00Z"}, format="json")
+    assert r.status_code == 200, r.content
+    body = r.json()
+    assert (body["success"], body["message"]) == (True, "Tag value written successfully")
+    tag = body["tag"]
+    assert (tag["machine_id"], tag["name"], tag["datatype"], tag["value"]) == (
+        "machine_001", "Setpoint_Temperature", "REAL", 92.3)
+    assert (tag["timestamp"], tag["quality"], tag["last_write_by"], tag["write_count"]) == (
+        "2024-08-26T11:15:00Z", "GOOD", "sam", 1)
+    assert tag["last_write_at"].endswith("Z")
+    assert AuditRecord.objects.get(pk=tag["audit_id"]).action == "tag.write"
+
+
+def test_it_writes_by_name_with_post_as_seed_000_shows(supervisor_client, setpoint):
+    r = supervisor_client.post("/api/tags/Setpoint_Temperature/write", {"value": 50}, format="json")
+    assert r.status_code == 200 and r.json()["tag"]["value"] == 50.0
+    r = supervisor_client.get("/api/tags/Setpoint_Temperature")
+    assert r.json()["value"] == 50.0 and r.json()["write_count"] == 1
+
+
+def test_it_writes_dotted_member_tags(operator_client, pump_type, site):
+    from tags.services import machine_create_from_type
+
+    machine_create_from_type(machine_id="pump-01", device_type=pump_type, site=site)
+    r = operator_client.post("/api/tags/pump-01.SpeedSetpoint/write", {"value": 1600.0}, format="json")
+    assert r.status_code == 200, r.content
+    r = operator_client.put("/api/tags/pump-01/SpeedSetpoint/write", {"value": 1500.0}, format="json")
+    assert r.status_code == 200 and r.json()["tag"]["previous_value"] == 1600.0
+
+
+@pytest.mark.parametrize(("body", "status", "detail"), [
+    ({"value": 250.0}, 422, "Value 250.0 exceeds maximum limit of 150.0 for tag 'Setpoint_Temperature'"),
+    ({"value": -5.0}, 422, "Value -5.0 is below minimum limit of 0.0 for tag 'Setpoint_Temperature'"),
+    ({"value": "hot"}, 422, "Value 'hot' is not a valid REAL for tag 'Setpoint_Temperature'"),
+    ({"value": None}, 422, "A value is required to write tag 'Setpoint_Temperature'"),
+    ({}, 400, "value: This field is required."),
+    ({"value": 1.0, "timestamp": "yesterday"}, 400, None),
+    ({"value": 1.0, "quality": "SUPERB"}, 400, "Invalid quality: 'SUPERB' not in ['GOOD', 'UNCERTAIN', 'BAD']"),
+    ({"value": 1.0, "timestamp": "2999-01-01T00:00:00Z"}, 422, "timestamp is in the future"),
+])
+def test_it_refuses_bad_writes_and_changes_nothing(supervisor_client, setpoint, body, status, detail):
+    r = supervisor_client.put("/api/tags/machine_001/Setpoint_Temperature/write", body, format="json")
+    assert r.status_code == status, r.content
+    if detail:
+        assert r.json()["detail"] == detail
+    setpoint.refresh_from_db()
+    assert setpoint.write_count == 0 and live_get_many([setpoint.pk])[setpoint.pk] is None
+    assert not AuditRecord.objects.filter(action__startswith="tag.").exists()
+
+
+def test_it_answers_403_for_a_read_only_tag(admin_client, temp_sensor):
+    r = admin_client.post("/api/tags/Temperature_Sensor_01/write", {"value": 1.0}, format="json")
+    assert r.status_code == 403 and r.json() == {"detail": "Tag 'Temperature_Sensor_01' is not writable"}
+
+
+def test_it_answers_403_below_the_tags_write_role_and_200_at_it(client_as, setpoint):
+    r = client_as(Role.OPERATOR).post("/api/tags/Setpoint_Temperature/write", {"value": 1.0}, format="json")
+    assert r.status_code == 403 and "requires the supervisor role" in r.json()["detail"]
+    r = client_as(Role.SUPERVISOR).post("/api/tags/Setpoint_Temperature/write", {"value": 1.0}, format="json")
+    assert r.status_code == 200
+
+
+def test_it_runs_the_e_signature_flow_over_http(supervisor_client, supervisor, make_tag):
+    make_tag("Release", datatype="BOOL", is_writable=True, requires_signature=True)
+    url = "/api/tags/Release/write"
+    r = supervisor_client.post(url, {"value": True}, format="json")
+    assert r.status_code == 403 and "requires an electronic signature" in r.json()["detail"]
+    r = supervisor_client.post(url, {"value": True, "signature": {"password": "wrong", "meaning": "Approved",
+                                                                  "reason": "QA"}}, format="json")
+    assert r.status_code == 403 and r.json()["detail"] == "Signature rejected: wrong password."
+    supervisor.refresh_from_db()
+    assert supervisor.failed_login_count == 1
+    r = supervisor_client.post(url, {"value": True, "signature": {"password": PASSWORD, "meaning": "Approved",
+                                                                  "reason": "QA release"}}, format="json")
+    assert r.status_code == 200, r.content
+    record = AuditRecord.objects.get(pk=r.json()["tag"]["audit_id"])
+    assert record.new_value["signature"]["meaning"] == "Approved" and record.reason == "QA release"
+
+
+def test_it_answers_502_when_the_plc_refuses(supervisor_client, setpoint, plc_router):
+    plc_router([setpoint], fail="timeout after 3 retries", unknown=True)
+    r = supervisor_client.post("/api/tags/Setpoint_Temperature/write", {"value": 1.0}, format="json")
+    assert r.status_code == 502
+    assert "timeout after 3 retries" in r.json()["detail"] and "check before retrying" in r.json()["detail"]
+    assert AuditRecord.objects.get(action="tag.write_failed").new_value["unknown_outcome"] is True
+
+
+def test_it_answers_405_for_a_method_a_route_does_not_serve(operator_client, setpoint):
+    assert operator_client.get("/api/tags/Setpoint_Temperature/write").status_code == 405
+    assert operator_client.delete("/api/tags/stats").status_code == 405
+
+
+# --- stats --------------------------------------------------------------------------------------------------------
+
+def test_it_reports_stats_in_the_seed_shape(operator_client, supervisor, make_tag, set_live):
+    from tags.services import tag_write
+
+    a = make_tag("A", is_writable=True)
+    b = make_tag("B", datatype="BOOL")
+    make_tag("C", datatype="INT", is_active=False)
+    set_live(b, True, quality="UNCERTAIN")
+    tag_write(tag=a, value=1.0, user=supervisor)
+    tag_write(tag=a, value=2.0, user=supervisor)
+    r = operator_client.get("/api/tags/stats")
+    assert r.status_code == 200
+    assert r.json() == {
+        "total_tags": 3, "active_tags": 2, "inactive_tags": 1,
+        "by_datatype": {"BOOL": 1, "INT": 1, "REAL": 1, "STRING": 0},
+        "by_quality": {"GOOD": 1, "UNCERTAIN": 1, "BAD": 0, "NULL": 1},
+        "writable_tags": 1, "recent_writes": 2,
+    }
+
+
+def test_it_counts_only_writes_of_the_last_24_hours(operator_client, supervisor, setpoint):
+    import time_machine
+
+    from tags.services import tag_write
+
+    with time_machine.travel("2026-01-01T00:00:00Z", tick=True):
+        tag_write(tag=setpoint, value=1.0, user=supervisor)
+    tag_write(tag=setpoint, value=2.0, user=supervisor)
+    assert operator_client.get("/api/tags/stats").json()["recent_writes"] == 1
+
+
+# --- batch write --------------------------------------------------------------------------------------------------
+
+def test_it_batch_writes_with_partial_success(supervisor_client, setpoint, temp_sensor, make_tag, site):
+    other = Machine.objects.create(machine_id="machine_002", site=site)
+    make_tag("Enable_Motor", datatype="BOOL", is_writable=True, machine=other)
+    r = supervisor_client.post("/api/tags/batch/write", {"writes": [
+        {"machine_id": "machine_001", "name": "Setpoint_Temperature", "value": 85.0, "quality": "GOOD"},
+        {"machine_id": "machine_002", "name": "Enable_Motor", "value": True, "quality": "GOOD"},
+        {"machine_id": "machine_001", "name": "Temperature_Sensor_01", "value": 1.0},
+        {"machine_id": "machine_001", "name": "Setpoint_Temperature", "value": 999.0},
+        {"machine_id": "machine_001", "name": "Nope", "value": 1.0},
+        {"machine_id": "machine_002", "name": "Setpoint_Temperature", "value": 1.0},
+        {"name": "Setpoint_Temperature", "value": 75.5, "timestamp": "2024-08-26T11:45:00Z"},
+        {"name": "Setpoint_Temperature", "value": 75.5, "timestamp": "not a time"},
+    ]}, format="json")
+    assert r.status_code == 200, r.content
+    body = r.json()
+    assert (body["success"], body["total_writes"], body["successful_writes"], body["failed_writes"]) == (
+        False, 8, 3, 5)
+    res = body["results"]
+    assert [x["success"] for x in res] == [True, True, False, False, False, False, True, False]
+    assert res[0]["timestamp"].endswith("Z") and res[6]["timestamp"] == "2024-08-26T11:45:00Z"
+    assert res[6]["machine_id"] == "machine_001"
+    assert (res[2]["status"], res[2]["error"]) == (403, "Tag 'Temperature_Sensor_01' is not writable")
+    assert res[3]["status"] == 422 and "exceeds maximum limit" in res[3]["error"]
+    assert (res[4]["status"], res[4]["error"]) == (404, "Tag 'Nope' not found on machine 'machine_001'")
+    assert res[5]["status"] == 404
+    assert res[7]["status"] == 400
+    assert AuditRecord.objects.filter(action="tag.write").count() == 3
+    setpoint.refresh_from_db()
+    assert setpoint.write_count == 2
+
+
+def test_it_reports_success_when_every_batch_item_succeeds(supervisor_client, setpoint):
+    r = supervisor_client.post("/api/tags/batch/write", {"writes": [
+        {"machine_id": "machine_001", "name": "Setpoint_Temperature", "value": 85.0}]}, format="json")
+    assert r.json()["success"] is True and r.json()["successful_writes"] == 1
+
+
+@pytest.mark.parametrize("body", [{}, {"writes": []}, {"writes": "all"}, {"writes": [1, 2]},
+                                  {"writes": [{"name": "x", "value": 1}] * 1001}])
+def test_it_answers_400_for_a_bad_batch_envelope(supervisor_client, body):
+    r = supervisor_client.post("/api/tags/batch/write", body, format="json")
+    assert r.status_code == 400 and r.json()["detail"]
