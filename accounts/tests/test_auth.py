@@ -1,9 +1,11 @@
 """Login, refresh, logout and token attacks."""
 
 import time
+from datetime import UTC, datetime
 
 import jwt
 import pytest
+import time_machine
 from django.conf import settings
 
 from accounts.models import AuditRecord, User
@@ -118,3 +120,57 @@ def test_it_authenticates_without_sql(operator_client, django_assert_num_queries
     with django_assert_num_queries(0):
         principal, _ = KilnTokenAuthentication().authenticate(req)
     assert principal.username == "olivia"
+
+
+def test_it_lets_a_locked_account_log_in_once_the_lockout_expires(api_client, operator, settings):
+    settings.LOGIN_MAX_FAILURES = 2
+    settings.LOGIN_LOCKOUT_MINUTES = 15
+    with time_machine.travel(datetime(2026, 3, 1, 8, 0, tzinfo=UTC), tick=False):
+        for _ in range(2):
+            login(api_client, "olivia", "wrong-password")
+        assert login(api_client, "olivia").status_code == 401
+    with time_machine.travel(datetime(2026, 3, 1, 8, 14, 59, tzinfo=UTC), tick=False):
+        assert login(api_client, "olivia").status_code == 401
+    with time_machine.travel(datetime(2026, 3, 1, 8, 15, 1, tzinfo=UTC), tick=False):
+        assert login(api_client, "olivia").status_code == 200
+    operator.refresh_from_db()
+    assert operator.failed_login_count == 0 and operator.locked_until is None
+
+
+def test_it_revokes_old_access_tokens_when_the_role_changes(admin_client, operator):
+    victim = client_for(operator)
+    assert admin_client.put(f"/api/users/{operator.pk}", {"role": "supervisor"}, format="json").status_code == 200
+    r = victim.get("/api/users/me")
+    assert r.status_code == 401
+    assert r.json() == {"detail": "Invalid or expired token: Token has been revoked."}
+
+
+def test_it_gives_the_new_role_on_refresh_after_a_role_change(admin_client, api_client, operator):
+    session = login(api_client, "olivia").json()
+    assert admin_client.put(f"/api/users/{operator.pk}", {"role": "engineer"}, format="json").status_code == 200
+    r = api_client.post("/api/auth/refresh", {"refresh": session["refresh"]}, format="json")
+    assert r.status_code == 200, r.content
+    new_token = r.json()["token"]
+    assert jwt.decode(new_token, options={"verify_signature": False})["role"] == 30
+    me = api_client.get("/api/users/me", HTTP_AUTHORIZATION=f"Bearer {new_token}")
+    assert me.status_code == 200 and me.json()["role"] == "engineer"
+
+
+def test_it_ends_every_session_when_the_password_changes(admin_client, api_client, operator):
+    session = login(api_client, "olivia").json()
+    r = admin_client.put(f"/api/users/{operator.pk}", {"password": "another-long-pw"}, format="json")
+    assert r.status_code == 200
+    assert api_client.post("/api/auth/refresh", {"refresh": session["refresh"]}, format="json").status_code == 401
+    assert api_client.get("/api/users/me", HTTP_AUTHORIZATION=f"Bearer {session['token']}").status_code == 401
+
+
+def test_it_refuses_refresh_for_a_disabled_user(admin_client, api_client, operator):
+    session = login(api_client, "olivia").json()
+    assert admin_client.delete(f"/api/users/{operator.pk}").status_code == 200
+    assert api_client.post("/api/auth/refresh", {"refresh": session["refresh"]}, format="json").status_code == 401
+
+
+def test_it_audits_logout(api_client, operator):
+    body = login(api_client, "olivia").json()
+    api_client.post("/api/auth/logout", HTTP_AUTHORIZATION=f"Bearer {body['token']}")
+    assert AuditRecord.objects.filter(action="auth.logout", username="olivia").count() == 1
