@@ -37,6 +37,12 @@ ROUTE_ROLES: dict[str, dict[str, object]] = {
     "tags-api:tag-write": {"POST": OPERATOR, "PUT": OPERATOR},
     "tags-api:tag-machine-write": {"POST": OPERATOR, "PUT": OPERATOR},
     "tags-api:tag-batch-write": {"POST": OPERATOR},
+    # Seed 004 devices: Operator+ at the route; a tag's write_role and a command's min_role are enforced by services.
+    "tags-api:device-list": {"GET": OPERATOR},
+    "tags-api:device-detail": {"GET": OPERATOR},
+    "tags-api:device-tag-list": {"GET": OPERATOR},
+    "tags-api:device-tag-detail": {"GET": OPERATOR, "PUT": OPERATOR},
+    "tags-api:device-command": {"POST": OPERATOR},
     # --- drivers ---
     # --- historian ---
     # --- alarms ---

@@ -6,7 +6,7 @@ so no tag can shadow them. `GET /api/tags/{name}/history` belongs to the histori
 before these (scada/urls.py).
 """
 
-from django.urls import path, register_converter
+from django.urls import include, path, register_converter
 
 from tags.api import views
 
@@ -40,4 +40,5 @@ tag_urlpatterns = [
 
 urlpatterns = [
     *tag_urlpatterns,
+    path("", include("tags.api.device_urls")),  # seed 004: sites/{siteId}/devices/...
 ]
