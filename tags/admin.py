@@ -1,0 +1,252 @@
+"""Django admin for sites, device types, machines and tags, usable by an Engineer; every change is audited.
+
+Django admin runs each add/change/delete in one transaction, so the audit records written here commit or roll
+back with the change they describe. Machines made from a device type get their member tags through
+tags.services.machine_create_from_type, the same service the API and the demo use.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import models, transaction
+
+from accounts.audit import AuditEntry, audit_record, audit_record_many
+from scada.errors import KilnError
+from tags.live import live_get_many
+from tags.models import DeviceCommand, DeviceType, DeviceTypeTag, Machine, Site, Tag
+from tags.services import machine_create_from_type, machine_sync_from_type, tag_delete, tags_set_active
+from tags.values import tag_config_changed
+
+
+def _plain(value):
+    """A form value as something the audit trail can hold (model instances by their str)."""
+    if isinstance(value, models.Model):
+        return str(value)
+    if isinstance(value, models.QuerySet):
+        return [str(v) for v in value]
+    return value
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Audits add / change / delete, and the rows of inlines, as `<object_type>.create|update|delete`."""
+
+    audit_object_type = ""
+
+    def audit_id(self, obj) -> str:
+        return str(obj)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        self._audit_form(request, obj, form, change)
+
+    def _audit_form(self, request, obj, form, change):
+        fields = form.changed_data if change else [f for f in form.cleaned_data if f in form.fields]
+        if change and not fields:
+            return
+        audit_record(
+            action=f"{self.audit_object_type}.{'update' if change else 'create'}", user=request.user,
+            object_type=self.audit_object_type, object_id=self.audit_id(obj),
+            old_value={f: _plain(form.initial.get(f)) for f in fields} if change else None,
+            new_value={f: _plain(form.cleaned_data.get(f)) for f in fields}, reason="Django admin",
+        )
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        entries = []
+        parent = self.audit_id(form.instance)
+        for obj in formset.new_objects:
+            entries.append(("added", str(obj), None))
+        for obj, fields in formset.changed_objects:
+            entries.append(("changed", str(obj), fields))
+        for obj in formset.deleted_objects:
+            entries.append(("deleted", str(obj), None))
+        if entries:
+            audit_record(action=f"{self.audit_object_type}.update", user=request.user,
+                         object_type=self.audit_object_type, object_id=parent,
+                         new_value={"inline": [{"change": c, "object": o, "fields": f} for c, o, f in entries]},
+                         reason="Django admin")
+
+    def delete_model(self, request, obj):
+        object_id = self.audit_id(obj)
+        super().delete_model(request, obj)
+        audit_record(action=f"{self.audit_object_type}.delete", user=request.user,
+                     object_type=self.audit_object_type, object_id=object_id, reason="Django admin")
+
+    def delete_queryset(self, request, queryset):
+        ids = [self.audit_id(obj) for obj in queryset]
+        super().delete_queryset(request, queryset)
+        audit_record_many(entries=[
+            AuditEntry(action=f"{self.audit_object_type}.delete", user=request.user,
+                       object_type=self.audit_object_type, object_id=i, reason="Django admin") for i in ids
+        ])
+
+
+@admin.register(Site)
+class SiteAdmin(AuditedAdmin):
+    audit_object_type = "site"
+    list_display = ["site_id", "name"]
+    search_fields = ["site_id", "name", "description"]
+
+
+class DeviceTypeTagInline(admin.TabularInline):
+    model = DeviceTypeTag
+    extra = 0
+    fields = ["member", "datatype", "unit", "min_value", "max_value", "deadband", "is_writable", "write_role",
+              "requires_signature", "description"]
+
+
+class DeviceCommandInline(admin.StackedInline):
+    model = DeviceCommand
+    extra = 0
+    fields = ["command_id", "name", "min_role", "parameters", "preconditions", "actions", "description"]
+
+
+@admin.register(DeviceType)
+class DeviceTypeAdmin(AuditedAdmin):
+    audit_object_type = "devicetype"
+    list_display = ["type_id", "version", "name"]
+    search_fields = ["type_id", "name", "description"]
+    inlines = [DeviceTypeTagInline, DeviceCommandInline]
+
+
+class TagInline(admin.TabularInline):
+    """The machine's tags, read-only here: each is configured on its own Tag page (with its audit)."""
+
+    model = Tag
+    extra = 0
+    fields = ["name", "member", "datatype", "unit", "is_writable", "is_active"]
+    readonly_fields = fields
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class MachineAdminForm(forms.ModelForm):
+    class Meta:
+        model = Machine
+        fields = ["machine_id", "name", "site", "device_type", "location", "process_id", "status"]
+
+    def clean(self):
+        data = super().clean()
+        device_type, machine_id = data.get("device_type"), data.get("machine_id")
+        if device_type and machine_id:
+            names = [f"{machine_id}.{m}" for m in device_type.member_tags.values_list("member", flat=True)]
+            taken = Tag.objects.filter(name__in=names).exclude(machine__machine_id=machine_id)
+            if taken.exists():
+                raise forms.ValidationError(f"Tag '{taken.first().name}' already exists on another machine.")
+        return data
+
+
+@admin.register(Machine)
+class MachineAdmin(AuditedAdmin):
+    audit_object_type = "machine"
+    list_display = ["machine_id", "name", "site", "device_type", "location", "status"]
+    list_filter = ["site", "device_type", "status"]
+    search_fields = ["machine_id", "name", "location", "process_id"]
+    list_select_related = ["site", "device_type"]
+    inlines = [TagInline]
+    actions = ["sync_member_tags"]
+
+    form = MachineAdminForm
+
+    def save_model(self, request, obj, form, change):
+        if not change and obj.device_type_id:
+            # A new instance of a device type: the service saves it, creates its member tags and audits both.
+            machine_create_from_type(machine_id=obj.machine_id, device_type=obj.device_type, user=request.user,
+                                     machine=obj)
+            return
+        super().save_model(request, obj, form, change)
+        if change and "device_type" in form.changed_data and obj.device_type_id:
+            machine_sync_from_type(machine=obj, user=request.user)
+
+    @admin.action(description="Create missing member tags from the device type")
+    def sync_member_tags(self, request, queryset):
+        added = 0
+        for machine in queryset.select_related("device_type"):
+            try:
+                added += len(machine_sync_from_type(machine=machine, user=request.user))
+            except KilnError as exc:
+                self.message_user(request, f"{machine}: {exc.detail}", level=messages.ERROR)
+        self.message_user(request, f"{added} member tag(s) created.")
+
+
+class QualityFilter(admin.SimpleListFilter):
+    """Filter by live quality, read from the live value table (one HMGET over the filtered ids)."""
+
+    title = "quality"
+    parameter_name = "quality"
+
+    def lookups(self, request, model_admin):
+        return [("GOOD", "GOOD"), ("UNCERTAIN", "UNCERTAIN"), ("BAD", "BAD"), ("NULL", "no value yet")]
+
+    def queryset(self, request, queryset):
+        wanted = self.value()
+        if not wanted:
+            return queryset
+        ids = list(queryset.values_list("id", flat=True))
+        live = live_get_many(ids)
+        match = [i for i in ids if (live[i].quality if live[i] else "NULL") == wanted]
+        return queryset.filter(pk__in=match)
+
+
+@admin.register(Tag)
+class TagAdmin(AuditedAdmin):
+    audit_object_type = "tag"
+    list_display = ["name", "machine", "datatype", "live_value", "live_quality", "unit", "is_writable", "write_role",
+                    "is_active", "write_count", "last_write_at"]
+    list_filter = ["machine", "datatype", QualityFilter, "is_active", "is_writable", "write_role"]
+    search_fields = ["name", "description", "machine__machine_id", "member"]
+    list_select_related = ["machine"]
+    readonly_fields = ["last_write_by", "last_write_at", "write_count", "created", "last_updated"]
+    fieldsets = (
+        (None, {"fields": ("machine", "name", "member", "datatype", "description", "unit")}),
+        ("Limits and recording", {"fields": ("min_value", "max_value", "deadband")}),
+        ("Writing", {"fields": ("is_writable", "write_role", "requires_signature", "is_active")}),
+        ("Write tracking", {"fields": ("last_write_by", "last_write_at", "write_count", "created", "last_updated")}),
+    )
+    actions = ["activate", "deactivate"]
+
+    def audit_id(self, obj) -> str:
+        return obj.name
+
+    def get_changelist_instance(self, request):
+        cl = super().get_changelist_instance(request)
+        # One HMGET for the page's live values; the template iterates these same (cached) instances.
+        rows = list(cl.result_list)
+        live = live_get_many([t.pk for t in rows])
+        for t in rows:
+            t._live = live.get(t.pk)
+        return cl
+
+    @admin.display(description="value")
+    def live_value(self, obj):
+        lv = getattr(obj, "_live", None)
+        return "—" if lv is None else lv.value
+
+    @admin.display(description="quality")
+    def live_quality(self, obj):
+        lv = getattr(obj, "_live", None)
+        return "—" if lv is None else lv.quality
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        transaction.on_commit(tag_config_changed)
+
+    def delete_model(self, request, obj):
+        # The service refuses (409) while alarms or other configuration still use the tag.
+        tag_delete(user=request.user, tag=obj, reason="Django admin")
+
+    def delete_queryset(self, request, queryset):
+        for tag in queryset.select_related("machine"):
+            tag_delete(user=request.user, tag=tag, reason="Django admin")
+
+    @admin.action(description="Activate selected tags")
+    def activate(self, request, queryset):
+        n = tags_set_active(user=request.user, tags=list(queryset), is_active=True, reason="Django admin")
+        self.message_user(request, f"{n} tag(s) activated.")
+
+    @admin.action(description="Deactivate selected tags")
+    def deactivate(self, request, queryset):
+        n = tags_set_active(user=request.user, tags=list(queryset), is_active=False, reason="Django admin")
+        self.message_user(request, f"{n} tag(s) deactivated.")
