@@ -108,6 +108,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "scada.middleware.RequestContextMiddleware",
+    # Outside the rest, so an error answered by any middleware below (bad Host, CSRF) also becomes JSON.
+    "scada.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -116,7 +118,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "scada.middleware.ApiErrorMiddleware",
 ]
 
 ROOT_URLCONF = "scada.urls"
