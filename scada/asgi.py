@@ -8,13 +8,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scada.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from scada.routing import websocket_urlpatterns  # noqa: E402
+from tags.ws_auth import ws_auth_stack  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+        # Origin checked against ALLOWED_HOSTS, then the token (?token= JWT or API key), then the route.
+        "websocket": ws_auth_stack(URLRouter(websocket_urlpatterns)),
     }
 )

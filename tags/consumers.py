@@ -1,0 +1,466 @@
+"""The WebSocket API at /ws?token=... (seed 000 "WEBSOCKET — REAL-TIME TAG UPDATES").
+
+Client → server (JSON text frames; an optional "id" is echoed in the answer):
+  {"type": "subscribe", "tags": ["Reactor_Temp", ...], "batch": false}
+        → {"type": "snapshot", "subscription": 1, "batch": false, "values": [{"tag","value","quality","ts"}, ...]}
+          then one {"type": "update", "tag", "value", "quality", "ts"} per change (the seed's form; "substatus"
+          follows when the quality has one), or with "batch": true one {"type": "batch", "updates": [...]} per
+          recorded batch.
+  {"type": "unsubscribe", "subscription": 1} | {"type": "unsubscribe", "tags": [...]} | {"type": "unsubscribe"}
+        → {"type": "unsubscribed", "subscriptions": [ended ids], "tags": [names no longer delivered]}
+  {"type": "ping"} → {"type": "pong"}
+Anything wrong → {"type": "error", "detail": "..."} and nothing changes.
+
+A subscription is one subscribe message, whatever the number of tags in it (seed: "10 concurrent subscriptions
+per client"): an HMI page subscribes its tags at once, so counting tags would cap a page at ten values.
+At most settings.KILN_WS_MAX_SUBSCRIPTIONS per connection, at most MAX_TAGS_PER_SUBSCRIPTION tags in each.
+A change is delivered once per connection even when two subscriptions name its tag; it goes in a batch frame
+when any subscription naming the tag asked for batches.
+
+Slow clients: a connection keeps at most one pending frame per tag (the latest; intermediate values are
+dropped and counted). Under daphne the connection registers as a Twisted push producer on its transport, so
+when the socket's buffer passes its high-water mark we stop writing and resume when it drains. Memory per
+connection is therefore bounded by its subscribed tags, never by the change rate.
+
+The socket closes with code 4001 when its token expires, its session is logged out, or its API key is revoked
+(checked by the process's LiveHub every KILN_WS_AUTH_CHECK_SECONDS for all connections at once).
+
+Other apps extend the consumer without editing it: `register_message_handler("subscribe_alarms", fn)` for a
+client message type, `register_event_handler("alarm.update", fn)` for a channel-layer event (after joining a
+group with `consumer.channel_layer.group_add(...)`), `consumer.reserve_subscription()` to count toward the limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import orjson
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from tags.live import live_get_many
+from tags.push import get_hub, value_frame
+from tags.ws_auth import credential_key, tags_refused
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["TagConsumer", "register_message_handler", "register_event_handler", "CLOSE_AUTH",
+           "MAX_TAGS_PER_SUBSCRIPTION"]
+
+CLOSE_AUTH = 4001  # token expired, logged out or revoked
+MAX_TAGS_PER_SUBSCRIPTION = 5000
+
+MessageHandler = Callable[["TagConsumer", dict], Awaitable[None]]
+_message_handlers: dict[str, MessageHandler] = {}
+_event_handlers: dict[str, MessageHandler] = {}
+
+
+def register_message_handler(message_type: str, handler: MessageHandler) -> None:
+    """Handle a client message type (e.g. "subscribe_alarms") from another app's AppConfig.ready()."""
+    _message_handlers[message_type] = handler
+
+
+def register_event_handler(event_type: str, handler: MessageHandler) -> None:
+    """Handle a channel-layer event type (e.g. "alarm.update") sent to a group the consumer joined."""
+    _event_handlers[event_type] = handler
+
+
+@dataclass(slots=True)
+class Subscription:
+    id: int
+    names: dict[int, str]  # tag id → name, in the order the client asked
+    batch: bool
+
+
+@dataclass(slots=True)
+class _Outbox:
+    """Pending frames of one connection: the latest per tag, flushed when the socket can take them."""
+
+    pending: dict[int, tuple[float, str]] = field(default_factory=dict)
+    paused: bool = False  # the transport's buffer is over its high-water mark
+    hold: int = 0  # a subscribe is between registering and sending its snapshot
+    flushing: bool = False
+    conflated: int = 0  # intermediate values dropped for this connection
+
+
+class _TransportFlow:
+    """Twisted push producer on daphne's transport: tells the consumer when to stop and resume writing."""
+
+    def __init__(self, consumer: TagConsumer):
+        self.consumer = consumer
+
+    def pauseProducing(self):  # noqa: N802 (Twisted's interface names)
+        self.consumer.outbox.paused = True
+
+    def resumeProducing(self):  # noqa: N802
+        self.consumer.outbox.paused = False
+        if self.consumer.outbox.pending:
+            asyncio.ensure_future(self.consumer.flush())
+
+    def stopProducing(self):  # noqa: N802
+        self.consumer.outbox.paused = True
+
+
+try:  # Declare the interface when Twisted is there (it is under daphne); nothing depends on it otherwise.
+    from twisted.internet.interfaces import IPushProducer
+    from zope.interface import classImplements
+
+    classImplements(_TransportFlow, IPushProducer)
+except ImportError:  # pragma: no cover
+    pass
+
+
+def _daphne_protocol(send):
+    """daphne passes send=partial(server.handle_reply, protocol); the protocol owns the TCP transport."""
+    func, args = getattr(send, "func", None), getattr(send, "args", ())
+    if func is not None and getattr(func, "__name__", "") == "handle_reply" and args:
+        proto = args[0]
+        if hasattr(proto, "registerProducer") and getattr(proto, "transport", None) is not None:
+            return proto
+    return None
+
+
+class TagConsumer(AsyncJsonWebsocketConsumer):
+    """One WebSocket connection: its subscriptions, its outbox, its credential."""
+
+    # Client message type → method; other apps add theirs with register_message_handler().
+    message_handlers: dict[str, str] = {
+        "subscribe": "handle_subscribe",
+        "unsubscribe": "handle_unsubscribe",
+        "ping": "handle_ping",
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.principal = None
+        self.subscriptions: dict[int, Subscription] = {}
+        self.extra_subscriptions = 0
+        self.refs: dict[int, int] = {}  # tag id → number of subscriptions naming it
+        self.batch_refs: dict[int, int] = {}  # tag id → number of batch subscriptions naming it
+        self.outbox = _Outbox()
+        self.closing = False
+        self.hub = None
+        self._ids = itertools.count(1)
+        self._expiry: asyncio.TimerHandle | None = None
+
+    # --- connection lifecycle --------------------------------------------------------------------------------
+
+    async def connect(self):
+        principal = self.scope.get("user")
+        if principal is None or not getattr(principal, "is_authenticated", False):
+            logger.info("WebSocket refused at handshake: %s", self.scope.get("auth_error", "not authenticated"))
+            await self.close()  # before accept: the handshake is refused (HTTP 403)
+            return
+        self.principal = principal
+        self.hub = get_hub()
+        try:
+            await self.hub.ensure_started()
+        except Exception:
+            logger.exception("WebSocket refused: the live hub cannot reach the channel layer")
+            await self.close()
+            return
+        await self.accept()
+        self.hub.attach(self)
+        proto = _daphne_protocol(self.base_send)
+        if proto is not None:
+            try:
+                proto.registerProducer(_TransportFlow(self), True)
+            except RuntimeError:
+                logger.debug("Transport already has a producer; no flow control for this socket")
+        expires_at = getattr(principal, "expires_at", None)
+        if expires_at is not None:
+            loop = asyncio.get_running_loop()
+            self._expiry = loop.call_later(max(0.0, expires_at - time.time()),
+                                           lambda: asyncio.ensure_future(self.close_revoked()))
+
+    async def disconnect(self, code):
+        if self._expiry is not None:
+            self._expiry.cancel()
+        if self.hub is not None:
+            self.hub.detach(self, list(self.refs))
+        self.outbox.pending.clear()
+
+    def credential_key(self) -> tuple | None:
+        if self.principal is None or self.closing:
+            return None
+        return credential_key(self.principal, self.scope.get("kiln_token", ""))
+
+    async def close_revoked(self) -> None:
+        """The token expired or was logged out/revoked: stop delivering and close with 4001."""
+        if self.closing:
+            return
+        self.closing = True
+        if self.hub is not None:
+            self.hub.detach(self, list(self.refs))
+        self.outbox.pending.clear()
+        await self.close(code=CLOSE_AUTH)
+
+    # --- dispatch --------------------------------------------------------------------------------------------
+
+    @classmethod
+    async def decode_json(cls, text_data):
+        return orjson.loads(text_data)
+
+    @classmethod
+    async def encode_json(cls, content):
+        return orjson.dumps(content).decode()
+
+    async def dispatch(self, message):
+        handler = _event_handlers.get(message.get("type"))
+        if handler is not None:
+            await handler(self, message)
+        else:
+            await super().dispatch(message)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        if text_data is None:
+            await self.send_error("Send JSON text frames.")
+            return
+        try:
+            content = orjson.loads(text_data)
+        except orjson.JSONDecodeError:
+            await self.send_error("Invalid JSON.")
+            return
+        if not isinstance(content, dict) or not isinstance(content.get("type"), str):
+            await self.send_error('Each message is a JSON object with a "type".')
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content, **kwargs):
+        if self.closing:
+            return
+        kind = content["type"]
+        name = self.message_handlers.get(kind)
+        if name is not None:
+            await getattr(self, name)(content)
+            return
+        handler = _message_handlers.get(kind)
+        if handler is not None:
+            await handler(self, content)
+            return
+        known = sorted({*self.message_handlers, *_message_handlers})
+        await self.send_error(f"Unknown message type '{kind}'; expected one of: {', '.join(known)}.", content)
+
+    async def send_error(self, detail: str, request: dict | None = None, **extra) -> None:
+        doc = {"type": "error", "detail": detail, **extra}
+        if request is not None:
+            doc["request"] = request.get("type")
+            if "id" in request:
+                doc["id"] = request["id"]
+        await self.send_json(doc)
+
+    async def reply(self, request: dict, doc: dict) -> None:
+        if "id" in request:
+            doc["id"] = request["id"]
+        await self.send_json(doc)
+
+    # --- subscription limit (shared with other apps' subscriptions) ------------------------------------------
+
+    @property
+    def max_subscriptions(self) -> int:
+        return int(settings.KILN_WS_MAX_SUBSCRIPTIONS)
+
+    def subscriptions_used(self) -> int:
+        return len(self.subscriptions) + self.extra_subscriptions
+
+    async def reserve_subscription(self, request: dict) -> bool:
+        """For other apps' subscriptions (alarms): take a slot, or answer the limit error and return False."""
+        if self.subscriptions_used() >= self.max_subscriptions:
+            await self._limit_error(request)
+            return False
+        self.extra_subscriptions += 1
+        return True
+
+    def release_subscription(self) -> None:
+        self.extra_subscriptions = max(0, self.extra_subscriptions - 1)
+
+    async def _limit_error(self, request: dict) -> None:
+        await self.send_error(
+            f"At most {self.max_subscriptions} subscriptions per connection; unsubscribe one first.", request,
+            limit=self.max_subscriptions)
+
+    # --- handlers --------------------------------------------------------------------------------------------
+
+    async def handle_ping(self, content):
+        await self.reply(content, {"type": "pong"})
+
+    async def handle_subscribe(self, content):
+        names = content.get("tags")
+        batch = content.get("batch", False)
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            await self.send_error('"tags" must be a non-empty list of tag names.', content)
+            return
+        if not isinstance(batch, bool):
+            await self.send_error('"batch" must be true or false.', content)
+            return
+        names = list(dict.fromkeys(names))
+        if len(names) > MAX_TAGS_PER_SUBSCRIPTION:
+            await self.send_error(f"At most {MAX_TAGS_PER_SUBSCRIPTION} tags per subscription.", content)
+            return
+        if self.subscriptions_used() >= self.max_subscriptions:
+            await self._limit_error(content)
+            return
+        found = await database_sync_to_async(_tag_ids_by_name)(names)
+        unknown = [n for n in names if n not in found]
+        if unknown:
+            await self.send_error(f"Unknown tags: {', '.join(unknown)}", content, tags=unknown)
+            return
+        refused = tags_refused(self.principal, [(found[n], n) for n in names])
+        if refused:
+            await self.send_error(f"Not permitted to read: {', '.join(refused)}", content, tags=refused)
+            return
+        # Messages are dispatched one at a time, but re-check: the lookup above awaited.
+        if self.closing:
+            return
+        if self.subscriptions_used() >= self.max_subscriptions:
+            await self._limit_error(content)
+            return
+        sub = Subscription(next(self._ids), {found[n]: n for n in names}, batch)
+        self.outbox.hold += 1
+        try:
+            # Watch first, read the snapshot second: a change recorded in between is caught by the hub and
+            # waits in the outbox, so nothing falls between the snapshot and the first update.
+            self._add(sub)
+            ids = list(sub.names)
+            values = await database_sync_to_async(live_get_many)(ids)
+            pending = self.outbox.pending
+            snapshot = []
+            for tid in ids:
+                lv = values.get(tid)
+                if lv is None:
+                    snapshot.append({"tag": sub.names[tid], "value": None, "quality": None, "ts": None})
+                    continue
+                snapshot.append(orjson.Fragment(value_frame(sub.names[tid], lv.value, lv.quality, lv.substatus,
+                                                            lv.ts)))
+                queued = pending.get(tid)
+                if queued is not None and queued[0] < lv.ts:
+                    del pending[tid]  # older than what the snapshot shows
+            await self.reply(content, {"type": "snapshot", "subscription": sub.id, "batch": batch,
+                                       "values": snapshot})
+        finally:
+            self.outbox.hold -= 1
+        await self.flush()
+
+    async def handle_unsubscribe(self, content):
+        sub_id = content.get("subscription")
+        names = content.get("tags")
+        if sub_id is not None:
+            if sub_id not in self.subscriptions:
+                await self.send_error(f"No subscription {sub_id!r} on this connection.", content)
+                return
+            ended, removed = [sub_id], self._remove(self.subscriptions[sub_id], None)
+        elif names is not None:
+            if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+                await self.send_error('"tags" must be a non-empty list of tag names.', content)
+                return
+            subscribed = {n for s in self.subscriptions.values() for n in s.names.values()}
+            missing = [n for n in dict.fromkeys(names) if n not in subscribed]
+            if missing:
+                await self.send_error(f"Not subscribed: {', '.join(missing)}", content, tags=missing)
+                return
+            wanted = set(names)
+            ended, removed = [], []
+            for sub in list(self.subscriptions.values()):
+                drop = {tid for tid, n in sub.names.items() if n in wanted}
+                if drop:
+                    removed += self._remove(sub, drop)
+                    if sub.id not in self.subscriptions:
+                        ended.append(sub.id)
+        else:
+            ended, removed = list(self.subscriptions), []
+            for sub in list(self.subscriptions.values()):
+                removed += self._remove(sub, None)
+        await self.reply(content, {"type": "unsubscribed", "subscriptions": ended,
+                                   "tags": list(dict.fromkeys(removed))})
+
+    # --- bookkeeping -----------------------------------------------------------------------------------------
+
+    def _add(self, sub: Subscription) -> None:
+        self.subscriptions[sub.id] = sub
+        new = []
+        for tid in sub.names:
+            n = self.refs.get(tid, 0)
+            if n == 0:
+                new.append(tid)
+            self.refs[tid] = n + 1
+            if sub.batch:
+                self.batch_refs[tid] = self.batch_refs.get(tid, 0) + 1
+        self.hub.watch(self, new)
+
+    def _remove(self, sub: Subscription, tag_ids: set[int] | None) -> list[str]:
+        """Drop `tag_ids` (all when None) from `sub`; returns the names no longer delivered at all."""
+        drop = set(sub.names) if tag_ids is None else tag_ids
+        gone_ids, gone_names = [], []
+        for tid in drop:
+            name = sub.names.pop(tid)
+            n = self.refs[tid] - 1
+            if n:
+                self.refs[tid] = n
+            else:
+                del self.refs[tid]
+                gone_ids.append(tid)
+                gone_names.append(name)
+                self.outbox.pending.pop(tid, None)
+            if sub.batch:
+                b = self.batch_refs[tid] - 1
+                if b:
+                    self.batch_refs[tid] = b
+                else:
+                    del self.batch_refs[tid]
+        if not sub.names:
+            del self.subscriptions[sub.id]
+        self.hub.unwatch(self, gone_ids)
+        return gone_names
+
+    # --- delivery (called by the LiveHub) --------------------------------------------------------------------
+
+    def offer(self, tag_id: int, ts: float, frame: str) -> None:
+        pending = self.outbox.pending
+        if tag_id in pending:
+            self.outbox.conflated += 1
+        pending[tag_id] = (ts, frame)
+
+    async def flush(self) -> None:
+        """Send what is pending: batch-mode tags as one frame, the others one message each.
+
+        Stops as soon as the transport says it is full; what is left stays pending (latest value per tag) until
+        the transport drains and resumeProducing() calls flush again.
+        """
+        box = self.outbox
+        if box.flushing:
+            return  # the running flush loops until the outbox is empty or paused
+        box.flushing = True
+        try:
+            send = self.base_send
+            while box.pending and not box.paused and not box.hold and not self.closing:
+                pending, box.pending = box.pending, {}
+                batch_refs = self.batch_refs
+                if batch_refs:
+                    batched = [f for tid, (_, f) in pending.items() if tid in batch_refs]
+                    if batched:
+                        await send({"type": "websocket.send",
+                                    "text": '{"type":"batch","updates":[' + ",".join(batched) + "]}"})
+                    items = [(tid, v) for tid, v in pending.items() if tid not in batch_refs]
+                else:
+                    items = list(pending.items())
+                for i, (_, (_, frame)) in enumerate(items):
+                    await send({"type": "websocket.send", "text": frame})
+                    if box.paused:
+                        # The socket is backed up: keep the rest, unless a newer value arrived meanwhile.
+                        for tid, value in items[i + 1:]:
+                            box.pending.setdefault(tid, value)
+                        break
+        finally:
+            box.flushing = False
+
+
+def _tag_ids_by_name(names: list[str]) -> dict[str, int]:
+    from tags.models import Tag
+
+    return dict(Tag.objects.filter(name__in=names).values_list("name", "id"))

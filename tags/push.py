@@ -1,0 +1,332 @@
+"""Live push: recorded changes → one channel-layer message per batch → one hub per process → WebSocket clients.
+
+Producer side (`push_changes`, registered as a value consumer in `TagsConfig.ready()`): every batch that
+`tag_values_record` hands over becomes ONE `group_send` to the group `tags.live`, whatever its size and however
+many clients watch it. Each change is encoded once, here, into its seed-form JSON frame; nobody re-encodes it.
+
+Receiving side (`LiveHub`): each event loop that serves WebSockets (one per daphne process) runs one hub, the
+only member of `tags.live` from that process. It keeps an index tag id → connections and hands each connection
+the frames of the tags it subscribed to. So the channel layer carries one message per batch per web process,
+not one per tag change or per client, and a client's filter costs a dict lookup, not a Redis round trip.
+
+Why not one group per tag, or per client group membership: with channels_redis a group_send reads the whole
+member list and writes a message naming every member; per tag change that is thousands of Redis commands and
+msgpack copies a second, and the consumer side pays a dispatch (and a thread hop for close_old_connections) per
+message. bench/bench_push.py measures the difference side by side.
+
+The hub also sweeps the connections' credentials every KILN_WS_AUTH_CHECK_SECONDS (one pass for all of them),
+so a logged-out session's sockets close with 4001 without each socket polling Redis on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
+
+import orjson
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from scada.api.renderers import iso_utc
+
+if TYPE_CHECKING:
+    from tags.values import Change
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["LIVE_GROUP", "BATCH_EVENT", "change_frame", "value_frame", "push_changes", "LiveHub", "get_hub"]
+
+LIVE_GROUP = "tags.live"
+BATCH_EVENT = "tags.batch"
+# A hub re-joins its group this often, so a Redis flush or a group expiry never silences a process for long.
+REJOIN_SECONDS = 60.0
+PUBLISH_TIMEOUT = 2.0
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else iso_utc(datetime.fromtimestamp(ts, tz=UTC))
+
+
+def value_frame(name: str, value, quality, substatus, ts: float | None) -> str:
+    """One update in the seed's form {"tag","value","quality","ts"} (+ "substatus" when there is one)."""
+    doc = {"type": "update", "tag": name, "value": value, "quality": quality, "ts": _iso(ts)}
+    if substatus:
+        doc["substatus"] = substatus
+    return orjson.dumps(doc).decode()
+
+
+def change_frame(change: Change) -> str:
+    return value_frame(change.name, change.value, change.quality, change.substatus, change.ts)
+
+
+def push_changes(changes: list[Change]) -> None:
+    """Value consumer: broadcast one batch of changes as ONE channel-layer message to every web process.
+
+    Runs immediately rather than on transaction commit: the live table (Redis) already holds these values, and
+    the push must agree with what a snapshot read at the same moment would show.
+    """
+    if not changes:
+        return
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message = {
+        "type": BATCH_EVENT,
+        "ids": [c.tag_id for c in changes],
+        "ts": [c.ts for c in changes],
+        "frames": [change_frame(c) for c in changes],
+    }
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None:
+        _publisher.group_send(layer, LIVE_GROUP, message)
+    else:
+        # Called synchronously from inside an event loop (a test, an async driver): schedule it on that loop.
+        task = loop.create_task(layer.group_send(LIVE_GROUP, message))
+        task.add_done_callback(_log_failure)
+
+
+class _Publisher:
+    """A private event loop thread that the channel layer's Redis connections live on.
+
+    `async_to_sync(layer.group_send)` from a worker thread builds a new event loop, thread and Redis connection
+    on every call (3.6 ms a batch measured here, most of the 10 ms budget). This keeps one loop per process
+    and waits for each send, so batches from one producer reach Redis in order; a hung Redis costs the caller
+    at most PUBLISH_TIMEOUT, never a frozen poll cycle.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid: int | None = None
+        self.failures = 0
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is not None and self._pid == os.getpid() and not loop.is_closed():
+            return loop
+        with self._lock:
+            # After a fork (Celery prefork) the parent's thread does not exist here: start our own.
+            if self._loop is None or self._pid != os.getpid() or self._loop.is_closed():
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="kiln-live-push", daemon=True).start()
+                self._loop, self._pid = loop, os.getpid()
+            return self._loop
+
+    def group_send(self, layer, group: str, message: dict) -> None:
+        future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), self._running_loop())
+        try:
+            future.result(PUBLISH_TIMEOUT)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            self.failures += 1
+            logger.error("Live push of a batch of %d changes timed out; clients will resync on reconnect",
+                         len(message["ids"]))
+        except Exception:
+            self.failures += 1
+            raise
+
+
+_publisher = _Publisher()
+
+
+def _log_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("Live push of a batch failed", exc_info=task.exception())
+
+
+class Connection(Protocol):
+    """What the hub needs from a WebSocket connection (tags.consumers.TagConsumer)."""
+
+    def offer(self, tag_id: int, ts: float, frame: str) -> None: ...
+
+    async def flush(self) -> None: ...
+
+    def credential_key(self) -> tuple: ...
+
+    async def close_revoked(self) -> None: ...
+
+
+class LiveHub:
+    """The one member of `tags.live` in this event loop: routes each batch to the connections that watch it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.by_tag: dict[int, set[Connection]] = defaultdict(set)
+        self.connections: set[Connection] = set()
+        self.channel_name: str | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._started: asyncio.Future | None = None
+        self.batches = 0
+        self.delivered = 0
+
+    # --- lifecycle -------------------------------------------------------------------------------------------
+
+    async def ensure_started(self) -> None:
+        if self._started is None:
+            self._started = self.loop.create_future()
+            try:
+                layer = get_channel_layer()
+                # The default "specific" prefix matters: channels_redis reads all of a process's local channels
+                # through one key per prefix behind one lock, so another prefix would starve behind consumers.
+                self.channel_name = await layer.new_channel()
+                await layer.group_add(LIVE_GROUP, self.channel_name)
+            except BaseException as exc:
+                self._started.set_exception(exc)
+                self._started.exception()  # mark retrieved; callers re-raise below
+                self._started = None
+                raise
+            self._tasks = [self.loop.create_task(self._receive_loop(), name="tags-hub-receive"),
+                           self.loop.create_task(self._auth_sweep_loop(), name="tags-hub-auth")]
+            self._started.set_result(True)
+        else:
+            await asyncio.shield(self._started)
+
+    async def _receive_loop(self) -> None:
+        layer = get_channel_layer()
+        last_join = time.monotonic()
+        backoff = 0.1
+        while True:
+            try:
+                message = await layer.receive(self.channel_name)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Redis went away: wait, re-join, then resend current values so no client keeps a stale one.
+                logger.exception("Live hub lost the channel layer; retrying in %.1f s", backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                try:
+                    await layer.group_add(LIVE_GROUP, self.channel_name)
+                    await self.resync()
+                    backoff = 0.1
+                except Exception:
+                    logger.warning("Live hub could not re-join yet", exc_info=True)
+                continue
+            if message.get("type") == BATCH_EVENT:
+                try:
+                    await self.deliver(message["ids"], message["ts"], message["frames"])
+                except Exception:
+                    logger.exception("Live hub failed to deliver a batch")
+            if time.monotonic() - last_join > REJOIN_SECONDS:
+                last_join = time.monotonic()
+                await layer.group_add(LIVE_GROUP, self.channel_name)
+
+    # --- routing ---------------------------------------------------------------------------------------------
+
+    def watch(self, conn: Connection, tag_ids: Iterable[int]) -> None:
+        self.connections.add(conn)
+        for tid in tag_ids:
+            self.by_tag[tid].add(conn)
+
+    def unwatch(self, conn: Connection, tag_ids: Iterable[int]) -> None:
+        for tid in tag_ids:
+            conns = self.by_tag.get(tid)
+            if conns is not None:
+                conns.discard(conn)
+                if not conns:
+                    del self.by_tag[tid]
+
+    def attach(self, conn: Connection) -> None:
+        self.connections.add(conn)
+
+    def detach(self, conn: Connection, tag_ids: Iterable[int]) -> None:
+        self.unwatch(conn, tag_ids)
+        self.connections.discard(conn)
+
+    async def deliver(self, ids: list[int], ts: list[float], frames: list[str]) -> None:
+        """Hand each watched change to its connections (latest value per tag wins), then flush each once.
+
+        Flushing inline keeps a batch to one pass: with daphne an ASGI send only queues bytes on the transport,
+        so it never suspends here, and a slow client is handled by its own flow control, not by the hub.
+        """
+        by_tag = self.by_tag
+        touched: dict[Connection, None] = {}
+        for tid, t, frame in zip(ids, ts, frames, strict=True):
+            conns = by_tag.get(tid)
+            if conns:
+                for conn in conns:
+                    conn.offer(tid, t, frame)
+                    touched[conn] = None
+        self.batches += 1
+        self.delivered += len(touched)
+        for conn in touched:
+            try:
+                await conn.flush()
+            except Exception:
+                logger.exception("Live push to one connection failed")
+
+    async def resync(self) -> None:
+        """Offer every watched tag's current value again (after the hub may have missed batches)."""
+        from tags.live import live_get_many
+        from tags.values import get_tag_meta
+
+        ids = list(self.by_tag)
+        if not ids:
+            return
+
+        def read():
+            return live_get_many(ids), get_tag_meta(ids)
+
+        values, metas = await database_sync_to_async(read)()
+        out_ids, out_ts, out_frames = [], [], []
+        for tid, lv in values.items():
+            meta = metas.get(tid)
+            if lv is not None and meta is not None:
+                out_ids.append(tid)
+                out_ts.append(lv.ts)
+                out_frames.append(value_frame(meta.name, lv.value, lv.quality, lv.substatus, lv.ts))
+        await self.deliver(out_ids, out_ts, out_frames)
+
+    # --- credentials -----------------------------------------------------------------------------------------
+
+    async def _auth_sweep_loop(self) -> None:
+        while True:
+            await asyncio.sleep(float(getattr(settings, "KILN_WS_AUTH_CHECK_SECONDS", 5.0)))
+            try:
+                await self.auth_sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("WebSocket credential sweep failed")
+
+    async def auth_sweep(self) -> None:
+        """Close (4001) every connection whose session was logged out or whose key was revoked: one pass."""
+        from tags.ws_auth import revoked_credentials
+
+        groups: dict[tuple, list[Connection]] = defaultdict(list)
+        for conn in list(self.connections):
+            key = conn.credential_key()
+            if key is not None:
+                groups[key].append(conn)
+        if not groups:
+            return
+        revoked = await database_sync_to_async(revoked_credentials)(list(groups))
+        for key in revoked:
+            for conn in groups[key]:
+                await conn.close_revoked()
+
+
+_hubs: dict[asyncio.AbstractEventLoop, LiveHub] = {}
+
+
+def get_hub() -> LiveHub:
+    """The hub of the running event loop (daphne has one loop; tests get a fresh one per loop)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        for old in [lp for lp in _hubs if lp.is_closed()]:
+            del _hubs[old]
+        hub = _hubs[loop] = LiveHub(loop)
+    return hub

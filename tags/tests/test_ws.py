@@ -1,0 +1,408 @@
+"""The WebSocket API through the ASGI app (channels' WebsocketCommunicator), with real Redis and PostgreSQL."""
+
+import time
+
+import pytest
+from channels.layers import get_channel_layer
+
+from accounts.services import api_key_create, api_key_revoke, auth_logout
+from accounts.tokens import issue_token_pair, principal_from_access_token
+from tags import push
+from tags.consumers import CLOSE_AUTH, _TransportFlow
+from tags.push import get_hub
+from tags.tests.ws_helpers import ORIGIN, arecord, make_tags, open_ws, record, run, short_token, subscribe, wait_for
+
+# Channels' database_sync_to_async closes connections around each call: tests need real transactions.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def token(operator):
+    return issue_token_pair(operator)["token"]
+
+
+@pytest.fixture
+def tags3():
+    return make_tags(["Reactor_Temp", "Pump_Speed", "Valve_Open"])
+
+
+# --- handshake -------------------------------------------------------------------------------------------------
+
+def test_it_accepts_a_jwt_at_the_handshake(token):
+    async def body():
+        comm, connected, _ = await open_ws(token)
+        assert connected
+        await comm.send_json_to({"type": "ping", "id": 7})
+        assert await comm.receive_json_from() == {"type": "pong", "id": 7}
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_it_accepts_an_api_key_at_the_handshake(admin_user, operator):
+    _, key = api_key_create(actor=admin_user, user=operator, name="mes")
+
+    async def body():
+        comm, connected, _ = await open_ws(key)
+        assert connected
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_it_refuses_a_bad_token_at_the_handshake(token):
+    async def body():
+        comm, connected, _ = await open_ws(token[:-3] + "abc")
+        assert not connected
+
+    run(body)
+
+
+def test_it_refuses_a_missing_token_at_the_handshake(db):
+    async def body():
+        comm, connected, _ = await open_ws(None, path="/ws")
+        assert not connected
+
+    run(body)
+
+
+def test_it_refuses_a_logged_out_token_at_the_handshake(operator):
+    pair = issue_token_pair(operator)
+    auth_logout(principal=principal_from_access_token(pair["token"]))
+
+    async def body():
+        comm, connected, _ = await open_ws(pair["token"])
+        assert not connected
+
+    run(body)
+
+
+def test_it_refuses_an_expired_token_at_the_handshake(operator):
+    raw = short_token(operator, 1)
+    time.sleep(1.1)
+
+    async def body():
+        comm, connected, _ = await open_ws(raw)
+        assert not connected
+
+    run(body)
+
+
+def test_it_refuses_a_foreign_origin(token):
+    async def body():
+        comm, connected, _ = await open_ws(token, headers=[(b"origin", b"https://evil.example")])
+        assert not connected
+
+    run(body)
+
+
+def test_it_accepts_an_allowed_origin_and_a_client_without_origin(token):
+    async def body():
+        for headers in ([ORIGIN], [(b"origin", b"http://127.0.0.1:8000")], []):
+            comm, connected, _ = await open_ws(token, headers=headers)
+            assert connected, headers
+            await comm.disconnect()
+
+    run(body)
+
+
+# --- subscribe, snapshot, updates ------------------------------------------------------------------------------
+
+def test_it_sends_a_snapshot_of_current_values(token, tags3):
+    temp, speed, valve = tags3
+    record((temp, 81.5), (speed, 1450.0))
+
+    async def body():
+        comm, _, _ = await open_ws(token)
+        snap = await subscribe(comm, ["Reactor_Temp", "Pump_Speed", "Valve_Open"], id="s1")
+        assert snap["type"] == "snapshot" and snap["subscription"] == 1 and snap["id"] == "s1"
+        assert snap["batch"] is False
+        values = {v["tag"]: v for v in snap["values"]}
+        assert [v["tag"] for v in snap["values"]] == ["Reactor_Temp", "Pump_Speed", "Valve_Open"]
+        assert values["Reactor_Temp"]["value"] == 81.5 and values["Reactor_Temp"]["quality"] == "GOOD"
+        assert values["Reactor_Temp"]["ts"].endswith("Z")
+        # A tag that never had a value: the seed's nulls, not a made-up zero.
+        assert values["Valve_Open"] == {"tag": "Valve_Open", "value": None, "quality": None, "ts": None}
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_it_pushes_each_change_in_the_seed_form(token, tags3):
+    temp, speed, _ = tags3
+
+    async def body():
+        comm, _, _ = await open_ws(token)
+        await subscribe(comm, ["Reactor_Temp", "Pump_Speed"])
+        await arecord((temp, 90.0), (speed, 1200.0))
+        got = [await comm.receive_json_from(), await comm.receive_json_from()]
+        by_tag = {m["tag"]: m for m in got}
+        assert set(by_tag) == {"Reactor_Temp", "Pump_Speed"}
+        msg = by_tag["Reactor_Temp"]
+        assert {"tag", "value", "quality", "ts"} <= set(msg) and msg["type"] == "update"
+        assert msg["value"] == 90.0 and msg["quality"] == "GOOD"
+        assert msg["ts"].endswith("Z") and "T" in msg["ts"]
+        assert await comm.receive_nothing(timeout=0.2)
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_it_pushes_bad_quality_with_its_substatus(token, tags3):
+    temp = tags3[0]
+    record((temp, 80.0))
+
+    async def body():
+        comm, _, _ = await open_ws(token)
+        await subscribe(comm, ["Reactor_Temp"])
+        await arecord((temp, 80.0), quality="BAD", substatus="comm_failure")
+        msg = await comm.receive_json_from()
+        assert (msg["tag"], msg["value"], msg["quality"], msg["substatus"]) == (
+            "Reactor_Temp", 80.0, "BAD", "comm_failure")
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_it_delivers_only_subscribed_tags(token, tags3):
+    temp, speed, valve = tags3
+
+    async def body():
+        comm, _, _ = await open_ws(token)
+        await subscribe(comm, ["Pump_Speed"])
+        await arecord((temp, 1.0), (valve, 1.0))
+        await arecord((speed, 5.0))
+        msg = await comm.receive_json_from()
+        assert msg["tag"] == "Pump_Speed"
+        assert await comm.receive_nothing(timeout=0.2)
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_it_sends_batched_frames_when_the_client_opts_in(token, tags3):
+    temp, speed, valve = tags3
+
+    async def body():
+        comm, _, _ = await open_ws(token)
+        snap = await subscribe(comm, ["Reactor_Temp", "Pump_Speed"], batch=True)
+        assert snap["batch"] is True
+        await arecord((temp, 70.0), (speed, 900.0), (valve, 1.0))
+        frame = await comm.receive_json_from()
+        assert frame["type"] == "batch"
+        assert sorted((u["tag"], u["value"]) for u in frame["updates"]) == [("Pump_Speed", 900.0),
+                                                                           ("Reactor_Temp", 70.0)]
+        assert all(u["quality"] == "GOOD" and u["ts"].endswith("Z") for u in frame["updates"])
+        assert await comm.receive_nothing(timeout=0.2)
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_it_sends_one_channel_layer_message_per_batch(token, monkeypatch):
+    tags = make_tags([f"Bulk_{i:03d}" for i in range(200)])
+    layer = get_channel_layer()
+    sends = []
+    real = layer.group_send
+
+    async def counting(group, message):  # the channel layer is the edge: count, then really send
+        sends.append((group, len(message["ids"])))
+        await real(group, message)
+
+    monkeypatch.setattr(layer, "group_send", counting)
+
+    async def body():
+        comm, _, _ = await open_ws(token)
+        await subscribe(comm, [t.name for t in tags], batch=True)
+        await arecord(*[(t, 1.0) for t in tags])
+        frame = await comm.receive_json_from()
+        assert len(frame["updates"]) == 200
+        await comm.disconnect()
+
+    run(body)
+    assert sends == [(push.LIVE_GROUP, 200)]
+
+
+# --- limits and errors -----------------------------------------------------------------------------------------
+
+def test_it_refuses_the_eleventh_subscription_and_changes_nothing(token, settings):
+    settings.KILN_WS_MAX_SUBSCRIPTIONS = 10
+    tags = make_tags([f"Sub_{i:02d}" for i in range(11)])
+
+    async def body():
+        comm, _, _ = await open_ws(token)
+        for i in range(10):
+            assert (await subscribe(comm, [tags[i].name]))["type"] == "snapshot"
+        err = await subscribe(comm, [tags[10].name], id=11)
+        assert err["type"] == "error" and err["id"] == 11 and err["request"] == "subscribe"
+        assert "At most 10 subscriptions" in err["detail"]
+        await arecord((tags[10], 1.0))
+        await arecord((tags[0], 2.0))
+        msg = await comm.receive_json_from()
+        assert msg["tag"] == "Sub_00" and msg["value"] == 2.0
+        assert await comm.receive_nothing(timeout=0.2)
+        # Freeing one slot makes room again.
+        await comm.send_json_to({"type": "unsubscribe", "subscription": 1})
+        assert (await comm.receive_json_from())["type"] == "unsubscribed"
+        assert (await subscribe(comm, [tags[10].name]))["type"] == "snapshot"
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_it_names_unknown_tags_and_subscribes_nothing(token, tags3):
+    temp = tags3[0]
+
+    async def body():
+        comm, _, _ = await open_ws(token)
+        err = await subscribe(comm, ["Reactor_Temp", "No_Such_Tag", "Ghost"])
+        assert err["type"] == "error" and err["tags"] == ["No_Such_Tag", "Ghost"]
+        assert "No_Such_Tag" in err["detail"] and "Ghost" in err["detail"]
+        await arecord((temp, 3.0))
+        assert await comm.receive_nothing(timeout=0.3)
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_it_refuses_tags_the_user_may_not_read(token, tags3, monkeypatch):
+    # Every role reads every tag today; this exercises the policy hook the consumer must obey.
+    monkeypatch.setattr("tags.consumers.tags_refused",
+                        lambda principal, tags: [n for _, n in tags if n == "Valve_Open"])
+
+    async def body():
+        comm, _, _ = await open_ws(token)
+        err = await subscribe(comm, ["Reactor_Temp", "Valve_Open"])
+        assert err["type"] == "error" and err["tags"] == ["Valve_Open"]
+        assert "Not permitted" in err["detail"]
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_it_answers_malformed_messages_with_an_error(token):
+    async def body():
+        comm, _, _ = await open_ws(token)
+        await comm.send_to(text_data="{not json")
+        assert (await comm.receive_json_from())["detail"] == "Invalid JSON."
+        await comm.send_json_to({"type": "dance"})
+        assert "Unknown message type 'dance'" in (await comm.receive_json_from())["detail"]
+        await comm.send_json_to({"type": "subscribe", "tags": "Reactor_Temp"})
+        assert '"tags" must be' in (await comm.receive_json_from())["detail"]
+        await comm.send_json_to({"type": "subscribe", "tags": ["A"], "batch": "yes"})
+        assert '"batch" must be' in (await comm.receive_json_from())["detail"]
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_it_unsubscribes_by_tag_and_stops_delivering_it(token, tags3):
+    temp, speed, _ = tags3
+
+    async def body():
+        comm, _, _ = await open_ws(token)
+        await subscribe(comm, ["Reactor_Temp", "Pump_Speed"])
+        await comm.send_json_to({"type": "unsubscribe", "tags": ["Reactor_Temp"]})
+        assert await comm.receive_json_from() == {"type": "unsubscribed", "subscriptions": [],
+                                                  "tags": ["Reactor_Temp"]}
+        await arecord((temp, 4.0), (speed, 4.0))
+        assert (await comm.receive_json_from())["tag"] == "Pump_Speed"
+        assert await comm.receive_nothing(timeout=0.2)
+        await comm.send_json_to({"type": "unsubscribe"})
+        assert await comm.receive_json_from() == {"type": "unsubscribed", "subscriptions": [1],
+                                                  "tags": ["Pump_Speed"]}
+        await comm.send_json_to({"type": "unsubscribe", "subscription": 1})
+        assert (await comm.receive_json_from())["type"] == "error"
+        await comm.disconnect()
+
+    run(body)
+
+
+# --- slow clients ------------------------------------------------------------------------------------------
+
+def test_it_keeps_only_the_latest_value_per_tag_while_the_socket_is_backed_up(token, tags3):
+    temp, speed, _ = tags3
+
+    async def body():
+        comm, _, _ = await open_ws(token)
+        await subscribe(comm, ["Reactor_Temp", "Pump_Speed"])
+        hub = get_hub()
+        (conn,) = hub.connections
+        flow = _TransportFlow(conn)
+        flow.pauseProducing()  # what daphne's transport does past its high-water mark
+        start = hub.batches
+        for i in range(50):
+            await arecord((temp, float(i)), (speed, float(100 + i)))
+        await wait_for(lambda: hub.batches >= start + 50)
+        assert len(conn.outbox.pending) == 2  # bounded by subscribed tags, not by changes
+        assert await comm.receive_nothing(timeout=0.1)
+        flow.resumeProducing()
+        got = sorted([(m["tag"], m["value"]) for m in (await comm.receive_json_from(), await comm.receive_json_from())])
+        assert got == [("Pump_Speed", 149.0), ("Reactor_Temp", 49.0)]
+        assert conn.outbox.conflated == 98
+        assert await comm.receive_nothing(timeout=0.2)
+        await comm.disconnect()
+
+    run(body)
+
+
+# --- credentials that end --------------------------------------------------------------------------------------
+
+def test_it_closes_4001_when_the_token_expires(operator, tags3):
+    raw = short_token(operator, 1.5)
+
+    async def body():
+        comm, connected, _ = await open_ws(raw)
+        assert connected
+        await subscribe(comm, ["Reactor_Temp"])
+        out = await comm.receive_output(timeout=4)
+        assert out == {"type": "websocket.close", "code": CLOSE_AUTH}
+
+    run(body)
+
+
+def test_it_closes_4001_after_logout(operator, tags3, settings):
+    settings.KILN_WS_AUTH_CHECK_SECONDS = 0.2
+    pair = issue_token_pair(operator)
+
+    async def body():
+        comm, connected, _ = await open_ws(pair["token"])
+        assert connected
+        await subscribe(comm, ["Reactor_Temp"])
+        from channels.db import database_sync_to_async
+
+        await database_sync_to_async(auth_logout)(principal=principal_from_access_token(pair["token"]))
+        out = await comm.receive_output(timeout=3)
+        assert out == {"type": "websocket.close", "code": CLOSE_AUTH}
+        assert get_hub().connections == set()
+
+    run(body)
+
+
+def test_it_closes_4001_when_the_api_key_is_revoked(admin_user, operator, settings):
+    settings.KILN_WS_AUTH_CHECK_SECONDS = 0.2
+    api_key, key = api_key_create(actor=admin_user, user=operator, name="mes")
+
+    async def body():
+        comm, connected, _ = await open_ws(key)
+        assert connected
+        from channels.db import database_sync_to_async
+
+        await database_sync_to_async(api_key_revoke)(actor=admin_user, api_key=api_key)
+        out = await comm.receive_output(timeout=3)
+        assert out == {"type": "websocket.close", "code": CLOSE_AUTH}
+
+    run(body)
+
+
+def test_it_keeps_a_live_session_open_across_sweeps(token, settings):
+    settings.KILN_WS_AUTH_CHECK_SECONDS = 0.1
+
+    async def body():
+        comm, _, _ = await open_ws(token)
+        assert await comm.receive_nothing(timeout=0.5)
+        await comm.send_json_to({"type": "ping"})
+        assert (await comm.receive_json_from())["type"] == "pong"
+        await comm.disconnect()
+
+    run(body)
