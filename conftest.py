@@ -37,7 +37,7 @@ def _clean_redis():
     yield
 
 
-def _make_user(username, role, password="correct-horse-battery"):
+def _make_user(username, role, password="correct-horse-battery"):  # noqa: S107 - the personas' test password
     from accounts.models import User
 
     user = User(username=username, role=role, email=f"{username}@plant.example")

@@ -29,29 +29,51 @@ def test_it_has_a_matrix_entry_for_every_route_and_method():
     assert problems == [], "\n".join(problems)
 
 
+# The checker's own cases run on the foundation's routes alone, so other apps' work in progress cannot move them.
+FOUNDATION_URLCONF = "tests.urls_foundation"
+
+
+def _foundation():
+    from scada.api.matrix import ROUTE_ROLES
+
+    routes = api_routes(FOUNDATION_URLCONF)
+    names = {r.view_name for r in routes}
+    return routes, {name: roles for name, roles in ROUTE_ROLES.items() if name in names}
+
+
+def test_it_agrees_on_the_foundation_routes():
+    routes, matrix = _foundation()
+    assert matrix_problems(routes, matrix) == []
+
+
 def test_it_reports_a_route_missing_from_the_matrix():
-    routes = api_routes()
-    matrix = {name: roles for name, roles in _matrix().items() if name != "accounts-api:user-me"}
-    assert any("accounts-api:user-me" in p and "no entry" in p for p in matrix_problems(routes, matrix))
+    routes, matrix = _foundation()
+    del matrix["accounts-api:user-me"]
+    assert matrix_problems(routes, matrix) == [
+        "accounts-api:user-me /api/users/me: no entry in ROUTE_ROLES (methods ['GET'])"
+    ]
 
 
 def test_it_reports_a_method_missing_from_the_matrix():
-    matrix = _matrix() | {"accounts-api:user-detail": {"GET": Role.ADMIN, "PUT": Role.ADMIN, "DELETE": Role.ADMIN}}
-    assert matrix_problems(api_routes(), matrix) == [
+    routes, matrix = _foundation()
+    matrix["accounts-api:user-detail"] = {"GET": Role.ADMIN, "PUT": Role.ADMIN, "DELETE": Role.ADMIN}
+    assert matrix_problems(routes, matrix) == [
         "accounts-api:user-detail /api/users/(?P<pk>[^/.]+): PATCH has no entry in ROUTE_ROLES"
     ]
 
 
 def test_it_reports_a_matrix_entry_for_a_route_that_does_not_exist():
-    matrix = _matrix() | {"accounts-api:user-typo": {"GET": OPERATOR}}
-    assert matrix_problems(api_routes(), matrix) == [
+    routes, matrix = _foundation()
+    matrix["accounts-api:user-typo"] = {"GET": OPERATOR}
+    assert matrix_problems(routes, matrix) == [
         "ROUTE_ROLES names 'accounts-api:user-typo', which is no route under the API"
     ]
 
 
 def test_it_reports_a_matrix_method_the_route_does_not_answer():
-    matrix = _matrix() | {"scada-api:system-status": {"GET": OPERATOR, "POST": OPERATOR}}
-    assert matrix_problems(api_routes(), matrix) == [
+    routes, matrix = _foundation()
+    matrix["scada-api:system-status"] = {"GET": OPERATOR, "POST": OPERATOR}
+    assert matrix_problems(routes, matrix) == [
         "ROUTE_ROLES gives 'scada-api:system-status' a POST entry, but the route does not answer it"
     ]
 
@@ -77,12 +99,6 @@ def test_it_reads_viewset_actions_and_apiview_handlers():
 
     assert view_methods(views.UserViewSet.as_view({"get": "list", "post": "create"})) == {"GET", "POST"}
     assert view_methods(views.LogoutView.as_view()) == {"POST"}
-
-
-def _matrix():
-    from scada.api.matrix import ROUTE_ROLES
-
-    return dict(ROUTE_ROLES)
 
 
 # --- role boundaries of the foundation's own routes ---------------------------------------------------------

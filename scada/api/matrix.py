@@ -44,8 +44,21 @@ ROUTE_ROLES: dict[str, dict[str, object]] = {
     "tags-api:device-tag-detail": {"GET": OPERATOR, "PUT": OPERATOR},
     "tags-api:device-command": {"POST": OPERATOR},
     # --- drivers ---
+    "drivers-api:system-drivers": {"GET": ENGINEER},
     # --- historian ---
     # --- alarms ---
+    "alarms-api:alarm-list": {"GET": OPERATOR},
+    "alarms-api:alarm-detail": {"GET": OPERATOR},
+    "alarms-api:alarm-history": {"GET": OPERATOR},
+    "alarms-api:alarm-kpis": {"GET": OPERATOR},
+    "alarms-api:alarm-ack": {"POST": OPERATOR},
+    "alarms-api:alarm-shelve": {"POST": SUPERVISOR},
+    "alarms-api:alarm-unshelve": {"POST": SUPERVISOR},
+    # Out of service is a management-of-change decision (ISA-18.2), beyond a shift's shelving.
+    "alarms-api:alarm-out-of-service": {"POST": ENGINEER},
+    "alarms-api:alarm-return-to-service": {"POST": ENGINEER},
+    "alarms-api:device-alarm-list": {"GET": OPERATOR},
+    "alarms-api:device-alarm-acknowledge": {"POST": OPERATOR},
     # --- hmi: screens ---
     "hmi-api:screen-list": {"GET": OPERATOR},
 }

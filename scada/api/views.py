@@ -46,7 +46,8 @@ def _check_celery() -> dict:
     try:
         from scada.celery import app
 
-        with app.connection_for_write() as conn:
+        # The URL from settings at call time (not the app's cached config), so one place decides the broker.
+        with app.connection_for_write(url=settings.CELERY_BROKER_URL) as conn:
             # Fail fast on a dead broker: Celery's own retries would hold the status page for seconds.
             conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2, interval_max=0.2, timeout=2)
             replies = app.control.ping(timeout=0.5, connection=conn) or []
