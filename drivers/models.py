@@ -1,1 +1,199 @@
-"""Models of the drivers app."""
+"""Driver connections (one per PLC) and tag bindings (where a tag's value lives in that PLC).
+
+Configuration only: the poller (drivers.poller) reads these rows when it starts and again whenever the drivers
+configuration version moves (drivers.runtime.config_version), never per cycle.
+"""
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from drivers import codec
+from drivers.choices import (
+    BIT_TABLES,
+    MAX_ADDRESS,
+    MAX_READ_REGISTERS,
+    NUMERIC_TYPES,
+    WRITABLE_TABLES,
+    ByteOrder,
+    DataType,
+    Protocol,
+    ScanPeriod,
+    Table,
+    WordOrder,
+)
+from scada.models import BaseModel
+from tags.models import slug_validator
+
+__all__ = ["Connection", "TagBinding"]
+
+
+class Connection(BaseModel):
+    """One PLC reached over one socket: where it is, how long to wait for it and how to back off when it is gone.
+
+    A connection is polled by exactly one worker at a time (a Redis lease); its tags are read in one loop per
+    connection, one schedule per scan class.
+    """
+
+    name = models.CharField(max_length=64, unique=True, validators=[slug_validator])
+    description = models.CharField(max_length=500, blank=True)
+    protocol = models.CharField(max_length=16, choices=Protocol.choices, default=Protocol.MODBUS_TCP)
+    host = models.CharField(max_length=255, help_text="PLC host name or IP address.")
+    port = models.PositiveIntegerField(default=502, validators=[MinValueValidator(1), MaxValueValidator(65535)])
+    unit_id = models.PositiveSmallIntegerField(
+        default=1, validators=[MaxValueValidator(255)], help_text="Modbus unit (device) id, 0–255."
+    )
+    timeout = models.FloatField(
+        default=1.0, validators=[MinValueValidator(0.05), MaxValueValidator(30)],
+        help_text="Seconds to wait for a reply. Tags turn BAD within one scan period plus timeout × (retries + 1).",
+    )
+    retries = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(5)],
+        help_text="Extra tries of a read that got no reply before the connection is declared lost. "
+                  "Writes are never retried (a lost reply leaves the outcome unknown).",
+    )
+    backoff_cap = models.FloatField(
+        default=30.0, validators=[MinValueValidator(0.5), MaxValueValidator(3600)],
+        help_text="Longest wait (seconds) between reconnect attempts; waits double from 0.5 s up to this.",
+    )
+    merge_gap = models.PositiveSmallIntegerField(
+        default=8, validators=[MaxValueValidator(100)],
+        help_text="Unused addresses one read may span to merge two ranges (0 merges only adjacent addresses). "
+                  "A read the PLC refuses is split per tag automatically.",
+    )
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "driver connection"
+        constraints = [
+            models.CheckConstraint(condition=Q(port__gte=1, port__lte=65535), name="connection_port_range"),
+            models.CheckConstraint(condition=Q(unit_id__lte=255), name="connection_unit_id_range"),
+            models.CheckConstraint(condition=Q(timeout__gt=0), name="connection_timeout_positive"),
+            models.CheckConstraint(condition=Q(backoff_cap__gt=0), name="connection_backoff_cap_positive"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class TagBinding(BaseModel):
+    """Where one tag's value lives in a PLC: table, address, encoding, scaling and scan class.
+
+    Raw values are scaled linearly to engineering units: eu = eu_low + (raw − raw_low) · (eu_high − eu_low) /
+    (raw_high − raw_low); writes apply the inverse. Deadband is the tag's own (Tag.deadband).
+    """
+
+    tag = models.OneToOneField(to="tags.Tag", on_delete=models.CASCADE, related_name="binding")
+    connection = models.ForeignKey(to="drivers.Connection", on_delete=models.PROTECT, related_name="bindings")
+    table = models.CharField(max_length=16, choices=Table.choices, default=Table.HOLDING_REGISTER)
+    address = models.PositiveIntegerField(
+        validators=[MaxValueValidator(MAX_ADDRESS)], help_text="Zero-based protocol address (holding 40001 is 0)."
+    )
+    data_type = models.CharField(max_length=8, choices=DataType.choices, default=DataType.UINT16)
+    string_length = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(MAX_READ_REGISTERS)],
+        help_text="Registers of a string (2 characters each); only for data type string.",
+    )
+    word_order = models.CharField(max_length=8, choices=WordOrder.choices, default=WordOrder.BIG)
+    byte_order = models.CharField(max_length=8, choices=ByteOrder.choices, default=ByteOrder.BIG)
+    raw_low = models.FloatField(null=True, blank=True)
+    raw_high = models.FloatField(null=True, blank=True)
+    eu_low = models.FloatField(null=True, blank=True)
+    eu_high = models.FloatField(null=True, blank=True)
+    scan_period = models.PositiveIntegerField(choices=ScanPeriod.choices, default=ScanPeriod.S_1)
+
+    class Meta:
+        ordering = ["connection", "table", "address"]
+        verbose_name = "tag address"
+        verbose_name_plural = "tag addresses"
+        constraints = [
+            models.CheckConstraint(condition=Q(address__lte=MAX_ADDRESS), name="tagbinding_address_range"),
+            models.CheckConstraint(
+                condition=(Q(raw_low__isnull=True, raw_high__isnull=True, eu_low__isnull=True, eu_high__isnull=True)
+                           | Q(raw_low__isnull=False, raw_high__isnull=False, eu_low__isnull=False,
+                               eu_high__isnull=False)),
+                name="tagbinding_scaling_all_or_none",
+            ),
+        ]
+        indexes = [models.Index(fields=["connection", "table", "address"], name="tagbinding_conn_table_addr")]
+
+    def __str__(self):
+        tag = self.tag.name if self.tag_id else "?"
+        return f"{tag} @ {self.connection.name if self.connection_id else '?'}:{self.table}:{self.address}"
+
+    @property
+    def count(self) -> int:
+        """Registers (or bits) this binding occupies."""
+        return codec.register_count(self.data_type, self.string_length)
+
+    @property
+    def end(self) -> int:
+        return self.address + self.count - 1
+
+    @property
+    def scaling(self) -> codec.Scaling | None:
+        if self.raw_low is None:
+            return None
+        return codec.Scaling(self.raw_low, self.raw_high, self.eu_low, self.eu_high)
+
+    def clean(self):
+        errors: dict[str, str] = {}
+        if self.table in BIT_TABLES and self.data_type != DataType.BOOL:
+            errors["data_type"] = f"{Table(self.table).label} holds single bits: use data type bool."
+        if self.data_type == DataType.STRING:
+            if not self.string_length:
+                errors["string_length"] = "A string needs its length in registers (2 characters each)."
+        elif self.string_length:
+            errors["string_length"] = "Only string tags have a length in registers."
+        scale = [self.raw_low, self.raw_high, self.eu_low, self.eu_high]
+        if any(v is not None for v in scale):
+            if any(v is None for v in scale):
+                errors["raw_low"] = "Scaling needs all four of raw low/high and EU low/high (or none of them)."
+            elif self.data_type not in NUMERIC_TYPES:
+                errors["raw_low"] = "Only numeric data types can be scaled."
+            elif self.raw_low == self.raw_high:
+                errors["raw_high"] = "raw high must differ from raw low."
+            elif self.eu_low == self.eu_high:
+                errors["eu_high"] = "EU high must differ from EU low."
+        if errors:
+            raise ValidationError(errors)
+        if self.address is not None and self.table:
+            count = self.count
+            if self.address + count - 1 > MAX_ADDRESS:
+                raise ValidationError({"address": (
+                    f"Addresses {self.address}–{self.address + count - 1} ({count} "
+                    f"{'bits' if self.table in BIT_TABLES else 'registers'}) exceed the "
+                    f"{Table(self.table).label} table (0–{MAX_ADDRESS}).")})
+        if self.tag_id is not None:
+            self._clean_against_tag()
+        if self.connection_id is not None and self.address is not None:
+            self._clean_overlap()
+
+    def _clean_against_tag(self):
+        from tags.choices import DataType as TagType
+
+        tag = self.tag
+        wanted = {TagType.BOOL: {DataType.BOOL}, TagType.STRING: {DataType.STRING}}.get(tag.datatype, NUMERIC_TYPES)
+        if self.data_type not in wanted:
+            raise ValidationError({"data_type": (
+                f"Tag '{tag.name}' is {tag.datatype}: use data type "
+                f"{' or '.join(sorted(str(w) for w in wanted))}.")})
+        if tag.is_writable and self.table not in WRITABLE_TABLES:
+            raise ValidationError({"table": (
+                f"Tag '{tag.name}' is writable but {Table(self.table).label} is read-only: use a coil or a "
+                f"holding register, or make the tag read-only.")})
+
+    def _clean_overlap(self):
+        start, end = self.address, self.end
+        # A binding spans at most MAX_READ_REGISTERS registers, so only those starting that far back can reach us.
+        candidates = (TagBinding.objects.filter(connection_id=self.connection_id, table=self.table,
+                                                address__lte=end, address__gte=max(0, start - MAX_READ_REGISTERS))
+                      .exclude(pk=self.pk).select_related("tag"))
+        for other in candidates:
+            if other.address <= end and other.end >= start:
+                unit = "bits" if self.table in BIT_TABLES else "registers"
+                raise ValidationError({"address": (
+                    f"{Table(self.table).label} {unit} {start}–{end} overlap tag '{other.tag.name}' "
+                    f"({other.address}–{other.end}) on connection '{self.connection.name}'.")})

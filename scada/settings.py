@@ -151,6 +151,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = envstr("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 AUTH_USER_MODEL = "accounts.User"
+# The admin login gets the API login's lockout, rate limit and audit; ModelBackend stays for existing sessions.
+AUTHENTICATION_BACKENDS = ["accounts.backends.LockoutModelBackend", "django.contrib.auth.backends.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -276,6 +278,12 @@ CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 300, minimum=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE: dict = {}
+# Drivers: re-arm the poll loop of any enabled connection whose lease lapsed (drivers/tasks.py).
+CELERY_BEAT_SCHEDULE["drivers-supervise"] = {"task": "drivers.poll_supervise", "schedule": 5.0,
+                                             "options": {"queue": "drivers", "expires": 10}}
+# Alarms: on/off-delays that ran out, shelving that expired, journal rows deferred by a DB outage (alarms/tasks.py).
+CELERY_BEAT_SCHEDULE["alarms-timers"] = {"task": "alarms.tasks.alarms_timers_task", "schedule": 1.0,
+                                         "options": {"expires": 5}}
 
 LOGGING = {
     "version": 1,

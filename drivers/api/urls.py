@@ -1,3 +1,9 @@
+from django.urls import path
+
+from drivers.api import views
+
 app_name = "drivers-api"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("system/drivers", views.DriverStatusView.as_view(), name="system-drivers"),
+]

@@ -1,0 +1,84 @@
+"""Django admin for driver connections and tag addresses (Engineers and Admins); every change is audited."""
+
+from django.contrib import admin
+
+from drivers.models import Connection, TagBinding
+from drivers.services import config_change_audit
+
+
+def _changed(form) -> dict:
+    return {k: form.cleaned_data.get(k) for k in form.changed_data}
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Audits create, update and delete; the config-version bump itself happens in drivers.signals."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        name = obj._meta.model_name
+        config_change_audit(user=request.user, action=f"driver.{name}_{'update' if change else 'create'}", obj=obj,
+                            changed=_changed(form))
+
+    def delete_model(self, request, obj):
+        name, pk, label = obj._meta.model_name, obj.pk, str(obj)
+        super().delete_model(request, obj)
+        obj.pk = pk
+        config_change_audit(user=request.user, action=f"driver.{name}_delete", obj=obj, changed={"deleted": label})
+
+    def delete_queryset(self, request, queryset):
+        rows = [(o, o.pk, str(o)) for o in queryset]
+        super().delete_queryset(request, queryset)
+        for obj, pk, label in rows:
+            obj.pk = pk
+            config_change_audit(user=request.user, action=f"driver.{obj._meta.model_name}_delete", obj=obj,
+                                changed={"deleted": label})
+
+
+class TagBindingInline(admin.TabularInline):
+    model = TagBinding
+    extra = 0
+    fields = ["tag", "table", "address", "data_type", "string_length", "word_order", "byte_order", "raw_low",
+              "raw_high", "eu_low", "eu_high", "scan_period"]
+    raw_id_fields = ["tag"]
+    show_change_link = True
+
+
+@admin.register(Connection)
+class ConnectionAdmin(AuditedAdmin):
+    list_display = ["name", "protocol", "host", "port", "unit_id", "timeout", "enabled"]
+    list_filter = ["protocol", "enabled"]
+    search_fields = ["name", "host", "description"]
+    fieldsets = (
+        (None, {"fields": ("name", "description", "protocol", "enabled")}),
+        ("Where", {"fields": ("host", "port", "unit_id")}),
+        ("Timing", {"fields": ("timeout", "retries", "backoff_cap", "merge_gap")}),
+    )
+    inlines = [TagBindingInline]
+
+    def save_formset(self, request, form, formset, change):
+        instances = formset.save(commit=False)
+        for obj in formset.deleted_objects:
+            config_change_audit(user=request.user, action="driver.tagbinding_delete", obj=obj,
+                                changed={"deleted": str(obj)})
+            obj.delete()
+        for obj in instances:
+            created = obj.pk is None
+            obj.save()
+            config_change_audit(user=request.user, action=f"driver.tagbinding_{'create' if created else 'update'}",
+                                obj=obj, changed={"tag": obj.tag.name, "table": obj.table, "address": obj.address})
+        formset.save_m2m()
+
+
+@admin.register(TagBinding)
+class TagBindingAdmin(AuditedAdmin):
+    list_display = ["tag", "connection", "table", "address", "data_type", "scan_period"]
+    list_filter = ["connection", "table", "data_type", "scan_period"]
+    search_fields = ["tag__name"]
+    list_select_related = ["tag", "connection"]
+    raw_id_fields = ["tag"]
+    fieldsets = (
+        (None, {"fields": ("tag", "connection", "scan_period")}),
+        ("Address", {"fields": ("table", "address", "data_type", "string_length", "word_order", "byte_order")}),
+        ("Scaling raw → engineering units (all four, or none)", {"fields": ("raw_low", "raw_high", "eu_low",
+                                                                           "eu_high")}),
+    )

@@ -1,0 +1,39 @@
+"""Response shapes of the drivers API (documentation for the OpenAPI schema; rows come from selectors)."""
+
+from rest_framework import serializers
+
+__all__ = ["ScanClassStatusSerializer", "ConnectionStatusSerializer"]
+
+
+class ScanClassStatusSerializer(serializers.Serializer):
+    period_ms = serializers.IntegerField()
+    tags = serializers.IntegerField()
+    reads = serializers.IntegerField(help_text="Read requests per cycle after merging adjacent addresses.")
+    poll_ms_p50 = serializers.FloatField(allow_null=True)
+    poll_ms_p99 = serializers.FloatField(allow_null=True)
+
+
+class ConnectionStatusSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    protocol = serializers.CharField()
+    host = serializers.CharField()
+    port = serializers.IntegerField()
+    unit_id = serializers.IntegerField()
+    enabled = serializers.BooleanField()
+    state = serializers.ChoiceField(choices=["connected", "connecting", "backoff", "stopped", "disabled"])
+    worker = serializers.CharField(allow_null=True)
+    last_poll = serializers.CharField(allow_null=True, help_text="UTC ISO 8601 time of the last good cycle.")
+    poll_ms_p50 = serializers.FloatField(allow_null=True)
+    poll_ms_p99 = serializers.FloatField(allow_null=True)
+    jitter_ms_p99 = serializers.FloatField(allow_null=True)
+    cycles = serializers.IntegerField()
+    overruns = serializers.IntegerField(help_text="Cycles skipped because the previous one was still running.")
+    errors = serializers.IntegerField()
+    reconnects = serializers.IntegerField()
+    writes = serializers.IntegerField()
+    tags = serializers.IntegerField()
+    tags_bad = serializers.IntegerField()
+    last_error = serializers.CharField(allow_null=True)
+    last_error_at = serializers.CharField(allow_null=True)
+    scan_classes = ScanClassStatusSerializer(many=True)

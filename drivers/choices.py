@@ -1,0 +1,80 @@
+"""Choices for driver connections and tag addresses, with HMI colours next to them."""
+
+from django.db import models
+
+
+class Protocol(models.TextChoices):
+    # One protocol for now; the poller talks to a small transport contract (drivers.modbus.ModbusTransport)
+    # so OPC UA or MQTT can follow as further choices with their own transport.
+    MODBUS_TCP = "modbus_tcp", "Modbus TCP"
+
+
+class Table(models.TextChoices):
+    COIL = "coil", "Coil (0x)"
+    DISCRETE_INPUT = "discrete", "Discrete input (1x)"
+    INPUT_REGISTER = "input", "Input register (3x)"
+    HOLDING_REGISTER = "holding", "Holding register (4x)"
+
+
+BIT_TABLES = {Table.COIL, Table.DISCRETE_INPUT}
+WRITABLE_TABLES = {Table.COIL, Table.HOLDING_REGISTER}
+
+# Modbus application protocol limits for one read request.
+MAX_READ_REGISTERS = 125
+MAX_READ_BITS = 2000
+MAX_ADDRESS = 65535
+
+
+class DataType(models.TextChoices):
+    BOOL = "bool", "bool"
+    INT16 = "int16", "int16"
+    UINT16 = "uint16", "uint16"
+    INT32 = "int32", "int32"
+    UINT32 = "uint32", "uint32"
+    FLOAT32 = "float32", "float32"
+    FLOAT64 = "float64", "float64"
+    STRING = "string", "string (N registers)"
+
+
+NUMERIC_TYPES = {DataType.INT16, DataType.UINT16, DataType.INT32, DataType.UINT32, DataType.FLOAT32, DataType.FLOAT64}
+INTEGER_TYPES = {DataType.INT16, DataType.UINT16, DataType.INT32, DataType.UINT32}
+
+
+class WordOrder(models.TextChoices):
+    BIG = "big", "Big endian (most significant word first, ABCD)"
+    LITTLE = "little", "Little endian (least significant word first, CDAB)"
+
+
+class ByteOrder(models.TextChoices):
+    BIG = "big", "Big endian (AB within a register, Modbus standard)"
+    LITTLE = "little", "Little endian (BA within a register)"
+
+
+class ScanPeriod(models.IntegerChoices):
+    """Scan classes: how often a tag is read. Tags of one connection and one period are polled together."""
+
+    MS_100 = 100, "100 ms"
+    MS_250 = 250, "250 ms"
+    MS_500 = 500, "500 ms"
+    S_1 = 1000, "1 s"
+    S_2 = 2000, "2 s"
+    S_5 = 5000, "5 s"
+    S_10 = 10000, "10 s"
+    S_60 = 60000, "60 s"
+
+
+class ConnectionState(models.TextChoices):
+    CONNECTED = "connected", "connected"
+    CONNECTING = "connecting", "connecting"
+    BACKOFF = "backoff", "waiting to reconnect"
+    STOPPED = "stopped", "not polled"
+    DISABLED = "disabled", "disabled"
+
+
+CONNECTION_STATE_COLORS = {
+    "connected": "#2e7d32",
+    "connecting": "#f9a825",
+    "backoff": "#c62828",
+    "stopped": "#757575",
+    "disabled": "#9e9e9e",
+}

@@ -1,0 +1,91 @@
+"""Read-side of the drivers: connection status rows for GET /api/system/drivers and /api/system/status.
+
+Statistics come from Redis, where each poll loop rewrites its connection's hash every second; the lease says
+whether any loop polls the connection right now. One pipeline per page, whatever its size.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import orjson
+from django.db.models import Count
+
+from drivers import runtime
+from drivers.choices import ConnectionState
+from drivers.models import Connection
+from scada.api.renderers import iso_utc
+from scada.redis import get_redis
+
+__all__ = ["connection_queryset", "connection_status_rows", "drivers_summary"]
+
+
+def connection_queryset():
+    return Connection.objects.annotate(tag_count=Count("bindings")).order_by("name")
+
+
+def _iso(epoch) -> str | None:
+    return iso_utc(datetime.fromtimestamp(epoch, tz=UTC)) if epoch else None
+
+
+def connection_status_rows(connections: list[Connection]) -> list[dict]:
+    ids = [c.pk for c in connections]
+    if not ids:
+        return []
+    pipe = get_redis().pipeline(transaction=False)
+    for cid in ids:
+        pipe.get(runtime.lease_key(cid))
+        pipe.hget(runtime.stats_key(cid), "json")
+    raw = pipe.execute()
+    rows = []
+    for i, c in enumerate(connections):
+        lease, stats_raw = raw[2 * i], raw[2 * i + 1]
+        s = orjson.loads(stats_raw) if stats_raw else {}
+        if not c.enabled:
+            state = ConnectionState.DISABLED
+        elif not lease:
+            state = ConnectionState.STOPPED
+        else:
+            state = s.get("state") or ConnectionState.CONNECTING
+        rows.append({
+            "id": c.pk,
+            "name": c.name,
+            "protocol": c.protocol,
+            "host": c.host,
+            "port": c.port,
+            "unit_id": c.unit_id,
+            "enabled": c.enabled,
+            "state": str(state),
+            "worker": s.get("worker") if lease else None,
+            "last_poll": _iso(s.get("last_poll")),
+            "poll_ms_p50": s.get("poll_ms_p50"),
+            "poll_ms_p99": s.get("poll_ms_p99"),
+            "jitter_ms_p99": s.get("jitter_ms_p99"),
+            "cycles": s.get("cycles", 0),
+            "overruns": s.get("overruns", 0),
+            "errors": s.get("errors", 0),
+            "reconnects": s.get("reconnects", 0),
+            "writes": s.get("writes", 0),
+            "tags": getattr(c, "tag_count", None) if getattr(c, "tag_count", None) is not None else s.get("tags", 0),
+            "tags_bad": s.get("tags_bad", 0),
+            "last_error": s.get("last_error") or None,
+            "last_error_at": _iso(s.get("last_error_at")),
+            "scan_classes": s.get("scan_classes", []) if lease else [],
+        })
+    return rows
+
+
+def drivers_summary() -> dict:
+    """For /api/system/status: 'ok' when every enabled connection is connected."""
+    rows = connection_status_rows(list(connection_queryset()))
+    enabled = [r for r in rows if r["enabled"] and r["tags"]]  # nothing bound: nothing to poll
+    down = [r["name"] for r in enabled if r["state"] != ConnectionState.CONNECTED]
+    return {
+        "state": "ok" if not down else "degraded",
+        "connections": len(rows),
+        "connected": len(enabled) - len(down),
+        "not_connected": down,
+        "tags_bad": sum(r["tags_bad"] or 0 for r in rows),
+        "checked_at": iso_utc(datetime.fromtimestamp(time.time(), tz=UTC)),
+    }

@@ -1,0 +1,191 @@
+"""Driver services: build a connection's poll plan, run its poll loop, supervise loops, audit config edits.
+
+The poll loop itself is drivers.poller.ConnectionPoller; this module ties it to the database (plans), Redis
+(leases, drivers.runtime) and Celery (hand-over to a successor task at the end of a tenure).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import defaultdict
+
+import orjson
+from django.db import close_old_connections, transaction
+
+from accounts.audit import audit_record
+from drivers import runtime
+from drivers.choices import INTEGER_TYPES, ConnectionState, Protocol
+from drivers.codec import Codec
+from drivers.modbus import ModbusTransport
+from drivers.models import Connection, TagBinding
+from drivers.plan import ConnectionSpec, Point, build_groups
+from scada.redis import get_redis
+from tags.choices import DataType as TagType
+from tags.choices import Quality
+from tags.values import Sample, tag_values_record
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["binding_codec", "connection_spec", "connection_plan_load", "connection_poll_run", "drivers_supervise",
+           "connection_tags_mark_unpolled", "config_change_audit", "POLL_TENURE_SECONDS"]
+
+# A poll task hands over to a fresh task after this long (Celery time limits, deploys, memory hygiene); the
+# successor inherits the lease, so no other worker can slip in between.
+POLL_TENURE_SECONDS = 300
+ARMED_TTL_SECONDS = 30
+
+
+def binding_codec(binding: TagBinding, tag_datatype: str) -> Codec:
+    return Codec(binding.data_type, string_length=binding.string_length, word_order=binding.word_order,
+                 byte_order=binding.byte_order, scaling=binding.scaling,
+                 integer_eu=tag_datatype == TagType.INT and (binding.scaling is not None
+                                                             or binding.data_type not in INTEGER_TYPES))
+
+
+def connection_spec(c: Connection) -> ConnectionSpec:
+    return ConnectionSpec(id=c.pk, name=c.name, host=c.host, port=c.port, unit_id=c.unit_id, timeout=c.timeout,
+                          retries=c.retries, backoff_cap=c.backoff_cap, merge_gap=c.merge_gap)
+
+
+def connection_plan_load(connection_id: int):
+    """(ConnectionSpec, scan groups) for an enabled connection with active bound tags, else None."""
+    c = Connection.objects.filter(pk=connection_id, enabled=True, protocol=Protocol.MODBUS_TCP).first()
+    if c is None:
+        return None
+    by_period: dict[int, list[Point]] = defaultdict(list)
+    bindings = (TagBinding.objects.filter(connection=c, tag__is_active=True).select_related("tag")
+                .order_by("table", "address"))
+    for b in bindings:
+        by_period[b.scan_period].append(Point(tag_id=b.tag_id, name=b.tag.name, table=b.table, address=b.address,
+                                              codec=binding_codec(b, b.tag.datatype)))
+    if not by_period:
+        return None
+    return connection_spec(c), build_groups(by_period, max_gap=c.merge_gap)
+
+
+def _record(samples: list[Sample]) -> None:
+    tag_values_record(samples=samples)
+
+
+def connection_poll_run(*, connection_id: int, token: str | None = None, hostname: str | None = None,
+                        tenure: float = POLL_TENURE_SECONDS, successor=None) -> str:
+    """Run the poll loop of one connection for up to `tenure` seconds. Returns why it stopped.
+
+    Takes the connection's lease (or inherits it via `token`); exits at once when another loop holds it.
+    At the end of the tenure `successor(connection_id, token)` is called to enqueue the next task, which takes
+    over the still-held lease; for every other reason the lease is released.
+    """
+    r = get_redis()
+    r.delete(runtime.armed_key(connection_id))
+    token = token or uuid.uuid4().hex
+    rt = runtime.RedisRuntime(connection_id, token, hostname=hostname)
+    if not rt.acquire():
+        return "busy"
+    reason = "stopped"
+    transport: ModbusTransport | None = None
+    transport_for = None
+    deadline = time.monotonic() + tenure
+    try:
+        while True:
+            version = rt.config_version()  # read before the plan, so a change while loading triggers a reload
+            close_old_connections()
+            loaded = connection_plan_load(connection_id)
+            if loaded is None:
+                reason = "disabled"
+                break
+            spec, groups = loaded
+            key = (spec.host, spec.port, spec.unit_id, spec.timeout, spec.retries)
+            if transport is None or key != transport_for:
+                if transport is not None:
+                    transport.close()
+                # One socket per PLC: a reconfigured loop keeps its socket unless the address changed.
+                transport = ModbusTransport(spec.host, spec.port, unit_id=spec.unit_id, timeout=spec.timeout,
+                                            retries=spec.retries)
+                transport_for = key
+            poller = runtime_poller(spec, groups, transport, rt)
+            reason = poller.run(until=deadline, version=version, version_known=True)
+            if reason != "reconfigure":
+                break
+            logger.info("Connection %s: configuration changed; re-planning", spec.name)
+    finally:
+        if transport is not None:
+            transport.close()
+        rt.close()
+        if reason == "tenure" and successor is not None:
+            try:
+                successor(connection_id, token)
+            except Exception:  # noqa: BLE001 - no successor: release, beat re-arms within seconds
+                logger.exception("Connection %s: could not enqueue the next poll task", connection_id)
+                rt.release()
+        elif reason != "lease_lost":
+            rt.release()
+    if reason in ("disabled", "stopping"):
+        connection_tags_mark_unpolled(connection_id=connection_id,
+                                      state=ConnectionState.DISABLED if reason == "disabled"
+                                      else ConnectionState.STOPPED)
+    return reason
+
+
+def runtime_poller(spec, groups, transport, rt):
+    from drivers.poller import ConnectionPoller
+
+    return ConnectionPoller(spec, groups, sink=_record, transport=transport, runtime=rt)
+
+
+def connection_tags_mark_unpolled(*, connection_id: int, state: str = ConnectionState.STOPPED) -> int:
+    """No loop polls this connection: its tags go BAD comm_failure (last value and time kept), once.
+
+    A frozen GOOD value is the one thing a SCADA must never show. Returns how many tags were marked.
+    """
+    from tags.live import live_get_many
+
+    r = get_redis()
+    raw = r.hget(runtime.stats_key(connection_id), "json")
+    stats = orjson.loads(raw) if raw else {}
+    if stats.get("state") in (ConnectionState.STOPPED, ConnectionState.DISABLED) and stats.get("tags_bad") == stats.get(
+            "tags"):
+        return 0
+    tag_ids = list(TagBinding.objects.filter(connection_id=connection_id, tag__is_active=True)
+                   .values_list("tag_id", flat=True))
+    now = time.time()
+    samples = []
+    for tid, lv in live_get_many(tag_ids).items():
+        samples.append(Sample(tid, lv.value if lv else None, Quality.BAD, "comm_failure", lv.ts if lv else now))
+    if samples:
+        tag_values_record(samples=samples)
+    stats.update({"state": str(state), "tags": len(tag_ids), "tags_bad": len(tag_ids)})
+    r.hset(runtime.stats_key(connection_id), mapping={"json": orjson.dumps(stats)})
+    return len(samples)
+
+
+def drivers_supervise(*, enqueue) -> dict:
+    """Arm a poll task for every enabled connection whose lease lapsed; mark unpolled connections' tags BAD.
+
+    Run by beat every few seconds and once when a drivers worker starts. `enqueue(connection_id)` sends the task.
+    """
+    r = get_redis()
+    conns = list(Connection.objects.filter(bindings__isnull=False).distinct().values_list("pk", "enabled", "protocol"))
+    holders = runtime.lease_holders([c[0] for c in conns], r)
+    armed, marked = [], 0
+    for cid, enabled, protocol in conns:
+        if holders.get(cid):
+            continue
+        if not enabled or protocol != Protocol.MODBUS_TCP:
+            marked += connection_tags_mark_unpolled(connection_id=cid, state=ConnectionState.DISABLED)
+            continue
+        if r.set(runtime.armed_key(cid), "1", nx=True, ex=ARMED_TTL_SECONDS):
+            enqueue(cid)
+            armed.append(cid)
+        elif r.ttl(runtime.armed_key(cid)) < ARMED_TTL_SECONDS - 10:
+            # Armed a while ago and still no loop (no free drivers worker): its tags must not look alive.
+            marked += connection_tags_mark_unpolled(connection_id=cid, state=ConnectionState.STOPPED)
+    return {"armed": armed, "marked_bad": marked}
+
+
+def config_change_audit(*, user, action: str, obj, changed: dict | None = None) -> None:
+    """Audit a driver configuration change (Django admin) in the transaction of the change."""
+    with transaction.atomic():
+        audit_record(action=action, user=user, object_type=obj._meta.model_name, object_id=obj.pk,
+                     new_value=changed, reason="Django admin")
