@@ -186,6 +186,7 @@ def tags_view(request: HttpRequest) -> HttpResponse:
     return render(request, "hmi/tags.html", {
         **ctx, "filters": filters, "machines": machines, "page": page,
         "rows": [page["tags"][n] for n in page["order"]],
+        "page_end": offset + len(page["order"]),
         "prev_offset": max(0, offset - 100) if offset else None,
         "next_offset": offset + 100 if offset + 100 < page["total"] else None,
         "querystring": querystring.urlencode(),
