@@ -19,6 +19,7 @@ from scada.roles import Role
 
 __all__ = [
     "AuthenticationError",
+    "auth_credentials_check",
     "auth_login",
     "auth_logout",
     "auth_refresh",
@@ -74,31 +75,42 @@ def password_verify(*, user: User, password: str, purpose: str) -> None:
         User.objects.filter(pk=user.pk).update(failed_login_count=0)
 
 
-def auth_login(*, username: str, password: str) -> dict[str, Any]:
-    """Check credentials and open a session. Raises AuthenticationError (401) for any failure."""
+def auth_credentials_check(*, username: str, password: str, channel: str = "api") -> User:
+    """Check a username and password with lockout and audit; the one check behind every login form.
+
+    Raises AuthenticationError (401) for an unknown user, a wrong password, a locked or a disabled account,
+    all alike. A success resets the failure count; the caller opens whatever session it needs.
+    """
     user = User.objects.filter(username=username).first()
     now = timezone.now()
+    suffix = "" if channel == "api" else f" ({channel})"
     if user is None:
         # Same answer and similar cost as a wrong password: no way to tell which usernames exist.
         User().set_password(password or "")
         with transaction.atomic():
-            audit_record(action="auth.login_failed", username=username[:150], reason="unknown user")
+            audit_record(action="auth.login_failed", username=username[:150], reason="unknown user" + suffix)
         raise AuthenticationError()
     if user.locked_until and user.locked_until > now:
         with transaction.atomic():
             audit_record(action="auth.login_failed", user=user, object_type="user", object_id=user.pk,
-                         reason="account locked")
+                         reason="account locked" + suffix)
         raise AuthenticationError()
     if not user.check_password(password or "") or not user.is_active:
         with transaction.atomic():
             if user.is_active:
-                _register_failure(user, action_reason="wrong password")
+                _register_failure(user, action_reason="wrong password" + suffix)
             else:
                 audit_record(action="auth.login_failed", user=user, object_type="user", object_id=user.pk,
-                             reason="account disabled")
+                             reason="account disabled" + suffix)
         raise AuthenticationError()
+    User.objects.filter(pk=user.pk).update(failed_login_count=0, locked_until=None, last_login=now)
+    return user
+
+
+def auth_login(*, username: str, password: str) -> dict[str, Any]:
+    """Check credentials and open a token session. Raises AuthenticationError (401) for any failure."""
+    user = auth_credentials_check(username=username, password=password)
     with transaction.atomic():
-        User.objects.filter(pk=user.pk).update(failed_login_count=0, locked_until=None, last_login=now)
         pair = tokens.issue_token_pair(user)
         audit_record(action="auth.login", user=user, object_type="user", object_id=user.pk,
                      new_value={"session": pair["sid"]})

@@ -61,6 +61,7 @@ class HealthView(APIView):
     """GET /api/system/health: 200 while the process serves requests (no token; for load balancers)."""
 
     authentication_classes: list = []
+    throttle_classes: list = []  # a load balancer polls it often from one address; a 429 would look like "down"
 
     @extend_schema(auth=[], responses=inline_serializer("Health", {"status": serializers.CharField()}))
     def get(self, request):
