@@ -1,0 +1,246 @@
+"""Reading alarms: the active list, one alarm's summary, a device's alarms (seed 004), the journal, the KPIs."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.utils import timezone
+
+from alarms.choices import ANNUNCIATED_STATES, PRIORITY_RANK, AlarmEventType
+from alarms.models import Alarm, AlarmEvent
+from scada.api.renderers import iso_utc
+from scada.errors import BadRequest, NotFound
+
+__all__ = [
+    "alarm_queryset", "alarm_active_queryset", "alarm_get", "alarm_summary", "alarms_snapshot",
+    "device_alarm_dict", "device_alarms", "device_alarm_get", "alarm_event_queryset", "alarm_event_dict",
+    "alarm_kpis", "FLOOD_THRESHOLD", "CHATTER_COUNT", "CHATTER_SECONDS", "STALE_AFTER",
+]
+
+FLOOD_THRESHOLD = 10  # ISA-18.2: more than 10 alarms in 10 minutes is a flood
+PERIOD = timedelta(minutes=10)
+CHATTER_COUNT = 3  # ISA-18.2 practice: 3 or more activations of one alarm within a minute is chattering
+CHATTER_SECONDS = 60.0
+STALE_AFTER = timedelta(hours=24)
+MAX_KPI_WINDOW = timedelta(days=31)
+MAX_KPI_EVENTS = 500_000
+
+
+def _priority_rank():
+    return Case(*[When(definition__priority=p, then=Value(r)) for p, r in PRIORITY_RANK.items()],
+                default=Value(0), output_field=IntegerField())
+
+
+def alarm_queryset() -> QuerySet[Alarm]:
+    """Every alarm of an enabled definition, with what a summary needs in the same query."""
+    return Alarm.objects.select_related("definition", "tag__machine").filter(definition__enabled=True)
+
+
+def alarm_active_queryset() -> QuerySet[Alarm]:
+    """Ordered for an alarm list: highest priority first, then the most recent change."""
+    return alarm_queryset().annotate(priority_rank=_priority_rank()).order_by(
+        "-priority_rank", "-last_transition_at", "id")
+
+
+def alarm_get(*, pk) -> Alarm:
+    alarm = alarm_queryset().filter(pk=pk).first()
+    if alarm is None:
+        raise NotFound(f"Alarm {pk} not found.")
+    return alarm
+
+
+def alarm_summary(alarm: Alarm) -> dict:
+    """The JSON form of one alarm (API list/detail and the WebSocket push share it)."""
+    d = alarm.definition
+    return {
+        "id": alarm.pk,
+        "key": d.key,
+        "name": d.name,
+        "tag": alarm.tag.name,
+        "machine": alarm.tag.machine.machine_id,
+        "kind": d.kind,
+        "priority": d.priority,
+        "category": d.category,
+        "state": alarm.state,
+        "active": alarm.active,
+        "acknowledged": alarm.acked,
+        "suppressed": alarm.suppressed,
+        "shelved": alarm.shelved_until is not None,
+        "out_of_service": alarm.out_of_service,
+        "message": alarm.message,
+        "value": alarm.value,
+        "quality": alarm.quality or None,
+        "setpoint": d.setpoint,
+        "activated_at": iso_utc(alarm.activated_at),
+        "cleared_at": iso_utc(alarm.cleared_at),
+        "acked_at": iso_utc(alarm.acked_at),
+        "acked_by": alarm.acked_by or None,
+        "ack_reason": alarm.ack_reason or None,
+        "shelved_at": iso_utc(alarm.shelved_at),
+        "shelved_until": iso_utc(alarm.shelved_until),
+        "shelved_by": alarm.shelved_by or None,
+        "shelve_reason": alarm.shelve_reason or None,
+        "last_transition_at": iso_utc(alarm.last_transition_at),
+        "ack_requires_reason": d.ack_requires_reason,
+        "reason_codes": list(d.reason_codes or []),
+        "seq": alarm.seq,
+    }
+
+
+def alarms_snapshot() -> list[dict]:
+    """What the HMI banner shows on subscribe: every annunciated alarm."""
+    return [alarm_summary(a) for a in alarm_active_queryset().filter(state__in=ANNUNCIATED_STATES)[:1000]]
+
+
+# --- seed 004 -------------------------------------------------------------------------------------------
+
+
+def device_alarm_dict(alarm: Alarm) -> dict:
+    """Seed 004 form: id (the definition's key), name, priority, category, activatedAt, acknowledged, message."""
+    d = alarm.definition
+    return {
+        "id": d.key,
+        "name": d.name,
+        "priority": d.priority,
+        "category": d.category,
+        "activatedAt": iso_utc(alarm.activated_at),
+        "acknowledged": alarm.acked,
+        "message": alarm.message,
+    }
+
+
+def device_alarms(machine) -> list[dict]:
+    """A device's annunciated alarms (active, or returned to normal but not yet acknowledged)."""
+    qs = alarm_active_queryset().filter(tag__machine=machine, state__in=ANNUNCIATED_STATES)
+    return [device_alarm_dict(a) for a in qs]
+
+
+def device_alarm_get(*, machine, key: str) -> Alarm:
+    alarm = alarm_queryset().filter(tag__machine=machine, definition__key=key).first()
+    if alarm is None:
+        raise NotFound(f"Alarm '{key}' not found on device '{machine.machine_id}'.")
+    return alarm
+
+
+# --- journal --------------------------------------------------------------------------------------------
+
+
+def alarm_event_queryset() -> QuerySet[AlarmEvent]:
+    return AlarmEvent.objects.order_by("-ts", "-id")
+
+
+def alarm_event_dict(e: AlarmEvent) -> dict:
+    return {
+        "id": e.pk,
+        "alarm_id": e.alarm_id,
+        "ts": iso_utc(e.ts),
+        "event": e.event,
+        "state_before": e.state_before,
+        "state": e.state_after,
+        "active": e.active,
+        "acknowledged": e.acked,
+        "key": e.key,
+        "tag": e.tag_name,
+        "machine": e.machine_id,
+        "priority": e.priority,
+        "category": e.category,
+        "value": e.value,
+        "quality": e.quality or None,
+        "message": e.message,
+        "user": e.username or None,
+        "reason": e.reason or None,
+        "recorded_at": iso_utc(e.created),
+    }
+
+
+# --- KPIs (ISA-18.2 section 16 measures) ----------------------------------------------------------------
+
+
+def _kpi_window(start: datetime | None, end: datetime | None, now: datetime) -> tuple[datetime, datetime]:
+    end = end or now
+    start = start or end - timedelta(hours=24)
+    if start >= end:
+        raise BadRequest("start must be before end.")
+    if end - start > MAX_KPI_WINDOW:
+        raise BadRequest(f"The KPI window is at most {MAX_KPI_WINDOW.days} days.")
+    return start, end
+
+
+def alarm_kpis(*, start: datetime | None = None, end: datetime | None = None, now: datetime | None = None) -> dict:
+    """Alarm rate per 10 minutes, floods, chattering, stale, most frequent and shelved alarms for a window.
+
+    Counts annunciations (activation journal rows). Periods are aligned to the window's start.
+    """
+    now = now or timezone.now()
+    start, end = _kpi_window(start, end, now)
+    rows = list(
+        AlarmEvent.objects.filter(event=AlarmEventType.ACTIVATED, ts__gte=start, ts__lt=end)
+        .order_by("ts").values_list("alarm_id", "ts", "key", "tag_name", "priority")[:MAX_KPI_EVENTS]
+    )
+    periods = max(1, -(-int((end - start).total_seconds()) // int(PERIOD.total_seconds())))
+    buckets = Counter(int((ts - start) / PERIOD) for _, ts, _, _, _ in rows)
+    floods = [
+        {"start": iso_utc(start + i * PERIOD), "end": iso_utc(min(end, start + (i + 1) * PERIOD)), "count": n}
+        for i, n in sorted(buckets.items()) if n > FLOOD_THRESHOLD
+    ]
+
+    per_alarm: dict[tuple, list[datetime]] = defaultdict(list)
+    for alarm_id, ts, key, tag, priority in rows:
+        per_alarm[(alarm_id, key, tag, priority)].append(ts)
+    total = len(rows)
+    frequent = sorted(per_alarm.items(), key=lambda kv: (-len(kv[1]), kv[0][1], kv[0][2]))[:10]
+    chattering = []
+    for (alarm_id, key, tag, priority), stamps in per_alarm.items():
+        # The most activations of this alarm inside any one-minute window (stamps are sorted).
+        best, lo = 0, 0
+        for hi in range(len(stamps)):
+            while (stamps[hi] - stamps[lo]).total_seconds() > CHATTER_SECONDS:
+                lo += 1
+            best = max(best, hi - lo + 1)
+        if best >= CHATTER_COUNT:
+            chattering.append({"alarm_id": alarm_id, "key": key, "tag": tag, "priority": priority,
+                               "activations": len(stamps), "max_per_minute": best})
+    chattering.sort(key=lambda c: (-c["max_per_minute"], -c["activations"], c["key"]))
+
+    base = Alarm.objects.select_related("definition", "tag")
+    stale = [
+        {"alarm_id": a.pk, "key": a.definition.key, "tag": a.tag.name, "priority": a.definition.priority,
+         "state": a.state, "activated_at": iso_utc(a.activated_at),
+         "active_for_seconds": int((now - a.activated_at).total_seconds())}
+        for a in base.filter(active=True, activated_at__lt=now - STALE_AFTER).order_by("activated_at")[:1000]
+    ]
+    shelved = [
+        {"alarm_id": a.pk, "key": a.definition.key, "tag": a.tag.name, "priority": a.definition.priority,
+         "shelved_by": a.shelved_by, "reason": a.shelve_reason, "shelved_at": iso_utc(a.shelved_at),
+         "shelved_until": iso_utc(a.shelved_until),
+         "shelved_for_seconds": int((now - a.shelved_at).total_seconds()) if a.shelved_at else None,
+         "remaining_seconds": max(0, int((a.shelved_until - now).total_seconds()))}
+        for a in base.filter(shelved_until__isnull=False).order_by("shelved_at")[:1000]
+    ]
+    return {
+        "start": iso_utc(start),
+        "end": iso_utc(end),
+        "annunciated": total,
+        "alarms_per_10min": {
+            "average": round(total / periods, 2),
+            "peak": max(buckets.values(), default=0),
+            "periods": periods,
+        },
+        "floods": {
+            "threshold": FLOOD_THRESHOLD,
+            "count": len(floods),
+            "percent_of_time": round(100.0 * len(floods) / periods, 2),
+            "periods": floods,
+        },
+        "by_priority": dict(Counter(p for *_, p in rows)),
+        "most_frequent": [
+            {"alarm_id": alarm_id, "key": key, "tag": tag, "priority": priority, "count": len(stamps),
+             "percent": round(100.0 * len(stamps) / total, 1)}
+            for (alarm_id, key, tag, priority), stamps in frequent
+        ],
+        "chattering": chattering,
+        "stale": {"threshold_hours": int(STALE_AFTER.total_seconds() // 3600), "count": len(stale), "alarms": stale},
+        "shelved": {"count": len(shelved), "alarms": shelved},
+    }
