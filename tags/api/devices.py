@@ -165,7 +165,7 @@ class DeviceAPIView(APIView):
 class DeviceListView(DeviceAPIView):
     """GET /api/sites/{siteId}/devices: every device instance of the site with its live status."""
 
-    @extend_schema(responses={200: DeviceListSerializer, **_errors})
+    @extend_schema(operation_id="devices_list", tags=["devices"], responses={200: DeviceListSerializer, **_errors})
     def get(self, request, site_id: str):
         site = selectors.site_get(site_id=site_id)
         return Response({"data": selectors.device_list(site=site)})
@@ -174,7 +174,7 @@ class DeviceListView(DeviceAPIView):
 class DeviceDetailView(DeviceAPIView):
     """GET /api/sites/{siteId}/devices/{deviceId}: the device, its tags by member name, its active alarms."""
 
-    @extend_schema(responses={200: DeviceDetailSerializer, **_errors})
+    @extend_schema(operation_id="device_retrieve", tags=["devices"], responses={200: DeviceDetailSerializer, **_errors})
     def get(self, request, site_id: str, device_id: str):
         machine = selectors.device_get(site_id=site_id, device_id=device_id)
         return Response(selectors.device_detail(machine=machine, active_alarms=services.device_active_alarms(machine)))
@@ -183,7 +183,8 @@ class DeviceDetailView(DeviceAPIView):
 class DeviceTagListView(DeviceAPIView):
     """GET /api/sites/{siteId}/devices/{deviceId}/tags: current values of every tag of the device."""
 
-    @extend_schema(responses={200: DeviceTagListSerializer, **_errors})
+    @extend_schema(operation_id="device_tags_list", tags=["devices"],
+                   responses={200: DeviceTagListSerializer, **_errors})
     def get(self, request, site_id: str, device_id: str):
         machine = selectors.device_get(site_id=site_id, device_id=device_id)
         return Response({"data": selectors.device_tags(machine=machine)})
@@ -197,13 +198,14 @@ class DeviceTagDetailView(DeviceAPIView):
     def rate_scope(self):
         return "tag_write" if self.request.method == "PUT" else "default"
 
-    @extend_schema(responses={200: DeviceTagValueSerializer, **_errors})
+    @extend_schema(operation_id="device_tag_retrieve", tags=["devices"],
+                   responses={200: DeviceTagValueSerializer, **_errors})
     def get(self, request, site_id: str, device_id: str, tag_name: str):
         machine = selectors.device_get(site_id=site_id, device_id=device_id)
         tag = selectors.device_tag_get(machine=machine, tag_name=tag_name)
         return Response(selectors.device_tag_item(tag, live_get_many([tag.pk]).get(tag.pk)))
 
-    @extend_schema(request=DeviceTagWriteInputSerializer,
+    @extend_schema(operation_id="device_tag_write", tags=["devices"], request=DeviceTagWriteInputSerializer,
                    responses={200: DeviceTagWriteResultSerializer, **_write_errors})
     def put(self, request, site_id: str, device_id: str, tag_name: str):
         machine = selectors.device_get(site_id=site_id, device_id=device_id)
@@ -226,7 +228,7 @@ class DeviceCommandView(DeviceAPIView):
 
     rate_scope = "tag_write"
 
-    @extend_schema(request=DeviceCommandInputSerializer,
+    @extend_schema(operation_id="device_command_execute", tags=["devices"], request=DeviceCommandInputSerializer,
                    responses={200: DeviceCommandResultSerializer, **_write_errors})
     def post(self, request, site_id: str, device_id: str, command_id: str):
         machine = selectors.device_get(site_id=site_id, device_id=device_id)

@@ -339,3 +339,35 @@ def test_it_runs_one_command_per_device_at_a_time(pump1, record, operator):
         register_write_router(None)
     assert sorted(outcomes) == ["PreconditionFailed", "executed"]
     assert Tag.objects.get(pk=start_cmd.pk).write_count == 1
+
+
+# --- the seed's examples on the demo plant (make run) ----------------------------------------------------
+
+
+def test_it_serves_the_seed_examples_on_the_demo_plant(operator_client, admin_client):
+    from tags.demo import load_plant
+
+    load_plant()
+    demo = "/api/sites/demo-site/devices"
+    listed = {d["id"]: d["status"] for d in operator_client.get(demo).json()["data"]}
+    assert listed["pump-01"] == "running" and listed["pump-02"] == "stopped"
+    assert problems_of_demo_commands() == []
+    detail = operator_client.get(f"{demo}/pump-01").json()
+    assert detail["typeId"] == "pump.centrifugal" and detail["tags"]["Speed"]["value"] == 1485.2
+    assert operator_client.get(f"{demo}/pump-01/tags/Speed").json()["unit"] == "RPM"
+    write = operator_client.put(f"{demo}/pump-01/tags/SpeedSetpoint", {"value": 1600.0}, format="json").json()
+    assert write["previousValue"] == 1500.0 and write["value"] == 1600.0
+    refused = error_of(operator_client.post(f"{demo}/pump-01/commands/start", {}, format="json"), 409)
+    assert refused["details"] == [{"condition": "!{tags.Running}", "result": False,
+                                   "reason": "Pump is already running"}]
+    started = operator_client.post(f"{demo}/pump-02/commands/start", {}, format="json")
+    assert started.status_code == 200, started.content
+    assert admin_client.get(f"/api/audit/{started.json()['auditId']}").json()["action"] == "device.command"
+    speed = operator_client.post(f"{demo}/pump-01/commands/set_speed", {"parameters": {"speed": 1600.0}},
+                                 format="json")
+    assert speed.status_code == 200, speed.content
+
+
+def problems_of_demo_commands():
+    return [p for c in DeviceCommand.objects.filter(device_type__type_id="pump.centrifugal")
+            for p in command_definition_problems(command=c)]
