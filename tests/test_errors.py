@@ -76,3 +76,11 @@ def test_it_answers_500_json_when_a_plain_django_view_fails(api_client):
     r = api_client.get("/api/test/explode-plain")
     assert_detail_only(r, 500)
     assert SECRET_IN_TRACEBACK not in r.content.decode()
+
+
+def test_it_answers_options_on_a_public_post_only_route_without_a_token(api_client):
+    assert api_client.options("/api/auth/login").status_code == 200
+
+
+def test_it_refuses_options_below_the_routes_lowest_role(operator_client):
+    assert operator_client.options("/api/users").status_code == 403

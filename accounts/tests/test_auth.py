@@ -174,3 +174,10 @@ def test_it_audits_logout(api_client, operator):
     body = login(api_client, "olivia").json()
     api_client.post("/api/auth/logout", HTTP_AUTHORIZATION=f"Bearer {body['token']}")
     assert AuditRecord.objects.filter(action="auth.logout", username="olivia").count() == 1
+
+
+def test_it_rejects_an_access_token_used_as_refresh(api_client, operator):
+    body = login(api_client, "olivia").json()
+    r = api_client.post("/api/auth/refresh", {"refresh": body["token"]}, format="json")
+    assert r.status_code == 401
+    assert r.json()["detail"].startswith("Invalid or expired refresh token")
