@@ -45,9 +45,10 @@ def screen_save(*, actor, data: dict, screen: Screen | None = None) -> tuple[Scr
         if field in data:
             setattr(screen, field, data[field])
     screen.svg, screen.bindings = markup, bindings
-    screen.full_clean()
     if screen.is_home:
+        # Before full_clean, which checks the one-home constraint against the table (rolled back on failure).
         Screen.objects.filter(is_home=True).exclude(pk=screen.pk).update(is_home=False)
+    screen.full_clean()
     screen.save()
     audit_record(action="screen.create" if creating else "screen.update", user=actor, object_type="screen",
                  object_id=screen.pk, old_value=old, new_value=_snapshot(screen),

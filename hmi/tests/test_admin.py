@@ -1,0 +1,47 @@
+"""Engineers upload screens in Django admin; the upload is sanitized and audited; operators cannot."""
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from accounts.models import AuditRecord
+from conftest import PASSWORD
+from hmi.models import Screen
+from hmi.tests.conftest import SVG
+
+
+def admin_login(user) -> Client:
+    client = Client()
+    assert client.login(username=user.username, password=PASSWORD)
+    return client
+
+
+def test_it_sanitizes_an_uploaded_svg(engineer, plant):
+    evil = SVG.replace("<circle", '<script>fetch("http://x")</script><circle onmouseover="alert(1)"')
+    upload = SimpleUploadedFile("screen.svg", evil.encode(), content_type="image/svg+xml")
+    res = admin_login(engineer).post("/admin/hmi/screen/add/", {
+        "name": "Uploaded", "slug": "uploaded", "description": "", "sort_order": 100, "svg_file": upload, "svg": "",
+        "bindings": '[{"element": "level", "kind": "text", "tag": "Tank_Level"}]',
+    }, follow=True)
+    assert res.status_code == 200
+    screen = Screen.objects.get(slug="uploaded")
+    assert "script" not in screen.svg and "onmouseover" not in screen.svg and "http://x" not in screen.svg
+    assert screen.bindings == [{"element": "level", "kind": "text", "tag": "Tank_Level"}]
+    assert "Sanitizing removed 2 item(s)" in res.content.decode()
+    assert AuditRecord.objects.filter(action="screen.create", username=engineer.username).exists()
+
+
+def test_it_shows_binding_errors_and_saves_nothing(engineer, plant):
+    res = admin_login(engineer).post("/admin/hmi/screen/add/", {
+        "name": "Bad", "slug": "bad", "sort_order": 100, "svg": SVG,
+        "bindings": '[{"element": "ghost", "kind": "text", "tag": "Tank_Level"}]',
+    })
+    assert res.status_code == 200
+    assert "no element with id &#x27;ghost&#x27;" in res.content.decode()
+    assert not Screen.objects.exists()
+
+
+def test_it_keeps_operators_out_of_screen_configuration(operator):
+    client = Client()
+    client.login(username=operator.username, password=PASSWORD)
+    res = client.get("/admin/hmi/screen/")
+    assert res.status_code == 302 and "/admin/login/" in res["Location"]
