@@ -51,6 +51,7 @@ class SimulatedPlc:
         self.clamp: dict[tuple[str, int], tuple[int, int]] = {}  # (table, address) → (low, high) raw
         self.refuse: set[tuple[str, int]] = set()  # (table, address) answered with exception 4 (device failure)
         self.requests = 0
+        self.delay = 0.0  # seconds every request takes to answer (a slow PLC)
         self.writes: list[tuple[str, int, list]] = []
         self._frozen = False
         self._thaw: asyncio.Event | None = None
@@ -79,6 +80,11 @@ class SimulatedPlc:
             await self.server.shutdown()
             self.server = None
 
+    @property
+    def connections(self) -> int:
+        """Client sockets currently open to this PLC."""
+        return len(self.server.active_connections) if self.server is not None else 0
+
     # --- fault injection ----------------------------------------------------------------------------------------
     def freeze(self) -> None:
         """Stop answering: requests are accepted by TCP but never replied to (until thaw)."""
@@ -98,6 +104,8 @@ class SimulatedPlc:
         self.requests += 1
         if self._frozen:
             await self._thaw.wait()
+        if self.delay:
+            await asyncio.sleep(self.delay)
         table = self._table_of(function_code)
         for t, start, n in self.holes:
             if t == table and address < start + n and start < address + count:
@@ -163,6 +171,8 @@ class PlcThread:
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(5)
 
     def stop(self) -> None:
+        if not self.thread.is_alive():
+            return
         asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)

@@ -1,0 +1,123 @@
+"""Fixtures for the drivers app: real pymodbus servers as PLCs, tags bound to them, a sample collector."""
+
+import socket
+import time
+
+import pytest
+
+from drivers.codec import Codec
+from drivers.models import Connection, TagBinding
+from drivers.plan import ConnectionSpec, Point, build_groups
+from drivers.plcsim import PlcThread, SimulatedPlc
+from tags.models import Machine, Site, Tag
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def plc_factory():
+    """plc_factory(**SimulatedPlc kwargs) → a started PlcThread on a free port; all stopped after the test."""
+    started = []
+
+    def make(**kw):
+        kw.setdefault("port", free_port())
+        t = PlcThread(SimulatedPlc(**kw)).start()
+        started.append(t)
+        return t
+
+    yield make
+    for t in started:
+        try:
+            t.stop()
+        except Exception:  # noqa: BLE001 - already stopped by the test
+            pass
+
+
+@pytest.fixture
+def plc(plc_factory):
+    return plc_factory()
+
+
+class Collector:
+    """Stands in for tag_values_record: keeps every batch, so tests can count calls and read samples."""
+
+    def __init__(self):
+        self.batches = []
+
+    def __call__(self, samples):
+        self.batches.append((time.monotonic(), list(samples)))
+
+    def latest(self):
+        out = {}
+        for _, batch in self.batches:
+            for s in batch:
+                out[s.tag_id] = s
+        return out
+
+    def first_time(self, predicate):
+        for t, batch in self.batches:
+            if any(predicate(s) for s in batch):
+                return t
+        return None
+
+
+@pytest.fixture
+def collector():
+    return Collector()
+
+
+def make_spec(port, **kw):
+    kw.setdefault("timeout", 0.3)
+    return ConnectionSpec(id=kw.pop("id", 1), name=kw.pop("name", "test-plc"), host="127.0.0.1", port=port, **kw)
+
+
+def make_groups(points_by_period, max_gap=0):
+    """points_by_period: {period_ms: [(tag_id, table, address, data_type, extra codec kwargs)]}."""
+    built = {}
+    for period, rows in points_by_period.items():
+        built[period] = [Point(tag_id=r[0], name=f"t{r[0]}", table=r[1], address=r[2],
+                               codec=Codec(r[3], **(r[4] if len(r) > 4 else {}))) for r in rows]
+    return build_groups(built, max_gap=max_gap)
+
+
+@pytest.fixture
+def site(db):
+    return Site.objects.create(site_id="plant-d", name="Plant D")
+
+
+@pytest.fixture
+def machine(site):
+    return Machine.objects.create(machine_id="line-1", name="Line 1", site=site)
+
+
+@pytest.fixture
+def make_tag(machine):
+    def make(name, datatype="REAL", **kw):
+        return Tag.objects.create(name=name, datatype=datatype, machine=kw.pop("machine", machine), **kw)
+
+    return make
+
+
+@pytest.fixture
+def make_connection(db):
+    def make(port=5020, **kw):
+        kw.setdefault("name", f"plc-{port}")
+        kw.setdefault("timeout", 0.3)
+        return Connection.objects.create(host="127.0.0.1", port=port, **kw)
+
+    return make
+
+
+@pytest.fixture
+def bind(db):
+    def make(tag, connection, table="holding", address=0, data_type="uint16", **kw):
+        b = TagBinding(tag=tag, connection=connection, table=table, address=address, data_type=data_type, **kw)
+        b.full_clean()
+        b.save()
+        return b
+
+    return make
