@@ -45,7 +45,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from tags.live import live_get_many
-from tags.push import get_hub, value_frame
+from tags.push import get_hub, snapshot_entry
 from tags.ws_auth import credential_key, tags_refused
 
 logger = logging.getLogger(__name__)
@@ -90,21 +90,33 @@ class _Outbox:
 
 
 class _TransportFlow:
-    """Twisted push producer on daphne's transport: tells the consumer when to stop and resume writing."""
+    """Twisted push producer on daphne's transport: tells the consumer when to stop and resume writing.
 
-    def __init__(self, consumer: TagConsumer):
+    daphne leaves the HTTP channel that performed the upgrade registered as the transport's producer; we take
+    its place and pass every call on to it, so daphne's own behaviour (it stops reading a client it cannot
+    write to) is unchanged.
+    """
+
+    def __init__(self, consumer: TagConsumer, previous=None):
         self.consumer = consumer
+        self.previous = previous
 
     def pauseProducing(self):  # noqa: N802 (Twisted's interface names)
         self.consumer.outbox.paused = True
+        if self.previous is not None:
+            self.previous.pauseProducing()
 
     def resumeProducing(self):  # noqa: N802
         self.consumer.outbox.paused = False
+        if self.previous is not None:
+            self.previous.resumeProducing()
         if self.consumer.outbox.pending:
             asyncio.ensure_future(self.consumer.flush())
 
     def stopProducing(self):  # noqa: N802
         self.consumer.outbox.paused = True
+        if self.previous is not None:
+            self.previous.stopProducing()
 
 
 try:  # Declare the interface when Twisted is there (it is under daphne); nothing depends on it otherwise.
@@ -116,14 +128,29 @@ except ImportError:  # pragma: no cover
     pass
 
 
-def _daphne_protocol(send):
-    """daphne passes send=partial(server.handle_reply, protocol); the protocol owns the TCP transport."""
+def _daphne_transport(send):
+    """daphne passes send=partial(server.handle_reply, protocol); the protocol owns the TCP (or TLS) transport."""
     func, args = getattr(send, "func", None), getattr(send, "args", ())
     if func is not None and getattr(func, "__name__", "") == "handle_reply" and args:
-        proto = args[0]
-        if hasattr(proto, "registerProducer") and getattr(proto, "transport", None) is not None:
-            return proto
+        transport = getattr(args[0], "transport", None)
+        if transport is not None and hasattr(transport, "registerProducer"):
+            return transport
     return None
+
+
+def _install_flow_control(consumer: TagConsumer) -> bool:
+    transport = _daphne_transport(consumer.base_send)
+    if transport is None:
+        return False  # not daphne (tests, another server): no transport to watch
+    previous = getattr(transport, "producer", None) or getattr(transport, "_producer", None)
+    try:
+        if previous is not None:
+            transport.unregisterProducer()
+        transport.registerProducer(_TransportFlow(consumer, previous), True)
+    except Exception:
+        logger.warning("No flow control for this WebSocket: its transport refused a producer", exc_info=True)
+        return False
+    return True
 
 
 class TagConsumer(AsyncJsonWebsocketConsumer):
@@ -145,6 +172,7 @@ class TagConsumer(AsyncJsonWebsocketConsumer):
         self.batch_refs: dict[int, int] = {}  # tag id → number of batch subscriptions naming it
         self.outbox = _Outbox()
         self.closing = False
+        self.flow_controlled = False
         self.hub = None
         self._ids = itertools.count(1)
         self._expiry: asyncio.TimerHandle | None = None
@@ -167,12 +195,7 @@ class TagConsumer(AsyncJsonWebsocketConsumer):
             return
         await self.accept()
         self.hub.attach(self)
-        proto = _daphne_protocol(self.base_send)
-        if proto is not None:
-            try:
-                proto.registerProducer(_TransportFlow(self), True)
-            except RuntimeError:
-                logger.debug("Transport already has a producer; no flow control for this socket")
+        self.flow_controlled = _install_flow_control(self)
         expires_at = getattr(principal, "expires_at", None)
         if expires_at is not None:
             loop = asyncio.get_running_loop()
@@ -336,8 +359,7 @@ class TagConsumer(AsyncJsonWebsocketConsumer):
                 if lv is None:
                     snapshot.append({"tag": sub.names[tid], "value": None, "quality": None, "ts": None})
                     continue
-                snapshot.append(orjson.Fragment(value_frame(sub.names[tid], lv.value, lv.quality, lv.substatus,
-                                                            lv.ts)))
+                snapshot.append(snapshot_entry(sub.names[tid], lv))
                 queued = pending.get(tid)
                 if queued is not None and queued[0] < lv.ts:
                     del pending[tid]  # older than what the snapshot shows

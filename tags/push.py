@@ -25,7 +25,6 @@ import concurrent.futures
 import logging
 import os
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -43,12 +42,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LIVE_GROUP", "BATCH_EVENT", "change_frame", "value_frame", "push_changes", "LiveHub", "get_hub"]
+__all__ = ["LIVE_GROUP", "BATCH_EVENT", "change_frame", "value_frame", "snapshot_entry", "push_changes", "LiveHub",
+           "get_hub"]
 
 LIVE_GROUP = "tags.live"
 BATCH_EVENT = "tags.batch"
-# A hub re-joins its group this often, so a Redis flush or a group expiry never silences a process for long.
-REJOIN_SECONDS = 60.0
+# A hub re-joins its group this often, so a Redis restart or flush never silences a process for long.
+REJOIN_SECONDS = 10.0
 PUBLISH_TIMEOUT = 2.0
 
 
@@ -62,6 +62,14 @@ def value_frame(name: str, value, quality, substatus, ts: float | None) -> str:
     if substatus:
         doc["substatus"] = substatus
     return orjson.dumps(doc).decode()
+
+
+def snapshot_entry(name: str, lv) -> dict:
+    """A live value (tags.live.LiveValue) in the seed's form, for snapshots."""
+    doc = {"tag": name, "value": lv.value, "quality": lv.quality, "ts": _iso(lv.ts)}
+    if lv.substatus:
+        doc["substatus"] = lv.substatus
+    return doc
 
 
 def change_frame(change: Change) -> str:
@@ -188,14 +196,14 @@ class LiveHub:
                 self._started = None
                 raise
             self._tasks = [self.loop.create_task(self._receive_loop(), name="tags-hub-receive"),
-                           self.loop.create_task(self._auth_sweep_loop(), name="tags-hub-auth")]
+                           self.loop.create_task(self._auth_sweep_loop(), name="tags-hub-auth"),
+                           self.loop.create_task(self._rejoin_loop(), name="tags-hub-rejoin")]
             self._started.set_result(True)
         else:
             await asyncio.shield(self._started)
 
     async def _receive_loop(self) -> None:
         layer = get_channel_layer()
-        last_join = time.monotonic()
         backoff = 0.1
         while True:
             try:
@@ -219,9 +227,32 @@ class LiveHub:
                     await self.deliver(message["ids"], message["ts"], message["frames"])
                 except Exception:
                     logger.exception("Live hub failed to deliver a batch")
-            if time.monotonic() - last_join > REJOIN_SECONDS:
-                last_join = time.monotonic()
+
+    async def _rejoin_loop(self) -> None:
+        """Stay a member of tags.live; if the membership had vanished (Redis restarted or was flushed), batches
+        were missed, so offer every watched tag's current value again."""
+        layer = get_channel_layer()
+        while True:
+            await asyncio.sleep(float(getattr(settings, "KILN_WS_REJOIN_SECONDS", REJOIN_SECONDS)))
+            try:
+                missing = await self._membership_missing(layer)
                 await layer.group_add(LIVE_GROUP, self.channel_name)
+                if missing:
+                    logger.warning("Live hub had lost its tags.live membership; re-joined and resyncing")
+                    await self.resync()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("Live hub could not re-join tags.live", exc_info=True)
+
+    async def _membership_missing(self, layer) -> bool:
+        # channels_redis keeps a group as a sorted set; other layers (in-memory) have no such key to look at.
+        try:
+            key = layer._group_key(LIVE_GROUP)
+            conn = layer.connection(layer.consistent_hash(LIVE_GROUP))
+        except AttributeError:
+            return False
+        return await conn.zscore(key, self.channel_name) is None
 
     # --- routing ---------------------------------------------------------------------------------------------
 

@@ -1,0 +1,149 @@
+"""The WebSocket API through a real daphne process and real `websockets` clients."""
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from django.conf import settings
+from django.db import connection
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from accounts.tokens import issue_token_pair
+from tags.tests.ws_helpers import arecord, make_tags, run
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def daphne(_clean_redis, transactional_db, tmp_path):
+    """A daphne serving scada.asgi on the test database and this suite's Redis db; yields its ws:// URL."""
+    port = _free_port()
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "KILN_TESTING": "1",
+        "DJANGO_SETTINGS_MODULE": "scada.settings",
+    }
+    log = open(tmp_path / "daphne.log", "wb")
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port),
+                             "scada.asgi:application"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.close()
+                raise AssertionError((tmp_path / "daphne.log").read_text())
+            time.sleep(0.1)
+    yield f"ws://127.0.0.1:{port}/ws"
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def test_it_serves_snapshot_and_updates_through_daphne(daphne, operator):
+    (temp,) = make_tags(["Reactor_Temp"])
+    token = issue_token_pair(operator)["token"]
+
+    async def body():
+        async with connect(f"{daphne}?token={token}", origin="http://localhost") as ws:
+            await ws.send(orjson.dumps({"type": "subscribe", "tags": ["Reactor_Temp"]}).decode())
+            snap = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert snap["type"] == "snapshot" and snap["values"][0]["tag"] == "Reactor_Temp"
+            await arecord((temp, 42.5))
+            msg = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert (msg["tag"], msg["value"], msg["quality"]) == ("Reactor_Temp", 42.5, "GOOD")
+            assert msg["ts"].endswith("Z")
+
+    run(body)
+
+
+def test_it_refuses_bad_tokens_and_foreign_origins_at_daphnes_handshake(daphne, operator):
+    token = issue_token_pair(operator)["token"]
+
+    async def body():
+        for url, origin in ((f"{daphne}?token=nope", "http://localhost"), (daphne, "http://localhost"),
+                            (f"{daphne}?token={token}", "https://evil.example")):
+            with pytest.raises(InvalidStatus) as exc:
+                async with connect(url, origin=origin):
+                    pass
+            assert exc.value.response.status_code == 403, url
+
+    run(body)
+
+
+def test_it_drops_intermediate_values_for_a_client_that_stops_reading(daphne, operator):
+    tags = make_tags([f"Text_{i:02d}" for i in range(50)], datatype="STRING")
+    token = issue_token_pair(operator)["token"]
+    rounds = 200
+    pad = "x" * 2000  # ~2 kB frames: 50 tags × 200 rounds ≈ 20 MB offered, far beyond the socket buffers
+
+    async def body():
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        port = int(daphne.rsplit(":", 1)[1].split("/")[0])
+        sock.connect(("127.0.0.1", port))
+        # max_queue=1: the client library stops reading the socket as soon as one message waits unread.
+        async with connect(f"{daphne}?token={token}", origin="http://localhost", sock=sock, max_queue=1,
+                           max_size=None) as ws:
+            await ws.send(orjson.dumps({"type": "subscribe", "tags": [t.name for t in tags]}).decode())
+            assert orjson.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "snapshot"
+            for r in range(rounds):
+                await arecord(*[(t, f"{r:04d}{pad}") for t in tags])
+            await asyncio.sleep(1.0)  # let daphne route the last batches
+            last: dict[str, str] = {}
+            received = 0
+            while True:
+                try:
+                    msg = orjson.loads(await asyncio.wait_for(ws.recv(), 1.0))
+                except TimeoutError:
+                    break
+                received += 1
+                last[msg["tag"]] = msg["value"]
+            return received, last
+
+    received, last = run(body)
+    offered = rounds * len(tags)
+    assert received < offered / 2, (received, offered)  # most intermediates were dropped, not queued
+    assert {n: v[:4] for n, v in last.items()} == {t.name: f"{rounds - 1:04d}" for t in tags}  # latest kept
+
+
+def test_it_keeps_an_idle_socket_working_past_redis_read_timeouts(daphne, operator):
+    """redis-py 8 times reads out after 5 s by default; the channel layer's blocking pops last 5 s too.
+
+    After 12 idle seconds the hub must still receive batches and the socket must still be open."""
+    (temp,) = make_tags(["Idle_Tag"])
+    token = issue_token_pair(operator)["token"]
+
+    async def body():
+        async with connect(f"{daphne}?token={token}", origin="http://localhost") as ws:
+            await ws.send(orjson.dumps({"type": "subscribe", "tags": ["Idle_Tag"]}).decode())
+            await asyncio.wait_for(ws.recv(), 5)
+            await asyncio.sleep(12)
+            await arecord((temp, 7.0))
+            msg = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert (msg["tag"], msg["value"]) == ("Idle_Tag", 7.0)
+
+    run(body)
