@@ -52,7 +52,8 @@ class SimulatedPlc:
         self.refuse: set[tuple[str, int]] = set()  # (table, address) answered with exception 4 (device failure)
         self.requests = 0
         self.delay = 0.0  # seconds every request takes to answer (a slow PLC)
-        self.writes: list[tuple[str, int, list]] = []
+        self.writes: list[tuple[str, int, list]] = []  # writes applied (after clamping)
+        self.received: list[tuple[int, int]] = []  # every request: (function code, address)
         self._frozen = False
         self._thaw: asyncio.Event | None = None
         self.server: ModbusTcpServer | None = None
@@ -102,6 +103,7 @@ class SimulatedPlc:
 
     async def _action(self, function_code, start_address, address, count, registers, set_values):
         self.requests += 1
+        self.received.append((function_code, address))
         if self._frozen:
             await self._thaw.wait()
         if self.delay:

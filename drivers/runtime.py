@@ -3,7 +3,7 @@
 - `kiln:drv:lease:<id>`: the owner token of the one poll loop allowed to poll connection <id>. Set with NX and
   a TTL, renewed by its owner every second; a loop that dies lets it lapse and beat starts another.
 - `kiln:drv:armed:<id>`: a poll task was enqueued and has not started yet (so beat does not pile up more).
-- `kiln:drv:config_version`: bumped on every Connection/TagBinding change; loops re-plan when it moves.
+- `kiln:drv:config_version`: a fresh token on every Connection/TagBinding change; loops re-plan when it moves.
 - `kiln:drv:stats:<id>`: a hash the loop rewrites every second (state, last poll, p50/p99, counters).
 - `kiln:drv:wq:<id>`, `kiln:drv:wr:<request>`, channel `kiln:drv:wake:<id>`: writes to PLC tags are handed
   to the loop that owns the connection's socket and answered on a per-request list (see drivers.writes).
@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import socket
+import uuid
 
 import orjson
 
@@ -59,13 +60,24 @@ _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpi
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
 
-def config_version(client=None) -> bytes | None:
-    return (client or get_redis()).get(CONFIG_VERSION_KEY)
+def config_version(client=None) -> bytes:
+    """The current drivers configuration version: an opaque token that changes on every change.
+
+    A random token rather than a counter: after a Redis restart (or a flushed test database) a counter would
+    start again at 1 and could match a value a process cached before, hiding a change. When the key is missing
+    the first reader sets one (NX, so every process converges on the same token).
+    """
+    r = client or get_redis()
+    version = r.get(CONFIG_VERSION_KEY)
+    if version is None:
+        r.set(CONFIG_VERSION_KEY, uuid.uuid4().hex, nx=True)
+        version = r.get(CONFIG_VERSION_KEY)
+    return version
 
 
 def drivers_config_changed() -> None:
     """Tell every poll loop and write router that connections or bindings changed."""
-    get_redis().incr(CONFIG_VERSION_KEY)
+    get_redis().set(CONFIG_VERSION_KEY, uuid.uuid4().hex)
 
 
 def lease_acquire(cid: int, token: str, client=None) -> bool:
@@ -112,7 +124,7 @@ class RedisRuntime:
         """Renew the lease and publish stats in one round trip: (still ours, config version, worker stopping)."""
         pipe = self.r.pipeline(transaction=False)
         pipe.eval(_RENEW, 1, lease_key(self.cid), self.token, LEASE_TTL_MS)
-        pipe.get(CONFIG_VERSION_KEY)
+        pipe.get(CONFIG_VERSION_KEY)  # None only after a Redis restart: that counts as a change (re-plan once)
         pipe.exists(shutdown_key(self.hostname))
         pipe.hset(stats_key(self.cid), mapping={"json": orjson.dumps(stats)})
         pipe.expire(stats_key(self.cid), STATS_TTL_S)

@@ -1,6 +1,7 @@
 """Fixtures for the drivers app: real pymodbus servers as PLCs, tags bound to them, a sample collector."""
 
 import socket
+import threading
 import time
 
 import pytest
@@ -121,3 +122,64 @@ def bind(db):
         return b
 
     return make
+
+
+class LoopThread:
+    """connection_poll_run in a thread (as a drivers worker would run it), stopped through the shutdown key."""
+
+    def __init__(self, connection_id, tenure=60.0):
+        import uuid
+
+        self.connection_id = connection_id
+        self.hostname = f"test-{uuid.uuid4().hex[:8]}"
+        self.result = None
+        self.thread = threading.Thread(target=self._run, args=(tenure,), daemon=True)
+
+    def _run(self, tenure):
+        from django.db import connections
+
+        from drivers.services import connection_poll_run
+
+        try:
+            self.result = connection_poll_run(connection_id=self.connection_id, hostname=self.hostname,
+                                              tenure=tenure)
+        finally:
+            connections.close_all()
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        from drivers.runtime import shutdown_key
+        from scada.redis import get_redis
+
+        get_redis().set(shutdown_key(self.hostname), "1", ex=30)
+        self.thread.join(10)
+        return self.result
+
+
+@pytest.fixture
+def poll_loop():
+    """poll_loop(connection) → a running LoopThread; stopped after the test."""
+    loops = []
+
+    def start(connection, **kw):
+        loop = LoopThread(connection.pk, **kw).start()
+        loops.append(loop)
+        return loop
+
+    yield start
+    for loop in loops:
+        if loop.thread.is_alive():
+            loop.stop()
+
+
+def wait_for(predicate, timeout=5.0, step=0.02):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return None
