@@ -302,13 +302,18 @@ class DemoProcess:
         inflow = (1.0 + 0.2 * math.sin(self.t / 20.0)) if valve else 0.0
         outflow = 1.6 * s["pump-01.Speed"] / 3000.0
         level = min(100.0, max(0.0, s["Tank_Level"] + (inflow - outflow) * dt))
-        status = "FILLING" if inflow > outflow + 0.05 else "DRAINING" if outflow > inflow + 0.05 else "STEADY"
         if level >= 95.0 and valve:
-            valve, status = False, "HIGH LEVEL"  # interlock: close the inlet
+            valve = False  # interlock: close the inlet at high level
         elif level <= 20.0 and not valve:
-            valve, status = True, "LOW LEVEL"  # auto refill
+            valve = True  # auto refill at low level
         if level <= 0.5:
             status = "EMPTY"
+        elif not valve and level >= 90.0:
+            status = "HIGH LEVEL"
+        elif inflow > outflow + 0.05:
+            status = "FILLING"
+        else:
+            status = "DRAINING" if outflow > inflow + 0.05 else "STEADY"
         self._put("Inlet_Valve_Open", valve)
         s["Tank_Level"] = level
         self._put("Tank_Level", level)

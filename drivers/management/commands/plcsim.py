@@ -10,6 +10,8 @@ from drivers.plcsim import DemoProcess, SimulatedPlc
 
 class Command(BaseCommand):
     help = "Run the simulated PLC of the demo plant (Modbus TCP). Ctrl-C stops it."
+    # A PLC stand-in needs no URLs, admin or database: start fast, and regardless of the web app's state.
+    requires_system_checks: list = []
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("PLCSIM_HOST", "127.0.0.1"))
