@@ -46,6 +46,8 @@ ROUTE_ROLES: dict[str, dict[str, object]] = {
     # --- drivers ---
     "drivers-api:system-drivers": {"GET": ENGINEER},
     # --- historian ---
+    "historian-api:tag-history": {"GET": OPERATOR},
+    "historian-api:history": {"GET": OPERATOR},
     # --- alarms ---
     "alarms-api:alarm-list": {"GET": OPERATOR},
     "alarms-api:alarm-detail": {"GET": OPERATOR},

@@ -1,0 +1,46 @@
+"""CSV export of a history query (`Accept: text/csv` or `?format=csv`)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from rest_framework.renderers import BaseRenderer
+
+__all__ = ["HistoryCSVRenderer"]
+
+
+class HistoryCSVRenderer(BaseRenderer):
+    """One row per point: tag, ts, v (+ quality, substatus in raw mode), for one series or many."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None:
+            return b""
+        series = data.get("series", [data])
+        raw = (renderer_context or {}).get("history_mode") == "raw"
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["tag", "ts", "v", "quality", "substatus"] if raw else ["tag", "ts", "v"])
+        for s in series:
+            name = s["tag"]
+            if raw:
+                writer.writerows([name, p["ts"], _cell(p["v"]), p["quality"], p.get("substatus") or ""]
+                                 for p in s["data"])
+            else:
+                writer.writerows([name, p["ts"], _cell(p["v"])] for p in s["data"])
+        return buf.getvalue().encode("utf-8")
+
+
+def _cell(value):
+    # Empty for "no value" (null in JSON); booleans as 1/0 so spreadsheets can plot them.
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value  # a STRING tag's value must not run as a spreadsheet formula (CSV injection)
+    return value

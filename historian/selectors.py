@@ -1,0 +1,405 @@
+"""History queries: raw samples and bucketed aggregates, for one tag or many in one round trip.
+
+Semantics (docs/architecture.md, "Historian"): Kiln stores changes, so a tag holds each stored value from its
+timestamp until its next sample (a step; nothing is interpolated). A BAD sample holds no value. For a bucket
+[t, t + interval) — aligned to multiples of the interval since 1970-01-01T00:00Z, clipped to [start, end)
+and never past now:
+
+- average: time-weighted mean over the seconds in which a usable value was held (null when none);
+- min / max / range / first / last: over the usable samples stored in the bucket plus the value carried into
+  it from before (first = the carried value if any; last = the last usable sample, else the carried value);
+- count / sum: the usable samples stored in the bucket (count 0 and sum null when there are none);
+- a bucket without samples gets the value held through it (range 0), or null if none was (count 0).
+
+On PostgreSQL one SQL statement answers a whole query. It reads each part of the range from the coarsest tier
+that is exact there: 1-hour rollups where the interval is a multiple of an hour, 1-minute rollups where it is
+a multiple of a minute, raw samples at the ragged edges and after the oldest pending rollup range. The rollup
+rows and the raw samples are combined by the same algebra (historian.rollups), so the answer does not depend on
+the tier. On SQLite (the demo) the same semantics are computed in Python from raw samples.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db import connection, transaction
+
+from historian.conf import conf
+from historian.constants import BAD_CODE, MODES, quality_decode
+from historian.rollups import rollup_exact_until
+from scada.api.renderers import iso_utc
+from scada.errors import BadRequest
+
+__all__ = ["HistoryTag", "history_query", "history_points_check", "suggest_interval", "aggregate_python",
+           "plan_segments"]
+
+NICE_INTERVALS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
+
+
+@dataclass(frozen=True)
+class HistoryTag:
+    """What a query needs to know about a tag."""
+
+    id: int
+    name: str
+    datatype: str
+
+
+def suggest_interval(*, seconds: float, tags: int, max_points: int) -> int:
+    """The smallest round interval that keeps tags × buckets within max_points."""
+    needed = seconds * tags / max_points
+    for nice in NICE_INTERVALS:
+        if nice >= needed and tags * math.ceil(seconds / nice) <= max_points:
+            return nice
+    return int(math.ceil(needed / 86400) * 86400)
+
+
+def history_points_check(*, n_tags: int, start: datetime, end: datetime, mode: str, interval: int | None) -> None:
+    """400 before any work when an aggregate query would return more than KILN_HISTORY_MAX_POINTS points."""
+    if mode == "raw":
+        return
+    max_points = conf.KILN_HISTORY_MAX_POINTS
+    seconds = (end - start).total_seconds()
+    s, e = start.timestamp(), end.timestamp()
+    buckets = math.ceil(e / interval) - math.floor(s / interval)
+    points = buckets * n_tags
+    if points > max_points:
+        hint = suggest_interval(seconds=seconds, tags=n_tags, max_points=max_points)
+        raise BadRequest(
+            f"The query would return {points} points (more than the limit of {max_points}); "
+            f"use interval={hint} or a shorter time range.",
+            extra={"max_points": max_points, "suggested_interval": hint},
+        )
+
+
+def _typed(datatype: str, value):
+    if value is None:
+        return None
+    if datatype == "BOOL":
+        return bool(value)
+    if datatype == "INT":
+        return int(value)
+    if datatype == "STRING":
+        return value
+    return value
+
+
+def _raw(tags: list[HistoryTag], start: datetime, end: datetime) -> dict[int, list[dict]]:
+    from historian.models import HistorianSample, HistorianStringSample
+
+    max_points = conf.KILN_HISTORY_MAX_POINTS
+    numeric = [t.id for t in tags if t.datatype != "STRING"]
+    text = [t.id for t in tags if t.datatype == "STRING"]
+    rows = []
+    if numeric:
+        rows += list(HistorianSample.objects.filter(tag_id__in=numeric, ts__gte=start, ts__lt=end)
+                     .order_by("tag_id", "ts").values_list("tag_id", "ts", "value", "quality")[: max_points + 1])
+    if text and len(rows) <= max_points:
+        rows += list(HistorianStringSample.objects.filter(tag_id__in=text, ts__gte=start, ts__lt=end)
+                     .order_by("tag_id", "ts").values_list("tag_id", "ts", "value", "quality")[: max_points + 1])
+    if len(rows) > max_points:
+        seconds = (end - start).total_seconds()
+        hint = suggest_interval(seconds=seconds, tags=len(tags), max_points=max_points)
+        raise BadRequest(
+            f"The query would return more than {max_points} raw samples; use mode=average (or min, max, ...) "
+            f"with interval={hint}, or a shorter time range.",
+            extra={"max_points": max_points, "suggested_interval": hint},
+        )
+    by_tag = {t.id: t for t in tags}
+    out: dict[int, list[dict]] = {t.id: [] for t in tags}
+    for tag_id, ts, value, code in rows:
+        quality, substatus = quality_decode(code)
+        point = {"ts": iso_utc(ts), "v": _typed(by_tag[tag_id].datatype, value), "quality": quality}
+        if substatus:
+            point["substatus"] = substatus
+        out[tag_id].append(point)
+    return out
+
+
+# --- aggregates on PostgreSQL ------------------------------------------------------------------------------
+
+def plan_segments(start: float, end: float, interval: int, exact_until: float | None) -> list[tuple[int, float, float]]:
+    """Split [start, end) (epoch s) into (tier, from, to): tier 3600 / 60 for rollup rows, 0 for raw samples.
+
+    A tier serves only whole tier buckets that lie inside the range and before `exact_until` (the oldest
+    pending rollup range), and only when the interval is a multiple of the tier.
+    """
+    tiers = [t for t in (3600, 60) if interval % t == 0]
+    bound = end if exact_until is None else min(end, exact_until)
+
+    def split(a: float, b: float, tiers: list[int]) -> list[tuple[int, float, float]]:
+        if a >= b:
+            return []
+        if not tiers:
+            return [(0, a, b)]
+        t = tiers[0]
+        lo = math.ceil(a / t) * t
+        hi = math.floor(min(b, bound) / t) * t
+        if lo >= hi:
+            return split(a, b, tiers[1:])
+        return split(a, lo, tiers[1:]) + [(t, lo, hi)] + split(hi, b, tiers[1:])
+
+    return split(start, end, tiers)
+
+
+_RAW_PIECES = """
+SELECT tag_id, pe, floor(pe / %(w)s) AS k, g::int AS cnt, gv AS sm, gv AS mn, gv AS mx, gv AS fv, gv AS lv,
+       pe AS head, pe AS tail, value AS tail_v, g AS tail_good, 0::float8 AS integ, 0::float8 AS cov
+FROM (SELECT tag_id, date_part('epoch', ts) AS pe, value,
+             (quality < {bad} AND value IS NOT NULL) AS g,
+             CASE WHEN quality < {bad} THEN value END AS gv
+      FROM historian_sample
+      WHERE tag_id = ANY(%(ids)s) AND ts >= %({a})s AND ts < %({b})s) r
+"""
+
+_TIER_PIECES = """
+SELECT tag_id, date_part('epoch', bucket) AS pe, floor(date_part('epoch', bucket) / %(w)s) AS k,
+       value_count, value_sum, value_min, value_max, value_first, value_last, head_ts, tail_ts, tail_value,
+       tail_good, integral, covered
+FROM {table}
+WHERE tag_id = ANY(%(ids)s) AND bucket >= %({a})s AND bucket < %({b})s
+"""
+
+# The value held at `start` per tag: the last sample before it, read from raw samples back to `carry_from`
+# (an hour boundary the 1-hour rollups are exact before) and else from the last 1-hour rollup before that.
+_CARRY = """
+SELECT t.id AS tag_id,
+       coalesce(r.t, h.tail_ts) AS tail,
+       CASE WHEN r.t IS NOT NULL THEN r.v ELSE h.tail_value END AS tail_v,
+       CASE WHEN r.t IS NOT NULL THEN r.good ELSE h.tail_good END AS tail_good
+FROM unnest(%(ids)s::int[]) AS t(id)
+LEFT JOIN LATERAL (
+    SELECT date_part('epoch', s.ts) AS t, s.value AS v, (s.quality < {bad} AND s.value IS NOT NULL) AS good
+    FROM historian_sample s
+    WHERE s.tag_id = t.id AND s.ts >= %(carry_from)s AND s.ts < %(start)s
+    ORDER BY s.ts DESC LIMIT 1) r ON true
+LEFT JOIN LATERAL (
+    SELECT x.tail_ts, x.tail_value, x.tail_good
+    FROM historian_rollup_1h x
+    WHERE x.tag_id = t.id AND x.bucket < %(carry_from)s AND r.t IS NULL
+    ORDER BY x.bucket DESC LIMIT 1) h ON true
+"""
+
+_VALUE_SQL = {
+    "average": "CASE WHEN sum(cov + tail_dur + head_dur) > 0 THEN sum(integ + tail_int + head_int) "
+               "/ sum(cov + tail_dur + head_dur) END",
+    "min": "min(least(mn, carry_v))",
+    "max": "max(greatest(mx, carry_v))",
+    "range": "max(greatest(mx, carry_v)) - min(least(mn, carry_v))",
+    "first": "(min(ARRAY[pe, coalesce(carry_v, fv)]) FILTER (WHERE carry_v IS NOT NULL OR fv IS NOT NULL))[2]",
+    "last": "coalesce((max(ARRAY[pe, lv]) FILTER (WHERE lv IS NOT NULL))[2], max(carry_v))",
+    "count": "sum(cnt)",
+    "sum": "sum(sm)",
+}
+
+
+def _aggregate_sql(segments, mode: str) -> str:
+    parts = []
+    for i, (tier, _a, _b) in enumerate(segments):
+        if tier == 0:
+            parts.append(_RAW_PIECES.format(bad=BAD_CODE, a=f"a{i}", b=f"b{i}"))
+        else:
+            table = "historian_rollup_1h" if tier == 3600 else "historian_rollup_1m"
+            parts.append(_TIER_PIECES.format(table=table, a=f"a{i}", b=f"b{i}"))
+    parts.append("SELECT tag_id, tail, %(k0)s - 1, 0, NULL, NULL, NULL, NULL, NULL, tail, tail, tail_v, tail_good, "
+                 "0, 0 FROM carry WHERE tail IS NOT NULL")
+    pieces = "\nUNION ALL\n".join(parts)
+    return f"""
+WITH carry AS ({_CARRY.format(bad=BAD_CODE)}),
+pieces (tag_id, pe, k, cnt, sm, mn, mx, fv, lv, head, tail, tail_v, tail_good, integ, cov) AS ({pieces}),
+w1 AS (
+    SELECT p.*, lag(k) OVER tw AS pk, lead(k) OVER tw AS nk, lag(tail_v) OVER tw AS ptv,
+           lag(tail_good) OVER tw AS ptg, lead(head) OVER tw AS nh
+    FROM pieces p WINDOW tw AS (PARTITION BY tag_id ORDER BY pe)
+),
+w2 AS (
+    SELECT *, CASE WHEN carry_in THEN ptv END AS carry_v,
+           CASE WHEN carry_in THEN head - bs ELSE 0 END AS head_dur,
+           CASE WHEN carry_in THEN ptv * (head - bs) ELSE 0 END AS head_int
+    FROM (SELECT *, greatest(k * %(w)s, %(start_ep)s) AS bs,
+                 least((k + 1) * %(w)s, %(end_ep)s) AS be,
+                 (pk IS DISTINCT FROM k) AND coalesce(ptg, false) AND head > greatest(k * %(w)s, %(start_ep)s)
+                     AS carry_in
+          FROM w1) x
+),
+w3 AS (
+    SELECT *, CASE WHEN tail_good THEN tail_v * tail_dur ELSE 0 END AS tail_int
+    FROM (SELECT *, CASE WHEN tail_good
+                         THEN greatest(least(CASE WHEN nk = k THEN nh ELSE be END, be) - tail, 0)
+                         ELSE 0 END AS tail_dur
+          FROM w2) y
+)
+SELECT tag_id, k::bigint, {_VALUE_SQL[mode]} AS v,
+       max(CASE WHEN nk IS DISTINCT FROM k AND tail_good THEN tail_v END) AS fill
+FROM w3 GROUP BY tag_id, k ORDER BY tag_id, k
+"""  # noqa: S608 - only constants and parameter names are formatted in
+
+
+def _empty_value(mode: str, fill):
+    if mode == "count":
+        return 0
+    if mode == "sum":
+        return None
+    if mode == "range":
+        return None if fill is None else 0.0
+    return fill
+
+
+class _IsoCache(dict):
+    def __missing__(self, ep: int) -> str:
+        value = self[ep] = datetime.fromtimestamp(ep, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return value
+
+
+def _assemble(tags, rows_by_tag: dict[int, dict[int, tuple]], k0: int, kmax: int, w: int, mode: str):
+    iso = _IsoCache()
+    out = {}
+    for tag in tags:
+        rows = rows_by_tag.get(tag.id, {})
+        carry = rows.get(k0 - 1)
+        fill = carry[1] if carry else None
+        data = []
+        append = data.append
+        for k in range(k0, kmax + 1):
+            row = rows.get(k)
+            if row is None:
+                v = _empty_value(mode, fill)
+            else:
+                v, fill = row
+            if mode == "count" and v is not None:
+                v = int(v)
+            append({"ts": iso[k * w], "v": v})
+        out[tag.id] = data
+    return out
+
+
+def _aggregate_postgresql(tags, start: datetime, end_eff: datetime, w: int, mode: str):
+    s_ep, e_ep = start.timestamp(), end_eff.timestamp()
+    k0, kmax = math.floor(s_ep / w), math.ceil(e_ep / w) - 1
+    ids = [t.id for t in tags]
+    # One snapshot for the dirty-range bound and the query: what the tiers say and what raw says agree.
+    # (Inside an outer transaction, e.g. a test's, the isolation level is that transaction's.)
+    own_transaction = not connection.in_atomic_block
+    with transaction.atomic(), connection.cursor() as cur:
+        if own_transaction:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        cur.execute("SET LOCAL work_mem = '64MB'")
+        exact = rollup_exact_until(cur)
+        exact_ep = exact.timestamp() if exact is not None else None
+        segments = plan_segments(s_ep, e_ep, w, exact_ep)
+        carry_ep = math.floor(min(s_ep, exact_ep if exact_ep is not None else s_ep) / 3600) * 3600
+        params = {"ids": ids, "w": float(w), "k0": k0, "start_ep": s_ep, "end_ep": e_ep,
+                  "start": start, "carry_from": datetime.fromtimestamp(carry_ep, tz=UTC)}
+        for i, (_tier, a, b) in enumerate(segments):
+            params[f"a{i}"] = datetime.fromtimestamp(a, tz=UTC)
+            params[f"b{i}"] = datetime.fromtimestamp(b, tz=UTC)
+        cur.execute(_aggregate_sql(segments, mode), params)
+        rows = cur.fetchall()
+    rows_by_tag: dict[int, dict[int, tuple]] = {}
+    for tag_id, k, v, fill in rows:
+        rows_by_tag.setdefault(tag_id, {})[k] = (v, fill)
+    return _assemble(tags, rows_by_tag, k0, kmax, w, mode)
+
+
+# --- aggregates in Python (SQLite demo) ---------------------------------------------------------------------
+
+def aggregate_python(samples, carry, start: float, end: float, w: int, mode: str) -> dict[int, tuple]:
+    """Bucketed aggregate of one tag from its samples [(t, value, usable)] in [start, end), sorted by t.
+
+    `carry` is the last sample before `start` as (t, value, usable) or None. Returns {k: (v, fill)} for the
+    buckets that have samples, plus k0 - 1 for the carried value, in the same shape as the SQL path.
+    """
+    k0 = math.floor(start / w)
+    out: dict[int, tuple] = {}
+    held_v, held_good = (carry[1], carry[2]) if carry else (None, False)
+    if carry:
+        out[k0 - 1] = (None, held_v if held_good else None)
+    i, n = 0, len(samples)
+    while i < n:
+        k = math.floor(samples[i][0] / w)
+        bs, be = max(k * w, start), min((k + 1) * w, end)
+        j = i
+        while j < n and math.floor(samples[j][0] / w) == k:
+            j += 1
+        bucket = samples[i:j]
+        carry_v = held_v if held_good and bucket[0][0] > bs else None
+        integ = cov = 0.0
+        if carry_v is not None:
+            integ += carry_v * (bucket[0][0] - bs)
+            cov += bucket[0][0] - bs
+        good = [v for _, v, g in bucket if g]
+        for idx, (t, v, g) in enumerate(bucket):
+            nxt = bucket[idx + 1][0] if idx + 1 < len(bucket) else be
+            if g:
+                dur = max(min(nxt, be) - t, 0.0)
+                integ += v * dur
+                cov += dur
+        vals = good + ([carry_v] if carry_v is not None else [])
+        if mode == "average":
+            v = integ / cov if cov > 0 else None
+        elif mode == "min":
+            v = min(vals) if vals else None
+        elif mode == "max":
+            v = max(vals) if vals else None
+        elif mode == "range":
+            v = max(vals) - min(vals) if vals else None
+        elif mode == "first":
+            v = carry_v if carry_v is not None else (good[0] if good else None)
+        elif mode == "last":
+            v = good[-1] if good else carry_v
+        elif mode == "count":
+            v = len(good)
+        else:
+            v = sum(good) if good else None
+        held_v, held_good = bucket[-1][1], bucket[-1][2]
+        out[k] = (v, held_v if held_good else None)
+        i = j
+    return out
+
+
+def _aggregate_other(tags, start: datetime, end_eff: datetime, w: int, mode: str):
+    from historian.models import HistorianSample
+
+    s_ep, e_ep = start.timestamp(), end_eff.timestamp()
+    k0, kmax = math.floor(s_ep / w), math.ceil(e_ep / w) - 1
+    rows_by_tag = {}
+    for tag in tags:
+        qs = HistorianSample.objects.filter(tag_id=tag.id)
+        before = qs.filter(ts__lt=start).order_by("-ts").values_list("ts", "value", "quality").first()
+        carry = (before[0].timestamp(), before[1], before[2] < BAD_CODE and before[1] is not None) if before else None
+        samples = [(ts.timestamp(), v, q < BAD_CODE and v is not None)
+                   for ts, v, q in qs.filter(ts__gte=start, ts__lt=end_eff).order_by("ts")
+                   .values_list("ts", "value", "quality")]
+        rows_by_tag[tag.id] = aggregate_python(samples, carry, s_ep, e_ep, w, mode)
+    return _assemble(tags, rows_by_tag, k0, kmax, w, mode)
+
+
+def history_query(*, tags: list[HistoryTag], start: datetime, end: datetime, mode: str, interval: int | None,
+                  now: datetime | None = None) -> dict[int, list[dict]]:
+    """{tag id: [{"ts", "v"} (+ "quality", "substatus" in raw mode)]} for [start, end).
+
+    Raises BadRequest for an unknown mode, a missing interval, an aggregate of a STRING tag, or a result over
+    KILN_HISTORY_MAX_POINTS points (with a suggested interval).
+    """
+    if mode not in MODES:
+        raise BadRequest(f"Unknown mode '{mode}'; use one of {', '.join(MODES)}.")
+    if end <= start:
+        raise BadRequest("end must be after start.")
+    if mode == "raw":
+        return _raw(tags, start, end)
+    if not interval or interval < 1:
+        raise BadRequest(f"mode={mode} needs interval (seconds, a positive integer).")
+    text = [t.name for t in tags if t.datatype == "STRING"]
+    if text:
+        raise BadRequest(f"mode={mode} needs numeric tags; {', '.join(text)} "
+                         f"{'is a STRING tag' if len(text) == 1 else 'are STRING tags'} (use mode=raw).")
+    history_points_check(n_tags=len(tags), start=start, end=end, mode=mode, interval=interval)
+    now = now or datetime.now(tz=UTC)
+    end_eff = min(end, now)
+    if end_eff <= start:
+        return {t.id: [] for t in tags}
+    if connection.vendor == "postgresql":
+        return _aggregate_postgresql(tags, start, end_eff, interval, mode)
+    return _aggregate_other(tags, start, end_eff, interval, mode)
