@@ -11,7 +11,6 @@ from rest_framework.views import APIView
 
 from scada.api.pagination import parse_limit_offset
 from scada.api.renderers import iso_utc
-from scada.errors import BadRequest
 from tags import selectors, services
 from tags.api.serializers import (
     BatchWriteInputSerializer,
@@ -65,8 +64,6 @@ class TagListView(TagApiView):
     def get(self, request):
         params = request.query_params
         filterset = TagFilterSet(params, queryset=Tag.objects.all())
-        if not filterset.is_valid():
-            raise BadRequest("; ".join(f"{k}: {' '.join(v)}" for k, v in filterset.errors.items()))
         limit, offset = parse_limit_offset(params)
         include_values = parse_bool("include_values", params.get("include_values"), True)
         quality = params.get("quality") or None
