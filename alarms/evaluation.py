@@ -320,6 +320,23 @@ class AlarmEngine:
                     continue
                 w = work.get(aid)
                 state = w[1] if w is not None else mirror[aid][1]
+                pending = state[3]
+                if pending is not None:
+                    flip_at = pending + (c.off_delay if state[0] else c.on_delay)
+                    if ch.ts >= flip_at:
+                        # The delay ran out before this change arrived: the condition held that long, so the
+                        # alarm flipped at that moment, with the value that held; then judge this change.
+                        prev = ch.previous
+                        state = (not state[0], state[1], state[2] + 1, None)
+                        flip = RuntimeTransition(aid, state[2], state[0], state[1],
+                                                 AlarmEventType.ACTIVATED if state[0] else AlarmEventType.CLEARED,
+                                                 flip_at, prev.value if prev else v, prev.quality if prev else q)
+                        if w is None:
+                            w = work[aid] = [mirror[aid][0], state, [flip]]
+                        else:
+                            w[1] = state
+                            w[2].append(flip)
+                        pending = None
                 active = state[0]
                 op = c.op
                 if op == _BAD:
@@ -338,7 +355,6 @@ class AlarmEngine:
                             cond = v != c.setpoint
                     except TypeError:
                         continue
-                pending = state[3]
                 if cond == active:
                     if pending is None:
                         continue  # the steady state: nothing changes, nothing is written
@@ -347,20 +363,15 @@ class AlarmEngine:
                 else:
                     delay = c.on_delay if cond else c.off_delay
                     if delay <= 0:
-                        at = ch.ts
-                    elif pending is None:
-                        new = (active, state[1], state[2], ch.ts)
-                        trans = None
-                        at = None
-                    elif ch.ts - pending >= delay:
-                        at = pending + delay
-                    else:
-                        continue
-                    if at is not None:
                         new = (cond, state[1], state[2] + 1, None)
                         trans = RuntimeTransition(aid, new[2], cond, new[1],
                                                   AlarmEventType.ACTIVATED if cond else AlarmEventType.CLEARED,
-                                                  at, v, q)
+                                                  ch.ts, v, q)
+                    elif pending is None:
+                        new = (active, state[1], state[2], ch.ts)  # start the delay
+                        trans = None
+                    else:
+                        continue  # the delay is running and has not run out yet
                 if w is None:
                     w = work[aid] = [mirror[aid][0], new, []]
                 else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.utils import timezone
@@ -168,10 +168,14 @@ def _kpi_window(start: datetime | None, end: datetime | None, now: datetime) -> 
     return start, end
 
 
+def _slot(index: int, step: int) -> datetime:
+    return datetime.fromtimestamp(index * step, tz=UTC)
+
+
 def alarm_kpis(*, start: datetime | None = None, end: datetime | None = None, now: datetime | None = None) -> dict:
     """Alarm rate per 10 minutes, floods, chattering, stale, most frequent and shelved alarms for a window.
 
-    Counts annunciations (activation journal rows). Periods are aligned to the window's start.
+    Counts annunciations (activation journal rows).
     """
     now = now or timezone.now()
     start, end = _kpi_window(start, end, now)
@@ -179,10 +183,13 @@ def alarm_kpis(*, start: datetime | None = None, end: datetime | None = None, no
         AlarmEvent.objects.filter(event=AlarmEventType.ACTIVATED, ts__gte=start, ts__lt=end)
         .order_by("ts").values_list("alarm_id", "ts", "key", "tag_name", "priority")[:MAX_KPI_EVENTS]
     )
-    periods = max(1, -(-int((end - start).total_seconds()) // int(PERIOD.total_seconds())))
-    buckets = Counter(int((ts - start) / PERIOD) for _, ts, _, _, _ in rows)
+    # Periods are the clock's 10-minute slots (10:00, 10:10, ...), so figures agree between windows.
+    step = int(PERIOD.total_seconds())
+    first, last = int(start.timestamp()) // step, (int(-(-end.timestamp() // 1)) - 1) // step
+    periods = max(1, last - first + 1)
+    buckets = Counter(int(ts.timestamp()) // step for _, ts, _, _, _ in rows)
     floods = [
-        {"start": iso_utc(start + i * PERIOD), "end": iso_utc(min(end, start + (i + 1) * PERIOD)), "count": n}
+        {"start": iso_utc(max(start, _slot(i, step))), "end": iso_utc(min(end, _slot(i + 1, step))), "count": n}
         for i, n in sorted(buckets.items()) if n > FLOOD_THRESHOLD
     ]
 
@@ -196,7 +203,7 @@ def alarm_kpis(*, start: datetime | None = None, end: datetime | None = None, no
         # The most activations of this alarm inside any one-minute window (stamps are sorted).
         best, lo = 0, 0
         for hi in range(len(stamps)):
-            while (stamps[hi] - stamps[lo]).total_seconds() > CHATTER_SECONDS:
+            while (stamps[hi] - stamps[lo]).total_seconds() >= CHATTER_SECONDS:
                 lo += 1
             best = max(best, hi - lo + 1)
         if best >= CHATTER_COUNT:

@@ -1,0 +1,146 @@
+"""People acting on alarms: acknowledge, shelve, unshelve, out of service — journal rows and audit records."""
+
+import pytest
+
+from accounts.models import AuditRecord
+from alarms.choices import AlarmEventType, AlarmState
+from alarms.models import Alarm, AlarmEvent
+from alarms.services import (
+    _conditional_update,
+    alarm_acknowledge,
+    alarm_remove_from_service,
+    alarm_return_to_service,
+    alarm_shelve,
+    alarm_unshelve,
+)
+from scada.errors import BadRequest, Conflict, PermissionDenied
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def active(hi_alarm, temp, record):
+    record(temp, 90.0)
+    hi_alarm.refresh_from_db()
+    return hi_alarm
+
+
+def test_it_acknowledges_without_changing_active(active, operator):
+    alarm = alarm_acknowledge(alarm=active, user=operator, comment="seen")
+    alarm.refresh_from_db()
+    assert alarm.active and alarm.acked and alarm.state == AlarmState.ACTIVE_ACKED
+    assert alarm.acked_by == "olivia"
+    event = AlarmEvent.objects.get(alarm=alarm, event=AlarmEventType.ACKNOWLEDGED)
+    assert (event.username, event.reason, event.state_before, event.state_after) == (
+        "olivia", "seen", "active_unacked", "active_acked")
+    audit = AuditRecord.objects.get(action="alarm.acknowledge")
+    assert (audit.username, audit.object_id, audit.old_value["state"], audit.new_value["state"]) == (
+        "olivia", str(alarm.pk), "active_unacked", "active_acked")
+
+
+def test_it_refuses_to_acknowledge_twice(active, operator):
+    alarm_acknowledge(alarm=active, user=operator)
+    with pytest.raises(Conflict):
+        alarm_acknowledge(alarm=active, user=operator)
+    assert AlarmEvent.objects.filter(event=AlarmEventType.ACKNOWLEDGED).count() == 1
+
+
+def test_it_refuses_to_acknowledge_a_normal_alarm(hi_alarm, operator):
+    with pytest.raises(Conflict):
+        alarm_acknowledge(alarm=hi_alarm, user=operator)
+    assert not AuditRecord.objects.filter(action="alarm.acknowledge").exists()
+
+
+def test_it_acknowledges_a_returned_alarm_to_normal(active, temp, record, operator):
+    record(temp, 10.0)
+    active.refresh_from_db()
+    assert active.state == AlarmState.RTN_UNACKED
+    alarm = alarm_acknowledge(alarm=active, user=operator)
+    assert alarm.state == AlarmState.NORMAL
+
+
+def test_it_requires_a_known_reason_code_when_the_definition_asks(active, operator):
+    d = active.definition
+    d.ack_requires_reason, d.reason_codes = True, ["checked", "maintenance"]
+    d.save()
+    with pytest.raises(BadRequest, match="reason code is required"):
+        alarm_acknowledge(alarm=active, user=operator)
+    with pytest.raises(BadRequest, match="Unknown reason code 'bogus'"):
+        alarm_acknowledge(alarm=active, user=operator, reason_code="bogus")
+    active.refresh_from_db()
+    assert not active.acked
+    alarm = alarm_acknowledge(alarm=active, user=operator, reason_code="checked")
+    assert alarm.ack_reason == "checked"
+
+
+def test_it_shelves_within_the_maximum_with_a_reason(active, supervisor):
+    with pytest.raises(BadRequest, match="at most 28800"):
+        alarm_shelve(alarm=active, user=supervisor, duration_seconds=28801, reason="x")
+    with pytest.raises(BadRequest, match="reason is required"):
+        alarm_shelve(alarm=active, user=supervisor, duration_seconds=60, reason="  ")
+    alarm = alarm_shelve(alarm=active, user=supervisor, duration_seconds=600, reason="transmitter drift")
+    assert alarm.state == AlarmState.SHELVED and alarm.shelved_by == "sam"
+    assert AuditRecord.objects.get(action="alarm.shelve").reason == "transmitter drift"
+    with pytest.raises(Conflict, match="already shelved"):
+        alarm_shelve(alarm=active, user=supervisor, duration_seconds=60, reason="again")
+
+
+def test_it_lets_only_a_supervisor_shelve(active, operator):
+    with pytest.raises(PermissionDenied):
+        alarm_shelve(alarm=active, user=operator, duration_seconds=60, reason="x")
+    active.refresh_from_db()
+    assert active.shelved_until is None
+
+
+def test_it_unshelves_to_the_true_state(active, supervisor):
+    alarm_shelve(alarm=active, user=supervisor, duration_seconds=600, reason="x")
+    alarm = alarm_unshelve(alarm=active, user=supervisor, reason="fixed")
+    assert alarm.state == AlarmState.ACTIVE_UNACKED and alarm.shelved_until is None
+    assert AuditRecord.objects.filter(action="alarm.unshelve").count() == 1
+    with pytest.raises(Conflict, match="not shelved"):
+        alarm_unshelve(alarm=active, user=supervisor)
+
+
+def test_it_takes_an_alarm_out_of_service_and_back(active, engineer, temp, record):
+    alarm = alarm_remove_from_service(alarm=active, user=engineer, reason="instrument removed for calibration")
+    assert alarm.state == AlarmState.OUT_OF_SERVICE
+    record(temp, 10.0)  # still evaluated and journaled
+    alarm.refresh_from_db()
+    assert not alarm.active and alarm.state == AlarmState.OUT_OF_SERVICE
+    alarm = alarm_return_to_service(alarm=alarm, user=engineer)
+    assert alarm.state == AlarmState.RTN_UNACKED
+    assert [r.action for r in AuditRecord.objects.order_by("id")] == ["alarm.remove_from_service",
+                                                                      "alarm.return_to_service"]
+    events = list(AlarmEvent.objects.filter(alarm=alarm).order_by("id").values_list("event", flat=True))
+    assert events == ["activated", "removed_from_service", "cleared", "returned_to_service"]
+
+
+def test_it_refuses_out_of_service_below_engineer(active, supervisor):
+    with pytest.raises(PermissionDenied):
+        alarm_remove_from_service(alarm=active, user=supervisor, reason="x")
+
+
+def test_it_refuses_a_stale_conditional_update(active):
+    stale = Alarm.objects.select_related("definition", "tag__machine").get(pk=active.pk)
+    Alarm.objects.filter(pk=active.pk).update(seq=stale.seq + 1)  # another process got there first
+    assert _conditional_update(stale, {"acked": True}) is False
+    active.refresh_from_db()
+    assert not active.acked
+
+
+def test_it_retries_a_person_action_on_fresh_data(active, operator, monkeypatch):
+    """An evaluation commit lands between the read and the write of an acknowledgement: it is decided again."""
+    from alarms import services
+
+    real = services._conditional_update
+    calls = {"n": 0}
+
+    def racing(alarm, fields):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            Alarm.objects.filter(pk=alarm.pk).update(seq=alarm.seq + 1, value=99.0)
+        return real(alarm, fields)
+
+    monkeypatch.setattr(services, "_conditional_update", racing)
+    alarm = alarm_acknowledge(alarm=active, user=operator)
+    assert calls["n"] == 2 and alarm.acked and alarm.value == 99.0
