@@ -10,8 +10,13 @@ from alarms.evaluation import EPOCH_KEY, RT_KEY, TIMERS_KEY, AlarmEngine, engine
 from alarms.models import Alarm, AlarmEvent
 from alarms.tests.conftest import alarm_of
 from scada.redis import get_redis
+from tags.models import Tag
 
 pytestmark = pytest.mark.django_db
+
+
+def _tag(name):
+    return Tag.objects.get(name=name)
 
 
 def test_it_activates_a_high_alarm_and_journals_it(hi_alarm, temp, record):
@@ -219,3 +224,28 @@ def test_it_expires_shelving_on_its_own_and_shows_the_true_state(hi_alarm, temp,
     assert hi_alarm.state == AlarmState.ACTIVE_UNACKED and hi_alarm.shelved_until is None
     expired = AlarmEvent.objects.get(alarm=hi_alarm, event=AlarmEventType.SHELVE_EXPIRED)
     assert expired.state_before == AlarmState.SHELVED and expired.username == ""
+
+
+def test_it_loads_the_demo_alarms_and_the_simulated_setpoint_drives_them(record, tick):
+    """The demo loaders in order (plant tags, then alarms); a high reactor temperature raises HI then HIHI."""
+    from alarms.demo import load_alarms
+    from tags.demo import load_plant
+
+    load_plant()
+    assert "5 definitions created" in load_alarms()
+    assert "0 definitions created" in load_alarms()  # idempotent
+    engine.reset()
+    temp = _tag("Reactor_Temp")
+    t0 = time.time()
+    record(temp, 90.0, ts=t0)
+    tick(now=t0 + 2.0)  # the HI on-delay
+    record(temp, 97.0, ts=t0 + 3)
+    states = dict(Alarm.objects.filter(tag=temp).values_list("definition__key", "state"))
+    assert states == {"reactor_temp_hi": "active_unacked", "reactor_temp_hihi": "active_unacked",
+                      "reactor_temp_bad": "normal"}
+    assert Alarm.objects.filter(definition__key="bearing_temp_high").count() == 2
+    stopped = Alarm.objects.get(definition__key="pump_speed_low", tag__name="pump-02.Speed")
+    record(_tag("pump-02.Running"), False)
+    record(_tag("pump-02.Speed"), 0.5)
+    stopped.refresh_from_db()
+    assert stopped.suppressed and stopped.state == AlarmState.SUPPRESSED
