@@ -90,6 +90,11 @@ class Codec:
             # PLC strings are NUL- or space-padded bytes; latin-1 never fails, so a garbled byte shows as itself.
             return data.split(b"\x00", 1)[0].decode("latin-1").rstrip(" ")
         if self._fast:
+            if self.data_type == "uint16":  # the most common tag of all: no packing needed
+                return int(regs[0])
+            if self.data_type == "int16":
+                r = int(regs[0])
+                return r - 0x10000 if r & 0x8000 else r
             return self._struct.unpack(struct.pack(f">{self.count}H", *regs))[0]
         return self._struct.unpack(self._ordered_bytes(regs))[0]
 
