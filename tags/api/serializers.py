@@ -4,6 +4,8 @@ The list endpoint builds its items in tags.selectors.tag_list (plain tuples → 
 `TagListItemSerializer` below documents that shape for the OpenAPI schema and a test keeps the two in step.
 """
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from scada.api.renderers import iso_utc
@@ -55,7 +57,8 @@ class TagSerializer(serializers.ModelSerializer):
         live: dict[int, LiveValue | None] = self.context.get("live") or {}
         return live_value_dict(live.get(obj.pk))
 
-    def get_value(self, obj) -> object:
+    @extend_schema_field(OpenApiTypes.ANY)
+    def get_value(self, obj):
         return self._live(obj)["value"]
 
     def get_timestamp(self, obj) -> str | None:

@@ -35,7 +35,8 @@ tag_urlpatterns = [
     path("tags/<segment:machine_id>/<segment:name>/write", views.TagMachineWriteView.as_view(),
          name="tag-machine-write"),
     path("tags/<segment:name>", views.TagDetailView.as_view(), name="tag-detail"),
-    path("tags/<segment:machine_id>/<segment:name>", views.TagDetailView.as_view(), name="tag-machine-detail"),
+    path("tags/<segment:machine_id>/<segment:name>", views.TagMachineDetailView.as_view(),
+         name="tag-machine-detail"),
 ]
 
 urlpatterns = [

@@ -4,7 +4,7 @@ Views validate input and call tags.services / tags.selectors; nothing more. Role
 matrix (scada/api/matrix.py); a tag's own write role and e-signature are enforced by tag_write.
 """
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -152,8 +152,21 @@ class TagWriteView(_TagWriteMixin, TagApiView):
         return self.do_write(request)
 
 
+@extend_schema_view(
+    post=extend_schema(operation_id="tags_machine_write_create"),
+    put=extend_schema(operation_id="tags_machine_write_update"),
+)
 class TagMachineWriteView(TagWriteView):
     """PUT /api/tags/{machine_id}/{name}/write (seed 003), POST too: same rules as /api/tags/{name}/write."""
+
+
+@extend_schema_view(
+    get=extend_schema(operation_id="tags_machine_retrieve"),
+    put=extend_schema(operation_id="tags_machine_update"),
+    delete=extend_schema(operation_id="tags_machine_destroy"),
+)
+class TagMachineDetailView(TagDetailView):
+    """GET/PUT/DELETE /api/tags/{machine_id}/{name} (seed 003): the tag by full or member name on a machine."""
 
 
 class TagBatchWriteView(TagApiView):
@@ -180,5 +193,5 @@ class TagBatchWriteView(TagApiView):
                          "failed_writes": len(items) - ok, "results": results})
 
 
-__all__ = ["TagListView", "TagStatsView", "TagDetailView", "TagWriteView", "TagMachineWriteView",
-           "TagBatchWriteView"]
+__all__ = ["TagListView", "TagStatsView", "TagDetailView", "TagMachineDetailView", "TagWriteView",
+           "TagMachineWriteView", "TagBatchWriteView"]
