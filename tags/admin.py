@@ -11,6 +11,7 @@ from django.db import models, transaction
 
 from accounts.audit import AuditEntry, audit_record, audit_record_many
 from scada.errors import KilnError
+from scada.roles import Role
 from tags.live import live_get_many
 from tags.models import DeviceCommand, DeviceType, DeviceTypeTag, Machine, Site, Tag
 from tags.services import machine_create_from_type, machine_sync_from_type, tag_delete, tags_set_active
@@ -232,6 +233,10 @@ class TagAdmin(AuditedAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         transaction.on_commit(tag_config_changed)
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting a tag is the Admin's (seed 000), here as in the API; Engineers deactivate instead.
+        return getattr(request.user, "role", 0) >= Role.ADMIN and super().has_delete_permission(request, obj)
 
     def delete_model(self, request, obj):
         # The service refuses (409) while alarms or other configuration still use the tag.

@@ -10,6 +10,7 @@ are audited in the transaction of the change and announce themselves with tags.v
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,6 +46,7 @@ __all__ = [
     "tags_set_active",
     "machine_create_from_type",
     "machine_sync_from_type",
+    "register_tag_deleted_hook",
     "datatype_parse",
     "quality_parse",
     "role_parse",
@@ -368,6 +370,31 @@ def tag_write_batch(*, writes: list[dict], user, source: str = "api.batch") -> l
 
 # --- tag configuration -----------------------------------------------------------------------------------------
 
+_tag_deleted_hooks: list[tuple[str, Callable[[int, str], None]]] = []
+
+
+def register_tag_deleted_hook(name: str, fn: Callable[[int, str], None]) -> None:
+    """Run fn(tag_id, tag_name) after a tag's deletion commits (e.g. the historian dropping its samples).
+
+    Like register_value_consumer: other apps subscribe from their AppConfig.ready(), so `tags` imports none of
+    them. Idempotent by name.
+    """
+    for i, (existing, _) in enumerate(_tag_deleted_hooks):
+        if existing == name:
+            _tag_deleted_hooks[i] = (name, fn)
+            return
+    _tag_deleted_hooks.append((name, fn))
+
+
+def _run_tag_deleted_hooks(tag_id: int, name: str) -> None:
+    for hook_name, fn in list(_tag_deleted_hooks):
+        try:
+            fn(tag_id, name)
+        except Exception:
+            # The tag is gone either way; one subscriber's failure must not hide the others' clean-up.
+            logger.exception("Tag-deleted hook %s failed for tag %s (id %s)", hook_name, name, tag_id)
+
+
 def _tag_snapshot(tag: Tag) -> dict:
     return {"machine_id": tag.machine.machine_id, "name": tag.name, "datatype": tag.datatype,
             "description": tag.description, "unit": tag.unit, "min_value": tag.min_value,
@@ -490,8 +517,9 @@ def tag_delete(*, user, tag: Tag, reason: str = "") -> datetime:
         raise Conflict(f"Tag '{snapshot['name']}' is still used by: {', '.join(refs)}")
     record = audit_record(action="tag.delete", user=user, object_type="tag", object_id=snapshot["name"],
                           old_value=snapshot, reason=reason)
-    # The live value goes with the tag, but only once the delete is certain.
+    # The live value (and whatever other apps keep per tag) goes with the tag, once the delete is certain.
     transaction.on_commit(lambda: live_delete([tag_id]))
+    transaction.on_commit(lambda: _run_tag_deleted_hooks(tag_id, snapshot["name"]))
     _on_config_commit()
     return record.ts
 

@@ -122,3 +122,13 @@ def test_it_audits_device_type_inline_changes(web, pump_type):
     records = AuditRecord.objects.filter(action="devicetype.update").order_by("id")
     assert records[0].new_value == {"name": "Renamed pump"}
     assert {"change": "added", "object": "pump.centrifugal.Current", "fields": None} in records[1].new_value["inline"]
+
+
+def test_it_leaves_deleting_tags_to_admins(web, admin_user, temp_sensor):
+    assert web.post(f"/admin/tags/tag/{temp_sensor.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Tag.objects.filter(pk=temp_sensor.pk).exists()
+    admin = Client()
+    admin.force_login(admin_user)
+    assert admin.post(f"/admin/tags/tag/{temp_sensor.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert not Tag.objects.filter(pk=temp_sensor.pk).exists()
+    assert AuditRecord.objects.get(action="tag.delete").username == "ada"

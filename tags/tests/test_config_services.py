@@ -120,3 +120,20 @@ def test_it_loads_the_demo_plant_idempotently(db):
     assert set_speed.parameters["speed"]["max"] == 3000
     running = Tag.objects.get(name="pump-01.Running")
     assert live_get_many([running.pk])[running.pk].value is True
+
+
+def test_it_tells_subscribers_about_a_deleted_tag_after_commit(temp_sensor, admin_user,
+                                                               django_capture_on_commit_callbacks):
+    from tags.services import _tag_deleted_hooks, register_tag_deleted_hook, tag_delete
+
+    seen = []
+    register_tag_deleted_hook("test", lambda tag_id, name: seen.append((tag_id, name)))
+    register_tag_deleted_hook("broken", lambda tag_id, name: 1 / 0)
+    try:
+        tag_id = temp_sensor.pk
+        with django_capture_on_commit_callbacks(execute=True):
+            tag_delete(user=admin_user, tag=temp_sensor)
+            assert seen == []
+        assert seen == [(tag_id, "Temperature_Sensor_01")]
+    finally:
+        _tag_deleted_hooks[:] = [h for h in _tag_deleted_hooks if h[0] not in ("test", "broken")]
