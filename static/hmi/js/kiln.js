@@ -186,7 +186,8 @@
     pending: new Map(),    // tag name → update waiting for the next frame
     rafScheduled: false,
     ws: null, connected: false, subscribed: {}, alarmsSubscribed: false, wantAlarms: false, stopped: false, retry: 0,
-    stats: { frames: 0, updates: 0, messages: 0, maxLatency: 0, latencies: [], started: performance.now() }
+    stats: { frames: 0, updates: 0, messages: 0, maxLatency: 0, latencies: [], frameLatencies: [], e2e: false,
+             e2eLatencies: [], firstPaint: null }
   });
 
   live.watch = function (names, fn) {
@@ -208,6 +209,8 @@
 
   function enqueue(name, u, arrived) {
     u.__t = arrived;
+    // The oldest waiting arrival sets this frame's worst latency, even if a newer value of its tag replaced it.
+    if (!live.pending.size) live.oldest = arrived;
     live.pending.set(name, u);
     if (!live.rafScheduled) { live.rafScheduled = true; requestAnimationFrame(flush); }
   }
@@ -226,7 +229,19 @@
       if (stats.latencies.length < 20000) stats.latencies.push(lat);
       stats.updates++;
     });
+    var worst = now - live.oldest;
+    if (worst > stats.maxLatency) stats.maxLatency = worst;
+    if (stats.frameLatencies.length < 20000) stats.frameLatencies.push(worst);
+    if (stats.e2e) {
+      // Bench only: from the value's timestamp (recorded on this machine's clock) to the DOM.
+      var wall = Date.now();
+      live.pending.forEach(function (u) {
+        var t = Date.parse(u.ts);
+        if (isFinite(t) && stats.e2eLatencies.length < 50000) stats.e2eLatencies.push(wall - t);
+      });
+    }
     live.pending.clear();
+    if (!stats.frames) stats.firstPaint = now;
     stats.frames++;
   }
   Kiln.live.flushNow = flush;

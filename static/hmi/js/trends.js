@@ -108,15 +108,20 @@
                     value: function (u, v) { return v == null ? "–" : Kiln.fmtNumber(v); } });
     });
     var b = build();
+    state.shown = [b.t0, b.t1];
     var opts = {
       width: Math.max(400, holder.clientWidth), height: Math.max(300, Math.round(window.innerHeight * 0.6)),
       series: series, axes: axes,
       scales: { x: { time: true, min: b.t0, max: b.t1 } },
+      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"); },
       cursor: { drag: { x: true, y: false, setScale: true } },
       legend: { live: true },
       hooks: {
         setScale: [function (u, key) {
+          // Only a person's zoom (drag, wheel) counts; our own redraws set exactly the window in state.shown.
+          var sh = state.shown;
           if (key !== "x" || state.applying) return;
+          if (sh && Math.abs(u.scales.x.min - sh[0]) < 1e-3 && Math.abs(u.scales.x.max - sh[1]) < 1e-3) return;
           state.view = [u.scales.x.min, u.scales.x.max];
           setLive(false);
           ensureLoaded();
@@ -133,6 +138,7 @@
   function redraw() {
     if (!state.plot) return;
     var b = build();
+    state.shown = [b.t0, b.t1];
     state.applying = true;
     state.plot.batch(function () {
       state.plot.setData(b.data, false);
@@ -162,12 +168,17 @@
   function load(start, end) {
     if (!state.tags.length) { makePlot(); return Promise.resolve(); }
     say("Loading history…");
-    return Promise.all(state.tags.map(function (n) { return fetchHistory(n, start, end); })).then(function (res) {
+    var errors = [];
+    return Promise.all(state.tags.map(function (n) {
+      // One tag's failure (say, 429 from the history rate limit) must not blank the others or the live tail.
+      return fetchHistory(n, start, end).catch(function (err) { errors.push(err.message); return { xs: [], ys: [] }; });
+    })).then(function (res) {
       state.tags.forEach(function (n, i) { state.series[n] = mergeSamples(state.series[n], res[i]); });
       state.loaded = state.loaded ? [Math.min(state.loaded[0], start), Math.max(state.loaded[1], end)] : [start, end];
       var total = res.reduce(function (a, r) { return a + r.xs.length; }, 0);
-      say(total + " samples loaded" + (state.live ? "; following live values" : ""));
-    }, function (err) { say(err.message, true); });
+      if (errors.length) say(errors.join("; "), true);
+      else say(total + " samples loaded" + (state.live ? "; following live values" : ""));
+    });
   }
   function mergeSamples(old, add) {
     if (!old) return add;
@@ -259,7 +270,7 @@
   // CSV of exactly what is shown: the visible time window, one column per tag, values as drawn.
   function csv() {
     if (!state.plot) return;
-    var u = state.plot, min = u.scales.x.min, max = u.scales.x.max, d = u.data;
+    var u = state.plot, min = u.scales.x.min, max = u.scales.x.max, d = build().data;
     var lines = [["timestamp"].concat(state.tags.map(function (n) {
       var t = Kiln.tagConfig[n] || {}; return n + (t.unit ? " [" + t.unit + "]" : "");
     })).map(Kiln.csvCell).join(",")];
