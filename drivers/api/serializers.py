@@ -21,7 +21,9 @@ class ConnectionStatusSerializer(serializers.Serializer):
     port = serializers.IntegerField()
     unit_id = serializers.IntegerField()
     enabled = serializers.BooleanField()
-    state = serializers.ChoiceField(choices=["connected", "connecting", "backoff", "stopped", "disabled"])
+    # A CharField, not a ChoiceField: an enum named "state" would collide with the alarm states in the schema.
+    state = serializers.CharField(help_text="connected, connecting, backoff (waiting to reconnect), stopped (not "
+                                            "polled by any worker) or disabled.")
     worker = serializers.CharField(allow_null=True)
     last_poll = serializers.CharField(allow_null=True, help_text="UTC ISO 8601 time of the last good cycle.")
     poll_ms_p50 = serializers.FloatField(allow_null=True)
