@@ -110,3 +110,52 @@ def in_thread(fn, *args, **kwargs):
     if "error" in box:
         raise box["error"]
     return box.get("result")
+
+
+def _child_env() -> dict:
+    db = connection.settings_dict
+    env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")}
+    auth = f"{db['USER'] or 'postgres'}:{db['PASSWORD']}" if db.get("PASSWORD") else (db["USER"] or "postgres")
+    env.update({"DATABASE_URL": f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+                "REDIS_URL": settings.REDIS_URL, "CELERY_BROKER_URL": settings.REDIS_URL, "KILN_TESTING": "1",
+                "PYTHONUNBUFFERED": "1"})
+    return env
+
+
+class Plant:
+    """The demo plant's simulated PLC (`manage.py plcsim`) and a drivers worker (`celery -Q drivers`), as
+    `make run` starts them, as subprocesses against the test database and Redis."""
+
+    def __init__(self, plc_port: int):
+        log_dir = OUTPUT / "daphne"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.plc_log = open(log_dir / f"plcsim-{plc_port}.log", "w")  # noqa: SIM115 - closed in stop()
+        self.worker_log = open(log_dir / f"worker-{plc_port}.log", "w")  # noqa: SIM115
+        bin_dir = Path(sys.executable).parent
+        self.plc = subprocess.Popen(  # noqa: S603
+            [sys.executable, "manage.py", "plcsim", "--port", str(plc_port), "--seed", "1"],
+            cwd=settings.BASE_DIR, env=_child_env(), stdout=self.plc_log, stderr=subprocess.STDOUT)
+        self.worker = subprocess.Popen(  # noqa: S603
+            [str(bin_dir / "celery"), "-A", "scada", "worker", "-Q", "drivers", "--concurrency", "2",
+             "-n", f"hmitest-{plc_port}@%h", "--without-heartbeat", "--without-gossip", "--without-mingle",
+             "--loglevel", "INFO"],
+            cwd=settings.BASE_DIR, env=_child_env(), stdout=self.worker_log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+
+    def stop_plc(self) -> None:
+        """The PLC goes away (power, network): the driver must show its tags as BAD."""
+        if self.plc.poll() is None:
+            self.plc.terminate()
+            self.plc.wait(timeout=10)
+
+    def stop(self) -> None:
+        self.stop_plc()
+        if self.worker.poll() is None:
+            self.worker.terminate()  # warm shutdown, as honcho would
+            try:
+                self.worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.worker.pid, 9)
+                self.worker.wait(timeout=5)
+        self.plc_log.close()
+        self.worker_log.close()

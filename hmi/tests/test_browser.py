@@ -14,7 +14,7 @@ import time
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from hmi.tests.browser import CHROMIUM, CHROMIUM_ARGS, OUTPUT, DaphneServer, in_thread
+from hmi.tests.browser import CHROMIUM, CHROMIUM_ARGS, OUTPUT, DaphneServer, Plant, free_port, in_thread
 from scada.roles import Role
 
 PASSWORD = "correct-horse-battery"
@@ -179,6 +179,44 @@ def test_it_marks_everything_stale_when_the_live_connection_drops(new_page, demo
     expect(page.locator("body")).to_have_class(re.compile(r"\bws-down\b"))
     expect(page.locator("#conn")).to_have_text("reconnecting…")
     shot(page, "overview_connection_lost")
+
+
+def _number(text: str) -> float | None:
+    m = re.match(r"^\s*(-?\d+(?:\.\d+)?)", text or "")
+    return float(m.group(1)) if m else None
+
+
+def test_it_follows_the_simulated_plc_and_marks_bad_when_it_stops(new_page, demo, server, monkeypatch):
+    """The whole chain: plcsim (Modbus TCP) → drivers worker → values → /ws → page; write → worker → PLC."""
+    from drivers.demo import load_drivers
+
+    port = free_port()
+    monkeypatch.setenv("PLCSIM_PORT", str(port))
+    in_thread(load_drivers)
+    plant = Plant(port)
+    try:
+        page = new_page(demo["operator"])
+        # The process model moves the tank on its own: the overview shows it moving.
+        first = page.locator("#t101-level").text_content()
+        expect(page.locator("#t101-level")).not_to_have_text(first, timeout=20000)
+        page.click("#p01-sp")
+        dialog = page.locator("#write-dialog")
+        dialog.locator("input[name=value]").fill("1000")
+        dialog.locator("button[type=submit]").click()
+        expect(dialog.locator(".dlg-ok")).to_be_visible(timeout=5000)
+        expect(page.locator("#p01-sp")).to_have_text("1000 RPM", timeout=3000)
+        # The PLC's speed follows its new setpoint (first-order lag, 2 s).
+        deadline = time.time() + 15
+        while abs((_number(page.locator("#p01-speed").text_content()) or 0) - 1000) > 30:
+            assert time.time() < deadline, page.locator("#p01-speed").text_content()
+            page.wait_for_timeout(100)
+        shot(page, "overview_plc_follows_setpoint")
+        plant.stop_plc()
+        expect(page.locator("#p01-speed")).to_have_text("BAD", timeout=5000)
+        expect(page.locator("#t101-level")).to_have_text("BAD", timeout=5000)
+        shot(page, "overview_plc_stopped")
+    finally:
+        plant.stop()
 
 
 def _tank_alarm(**kw):
