@@ -306,10 +306,12 @@ def tag_write(*, tag: Tag, value, user, quality: str | None = None, timestamp: d
         now = timezone.now()
         with transaction.atomic():
             # Conditional UPDATE (healthchecks' habit): F() keeps parallel increments, and the filter makes a
-            # tag switched off meanwhile fail the write instead of counting it.
-            updated = Tag.objects.filter(pk=tag.pk, is_writable=True, is_active=True).update(
-                last_write_by=username, last_write_at=now, write_count=F("write_count") + 1)
-            if updated != 1:
+            # tag switched off meanwhile fail the write instead of counting it. A PLC write has already happened
+            # by now, so it is tracked and audited whatever changed meanwhile: the trail must tell the truth.
+            writable = Tag.objects.filter(pk=tag.pk) if plc else Tag.objects.filter(pk=tag.pk, is_writable=True,
+                                                                                      is_active=True)
+            updated = writable.update(last_write_by=username, last_write_at=now, write_count=F("write_count") + 1)
+            if updated != 1 and not plc:
                 raise Conflict(f"Tag '{tag.name}' was changed or removed while writing; nothing was written")
             written_quality = quality or Quality.GOOD
             record = audit_record(
@@ -331,7 +333,8 @@ def tag_write(*, tag: Tag, value, user, quality: str | None = None, timestamp: d
             written_quality = current.quality if current else Quality.GOOD
     finally:
         _release_lock(lock)
-    tag.refresh_from_db(fields=["last_write_by", "last_write_at", "write_count"])
+    if updated == 1:
+        tag.refresh_from_db(fields=["last_write_by", "last_write_at", "write_count"])
     return WriteResult(tag=tag, value=coerced, previous_value=previous.value if previous else None,
                        timestamp=sample_ts, quality=written_quality, confirmed=confirmed, audit_id=record.pk)
 

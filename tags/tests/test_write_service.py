@@ -180,3 +180,15 @@ def test_it_counts_every_one_of_many_concurrent_writes(setpoint, supervisor):
     # Serialized per tag: each write's old value is the value the write before it left.
     for before, after in zip(records, records[1:], strict=False):
         assert after.old_value["value"] == before.new_value["value"]
+
+
+def test_it_still_audits_a_plc_write_when_the_tag_was_made_read_only_meanwhile(setpoint, supervisor, plc_router):
+    router = plc_router([setpoint])
+    stale = type(setpoint).objects.get(pk=setpoint.pk)
+    type(setpoint).objects.filter(pk=setpoint.pk).update(is_writable=False)
+    result = tag_write(tag=stale, value=20.0, user=supervisor)
+    # The PLC has the value: the trail and the counter say so.
+    assert router.writes == [("Setpoint_Temperature", 20.0)]
+    assert AuditRecord.objects.get(pk=result.audit_id).new_value["value"] == 20.0
+    setpoint.refresh_from_db()
+    assert setpoint.write_count == 1
