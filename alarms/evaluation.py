@@ -18,6 +18,7 @@ ends within one scan; the transition is stamped with the exact moment the delay 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from dataclasses import dataclass
@@ -47,14 +48,21 @@ _OPS = {AlarmKind.HI: _HIGH, AlarmKind.HIHI: _HIGH, AlarmKind.LO: _LOW, AlarmKin
 MAX_DUE_PER_BATCH = 2000
 CAS_RETRIES = 5
 
-# Compare-and-set of runtime entries, with their timers, in one atomic step. ARGV holds groups of four:
-# field, expected value ('' = absent), new value, timer ('' = leave, '-' = remove, else the due time).
-# Returns the epoch as it was before this call and the fields whose expected value did not match.
+# Compare-and-set of runtime entries, with their timers, in one atomic step. ARGV[1] is a random starting epoch
+# (used only if the epoch key is missing, e.g. after a Redis restart, so it never repeats a value a process may
+# still hold), then groups of four: field, expected value ('' = absent), new value, timer ('' = leave,
+# '-' = remove, else the due time). Returns the epoch as it was before this call and the fields whose expected
+# value did not match.
 _CAS_LUA = """
-local epoch = tonumber(redis.call('GET', KEYS[2]) or '0')
+local epoch = redis.call('GET', KEYS[2])
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[2], epoch)
+end
+epoch = tonumber(epoch)
 local conflicts = {}
 local changed = 0
-for i = 1, #ARGV, 4 do
+for i = 2, #ARGV, 4 do
   local f = ARGV[i]
   local cur = redis.call('HGET', KEYS[1], f)
   if cur == false then cur = '' end
@@ -237,10 +245,9 @@ class AlarmEngine:
                 "id", "active", "suppressed", "gen"
             ):
                 pipe.hsetnx(RT_KEY, aid, _encode((active, suppressed, gen, None)))
-            results = pipe.execute()
-            if any(results):
-                r.incr(EPOCH_KEY)
-                self.epoch = None  # we moved the epoch ourselves: resync next batch
+            # HSETNX only fills gaps nobody has mirrored (a mirror is only ever filled after this step), so it
+            # need not move the epoch.
+            pipe.execute()
             raws = r.hmget(RT_KEY, ids)
         for aid, raw in zip(ids, raws, strict=True):
             self.mirror[aid] = (raw or b"", _decode(raw))
@@ -478,7 +485,8 @@ class AlarmEngine:
             staged[aid] = (new_raw, state, w[2])
         if not args:
             return set()
-        before, conflicts = self._cas_script()(keys=[RT_KEY, EPOCH_KEY, TIMERS_KEY], args=args)
+        before, conflicts = self._cas_script()(keys=[RT_KEY, EPOCH_KEY, TIMERS_KEY],
+                                               args=[random.getrandbits(48) + 1, *args])
         conflicts = {int(x) for x in conflicts}
         changed = any(staged[a][0] != work[a][0] for a in staged if a not in conflicts)
         # If nobody else moved the epoch since we last synced, our mirror plus what we just wrote is exact.
