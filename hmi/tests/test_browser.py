@@ -134,8 +134,41 @@ def test_it_writes_a_setpoint_and_shows_the_value_follow(new_page, demo):
     expect(page.locator("#p01-sp")).to_have_text("1750 RPM", timeout=2000)
     from accounts.models import AuditRecord
 
-    assert AuditRecord.objects.filter(action__startswith="tag.write", username="olivia").exists()
+    deadline = time.time() + 3
+    while not AuditRecord.objects.filter(action="tag.write", username="olivia").exists():
+        assert time.time() < deadline, "no audit record of the write"
+        time.sleep(0.05)
     shot(page, "overview_after_write")
+
+
+def test_it_asks_for_an_e_signature_when_the_tag_requires_one(new_page, demo):
+    from tags.models import Tag
+    from tags.values import tag_config_changed
+
+    Tag.objects.filter(name="Reactor_Temp_SP").update(requires_signature=True)
+    in_thread(tag_config_changed)
+    page = new_page(demo["supervisor"])
+    page.click("#r201-sp")
+    dialog = page.locator("#write-dialog")
+    expect(dialog.locator(".wd-sig")).to_be_visible()
+    dialog.locator("input[name=value]").fill("80")
+    dialog.locator("input[name=reason]").fill("recipe step 3")
+    dialog.locator("input[name=password]").fill("not-my-password")
+    dialog.locator("button[type=submit]").click()
+    expect(dialog.locator(".dlg-error")).to_have_text("Signature rejected: wrong password.")
+    shot(page, "write_dialog_signature_rejected")
+    dialog.locator("input[name=password]").fill(PASSWORD)
+    dialog.locator("button[type=submit]").click()
+    expect(page.locator("#r201-sp")).to_have_text("80.0 °C", timeout=3000)
+    from accounts.models import AuditRecord
+
+    # The live value is pushed as it is recorded, a moment before the API's transaction commits.
+    deadline = time.time() + 3
+    while not (rows := list(AuditRecord.objects.filter(action="tag.write", username="sam"))):
+        assert time.time() < deadline, "no audit record of the signed write"
+        time.sleep(0.05)
+    assert rows[-1].new_value["signature"]["signed_by"] == "sam"
+    assert rows[-1].new_value["signature"]["meaning"] == "Approved"
 
 
 def test_it_offers_no_write_on_a_supervisor_setpoint_to_an_operator(new_page, demo):

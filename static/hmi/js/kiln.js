@@ -288,7 +288,7 @@
     if (c) { c.className = "conn conn-" + state; c.textContent = text; }
     document.body.classList.toggle("ws-down", state !== "up");
     var sb = $("#stale-banner");
-    if (sb) sb.hidden = state === "up" || !live.everConnected;
+    if (sb) sb.hidden = state === "up" || state === "locked" || !live.everConnected;
   }
   live.start = function () {
     if (live.ws || live.stopped || locked) return;
