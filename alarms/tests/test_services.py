@@ -128,19 +128,52 @@ def test_it_refuses_a_stale_conditional_update(active):
     assert not active.acked
 
 
-def test_it_retries_a_person_action_on_fresh_data(active, operator, monkeypatch):
-    """An evaluation commit lands between the read and the write of an acknowledgement: it is decided again."""
-    from alarms import services
+@pytest.mark.django_db(transaction=True)
+def test_it_loses_no_update_when_acknowledgements_race_evaluation(hi_alarm, temp, operator):
+    """Two threads (as a web request and a driver worker would): values flip the alarm while an operator keeps
+    acknowledging. Every change is a conditional UPDATE, so each bumps `seq` once and writes one journal row."""
+    import threading
+    import time
 
-    real = services._conditional_update
-    calls = {"n": 0}
+    from django.db import connection
 
-    def racing(alarm, fields):
-        calls["n"] += 1
-        if calls["n"] == 1:
-            Alarm.objects.filter(pk=alarm.pk).update(seq=alarm.seq + 1, value=99.0)
-        return real(alarm, fields)
+    from alarms.lifecycle import display_state
+    from tags.values import Sample, tag_values_record
 
-    monkeypatch.setattr(services, "_conditional_update", racing)
-    alarm = alarm_acknowledge(alarm=active, user=operator)
-    assert calls["n"] == 2 and alarm.acked and alarm.value == 99.0
+    done = threading.Event()
+    acks = {"ok": 0, "conflict": 0}
+
+    def evaluate():
+        try:
+            for i in range(40):
+                tag_values_record(samples=[Sample(tag_id=temp.pk, value=90.0 if i % 2 == 0 else 10.0,
+                                                  ts=time.time())])
+        finally:
+            done.set()
+            connection.close()
+
+    def acknowledge():
+        try:
+            while not done.is_set():
+                try:
+                    alarm_acknowledge(alarm=Alarm.objects.select_related("definition", "tag__machine").get(
+                        pk=hi_alarm.pk), user=operator)
+                    acks["ok"] += 1
+                except Conflict:
+                    acks["conflict"] += 1
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=evaluate), threading.Thread(target=acknowledge)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    alarm = Alarm.objects.get(pk=hi_alarm.pk)
+    events = list(AlarmEvent.objects.filter(alarm=alarm).values_list("event", flat=True))
+    assert events.count("activated") == 20 and events.count("cleared") == 20
+    assert events.count("acknowledged") == acks["ok"] > 0
+    assert alarm.seq == len(events)  # one conditional update per journal row: nothing overwritten
+    assert alarm.state == display_state(active=alarm.active, acked=alarm.acked, suppressed=alarm.suppressed,
+                                        shelved=False, out_of_service=False)
+    assert not alarm.active
