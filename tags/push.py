@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import itertools
 import logging
 import os
 import threading
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -50,6 +52,7 @@ BATCH_EVENT = "tags.batch"
 # A hub re-joins its group this often, so a Redis restart or flush never silences a process for long.
 REJOIN_SECONDS = 10.0
 PUBLISH_TIMEOUT = 2.0
+YIELD_EVERY = 200
 
 
 def _iso(ts: float | None) -> str | None:
@@ -89,6 +92,8 @@ def push_changes(changes: list[Change]) -> None:
         return
     message = {
         "type": BATCH_EVENT,
+        "src": _publisher.source_id(),
+        "seq": _publisher.next_seq(),
         "ids": [c.tag_id for c in changes],
         "ts": [c.ts for c in changes],
         "frames": [change_frame(c) for c in changes],
@@ -118,7 +123,19 @@ class _Publisher:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid: int | None = None
+        self._source: tuple[int, str] | None = None
+        self._seq = itertools.count(1)
         self.failures = 0
+
+    def source_id(self) -> str:
+        """This process's name in batch messages; hubs number-check each source to notice lost batches."""
+        if self._source is None or self._source[0] != os.getpid():
+            self._source = (os.getpid(), uuid.uuid4().hex[:12])
+            self._seq = itertools.count(1)
+        return self._source[1]
+
+    def next_seq(self) -> int:
+        return next(self._seq)
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         loop = self._loop
@@ -176,8 +193,14 @@ class LiveHub:
         self.channel_name: str | None = None
         self._tasks: list[asyncio.Task] = []
         self._started: asyncio.Future | None = None
-        self.batches = 0
-        self.delivered = 0
+        self._inbox: list[dict] = []
+        self._wake = asyncio.Event()
+        self._last_seq: dict[str, int] = {}
+        self._resync_wanted = False
+        self.batches = 0  # batch messages received
+        self.delivered = 0  # connection flushes
+        self.merged = 0  # intermediate values dropped because the hub was behind
+        self.gaps = 0  # lost batch messages noticed (each followed by a resync)
 
     # --- lifecycle -------------------------------------------------------------------------------------------
 
@@ -196,6 +219,7 @@ class LiveHub:
                 self._started = None
                 raise
             self._tasks = [self.loop.create_task(self._receive_loop(), name="tags-hub-receive"),
+                           self.loop.create_task(self._deliver_loop(), name="tags-hub-deliver"),
                            self.loop.create_task(self._auth_sweep_loop(), name="tags-hub-auth"),
                            self.loop.create_task(self._rejoin_loop(), name="tags-hub-rejoin")]
             self._started.set_result(True)
@@ -203,6 +227,7 @@ class LiveHub:
             await asyncio.shield(self._started)
 
     async def _receive_loop(self) -> None:
+        """Move batch messages from the channel layer into the inbox as fast as they come."""
         layer = get_channel_layer()
         backoff = 0.1
         while True:
@@ -217,16 +242,68 @@ class LiveHub:
                 backoff = min(backoff * 2, 5.0)
                 try:
                     await layer.group_add(LIVE_GROUP, self.channel_name)
-                    await self.resync()
+                    self.request_resync()
                     backoff = 0.1
                 except Exception:
                     logger.warning("Live hub could not re-join yet", exc_info=True)
                 continue
             if message.get("type") == BATCH_EVENT:
-                try:
-                    await self.deliver(message["ids"], message["ts"], message["frames"])
-                except Exception:
-                    logger.exception("Live hub failed to deliver a batch")
+                self._check_sequence(message.get("src"), message.get("seq"))
+                self._inbox.append(message)
+                self._wake.set()
+
+    def _check_sequence(self, src, seq) -> None:
+        # A gap means the channel layer dropped a batch (channel over capacity, Redis failover): a tag whose
+        # change was in it would show a stale value until it changes again, so resend current values.
+        if src is None or seq is None:
+            return
+        last = self._last_seq.get(src)
+        if last is not None and seq > last + 1:
+            self.gaps += 1
+            logger.warning("Live hub missed %d batch(es) from %s; resyncing", seq - last - 1, src)
+            self.request_resync()
+        if last is None or seq > last:
+            self._last_seq[src] = seq
+        if len(self._last_seq) > 1000:  # sources come and go with worker processes
+            self._last_seq = dict(list(self._last_seq.items())[-100:])
+
+    def request_resync(self) -> None:
+        self._resync_wanted = True
+        self._wake.set()
+
+    async def _deliver_loop(self) -> None:
+        """Deliver what the inbox holds. When the hub has fallen behind, the waiting batches are merged first
+        (latest value per tag), so an overload drops intermediate values instead of growing a queue."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                if self._resync_wanted:
+                    self._resync_wanted = False
+                    await self.resync()
+                if self._inbox:
+                    batch, self._inbox = self._inbox, []
+                    self.batches += len(batch)
+                    if len(batch) == 1:
+                        m = batch[0]
+                        await self.deliver(m["ids"], m["ts"], m["frames"])
+                    else:
+                        await self.deliver(*self._merge(batch))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("Live hub failed to deliver")
+
+    def _merge(self, messages: list[dict]) -> tuple[list[int], list[float], list[str]]:
+        latest: dict[int, tuple[float, str]] = {}
+        total = 0
+        for m in messages:
+            total += len(m["ids"])
+            for tid, t, frame in zip(m["ids"], m["ts"], m["frames"], strict=True):
+                latest[tid] = (t, frame)
+        self.merged += total - len(latest)
+        ids = list(latest)
+        return ids, [latest[i][0] for i in ids], [latest[i][1] for i in ids]
 
     async def _rejoin_loop(self) -> None:
         """Stay a member of tags.live; if the membership had vanished (Redis restarted or was flushed), batches
@@ -239,7 +316,7 @@ class LiveHub:
                 await layer.group_add(LIVE_GROUP, self.channel_name)
                 if missing:
                     logger.warning("Live hub had lost its tags.live membership; re-joined and resyncing")
-                    await self.resync()
+                    self.request_resync()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -279,8 +356,9 @@ class LiveHub:
     async def deliver(self, ids: list[int], ts: list[float], frames: list[str]) -> None:
         """Hand each watched change to its connections (latest value per tag wins), then flush each once.
 
-        Flushing inline keeps a batch to one pass: with daphne an ASGI send only queues bytes on the transport,
-        so it never suspends here, and a slow client is handled by its own flow control, not by the hub.
+        With daphne an ASGI send only queues bytes on the transport, so flushing never waits on a client; a slow
+        client is handled by its own flow control. Every YIELD_EVERY connections the loop lets other tasks run,
+        so the receiver keeps draining the channel layer and client messages are answered during a big fan-out.
         """
         by_tag = self.by_tag
         touched: dict[Connection, None] = {}
@@ -290,13 +368,14 @@ class LiveHub:
                 for conn in conns:
                     conn.offer(tid, t, frame)
                     touched[conn] = None
-        self.batches += 1
         self.delivered += len(touched)
-        for conn in touched:
+        for i, conn in enumerate(touched, 1):
             try:
                 await conn.flush()
             except Exception:
                 logger.exception("Live push to one connection failed")
+            if i % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
 
     async def resync(self) -> None:
         """Offer every watched tag's current value again (after the hub may have missed batches)."""

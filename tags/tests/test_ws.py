@@ -16,6 +16,17 @@ from tags.tests.ws_helpers import ORIGIN, arecord, make_tags, open_ws, record, r
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """Each test runs its own event loop; channels_redis keeps loop-bound locks per layer instance, which a
+    daphne process (one loop for life) never notices. A fresh instance per test keeps tests independent."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 @pytest.fixture
 def token(operator):
     return issue_token_pair(operator)["token"]
@@ -403,6 +414,52 @@ def test_it_keeps_a_live_session_open_across_sweeps(token, settings):
         assert await comm.receive_nothing(timeout=0.5)
         await comm.send_json_to({"type": "ping"})
         assert (await comm.receive_json_from())["type"] == "pong"
+        await comm.disconnect()
+
+    run(body)
+
+
+# --- lost batches ------------------------------------------------------------------------------------------
+
+def test_it_resends_current_values_when_a_batch_was_lost(token, tags3):
+    from tags.live import LiveValue, live_set_many
+    from tags.push import _publisher
+
+    temp, speed, _ = tags3
+
+    async def body():
+        comm, _, _ = await open_ws(token)
+        await subscribe(comm, ["Reactor_Temp", "Pump_Speed"])
+        await arecord((temp, 1.0))
+        assert (await comm.receive_json_from())["value"] == 1.0
+        # A batch that never arrives: its value reached the live table, its message is lost on the way.
+        live_set_many({speed.pk: LiveValue(5.0, "BAD", "comm_failure", time.time())})
+        _publisher.next_seq()
+        await arecord((temp, 2.0))
+        got = {}
+        while "Pump_Speed" not in got:
+            m = await comm.receive_json_from(timeout=3)
+            got[m["tag"]] = m
+        assert (got["Pump_Speed"]["value"], got["Pump_Speed"]["quality"]) == (5.0, "BAD")
+        assert get_hub().gaps == 1
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_it_rejoins_and_resyncs_after_redis_lost_its_groups(token, tags3, settings):
+    from scada.redis import get_redis
+
+    settings.KILN_WS_REJOIN_SECONDS = 0.2
+    temp = tags3[0]
+
+    async def body():
+        comm, _, _ = await open_ws(token)
+        await subscribe(comm, ["Reactor_Temp"])
+        get_redis().flushdb()  # a Redis restart without persistence: the hub's membership is gone
+        await arecord((temp, 9.0))  # its push reaches no hub
+        msg = await comm.receive_json_from(timeout=3)
+        assert (msg["tag"], msg["value"]) == ("Reactor_Temp", 9.0)
         await comm.disconnect()
 
     run(body)
