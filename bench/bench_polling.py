@@ -12,9 +12,10 @@ What runs:
   only counts: tag_values_record's own cost (Redis round trips, consumers) is measured by the tags benchmarks;
 - phase 1, scheduled: --seconds at --period-ms; reports cycle time p50/p99/max (cycle start → batch handed
   over), start jitter p50/p99/max (actual − scheduled start), overruns (skipped slots) and errors;
-- phase 2, side by side for --compare-seconds each, same PLCs: the naive poller (one register per request,
-  one connection per PLC, as fast as it can) and Kiln's cycle run back to back (as fast as it can); registers/s
-  of both and their ratio. Kiln's scheduled rate from phase 1 is compared with the naive rate as well.
+- phase 2, side by side for --compare-seconds each, same PLCs, in alternating 0.5 s rounds (so load from
+  anything else on the machine falls on both alike): the naive poller (one register per request, one
+  connection per PLC, as fast as it can) and Kiln's cycle run back to back (as fast as it can); registers/s of
+  both and their ratio. Kiln's scheduled rate from phase 1 is compared with the naive rate as well.
 
 Targets (issue 4): cycle p99 ≤ 80 ms, start jitter p99 ≤ 10 ms over ≥ 2 minutes, ≥ 20× the naive poller.
 Needs no database and no Redis. Exit status 1 when a target is missed.
@@ -91,7 +92,7 @@ def _poller(port: int, registers: int, period_ms: int, timeout: float, on_cycle=
     return poller, groups, counted
 
 
-def kiln_scheduled(port, registers, period_ms, seconds, timeout, out):
+def kiln_scheduled(port, registers, period_ms, seconds, timeout, phase, out):
     cycles, jitters = [], []
 
     def on_cycle(group, scheduled, started, ended):
@@ -100,42 +101,49 @@ def kiln_scheduled(port, registers, period_ms, seconds, timeout, out):
 
     poller, groups, counted = _poller(port, registers, period_ms, timeout, on_cycle)
     poller.transport.connect()
-    # Let the first cycle start on the shared grid the parent chose, so all loops run concurrently.
+    # Loops started by separate tasks begin at different moments; --stagger spreads them over one period as
+    # that would (without it every loop starts at once: the worst case for the one shared server process).
+    time.sleep(phase)
     poller.run(until=time.monotonic() + seconds)
     out.put({"port": port, "cycles_ms": cycles, "jitter_ms": jitters, "overruns": poller.overruns,
              "errors": poller.errors, "samples": counted["samples"], "reads_per_cycle": len(groups[0].blocks)})
 
 
-def kiln_flat_out(port, registers, seconds, timeout, out):
-    poller, groups, counted = _poller(port, registers, 100, timeout)
-    poller.transport.connect()
-    end = time.monotonic() + seconds
-    n = 0
-    start = time.monotonic()
-    while time.monotonic() < end:
-        poller.cycle(groups[0])
-        n += 1
-    out.put({"port": port, "registers": n * registers, "elapsed": time.monotonic() - start, "errors": poller.errors})
+def side_by_side(port, registers, t0, rounds, round_len, timeout, out):
+    """Naive and Kiln polling, flat out, in alternating rounds on a shared wall-clock grid.
 
-
-def naive_flat_out(port, registers, seconds, timeout, out):
+    Alternating rounds (naive, Kiln, naive, ...) instead of one long run each, so that load from anything else
+    on the machine falls on both sides alike. Each side has its own socket to the same PLC.
+    """
     from pymodbus.client import ModbusTcpClient
 
-    client = ModbusTcpClient("127.0.0.1", port=port, timeout=timeout, retries=0)
-    client.connect()
-    end = time.monotonic() + seconds
-    n = errors = 0
-    start = time.monotonic()
-    while time.monotonic() < end:
-        for address in range(registers):  # one request per register: what a naive tag-by-tag poller does
-            r = client.read_holding_registers(address, count=1, device_id=1)
-            if r.isError():
-                errors += 1
-            n += 1
-            if (address & 63) == 0 and time.monotonic() >= end:
-                break
-    out.put({"port": port, "registers": n, "elapsed": time.monotonic() - start, "errors": errors})
-    client.close()
+    poller, groups, _ = _poller(port, registers, 100, timeout)
+    poller.transport.connect()
+    naive = ModbusTcpClient("127.0.0.1", port=port, timeout=timeout, retries=0)
+    naive.connect()
+    done = {"naive": 0, "kiln": 0}
+    spent = {"naive": 0.0, "kiln": 0.0}
+    errors = 0
+    for r in range(rounds):
+        begin, end = t0 + r * round_len, t0 + (r + 1) * round_len
+        while time.time() < begin:
+            time.sleep(0.001)
+        side = "naive" if r % 2 == 0 else "kiln"
+        started = time.monotonic()
+        if side == "kiln":
+            while time.time() < end:
+                poller.cycle(groups[0])
+                done["kiln"] += registers
+        else:
+            address = 0
+            while time.time() < end:  # one request per register: what a naive tag-by-tag poller does
+                if naive.read_holding_registers(address, count=1, device_id=1).isError():
+                    errors += 1
+                done["naive"] += 1
+                address = (address + 1) % registers
+        spent[side] += time.monotonic() - started
+    naive.close()
+    out.put({"port": port, "done": done, "spent": spent, "errors": errors + poller.errors})
 
 
 def run_all(target, ports, args_for) -> list[dict]:
@@ -166,6 +174,8 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=1.0)
     ap.add_argument("--compare-seconds", type=float, default=10.0, help="each side-by-side run (default 10)")
     ap.add_argument("--json", help="also write the figures to this file")
+    ap.add_argument("--stagger", action=argparse.BooleanOptionalAction, default=True,
+                    help="start the loops spread over one period, as separately started tasks are (default on)")
     ap.add_argument("--serve", help=argparse.SUPPRESS)
     ap.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -183,25 +193,27 @@ def main(argv=None) -> int:
             return 2
         print(f"{args.plcs} PLCs × {per_plc} holding registers = {per_plc * args.plcs} registers, "
               f"every {args.period_ms} ms, for {args.seconds:g} s ...", flush=True)
+        phase = {p: (i * args.period_ms / args.plcs / 1000.0 if args.stagger else 0.0) for i, p in enumerate(ports)}
         sched = run_all(kiln_scheduled, ports,
-                        lambda p: (p, per_plc, args.period_ms, args.seconds, args.timeout))
+                        lambda p: (p, per_plc, args.period_ms, args.seconds, args.timeout, phase[p]))
         cycles = [c for r in sched for c in r["cycles_ms"]]
         jitters = [j for r in sched for j in r["jitter_ms"]]
         scheduled_rate = sum(r["samples"] for r in sched) / args.seconds
-        print(f"side by side, {args.compare_seconds:g} s each ...", flush=True)
-        naive = run_all(naive_flat_out, ports, lambda p: (p, per_plc, args.compare_seconds, args.timeout))
-        kiln = run_all(kiln_flat_out, ports, lambda p: (p, per_plc, args.compare_seconds, args.timeout))
+        rounds = max(2, int(2 * args.compare_seconds))  # 0.5 s rounds, alternating
+        print(f"side by side, {args.compare_seconds:g} s each in alternating 0.5 s rounds ...", flush=True)
+        t0 = time.time() + 3.0  # every process spawned and connected before the first round
+        compare = run_all(side_by_side, ports, lambda p: (p, per_plc, t0, rounds, 0.5, args.timeout))
     finally:
         server.terminate()
         server.wait(10)
 
-    naive_rate = sum(r["registers"] / r["elapsed"] for r in naive)
-    kiln_rate = sum(r["registers"] / r["elapsed"] for r in kiln)
+    naive_rate = sum(r["done"]["naive"] / r["spent"]["naive"] for r in compare)
+    kiln_rate = sum(r["done"]["kiln"] / r["spent"]["kiln"] for r in compare)
     figures = {
         "plcs": args.plcs, "registers": per_plc * args.plcs, "period_ms": args.period_ms, "seconds": args.seconds,
         "reads_per_cycle_per_plc": sched[0]["reads_per_cycle"],
         "cycles": len(cycles), "overruns": sum(r["overruns"] for r in sched),
-        "errors": sum(r["errors"] for r in sched) + sum(r["errors"] for r in naive + kiln),
+        "errors": sum(r["errors"] for r in sched) + sum(r["errors"] for r in compare),
         "cycle_ms_p50": pct(cycles, 50), "cycle_ms_p99": pct(cycles, 99), "cycle_ms_max": max(cycles),
         "jitter_ms_p50": pct(jitters, 50), "jitter_ms_p99": pct(jitters, 99), "jitter_ms_max": max(jitters),
         "kiln_scheduled_registers_per_s": scheduled_rate,
@@ -209,6 +221,7 @@ def main(argv=None) -> int:
         "naive_flat_out_registers_per_s": naive_rate,
         "ratio_flat_out": kiln_rate / naive_rate,
         "ratio_scheduled_vs_naive": scheduled_rate / naive_rate,
+        "staggered": args.stagger,
         "cpu_count": os.cpu_count(),
         "load_avg_1m": os.getloadavg()[0],
     }

@@ -58,7 +58,7 @@ class Codec:
     """
 
     __slots__ = ("data_type", "count", "word_little", "byte_little", "scaling", "integer_eu", "_struct",
-                 "_fast")
+                 "_fast", "is_plain_word")
 
     def __init__(self, data_type: str, *, string_length: int | None = None, word_order: str = "big",
                  byte_order: str = "big", scaling: Scaling | None = None, integer_eu: bool = False):
@@ -72,6 +72,8 @@ class Codec:
         self._struct = struct.Struct(">" + fmt[0]) if fmt else None
         # The common case (standard Modbus big/big, or a single register) needs no reordering at all.
         self._fast = self._struct is not None and (self.count == 1 or not self.word_little) and not self.byte_little
+        # The value is the register (or bit) itself: the poller skips the decoder call altogether.
+        self.is_plain_word = scaling is None and (data_type == "uint16" and not self.byte_little)
 
     # --- registers → value ---------------------------------------------------------------------------------
     def _ordered_bytes(self, regs) -> bytes:

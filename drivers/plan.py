@@ -57,10 +57,25 @@ class Block:
     start: int
     count: int
     points: list[Point]
+    _layout: list | None = None
 
     @property
     def is_bits(self) -> bool:
         return self.table in BIT_TABLES
+
+    def decode(self, data: list) -> list[tuple[int, object]]:
+        """(tag id, value) for every point, from this block's registers or bits. The per-cycle hot path."""
+        layout = self._layout
+        if layout is None:
+            # Precomputed once: offset, width and decoder per point; a plain uint16 or bit needs no decoder.
+            layout = self._layout = [
+                (p.tag_id, p.address - self.start, p.codec.count,
+                 None if p.codec.is_plain_word else p.codec.decode) for p in self.points]
+        out = []
+        append = out.append
+        for tag_id, off, n, decode in layout:
+            append((tag_id, data[off] if decode is None else decode(data[off:off + n])))
+        return out
 
 
 @dataclass(slots=True)

@@ -175,14 +175,13 @@ class ConnectionPoller:
             except CommError as exc:
                 self._comm_failure(str(exc))
                 return
-            start = block.start
-            for p in block.points:
-                off = p.address - start
-                values.append((p.tag_id, p.codec.decode(data[off:off + p.codec.count])))
+            values.extend(block.decode(data))
         ts = time.time()
-        samples = [Sample(tid, v, Quality.GOOD, None, ts) for tid, v in values]
-        for tid, _ in values:
-            self.bad.pop(tid, None)
+        good = Quality.GOOD
+        samples = [Sample(tid, v, good, None, ts) for tid, v in values]
+        if self.bad:
+            for tid, _ in values:
+                self.bad.pop(tid, None)
         if refused:
             samples.extend(self._bad_samples(list(refused), refused))
         self._record(samples)
