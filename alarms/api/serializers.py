@@ -59,7 +59,7 @@ class AlarmEventSerializer(serializers.Serializer):
     alarm_id = serializers.IntegerField(allow_null=True)
     ts = serializers.CharField()
     event = serializers.ChoiceField(choices=AlarmEventType.choices)
-    state_before = serializers.ChoiceField(choices=AlarmState.choices)
+    state_before = serializers.CharField(help_text="The state before this event (same values as `state`).")
     state = serializers.ChoiceField(choices=AlarmState.choices)
     active = serializers.BooleanField()
     acknowledged = serializers.BooleanField()

@@ -266,3 +266,21 @@ def test_it_lets_every_role_use_the_device_alarm_routes(bearing, client_as):
     r = client_as(Role.OPERATOR).post("/api/sites/plant-a/devices/pump-01/alarms/bearing_temp_high/acknowledge")
     assert r.status_code == 200
     assert bearing.alarms.get(tag__machine__machine_id="pump-01").state == AlarmState.ACTIVE_ACKED
+
+
+def test_it_documents_every_alarm_route_in_the_schema_without_warnings(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "schema.yaml"
+    result = subprocess.run([sys.executable, "manage.py", "spectacular", "--urlconf", "alarms.tests.urls_schema",
+                             "--validate", "--fail-on-warn", "--file", str(out)],
+                            cwd=Path(__file__).resolve().parents[2], env={**os.environ, "DEBUG": "1"},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    schema = out.read_text()
+    for route in ("/api/alarms:", "/api/alarms/{id}/ack:", "/api/alarms/{id}/shelve:", "/api/alarms/history:",
+                  "/api/alarms/kpis:", "/api/sites/{site_id}/devices/{device_id}/alarms/{alarm_id}/acknowledge:"):
+        assert route in schema
