@@ -83,7 +83,9 @@ class DeviceTypeTag(BaseModel):
         constraints = [
             models.UniqueConstraint(fields=["device_type", "member"], name="devicetypetag_unique_member"),
             models.CheckConstraint(
-                condition=Q(min_value__isnull=True) | Q(max_value__isnull=True) | Q(min_value__lt=models.F("max_value")),
+                condition=Q(min_value__isnull=True)
+                | Q(max_value__isnull=True)
+                | Q(min_value__lt=models.F("max_value")),
                 name="devicetypetag_min_lt_max",
             ),
         ]
@@ -169,7 +171,9 @@ class Tag(BaseModel):
         verbose_name = "tag"
         constraints = [
             models.CheckConstraint(
-                condition=Q(min_value__isnull=True) | Q(max_value__isnull=True) | Q(min_value__lt=models.F("max_value")),
+                condition=Q(min_value__isnull=True)
+                | Q(max_value__isnull=True)
+                | Q(min_value__lt=models.F("max_value")),
                 name="tag_min_lt_max",
             ),
             models.CheckConstraint(condition=Q(deadband__gte=0), name="tag_deadband_not_negative"),

@@ -189,7 +189,8 @@ def tag_values_record(*, samples: list[Sample], force: bool = False) -> list[Cha
             value = coerce_value(meta.datatype, s.value)
         except (TypeError, ValueError):
             # A value the tag cannot hold is a configuration problem at the source, not a silent zero.
-            value, quality, substatus = (prev[s.tag_id].value if prev.get(s.tag_id) else None), Quality.BAD, "config_error"
+            last = prev.get(s.tag_id)
+            value, quality, substatus = (last.value if last else None), Quality.BAD, "config_error"
         else:
             quality, substatus = s.quality, s.substatus
         ts = s.ts if s.ts is not None else now
