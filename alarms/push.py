@@ -23,6 +23,7 @@ __all__ = ["ALARMS_GROUP", "ALARM_EVENT", "alarms_broadcast", "alarms_broadcast_
 ALARMS_GROUP = "alarms"
 ALARM_EVENT = "alarm.update"
 PUBLISH_TIMEOUT = 2.0
+MAX_PER_MESSAGE = 500
 
 
 class _Publisher:
@@ -71,16 +72,18 @@ def alarms_broadcast(summaries: list[dict]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    message = {"type": ALARM_EVENT, "alarms": summaries}
     try:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
-        if loop is None:
-            _publisher.group_send(layer, ALARMS_GROUP, message)
-        else:
-            loop.create_task(layer.group_send(ALARMS_GROUP, message))
+        # A flood can change thousands of alarms in one batch: keep each message (and WebSocket frame) bounded.
+        for i in range(0, len(summaries), MAX_PER_MESSAGE):
+            message = {"type": ALARM_EVENT, "alarms": summaries[i:i + MAX_PER_MESSAGE]}
+            if loop is None:
+                _publisher.group_send(layer, ALARMS_GROUP, message)
+            else:
+                loop.create_task(layer.group_send(ALARMS_GROUP, message))
     except Exception:
         _publisher.failures += 1
         logger.exception("Alarm push of %d changes failed", len(summaries))
