@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 import orjson
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
@@ -389,7 +389,7 @@ class LiveHub:
         def read():
             return live_get_many(ids), get_tag_meta(ids)
 
-        values, metas = await database_sync_to_async(read)()
+        values, metas = await _off_loop(read)
         out_ids, out_ts, out_frames = [], [], []
         for tid, lv in values.items():
             meta = metas.get(tid)
@@ -422,10 +422,26 @@ class LiveHub:
                 groups[key].append(conn)
         if not groups:
             return
-        revoked = await database_sync_to_async(revoked_credentials)(list(groups))
+        revoked = await _off_loop(revoked_credentials, list(groups))
         for key in revoked:
             for conn in groups[key]:
                 await conn.close_revoked()
+
+
+async def _off_loop(fn, *args):
+    """Run fn in the loop's thread pool, not in the one thread consumers share for database_sync_to_async:
+    a sweep over a thousand sessions must not hold up handshakes and subscribes. Any database connection the
+    call opened is closed again, since pool threads outlive it."""
+
+    def call():
+        from django.db import connections
+
+        try:
+            return fn(*args)
+        finally:
+            connections.close_all()
+
+    return await sync_to_async(call, thread_sensitive=False)()
 
 
 _hubs: dict[asyncio.AbstractEventLoop, LiveHub] = {}
