@@ -36,6 +36,7 @@ __all__ = ["ConnectionPoller", "percentile", "BACKOFF_START"]
 BACKOFF_START = 0.5
 HOUSEKEEPING_EVERY = 1.0
 STATS_WINDOW = 1000  # cycle durations kept for p50/p99 (100 s of a 100 ms class)
+COUNTERS = ("cycles", "overruns", "errors", "reconnects", "writes")
 
 
 def percentile(values, q: float) -> float | None:
@@ -59,7 +60,8 @@ class ConnectionPoller:
     def __init__(self, spec: ConnectionSpec, groups: list[ScanGroup], *, sink: Callable[[list[Sample]], object],
                  transport: ModbusTransport | None = None, runtime=None,
                  last_values: Callable[[list[int]], dict] | None = _live_last_values,
-                 clock: Callable[[], float] = time.monotonic, on_cycle: Callable | None = None):
+                 clock: Callable[[], float] = time.monotonic, on_cycle: Callable | None = None,
+                 counters: dict | None = None):
         self.spec = spec
         self.groups = groups
         self.sink = sink
@@ -76,6 +78,10 @@ class ConnectionPoller:
         self.ever_connected = self.transport.connected
         self.bad: dict[int, str] = {}
         self.cycles = self.overruns = self.errors = self.reconnects = self.writes = 0
+        # Counters run on across tenures and re-plans (the caller passes the previous loop's), so the status
+        # API shows totals since the connection was first polled, not since the last hand-over.
+        for name in COUNTERS:
+            setattr(self, name, int((counters or {}).get(name) or 0))
         self.last_poll: float | None = None
         self.last_error = ""
         self.last_error_at: float | None = None
@@ -283,6 +289,9 @@ class ConnectionPoller:
                 for g in self.groups
             ],
         }
+
+    def counters(self) -> dict:
+        return {name: getattr(self, name) for name in COUNTERS}
 
     def _housekeeping(self) -> str | None:
         if self.runtime is None:

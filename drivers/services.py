@@ -87,6 +87,7 @@ def connection_poll_run(*, connection_id: int, token: str | None = None, hostnam
     transport: ModbusTransport | None = None
     transport_for = None
     deadline = time.monotonic() + tenure
+    counters = _previous_counters(r, connection_id)
     try:
         while True:
             version = rt.config_version()  # read before the plan, so a change while loading triggers a reload
@@ -104,8 +105,9 @@ def connection_poll_run(*, connection_id: int, token: str | None = None, hostnam
                 transport = ModbusTransport(spec.host, spec.port, unit_id=spec.unit_id, timeout=spec.timeout,
                                             retries=spec.retries)
                 transport_for = key
-            poller = runtime_poller(spec, groups, transport, rt)
+            poller = runtime_poller(spec, groups, transport, rt, counters)
             reason = poller.run(until=deadline, version=version, version_known=True)
+            counters = poller.counters()
             if reason != "reconfigure":
                 break
             logger.info("Connection %s: configuration changed; re-planning", spec.name)
@@ -128,10 +130,15 @@ def connection_poll_run(*, connection_id: int, token: str | None = None, hostnam
     return reason
 
 
-def runtime_poller(spec, groups, transport, rt):
+def runtime_poller(spec, groups, transport, rt, counters=None):
     from drivers.poller import ConnectionPoller
 
-    return ConnectionPoller(spec, groups, sink=_record, transport=transport, runtime=rt)
+    return ConnectionPoller(spec, groups, sink=_record, transport=transport, runtime=rt, counters=counters)
+
+
+def _previous_counters(r, connection_id: int) -> dict:
+    raw = r.hget(runtime.stats_key(connection_id), "json")
+    return orjson.loads(raw) if raw else {}
 
 
 def connection_tags_mark_unpolled(*, connection_id: int, state: str = ConnectionState.STOPPED) -> int:

@@ -15,7 +15,7 @@ import os
 from celery import shared_task
 from celery.signals import worker_ready, worker_shutting_down
 
-from drivers.services import POLL_TENURE_SECONDS, connection_poll_run, drivers_supervise
+from drivers.services import ARMED_TTL_SECONDS, POLL_TENURE_SECONDS, connection_poll_run, drivers_supervise
 
 __all__ = ["poll_connection_task", "poll_supervise_task"]
 
@@ -40,7 +40,9 @@ def poll_connection_task(self, connection_id: int, lease_token: str | None = Non
 @shared_task(name="drivers.poll_supervise", queue="drivers", ignore_result=True, time_limit=30, expires=10)
 def poll_supervise_task() -> dict:
     """Arm poll tasks for enabled connections nobody polls (beat, every 5 s)."""
-    return drivers_supervise(enqueue=lambda cid: poll_connection_task.apply_async(args=[cid], queue="drivers"))
+    # expires: an arming that no worker picked up in time is dropped; the next supervision arms afresh.
+    return drivers_supervise(enqueue=lambda cid: poll_connection_task.apply_async(
+        args=[cid], queue="drivers", expires=ARMED_TTL_SECONDS))
 
 
 @worker_ready.connect

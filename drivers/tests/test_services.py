@@ -56,3 +56,15 @@ def test_it_stops_and_releases_when_its_connection_is_disabled(plc, make_tag, ma
     bind(make_tag("A", "INT"), conn)
     assert connection_poll_run(connection_id=conn.pk, tenure=5) == "disabled"
     assert get_redis().get(runtime.lease_key(conn.pk)) is None
+
+
+def test_it_keeps_counting_across_a_hand_over(plc, make_tag, make_connection, bind):
+    import orjson
+
+    conn = make_connection(port=plc.plc.port)
+    bind(make_tag("A", "INT"), conn, scan_period=100)
+    connection_poll_run(connection_id=conn.pk, token="tok", tenure=0.35, successor=lambda *a: None)
+    first = orjson.loads(get_redis().hget(runtime.stats_key(conn.pk), "json"))["cycles"]
+    connection_poll_run(connection_id=conn.pk, token="tok", tenure=0.35)
+    total = orjson.loads(get_redis().hget(runtime.stats_key(conn.pk), "json"))["cycles"]
+    assert first >= 3 and total >= first + 3
