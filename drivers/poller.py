@@ -88,6 +88,7 @@ class ConnectionPoller:
         self.started_at = time.time()
         self.durations: dict[int, deque] = {g.period_ms: deque(maxlen=STATS_WINDOW) for g in groups}
         self.jitters: dict[int, deque] = {g.period_ms: deque(maxlen=STATS_WINDOW) for g in groups}
+        self._plain_sleep_until = 0.0
         self.version_seen: bytes | None = None
         self.version_known = False
 
@@ -129,16 +130,16 @@ class ConnectionPoller:
     def _wait(self, timeout: float) -> None:
         if timeout <= 0:
             return
-        if self.runtime is None:
+        if self.runtime is None or self.clock() < self._plain_sleep_until:
             time.sleep(timeout)
             return
         try:
             if self.runtime.wait(timeout):
                 self.handle_writes()
-        except Exception:  # noqa: BLE001 - Redis trouble must not stop polling; fall back to a plain sleep
-            logger.exception("Connection %s: waiting on Redis failed", self.spec.name)
-            remaining = timeout
-            time.sleep(max(0.0, min(remaining, 0.5)))
+        except Exception:  # noqa: BLE001 - Redis trouble must not stop polling; plain sleeps for a while
+            logger.exception("Connection %s: waiting on Redis failed; plain sleeps for 5 s", self.spec.name)
+            self._plain_sleep_until = self.clock() + 5.0
+            self.runtime.close()
 
     def _run_slot(self, g: ScanGroup) -> None:
         now = self.clock()
@@ -172,7 +173,7 @@ class ConnectionPoller:
                 substatus = "comm_failure" if exc.code in GATEWAY_CODES else "config_error"
                 for p in block.points:
                     refused[p.tag_id] = substatus
-                if len(block.points) > 1:
+                if len(block.points) > 1 and exc.code not in GATEWAY_CODES:
                     i = g.blocks.index(block)
                     g.blocks[i:i + 1] = split_block(block)
                     logger.info("Connection %s: the PLC refused %s %d+%d (%s); reading those %d tags one by one",
@@ -188,8 +189,9 @@ class ConnectionPoller:
         if self.bad:
             for tid, _ in values:
                 self.bad.pop(tid, None)
-        if refused:
-            samples.extend(self._bad_samples(list(refused), refused))
+        newly_refused = [t for t, sub in refused.items() if self.bad.get(t) != sub]
+        if newly_refused:  # a tag already BAD for the same reason needs no new sample (nor a live-table read)
+            samples.extend(self._bad_samples(newly_refused, refused))
         self._record(samples)
         if self.backoff and not refused:
             self.backoff = 0.0  # a clean cycle after a reconnect: the next failure backs off from the start
