@@ -159,3 +159,10 @@ def test_it_marks_unknown_tags_on_a_screen(operator, plant, engineer):
 @pytest.mark.parametrize("path", ["/screens/nope/"])
 def test_it_answers_404_for_an_unknown_screen(operator, path):
     assert login(operator).get(path).status_code == 404
+
+
+def test_it_serves_the_vendored_chart_library_itself(operator):
+    # scripts/install.sh copies uPlot from node_modules (package-lock.json) into static/vendor/.
+    res = login(operator).get("/static/vendor/uplot/uPlot.iife.min.js")
+    assert res.status_code == 200, "static/vendor/uplot is missing: run scripts/install.sh (npm ci)"
+    assert b"uPlot" in b"".join(res.streaming_content)

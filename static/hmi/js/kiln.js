@@ -187,7 +187,7 @@
     rafScheduled: false,
     ws: null, connected: false, subscribed: {}, alarmsSubscribed: false, wantAlarms: false, stopped: false, retry: 0,
     stats: { frames: 0, updates: 0, messages: 0, maxLatency: 0, latencies: [], frameLatencies: [], e2e: false,
-             e2eLatencies: [], firstPaint: null }
+             e2eLatencies: [], firstPaint: null, maxWork: 0, work: [] }
   });
 
   live.watch = function (names, fn) {
@@ -241,6 +241,9 @@
       });
     }
     live.pending.clear();
+    var work = performance.now() - now;  // this frame's script work for live values
+    if (work > stats.maxWork) stats.maxWork = work;
+    if (stats.work.length < 20000) stats.work.push(work);
     if (!stats.frames) stats.firstPaint = now;
     stats.frames++;
   }
