@@ -371,6 +371,15 @@ def test_it_pages_the_tag_browser_journal_and_kpis(new_page, demo, server):
     page.goto(server.url + "/tags/")
     expect(page.locator('tr[data-tag="pump-01.Speed"] .v')).to_have_text("1485")
     shot(page, "tags")
+    page.click('tr[data-tag="pump-01.SpeedSetpoint"] .act-write')
+    expect(page.locator("#write-dialog .wd-tag")).to_have_text("pump-01.SpeedSetpoint [RPM]")
+    page.keyboard.press("Escape")
+    assert page.locator('tr[data-tag="Reactor_Temp_SP"] .act-write').count() == 0  # Supervisor's setpoint
+    page.click('tr[data-tag="pump-02.Running"] .act-device')
+    expect(page.locator("#device-dialog button.cmd")).to_have_count(3)  # start, stop, set_speed (Operator)
+    page.keyboard.press("Escape")
+    page.click('tr[data-tag="Tank_Level"] .v', button="right")  # any value opens its trend
+    page.wait_for_url("**/trends/?tags=Tank_Level")
     page.goto(server.url + "/alarms/journal/")
     expect(page.locator("#journal-table tbody tr").first).to_contain_text("activated")
     shot(page, "journal")
