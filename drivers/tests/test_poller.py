@@ -116,9 +116,11 @@ def test_it_backs_off_exponentially_up_to_the_cap(collector):
     run_for(poller, 4.2)
     gaps = [b - a for a, b in zip(attempts, attempts[1:])]
     assert len(gaps) >= 4
-    assert 0.45 <= gaps[0] <= 0.65  # 0.5 s, rounded up to the 100 ms scan grid
-    assert 0.95 <= gaps[1] <= 1.15  # doubled, and already at the 1 s cap
-    assert all(0.95 <= g <= 1.15 for g in gaps[2:])  # never beyond the cap
+    # 0.5 s, then doubled and already at the 1 s cap, never beyond it (each rounded up to the 100 ms grid,
+    # plus a margin for a busy machine).
+    assert 0.45 <= gaps[0] <= 0.75
+    assert 0.95 <= gaps[1] <= 1.3
+    assert all(0.95 <= g <= 1.3 for g in gaps[2:])
     assert collector.latest()[1].substatus == "comm_failure"
     assert len(collector.batches) == 1  # BAD recorded once, not once per attempt
 
