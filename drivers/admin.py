@@ -1,7 +1,10 @@
 """Django admin for driver connections and tag addresses (Engineers and Admins); every change is audited."""
 
 from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
 
+from drivers import codec
 from drivers.models import Connection, TagBinding
 from drivers.services import config_change_audit
 
@@ -34,8 +37,28 @@ class AuditedAdmin(admin.ModelAdmin):
                                 changed={"deleted": label})
 
 
+class TagBindingFormSet(BaseInlineFormSet):
+    """Rows of one submit may overlap each other, which each row's clean() (against the database) cannot see."""
+
+    def clean(self):
+        super().clean()
+        spans = []
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None)
+            if not data or data.get("DELETE") or data.get("address") is None or not data.get("table"):
+                continue
+            n = codec.register_count(data.get("data_type") or "uint16", data.get("string_length"))
+            tag = data.get("tag")
+            spans.append((data["table"], data["address"], data["address"] + n - 1, str(tag) if tag else "?"))
+        spans.sort()
+        for (t1, s1, e1, n1), (t2, s2, e2, n2) in zip(spans, spans[1:], strict=False):
+            if t1 == t2 and s2 <= e1:
+                raise ValidationError(f"'{n1}' ({t1} {s1}–{e1}) and '{n2}' ({t2} {s2}–{e2}) overlap.")
+
+
 class TagBindingInline(admin.TabularInline):
     model = TagBinding
+    formset = TagBindingFormSet
     extra = 0
     fields = ["tag", "table", "address", "data_type", "string_length", "word_order", "byte_order", "raw_low",
               "raw_high", "eu_low", "eu_high", "scan_period"]

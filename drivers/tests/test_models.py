@@ -124,3 +124,21 @@ def test_it_lets_an_engineer_but_not_an_operator_into_driver_admin(client, engin
     assert client.get("/admin/drivers/connection/").status_code == 302  # to the admin login
     client.force_login(engineer)
     assert client.get("/admin/drivers/connection/").status_code == 200
+
+
+def test_it_refuses_two_new_admin_rows_that_overlap_each_other(client, engineer, make_tag, make_connection):
+    conn = make_connection()
+    a, b = make_tag("Flow"), make_tag("Level")
+    client.force_login(engineer)
+    form = {"name": conn.name, "protocol": "modbus_tcp", "host": conn.host, "port": conn.port, "unit_id": 1,
+            "timeout": 1.0, "retries": 0, "backoff_cap": 30, "merge_gap": 8, "enabled": "on",
+            "bindings-TOTAL_FORMS": 2, "bindings-INITIAL_FORMS": 0, "bindings-MIN_NUM_FORMS": 0,
+            "bindings-MAX_NUM_FORMS": 1000}
+    for i, (tag, address) in enumerate([(a, 10), (b, 11)]):
+        form.update({f"bindings-{i}-tag": tag.pk, f"bindings-{i}-table": "holding", f"bindings-{i}-address": address,
+                     f"bindings-{i}-data_type": "float32", f"bindings-{i}-word_order": "big",
+                     f"bindings-{i}-byte_order": "big", f"bindings-{i}-scan_period": 1000})
+    r = client.post(f"/admin/drivers/connection/{conn.pk}/change/", form)
+    assert r.status_code == 200
+    assert "&#x27;Flow&#x27; (holding 10–11) and &#x27;Level&#x27; (holding 11–12) overlap." in r.content.decode()
+    assert not TagBinding.objects.exists()
