@@ -297,25 +297,33 @@ def produce(tag_ids: list[int], rate: float | None, seconds: float, batch_hz: fl
 def measure(clients: Clients, daphne_pid: int, seconds: float, work) -> dict:
     clients.start()
     cpu0, t0 = cpu_seconds(daphne_pid), time.perf_counter()
+    ccpu0 = sum(cpu_seconds(p.pid) for p in clients.procs)
+    pcpu0 = cpu_seconds(os.getpid())
     produced = work(seconds) if work else (time.sleep(seconds) or {})
     time.sleep(0.5)  # let in-flight frames land
     elapsed = time.perf_counter() - t0
     cpu = (cpu_seconds(daphne_pid) - cpu0) / elapsed
+    ccpu = (sum(cpu_seconds(p.pid) for p in clients.procs) - ccpu0) / elapsed
+    pcpu = (cpu_seconds(os.getpid()) - pcpu0) / elapsed
     got = clients.stop()
     lat = got.pop("lat")
     # Rates over the producing window: what was recorded in it and delivered (the drain only lets it land).
     window = produced.get("seconds", elapsed)
     out = {**produced, **got, "window_s": round(window, 2), "daphne_cpu_pct": round(cpu * 100, 1),
+           "clients_cpu_pct": round(ccpu * 100, 1), "producer_cpu_pct": round(pcpu * 100, 1),
+           "loadavg_1m": round(os.getloadavg()[0], 2),
            "frames_per_s": round(got["messages"] / window), "updates_per_s": round(got["updates"] / window)}
     if lat:
         out.update(lat_samples=len(lat), p50_ms=round(lat[len(lat) // 2] * 1000, 2),
+                   p90_ms=round(lat[int(len(lat) * 0.9)] * 1000, 2),
                    p99_ms=round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, 2),
                    max_ms=round(lat[-1] * 1000, 1))
     return out
 
 
 def show(name: str, r: dict) -> None:
-    keys = ["changes_per_s", "frames_per_s", "updates_per_s", "p50_ms", "p99_ms", "max_ms", "daphne_cpu_pct"]
+    keys = ["changes_per_s", "frames_per_s", "updates_per_s", "p50_ms", "p90_ms", "p99_ms", "max_ms",
+            "daphne_cpu_pct", "clients_cpu_pct", "producer_cpu_pct", "loadavg_1m"]
     print(f"  {name:<34} " + "  ".join(f"{k}={r[k]:.0f}" if isinstance(r.get(k), float) and k.endswith("_s")
                                        else f"{k}={r[k]}" for k in keys if k in r), flush=True)
 
@@ -327,6 +335,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="shorter phases (a smoke run, not the figures)")
     parser.add_argument("--only", default="idle,latency,throughput,baseline")
     parser.add_argument("--json", help="write the results here as JSON")
+    parser.add_argument("--batch-hz", type=float, default=100.0,
+                        help="recorded batches per second in the paced phases (default 100: 10 ms cycles)")
     args = parser.parse_args()
     phases = set(args.only.split(","))
     secs = 5.0 if args.quick else 15.0
@@ -336,7 +346,8 @@ def main() -> None:
     tags = setup_data(2000)
     ids = [tid for tid, _ in tags]
     names = [name for _, name in tags]
-    results: dict = {"machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()}}
+    results: dict = {"machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()},
+                     "batch_hz": args.batch_hz}
     print(f"bench_push: {len(tags)} tags, cpus={os.cpu_count()}, load={os.getloadavg()[0]:.2f}", flush=True)
 
     proc, port = start_daphne(env, "scada.asgi:application")
@@ -354,8 +365,8 @@ def main() -> None:
         if "latency" in phases:
             clients = Clients(url, assignments_for(500, names[:1000]))
             print(f"latency: {clients.connected} clients", flush=True)
-            produce(ids[:1000], 1000, 2.0)  # warm up
-            r = measure(clients, proc.pid, secs * 2, lambda s: produce(ids[:1000], 1000, s))
+            produce(ids[:1000], 1000, 2.0, args.batch_hz)  # warm up
+            r = measure(clients, proc.pid, secs * 2, lambda s: produce(ids[:1000], 1000, s, args.batch_hz))
             clients.close()
             results["latency_500c_1000cps"] = r
             show("500 clients, 1,000 changes/s", r)
@@ -365,7 +376,7 @@ def main() -> None:
                   flush=True)
             rates = [2000, 4000, 8000] if "throughput" in phases else []
             for rate in rates:
-                r = measure(clients, proc.pid, secs, lambda s, rate=rate: produce(ids, rate, s))
+                r = measure(clients, proc.pid, secs, lambda s, rate=rate: produce(ids, rate, s, args.batch_hz))
                 results[f"throughput_2000c_{rate}cps"] = r
                 show(f"2,000 clients, {rate:,} changes/s", r)
             r = measure(clients, proc.pid, secs, lambda s: produce(ids, None, s))

@@ -14,6 +14,11 @@ member list and writes a message naming every member; per tag change that is tho
 msgpack copies a second, and the consumer side pays a dispatch (and a thread hop for close_old_connections) per
 message. bench/bench_push.py measures the difference side by side.
 
+Transport: the channel layer alias "live" (settings: Redis pub/sub, one PUBLISH per batch, pushed to the hubs)
+when configured, else "default". Pub/sub is at most once, so batches carry their producer's id and a sequence
+number; a hub that sees a gap, or whose pings to itself stop coming back, resends current values from the live
+table (`resync`): a lost message may delay a value, never freeze a stale one.
+
 The hub also sweeps the connections' credentials every KILN_WS_AUTH_CHECK_SECONDS (one pass for all of them),
 so a logged-out session's sockets close with 4001 without each socket polling Redis on its own.
 """
@@ -48,11 +53,20 @@ __all__ = ["LIVE_GROUP", "BATCH_EVENT", "change_frame", "value_frame", "snapshot
            "get_hub"]
 
 LIVE_GROUP = "tags.live"
+LIVE_LAYER = "live"
 BATCH_EVENT = "tags.batch"
+PING_EVENT = "tags.ping"
 # A hub re-joins its group this often, so a Redis restart or flush never silences a process for long.
 REJOIN_SECONDS = 10.0
+# A hub pings itself through the live layer this often; two lost pings in a row mean batches may be lost.
+WATCHDOG_SECONDS = 2.0
 PUBLISH_TIMEOUT = 2.0
 YIELD_EVERY = 200
+
+
+def live_layer():
+    """The channel layer for the live fan-out: alias "live" (Redis pub/sub) when configured, else the default."""
+    return get_channel_layer(LIVE_LAYER) or get_channel_layer()
 
 
 def _iso(ts: float | None) -> str | None:
@@ -87,7 +101,7 @@ def push_changes(changes: list[Change]) -> None:
     """
     if not changes:
         return
-    layer = get_channel_layer()
+    layer = live_layer()
     if layer is None:
         return
     message = {
@@ -197,10 +211,13 @@ class LiveHub:
         self._wake = asyncio.Event()
         self._last_seq: dict[str, int] = {}
         self._resync_wanted = False
+        self._ping_sent = 0
+        self._ping_seen = 0
         self.batches = 0  # batch messages received
         self.delivered = 0  # connection flushes
         self.merged = 0  # intermediate values dropped because the hub was behind
         self.gaps = 0  # lost batch messages noticed (each followed by a resync)
+        self.resyncs = 0
 
     # --- lifecycle -------------------------------------------------------------------------------------------
 
@@ -208,7 +225,7 @@ class LiveHub:
         if self._started is None:
             self._started = self.loop.create_future()
             try:
-                layer = get_channel_layer()
+                layer = live_layer()
                 # The default "specific" prefix matters: channels_redis reads all of a process's local channels
                 # through one key per prefix behind one lock, so another prefix would starve behind consumers.
                 self.channel_name = await layer.new_channel()
@@ -221,14 +238,14 @@ class LiveHub:
             self._tasks = [self.loop.create_task(self._receive_loop(), name="tags-hub-receive"),
                            self.loop.create_task(self._deliver_loop(), name="tags-hub-deliver"),
                            self.loop.create_task(self._auth_sweep_loop(), name="tags-hub-auth"),
-                           self.loop.create_task(self._rejoin_loop(), name="tags-hub-rejoin")]
+                           self.loop.create_task(self._watchdog_loop(), name="tags-hub-watchdog")]
             self._started.set_result(True)
         else:
             await asyncio.shield(self._started)
 
     async def _receive_loop(self) -> None:
         """Move batch messages from the channel layer into the inbox as fast as they come."""
-        layer = get_channel_layer()
+        layer = live_layer()
         backoff = 0.1
         while True:
             try:
@@ -247,10 +264,13 @@ class LiveHub:
                 except Exception:
                     logger.warning("Live hub could not re-join yet", exc_info=True)
                 continue
-            if message.get("type") == BATCH_EVENT:
+            kind = message.get("type")
+            if kind == BATCH_EVENT:
                 self._check_sequence(message.get("src"), message.get("seq"))
                 self._inbox.append(message)
                 self._wake.set()
+            elif kind == PING_EVENT:
+                self._ping_seen = max(self._ping_seen, int(message.get("n", 0)))
 
     def _check_sequence(self, src, seq) -> None:
         # A gap means the channel layer dropped a batch (channel over capacity, Redis failover): a tag whose
@@ -305,22 +325,44 @@ class LiveHub:
         ids = list(latest)
         return ids, [latest[i][0] for i in ids], [latest[i][1] for i in ids]
 
-    async def _rejoin_loop(self) -> None:
-        """Stay a member of tags.live; if the membership had vanished (Redis restarted or was flushed), batches
-        were missed, so offer every watched tag's current value again."""
-        layer = get_channel_layer()
+    async def _watchdog_loop(self) -> None:
+        """Notice when the hub may have missed batches without a sequence gap to show it (the lost batch was the
+        last one for a while), and resync once the transport works again.
+
+        Every WATCHDOG_SECONDS the hub publishes a ping to itself through the live layer; if two in a row have
+        not come back, its subscription was down (Redis restart, failover, a dropped socket) and anything
+        published meanwhile is gone. When pings return, it resends every watched tag's current value. It also
+        re-joins tags.live every REJOIN_SECONDS (the list-based layer keeps groups in Redis, where a restart or
+        flush loses them).
+        """
+        layer = live_layer()
+        loop = asyncio.get_running_loop()
+        last_join = loop.time()
+        outage = False
         while True:
-            await asyncio.sleep(float(getattr(settings, "KILN_WS_REJOIN_SECONDS", REJOIN_SECONDS)))
+            await asyncio.sleep(float(getattr(settings, "KILN_WS_WATCHDOG_SECONDS", WATCHDOG_SECONDS)))
             try:
-                missing = await self._membership_missing(layer)
-                await layer.group_add(LIVE_GROUP, self.channel_name)
-                if missing:
-                    logger.warning("Live hub had lost its tags.live membership; re-joined and resyncing")
+                if self._ping_seen < self._ping_sent - 1:
+                    if not outage:
+                        logger.warning("Live hub hears nothing from the channel layer; will resync when it does")
+                    outage = True
+                elif outage and self._ping_seen == self._ping_sent:
+                    outage = False
+                    logger.warning("Live hub hears the channel layer again; resyncing")
                     self.request_resync()
+                if loop.time() - last_join >= float(getattr(settings, "KILN_WS_REJOIN_SECONDS", REJOIN_SECONDS)):
+                    last_join = loop.time()
+                    missing = await self._membership_missing(layer)
+                    await layer.group_add(LIVE_GROUP, self.channel_name)
+                    if missing:
+                        logger.warning("Live hub had lost its tags.live membership; re-joined and resyncing")
+                        self.request_resync()
+                self._ping_sent += 1
+                await layer.send(self.channel_name, {"type": PING_EVENT, "n": self._ping_sent})
             except asyncio.CancelledError:
                 raise
             except Exception:
-                logger.warning("Live hub could not re-join tags.live", exc_info=True)
+                logger.warning("Live hub watchdog could not reach the channel layer", exc_info=True)
 
     async def _membership_missing(self, layer) -> bool:
         # channels_redis keeps a group as a sorted set; other layers (in-memory) have no such key to look at.
@@ -382,6 +424,7 @@ class LiveHub:
         from tags.live import live_get_many
         from tags.values import get_tag_meta
 
+        self.resyncs += 1
         ids = list(self.by_tag)
         if not ids:
             return

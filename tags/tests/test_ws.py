@@ -3,13 +3,12 @@
 import time
 
 import pytest
-from channels.layers import get_channel_layer
 
 from accounts.services import api_key_create, api_key_revoke, auth_logout
 from accounts.tokens import issue_token_pair, principal_from_access_token
 from tags import push
 from tags.consumers import CLOSE_AUTH, _TransportFlow
-from tags.push import get_hub
+from tags.push import get_hub, live_layer
 from tags.tests.ws_helpers import ORIGIN, arecord, make_tags, open_ws, record, run, short_token, subscribe, wait_for
 
 # Channels' database_sync_to_async closes connections around each call: tests need real transactions.
@@ -212,7 +211,7 @@ def test_it_sends_batched_frames_when_the_client_opts_in(token, tags3):
 
 def test_it_sends_one_channel_layer_message_per_batch(token, monkeypatch):
     tags = make_tags([f"Bulk_{i:03d}" for i in range(200)])
-    layer = get_channel_layer()
+    layer = live_layer()
     sends = []
     real = layer.group_send
 
@@ -350,7 +349,8 @@ def test_it_keeps_only_the_latest_value_per_tag_while_the_socket_is_backed_up(to
         flow.resumeProducing()
         got = sorted([(m["tag"], m["value"]) for m in (await comm.receive_json_from(), await comm.receive_json_from())])
         assert got == [("Pump_Speed", 149.0), ("Reactor_Temp", 49.0)]
-        assert conn.outbox.conflated == 98
+        # 100 offered, 2 delivered: the rest dropped by the connection (or merged by the hub when it ran behind)
+        assert conn.outbox.conflated + hub.merged == 98
         assert await comm.receive_nothing(timeout=0.2)
         await comm.disconnect()
 
@@ -447,19 +447,27 @@ def test_it_resends_current_values_when_a_batch_was_lost(token, tags3):
     run(body)
 
 
-def test_it_rejoins_and_resyncs_after_redis_lost_its_groups(token, tags3, settings):
+def test_it_resyncs_after_its_channel_layer_connection_dropped(token, tags3, settings):
+    import asyncio
+
     from scada.redis import get_redis
 
-    settings.KILN_WS_REJOIN_SECONDS = 0.2
+    settings.KILN_WS_WATCHDOG_SECONDS = 0.3
     temp = tags3[0]
 
     async def body():
         comm, _, _ = await open_ws(token)
         await subscribe(comm, ["Reactor_Temp"])
-        get_redis().flushdb()  # a Redis restart without persistence: the hub's membership is gone
-        await arecord((temp, 9.0))  # its push reaches no hub
-        msg = await comm.receive_json_from(timeout=3)
-        assert (msg["tag"], msg["value"]) == ("Reactor_Temp", 9.0)
+        shard = live_layer()._get_layer()._shards[0]
+        port = shard._pubsub.connection._writer.get_extra_info("sockname")[1]
+        # Redis drops the hub's subscription socket (a failover, a restart): what is published now is lost,
+        # and no later batch will reveal it by a sequence gap.
+        get_redis().execute_command("CLIENT", "KILL", "ADDR", f"127.0.0.1:{port}")
+        await asyncio.sleep(0.05)
+        await arecord((temp, 3.0))
+        msg = await comm.receive_json_from(timeout=10)  # the watchdog notices, and resyncs once reconnected
+        assert (msg["tag"], msg["value"]) == ("Reactor_Temp", 3.0)
+        assert get_hub().resyncs == 1
         await comm.disconnect()
 
     run(body)
