@@ -55,6 +55,7 @@ HEARTBEAT_LAST = "kiln:hist:heartbeat"  # hash: tag id → epoch of the last re-
 ROLLUP_LOCK_KEY = 0x4B484952  # "KHIR": one rollup refresher at a time
 MAINTENANCE_LOCK_KEY = 0x4B48494D  # "KHIM": one partition maintainer at a time
 WRITER_LOCK_KEY = 0x4B484957  # "KHIW": one writer transaction at a time (history delete waits for it)
+WRITER_LEASE_KEY = 0x4B48574C  # "KHWL": one draining writer at a time (session lock, dies with the connection)
 
 # --- rollup tiers (seconds) and query modes ---
 TIER_SECONDS = (3600, 60)  # coarsest first

@@ -40,6 +40,7 @@ from historian.constants import (
     BUFFER_DROPPED_TOTAL,
     BUFFER_STREAM,
     WRITER_LEASE,
+    WRITER_LEASE_KEY,
     WRITER_LOCK_KEY,
     WRITER_STATS,
 )
@@ -51,7 +52,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["WriterRun", "FlushResult", "historian_writer_run", "historian_writer_flush", "encode_copy_binary"]
 
 DEAD_LETTER_STREAM = "kiln:hist:deadletter"
-LEASE_SECONDS = 120  # longer than any single flush; renewed after each
+LEASE_SECONDS = 120  # (SQLite demo) longer than any single flush; renewed after each
 ENTRIES_PER_READ = 500
 PG_EPOCH = 946684800  # 2000-01-01T00:00:00Z, the zero of PostgreSQL's binary timestamps
 
@@ -62,12 +63,23 @@ _ROW = struct.Struct(">hiqidiiih")
 _ROW_NULL = struct.Struct(">hiqiiiih")
 _COLUMNS = "(ts, value, tag_id, quality)"
 
-# Trim everything below MINID and lower the buffered count, atomically.
+# Trim every entry up to ARGV[1] (inclusive; ARGV[2] is the id just after it) and lower the buffered count by
+# the samples those entries held, atomically. Idempotent: trimming the same entries twice lowers nothing twice.
 _TRIM_LUA = """
-redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1])
-local c = redis.call('DECRBY', KEYS[2], ARGV[2])
-if c < 0 then redis.call('SET', KEYS[2], 0) end
-return c
+local entries = redis.call('XRANGE', KEYS[1], '-', ARGV[1])
+local n = 0
+for _, e in ipairs(entries) do
+  local f = e[2]
+  for i = 1, #f, 2 do
+    if f[i] == 'n' then n = n + tonumber(f[i + 1]) end
+  end
+end
+if #entries > 0 then
+  redis.call('XTRIM', KEYS[1], 'MINID', ARGV[2])
+  local c = redis.call('DECRBY', KEYS[2], n)
+  if c < 0 then redis.call('SET', KEYS[2], 0) end
+end
+return n
 """
 _RENEW_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -77,6 +89,43 @@ _RELEASE_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+
+class _Lease:
+    """One writer at a time, so entries commit in stream order.
+
+    On PostgreSQL: a session advisory lock. It lives and dies with the writer's connection, so a writer killed
+    mid-batch (its transaction rolled back by the server) is replaced by the next scheduled run at once.
+    Elsewhere (the SQLite demo): a Redis key with a TTL, renewed after every flush.
+    """
+
+    def __init__(self, r):
+        self.r = r
+        self.token = secrets.token_hex(8)
+        self.pg = connection.vendor == "postgresql"
+
+    def acquire(self) -> bool:
+        if self.pg:
+            with connection.cursor() as cur:
+                cur.execute("SELECT pg_try_advisory_lock(%s)", [WRITER_LEASE_KEY])
+                return cur.fetchone()[0]
+        return bool(self.r.set(WRITER_LEASE, self.token, nx=True, ex=LEASE_SECONDS))
+
+    def renew(self) -> bool:
+        if self.pg:
+            return True  # held as long as the connection is; a lost connection fails the next flush anyway
+        return bool(self.r.eval(_RENEW_LUA, 1, WRITER_LEASE, self.token, LEASE_SECONDS * 1000))
+
+    def release(self) -> None:
+        try:
+            if self.pg:
+                if connection.connection is not None and connection.is_usable():
+                    with connection.cursor() as cur:
+                        cur.execute("SELECT pg_advisory_unlock(%s)", [WRITER_LEASE_KEY])
+            else:
+                self.r.eval(_RELEASE_LUA, 1, WRITER_LEASE, self.token)
+        except Exception:  # noqa: BLE001 - a dead connection has released the lock already; a key expires
+            logger.debug("Historian writer lease release failed", exc_info=True)
 
 
 def encode_copy_binary(rows) -> bytes:
@@ -193,6 +242,7 @@ def _slow_insert(cur, rows) -> int:
         "CREATE TEMP TABLE IF NOT EXISTS historian_staging (ts timestamptz, value double precision, "
         "tag_id integer, quality smallint, seq bigint GENERATED ALWAYS AS IDENTITY) ON COMMIT DELETE ROWS"
     )
+    cur.execute("TRUNCATE historian_staging")  # a second slow insert in the same transaction starts empty
     _copy(cur, "historian_staging", rows)
     cur.execute(
         """
@@ -354,9 +404,10 @@ def _read_entries(r, max_samples: int):
     return entries, samples
 
 
-def _trim(r, last_id: bytes, samples: int) -> None:
+def _trim(r, last_id: bytes | str) -> int:
+    """Remove every entry up to last_id (they are committed); returns the samples they held."""
     ms, seq = _id_tuple(last_id)
-    r.eval(_TRIM_LUA, 2, BUFFER_STREAM, BUFFER_COUNT, f"{ms}-{seq + 1}", samples)
+    return r.eval(_TRIM_LUA, 2, BUFFER_STREAM, BUFFER_COUNT, f"{ms}-{seq}", f"{ms}-{seq + 1}")
 
 
 def _dead_letter(r, entry, error: str) -> int:
@@ -368,7 +419,7 @@ def _dead_letter(r, entry, error: str) -> int:
     pipe.hset(BUFFER_DROPPED, "reason", "unwritable entry moved to " + DEAD_LETTER_STREAM)
     pipe.incrby(BUFFER_DROPPED_TOTAL, n)
     pipe.execute()
-    _trim(r, entry[0], n)
+    _trim(r, entry[0])
     logger.error("Historian entry %s (%d samples) could not be written and went to %s: %s",
                  entry[0], n, DEAD_LETTER_STREAM, error)
     return n
@@ -380,9 +431,15 @@ _DATA_ERRORS = (psycopg.DataError, struct.error, ValueError, TypeError, Overflow
 
 
 def _is_connection_error(exc: BaseException) -> bool:
+    """The connection itself is gone (server down, network, admin shutdown): close it so the next run reconnects."""
     from django.db import InterfaceError, OperationalError
 
-    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError, OperationalError, InterfaceError))
+    if not isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError, OperationalError, InterfaceError)):
+        return False
+    cause = exc if isinstance(exc, psycopg.Error) else (exc.__cause__ or exc)
+    sqlstate = getattr(cause, "sqlstate", None)
+    # No SQLSTATE: the client lost the server. 08: connection exception. 57P0x: shutdown, cannot connect now.
+    return sqlstate is None or sqlstate.startswith("08") or sqlstate.startswith("57P")
 
 
 def _flush_entries(r, entries, epoch: str) -> FlushResult:
@@ -398,7 +455,7 @@ def _flush_entries(r, entries, epoch: str) -> FlushResult:
     committed_at = time.time()
     # The sample counts as safe from here on; the trim below may fail (Redis gone) and the checkpoint covers it.
     result.latencies = [(committed_at - _id_tuple(e[0])[0] / 1000, int(e[1][b"n"])) for e in entries]
-    _trim(r, entries[-1][0], result.samples)
+    _trim(r, entries[-1][0])
     return result
 
 
@@ -416,18 +473,22 @@ def historian_writer_flush(*, r=None, max_samples: int | None = None) -> FlushRe
         return None
     epoch = buffer_epoch(r)
     checkpoint = _checkpoint()
+    skipped = 0
     if checkpoint and checkpoint[0] == epoch:
         done = _id_tuple(checkpoint[1])
         committed = [e for e in entries if _id_tuple(e[0]) <= done]
         if committed:
             # Written by a writer that stopped before trimming: trim, never write twice.
             n = sum(int(e[1][b"n"]) for e in committed)
-            _trim(r, committed[-1][0], n)
+            _trim(r, committed[-1][0])
             entries = entries[len(committed):]
             if not entries:
                 return FlushResult(entries=len(committed), samples=n, skipped_committed=n)
+            skipped = n
     try:
-        return _flush_entries(r, entries, epoch)
+        result = _flush_entries(r, entries, epoch)
+        result.skipped_committed = skipped
+        return result
     except _DATA_ERRORS as exc:
         if len(entries) == 1:
             return FlushResult(entries=1, dead_lettered=_dead_letter(r, entries[0], f"{type(exc).__name__}: {exc}"))
@@ -469,6 +530,17 @@ def _record_stats(r, result: FlushResult) -> None:
         pass
 
 
+def _note_error(r, run: WriterRun, exc: Exception) -> None:
+    run.error = f"{type(exc).__name__}: {str(exc)[:300]}"
+    logger.warning("Historian writer stopped: %s", run.error)
+    if _is_connection_error(exc):
+        connection.close()  # a dead connection is not reused; the next run reconnects
+    try:
+        r.hset(WRITER_STATS, mapping={"last_error": run.error, "last_error_at": time.time()})
+    except redis.RedisError:
+        pass  # Redis down too: nothing is buffered or written either; the status page says so
+
+
 def historian_writer_run(*, budget_seconds: float | None = None, max_samples: int | None = None,
                          use_lease: bool = True, keep_results: bool = False) -> WriterRun:
     """Drain the buffer until it is empty or the budget is spent (the writer task, and the benchmark).
@@ -478,25 +550,24 @@ def historian_writer_run(*, budget_seconds: float | None = None, max_samples: in
     """
     r = get_redis()
     budget = budget_seconds if budget_seconds is not None else conf.KILN_HISTORIAN_WRITER_RUN_SECONDS
-    token = secrets.token_hex(8)
     run = WriterRun()
-    if use_lease and not r.set(WRITER_LEASE, token, nx=True, ex=LEASE_SECONDS):
-        run.lease = False
-        return run
+    lease = _Lease(r)
+    if use_lease:
+        try:
+            acquired = lease.acquire()
+        except Exception as exc:
+            _note_error(r, run, exc)
+            return run
+        if not acquired:
+            run.lease = False
+            return run
     deadline = time.monotonic() + budget
     try:
         while time.monotonic() < deadline:
             try:
                 result = historian_writer_flush(r=r, max_samples=max_samples)
             except Exception as exc:
-                run.error = f"{type(exc).__name__}: {str(exc)[:300]}"
-                logger.warning("Historian writer stopped: %s", run.error)
-                if _is_connection_error(exc):
-                    connection.close()  # a dead connection is not reused; the next run reconnects
-                try:
-                    r.hset(WRITER_STATS, "last_error", run.error)
-                except redis.RedisError:
-                    pass
+                _note_error(r, run, exc)
                 break
             if result is None:
                 break
@@ -506,13 +577,10 @@ def historian_writer_run(*, budget_seconds: float | None = None, max_samples: in
             if keep_results:
                 run.results.append(result)
             _record_stats(r, result)
-            if use_lease and not r.eval(_RENEW_LUA, 1, WRITER_LEASE, token, LEASE_SECONDS * 1000):
+            if use_lease and not lease.renew():
                 logger.warning("Historian writer lost its lease; stopping")
                 break
     finally:
         if use_lease:
-            try:
-                r.eval(_RELEASE_LUA, 1, WRITER_LEASE, token)
-            except redis.RedisError:
-                pass  # the lease expires by itself
+            lease.release()
     return run
