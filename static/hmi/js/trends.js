@@ -49,7 +49,9 @@
   }
 
   function fetchHistory(name, start, end) {
-    var q = "?start=" + encodeURIComponent(isoS(start)) + "&end=" + encodeURIComponent(isoS(end));
+    // Millisecond precision: the API's end is exclusive, so a whole-second end would hide this second's samples.
+    var iso = function (x) { return new Date(x * 1000).toISOString(); };
+    var q = "?start=" + encodeURIComponent(iso(start)) + "&end=" + encodeURIComponent(iso(end + 0.001));
     return Kiln.api("GET", "/api/tags/" + encodeURIComponent(name) + "/history" + q).then(function (res) {
       if (!res.ok) throw new Error(name + ": " + Kiln.apiError(res));
       var rows = Array.isArray(res.data) ? res.data : (res.data.data || res.data.results || []);
