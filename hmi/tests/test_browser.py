@@ -383,6 +383,7 @@ def test_it_pages_the_tag_browser_journal_and_kpis(new_page, demo, server):
     shot(page, "kpis")
     page.goto(server.url + "/screens/pump-station/")
     expect(page.locator("#ps-p01-run-text")).to_have_text("RUNNING")
+    expect(page.locator('#alarm-banner .ab-count[data-priority="high"]')).to_have_text("1")
     shot(page, "pump_station")
     assert page.errors == []
 
