@@ -144,7 +144,12 @@ DATABASE_URL = envstr("DATABASE_URL", f"sqlite:///{BASE_DIR / 'kiln.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 60))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while a worker writes; the timeout rides out short write locks.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL;",
+        # IMMEDIATE takes the write lock up front, so concurrent writers wait instead of failing "locked".
+        "transaction_mode": "IMMEDIATE",
+    }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 # Under daphne every request runs its sync code in a fresh thread, and Django's persistent connections are per
 # thread: without a pool each API request would open (and fork) a new PostgreSQL session, ~10 ms of the
