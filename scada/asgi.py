@@ -1,5 +1,6 @@
 """ASGI entry point for daphne: HTTP through Django, WebSockets through Channels."""
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -19,3 +20,7 @@ application = ProtocolTypeRouter(
         "websocket": ws_auth_stack(URLRouter(websocket_urlpatterns)),
     }
 )
+
+# What is loaded by now lives as long as the process: move it out of the cyclic GC's reach. Otherwise every full
+# collection scans the whole of Django again and stalls the event loop (40-180 ms pauses measured under live push).
+gc.freeze()

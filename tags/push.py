@@ -62,6 +62,7 @@ REJOIN_SECONDS = 10.0
 WATCHDOG_SECONDS = 2.0
 PUBLISH_TIMEOUT = 2.0
 YIELD_EVERY = 200
+SWEEP_CHUNK = 50
 
 
 def live_layer():
@@ -445,17 +446,24 @@ class LiveHub:
     # --- credentials -----------------------------------------------------------------------------------------
 
     async def _auth_sweep_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(float(getattr(settings, "KILN_WS_AUTH_CHECK_SECONDS", 5.0)))
+            interval = float(getattr(settings, "KILN_WS_AUTH_CHECK_SECONDS", 5.0))
+            started = loop.time()
             try:
-                await self.auth_sweep()
+                await self.auth_sweep(spread=interval / 2)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("WebSocket credential sweep failed")
+            await asyncio.sleep(max(0.0, interval - (loop.time() - started)))
 
-    async def auth_sweep(self) -> None:
-        """Close (4001) every connection whose session was logged out or whose key was revoked: one pass."""
+    async def auth_sweep(self, spread: float = 0.0) -> None:
+        """Close (4001) every connection whose session was logged out or whose key was revoked.
+
+        One check per distinct credential, in chunks of SWEEP_CHUNK spread over `spread` seconds: a thousand
+        sessions checked at once would hold the GIL in bursts and show up as latency spikes in the push.
+        """
         from tags.ws_auth import revoked_credentials
 
         groups: dict[tuple, list[Connection]] = defaultdict(list)
@@ -463,12 +471,14 @@ class LiveHub:
             key = conn.credential_key()
             if key is not None:
                 groups[key].append(conn)
-        if not groups:
-            return
-        revoked = await _off_loop(revoked_credentials, list(groups))
-        for key in revoked:
-            for conn in groups[key]:
-                await conn.close_revoked()
+        keys = list(groups)
+        chunks = [keys[i:i + SWEEP_CHUNK] for i in range(0, len(keys), SWEEP_CHUNK)]
+        for n, chunk in enumerate(chunks):
+            if n:
+                await asyncio.sleep(spread / len(chunks))
+            for key in await _off_loop(revoked_credentials, chunk):
+                for conn in groups[key]:
+                    await conn.close_revoked()
 
 
 async def _off_loop(fn, *args):
