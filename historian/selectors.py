@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import psycopg
 from django.db import connection, transaction
 
 from historian.conf import conf
@@ -144,20 +145,26 @@ def plan_segments(start: float, end: float, interval: int, exact_until: float | 
     return split(start, end, tiers)
 
 
+# Each source yields "pieces" in one shape; which value columns a piece carries depends on the mode.
+_MODE_COLUMNS = {
+    "average": ("integ", "cov"), "min": ("mn",), "max": ("mx",), "range": ("mn", "mx"), "first": ("fv",),
+    "last": ("lv",), "count": ("cnt",), "sum": ("sm",),
+}
+_RAW_EXPR = {"integ": "0::float8", "cov": "0::float8", "mn": "gv", "mx": "gv", "fv": "gv", "lv": "gv",
+             "cnt": "g::int", "sm": "gv"}
+_TIER_EXPR = {"integ": "integral", "cov": "covered", "mn": "value_min", "mx": "value_max", "fv": "value_first",
+              "lv": "value_last", "cnt": "value_count", "sm": "value_sum"}
+_CARRY_EXPR = {"integ": "0::float8", "cov": "0::float8", "cnt": "0"}
+
 _RAW_PIECES = """
-SELECT tag_id, pe, floor(pe / %(w)s) AS k, g::int AS cnt, gv AS sm, gv AS mn, gv AS mx, gv AS fv, gv AS lv,
-       pe AS head, pe AS tail, value AS tail_v, g AS tail_good, 0::float8 AS integ, 0::float8 AS cov
-FROM (SELECT tag_id, date_part('epoch', ts) AS pe, value,
-             (quality < {bad} AND value IS NOT NULL) AS g,
-             CASE WHEN quality < {bad} THEN value END AS gv
+SELECT tag_id, ts, floor(pe / %(w)s), pe, pe, value, g{cols}
+FROM (SELECT tag_id, ts, date_part('epoch', ts) AS pe, value, (quality < {bad} AND value IS NOT NULL) AS g{gv}
       FROM historian_sample
       WHERE tag_id = ANY(%(ids)s) AND ts >= %({a})s AND ts < %({b})s) r
 """
 
 _TIER_PIECES = """
-SELECT tag_id, date_part('epoch', bucket) AS pe, floor(date_part('epoch', bucket) / %(w)s) AS k,
-       value_count, value_sum, value_min, value_max, value_first, value_last, head_ts, tail_ts, tail_value,
-       tail_good, integral, covered
+SELECT tag_id, bucket, floor(date_part('epoch', bucket) / %(w)s), head_ts, tail_ts, tail_value, tail_good{cols}
 FROM {table}
 WHERE tag_id = ANY(%(ids)s) AND bucket >= %({a})s AND bucket < %({b})s
 """
@@ -182,58 +189,78 @@ LEFT JOIN LATERAL (
     ORDER BY x.bucket DESC LIMIT 1) h ON true
 """
 
-_VALUE_SQL = {
-    "average": "CASE WHEN sum(cov + tail_dur + head_dur) > 0 THEN sum(integ + tail_int + head_int) "
-               "/ sum(cov + tail_dur + head_dur) END",
-    "min": "min(least(mn, carry_v))",
-    "max": "max(greatest(mx, carry_v))",
-    "range": "max(greatest(mx, carry_v)) - min(least(mn, carry_v))",
-    "first": "(min(ARRAY[pe, coalesce(carry_v, fv)]) FILTER (WHERE carry_v IS NOT NULL OR fv IS NOT NULL))[2]",
-    "last": "coalesce((max(ARRAY[pe, lv]) FILTER (WHERE lv IS NOT NULL))[2], max(carry_v))",
-    "count": "sum(cnt)",
-    "sum": "sum(sm)",
+# Per bucket, over its pieces (b.*), then with the value carried in from before its first piece (carry_v, over
+# carry_s seconds): the value held at the end of the previous non-empty bucket, up to this bucket's first piece.
+_TAIL_INT = "CASE WHEN tail_good THEN tail_v * tail_dur ELSE 0 END"
+_BUCKET_AGG = {
+    "average": [(f"sum(integ + {_TAIL_INT})", "integ"), ("sum(cov + tail_dur)", "cov")],
+    "min": [("min(mn)", "mn")], "max": [("max(mx)", "mx")], "range": [("min(mn)", "mn"), ("max(mx)", "mx")],
+    "first": [("(min(ARRAY[head, fv]) FILTER (WHERE fv IS NOT NULL))[2]", "fv")],
+    "last": [("(max(ARRAY[head, lv]) FILTER (WHERE lv IS NOT NULL))[2]", "lv")],
+    "count": [("sum(cnt)", "cnt")], "sum": [("sum(sm)", "sm")],
+}
+_DIRECT_TAIL = "greatest(least(date_part('epoch', bucket) + %(w)s, %(end_ep)s) - tail_ts, 0)"
+_DIRECT_AGG = {
+    "average": [f"integral + CASE WHEN tail_good THEN tail_value * {_DIRECT_TAIL} ELSE 0 END",
+                f"covered + CASE WHEN tail_good THEN {_DIRECT_TAIL} ELSE 0 END"],
+    "min": ["value_min"], "max": ["value_max"], "range": ["value_min", "value_max"], "first": ["value_first"],
+    "last": ["value_last"], "count": ["value_count::bigint"], "sum": ["value_sum"],
 }
 
 
-def _aggregate_sql(segments, mode: str) -> str:
-    parts = []
+def _aggregate_sql(segments, mode: str, interval: int) -> str:
+    """One statement: the carried value, bucket partials from every segment, in whatever order (see _assemble).
+
+    Rollup rows of the interval's own size (`direct`) are buckets already: they skip the window and the
+    grouping. Everything else (raw samples, finer rollups) is ordered per tag, each piece's tail is held until
+    the next piece's head or its bucket's end, and pieces are grouped into buckets.
+    """
+    cols = _MODE_COLUMNS[mode]
+    aggs = [name for _, name in _BUCKET_AGG[mode]]
+    parts, direct = [], []
     for i, (tier, _a, _b) in enumerate(segments):
         if tier == 0:
-            parts.append(_RAW_PIECES.format(bad=BAD_CODE, a=f"a{i}", b=f"b{i}"))
+            gv = f", CASE WHEN quality < {BAD_CODE} THEN value END AS gv" if any(
+                _RAW_EXPR[c] == "gv" for c in cols) else ""
+            parts.append(_RAW_PIECES.format(bad=BAD_CODE, a=f"a{i}", b=f"b{i}", gv=gv,
+                                            cols="".join(f", {_RAW_EXPR[c]}" for c in cols)))
+            continue
+        table = "historian_rollup_1h" if tier == 3600 else "historian_rollup_1m"
+        if tier == interval:
+            direct.append(
+                f"SELECT tag_id, floor(date_part('epoch', bucket) / %(w)s), head_ts, "  # noqa: S608
+                f"CASE WHEN tail_good THEN tail_value END, {', '.join(_DIRECT_AGG[mode])} FROM {table} "
+                f"WHERE tag_id = ANY(%(ids)s) AND bucket >= %(a{i})s AND bucket < %(b{i})s")
         else:
-            table = "historian_rollup_1h" if tier == 3600 else "historian_rollup_1m"
-            parts.append(_TIER_PIECES.format(table=table, a=f"a{i}", b=f"b{i}"))
-    parts.append("SELECT tag_id, tail, %(k0)s - 1, 0, NULL, NULL, NULL, NULL, NULL, tail, tail, tail_v, tail_good, "
-                 "0, 0 FROM carry WHERE tail IS NOT NULL")
-    pieces = "\nUNION ALL\n".join(parts)
-    return f"""
-WITH carry AS ({_CARRY.format(bad=BAD_CODE)}),
-pieces (tag_id, pe, k, cnt, sm, mn, mx, fv, lv, head, tail, tail_v, tail_good, integ, cov) AS ({pieces}),
+            parts.append(_TIER_PIECES.format(table=table, a=f"a{i}", b=f"b{i}",
+                                             cols="".join(f", {_TIER_EXPR[c]}" for c in cols)))
+    carry_aggs = "".join(f", NULL::{'bigint' if a == 'cnt' else 'float8'}" for a in aggs)
+    buckets = [f"SELECT tag_id, %(k0)s - 1, tail, CASE WHEN tail_good THEN tail_v END{carry_aggs} "  # noqa: S608
+               "FROM carry WHERE tail IS NOT NULL", *direct]
+    ctes = [f"carry AS ({_CARRY.format(bad=BAD_CODE)})"]
+    if parts:
+        pieces = "\nUNION ALL\n".join(parts)
+        agg_sql = ", ".join(f"{expr} AS {name}" for expr, name in _BUCKET_AGG[mode])
+        # A piece's tail holds until the next piece's head or its bucket's end (tail_dur); a bucket's `fill` is
+        # the value held at its end (its last piece's tail, if usable), which _assemble carries forward.
+        ctes.append(f"""pieces (tag_id, p, k, head, tail, tail_v, tail_good, {", ".join(cols)}) AS ({pieces}),
 w1 AS (
-    SELECT p.*, lag(k) OVER tw AS pk, lead(k) OVER tw AS nk, lag(tail_v) OVER tw AS ptv,
-           lag(tail_good) OVER tw AS ptg, lead(head) OVER tw AS nh
-    FROM pieces p WINDOW tw AS (PARTITION BY tag_id ORDER BY pe)
+    SELECT p.*, lead(head) OVER (PARTITION BY tag_id ORDER BY p) AS nh,
+           least((k + 1) * %(w)s, %(end_ep)s) AS be
+    FROM pieces p
 ),
 w2 AS (
-    SELECT *, CASE WHEN carry_in THEN ptv END AS carry_v,
-           CASE WHEN carry_in THEN head - bs ELSE 0 END AS head_dur,
-           CASE WHEN carry_in THEN ptv * (head - bs) ELSE 0 END AS head_int
-    FROM (SELECT *, greatest(k * %(w)s, %(start_ep)s) AS bs,
-                 least((k + 1) * %(w)s, %(end_ep)s) AS be,
-                 (pk IS DISTINCT FROM k) AND coalesce(ptg, false) AND head > greatest(k * %(w)s, %(start_ep)s)
-                     AS carry_in
-          FROM w1) x
-),
-w3 AS (
-    SELECT *, CASE WHEN tail_good THEN tail_v * tail_dur ELSE 0 END AS tail_int
-    FROM (SELECT *, CASE WHEN tail_good
-                         THEN greatest(least(CASE WHEN nk = k THEN nh ELSE be END, be) - tail, 0)
-                         ELSE 0 END AS tail_dur
-          FROM w2) y
-)
-SELECT tag_id, k::bigint, {_VALUE_SQL[mode]} AS v,
-       max(CASE WHEN nk IS DISTINCT FROM k AND tail_good THEN tail_v END) AS fill
-FROM w3 GROUP BY tag_id, k ORDER BY tag_id, k
+    SELECT *, CASE WHEN tail_good THEN greatest(least(coalesce(nh, be), be) - tail, 0) ELSE 0 END AS tail_dur
+    FROM w1
+)""")  # noqa: S608
+        buckets.append(f"""SELECT tag_id, k, min(head),
+       max(CASE WHEN tail_good AND (nh IS NULL OR nh >= (k + 1) * %(w)s) THEN tail_v END), {agg_sql}
+FROM w2 GROUP BY tag_id, k""")  # noqa: S608
+    union = "\nUNION ALL\n".join(buckets)
+    return f"""
+WITH {", ".join(ctes)},
+b (tag_id, k, head, fill, {", ".join(aggs)}) AS ({union})
+SELECT tag_id, k::bigint, head, {", ".join(aggs)}, fill FROM b
 """  # noqa: S608 - only constants and parameter names are formatted in
 
 
@@ -253,29 +280,72 @@ class _IsoCache(dict):
         return value
 
 
-def _assemble(tags, rows_by_tag: dict[int, dict[int, tuple]], k0: int, kmax: int, w: int, mode: str):
-    iso = _IsoCache()
+def _finish(mode: str, row: tuple, carried, seconds: float):
+    """A bucket's value from its partials (row[3:-1]) and the value carried into it for `seconds`."""
+    a = row[3]
+    if mode == "average":
+        integ, cov = a, row[4]
+        if carried is not None:
+            integ, cov = integ + carried * seconds, cov + seconds
+        return integ / cov if cov > 0 else None
+    if carried is None:
+        if mode == "range":
+            return None if a is None else row[4] - a
+        return int(a or 0) if mode == "count" else a
+    if mode == "min":
+        return carried if a is None else min(a, carried)
+    if mode == "max":
+        return carried if a is None else max(a, carried)
+    if mode == "range":
+        return (carried if row[4] is None else max(row[4], carried)) - (carried if a is None else min(a, carried))
+    if mode == "first":
+        return carried
+    if mode == "last":
+        return carried if a is None else a
+    return int(a or 0) if mode == "count" else a  # count and sum: events in the bucket only
+
+
+def _assemble(tags, rows_by_tag: dict[int, dict[int, tuple]], k0: int, kmax: int, w: int, mode: str,
+              start: float):
+    """Walk each tag's buckets in order: finish the ones with pieces, fill the empty ones with the value held.
+
+    `held` is the value held at the end of the previous non-empty bucket (None when unknown or BAD); it is
+    carried into a bucket from the bucket's start up to its first piece. This loop runs once per output point
+    (72,000 for a 50-tag day at one minute), hence the inlined time-weighted average and the shared timestamps.
+    """
+    isos = [datetime.fromtimestamp(k * w, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for k in range(k0, kmax + 1)]
+    starts = [max(k * w, start) for k in range(k0, kmax + 1)]
+    average = mode == "average"
     out = {}
     for tag in tags:
         rows = rows_by_tag.get(tag.id, {})
-        carry = rows.get(k0 - 1)
-        fill = carry[1] if carry else None
+        get = rows.get
+        carry = get(k0 - 1)
+        held = carry[-1] if carry else None
         data = []
         append = data.append
-        for k in range(k0, kmax + 1):
-            row = rows.get(k)
+        for i, k in enumerate(range(k0, kmax + 1)):
+            row = get(k)
             if row is None:
-                v = _empty_value(mode, fill)
+                v = held if average else _empty_value(mode, held)
+            elif average:
+                _, _, head, integ, cov, fill = row
+                seconds = head - starts[i]
+                if held is not None and seconds > 0:
+                    integ += held * seconds
+                    cov += seconds
+                v = integ / cov if cov > 0 else None
+                held = fill
             else:
-                v, fill = row
-            if mode == "count" and v is not None:
-                v = int(v)
-            append({"ts": iso[k * w], "v": v})
+                seconds = row[2] - starts[i]
+                v = _finish(mode, row, held if seconds > 0 else None, seconds)
+                held = row[-1]
+            append({"ts": isos[i], "v": v})
         out[tag.id] = data
     return out
 
 
-def _aggregate_postgresql(tags, start: datetime, end_eff: datetime, w: int, mode: str):
+def _aggregate_postgresql(tags, start: datetime, end_eff: datetime, w: int, mode: str, use_rollups: bool = True):
     s_ep, e_ep = start.timestamp(), end_eff.timestamp()
     k0, kmax = math.floor(s_ep / w), math.ceil(e_ep / w) - 1
     ids = [t.id for t in tags]
@@ -286,7 +356,7 @@ def _aggregate_postgresql(tags, start: datetime, end_eff: datetime, w: int, mode
         if own_transaction:
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         cur.execute("SET LOCAL work_mem = '64MB'")
-        exact = rollup_exact_until(cur)
+        exact = rollup_exact_until(cur) if use_rollups else datetime.fromtimestamp(0, tz=UTC)
         exact_ep = exact.timestamp() if exact is not None else None
         segments = plan_segments(s_ep, e_ep, w, exact_ep)
         carry_ep = math.floor(min(s_ep, exact_ep if exact_ep is not None else s_ep) / 3600) * 3600
@@ -295,12 +365,14 @@ def _aggregate_postgresql(tags, start: datetime, end_eff: datetime, w: int, mode
         for i, (_tier, a, b) in enumerate(segments):
             params[f"a{i}"] = datetime.fromtimestamp(a, tz=UTC)
             params[f"b{i}"] = datetime.fromtimestamp(b, tz=UTC)
-        cur.execute(_aggregate_sql(segments, mode), params)
-        rows = cur.fetchall()
-    rows_by_tag: dict[int, dict[int, tuple]] = {}
-    for tag_id, k, v, fill in rows:
-        rows_by_tag.setdefault(tag_id, {})[k] = (v, fill)
-    return _assemble(tags, rows_by_tag, k0, kmax, w, mode)
+        # A binary cursor: three times faster than text at turning 70,000 rows of floats into Python.
+        raw = psycopg.Cursor(connection.connection)
+        raw.execute(_aggregate_sql(segments, mode, w), params, binary=True)
+        rows = raw.fetchall()
+    rows_by_tag: dict[int, dict[int, tuple]] = {t.id: {} for t in tags}
+    for row in rows:
+        rows_by_tag[row[0]][row[1]] = row  # (tag_id, k, head, partials..., fill)
+    return _assemble(tags, rows_by_tag, k0, kmax, w, mode, s_ep)
 
 
 # --- aggregates in Python (SQLite demo) ---------------------------------------------------------------------
@@ -373,12 +445,27 @@ def _aggregate_other(tags, start: datetime, end_eff: datetime, w: int, mode: str
                    for ts, v, q in qs.filter(ts__gte=start, ts__lt=end_eff).order_by("ts")
                    .values_list("ts", "value", "quality")]
         rows_by_tag[tag.id] = aggregate_python(samples, carry, s_ep, e_ep, w, mode)
-    return _assemble(tags, rows_by_tag, k0, kmax, w, mode)
+    iso = _IsoCache()
+    out = {}
+    for tag in tags:
+        rows = rows_by_tag[tag.id]
+        held = rows.get(k0 - 1, (None, None))[1]
+        data = []
+        for k in range(k0, kmax + 1):
+            if k in rows:
+                v, held = rows[k]
+            else:
+                v = _empty_value(mode, held)
+            data.append({"ts": iso[k * w], "v": v})
+        out[tag.id] = data
+    return out
 
 
 def history_query(*, tags: list[HistoryTag], start: datetime, end: datetime, mode: str, interval: int | None,
-                  now: datetime | None = None) -> dict[int, list[dict]]:
+                  now: datetime | None = None, use_rollups: bool = True) -> dict[int, list[dict]]:
     """{tag id: [{"ts", "v"} (+ "quality", "substatus" in raw mode)]} for [start, end).
+
+    `use_rollups=False` answers from raw samples only (the benchmark compares both; the answer is the same).
 
     Raises BadRequest for an unknown mode, a missing interval, an aggregate of a STRING tag, or a result over
     KILN_HISTORY_MAX_POINTS points (with a suggested interval).
@@ -401,5 +488,5 @@ def history_query(*, tags: list[HistoryTag], start: datetime, end: datetime, mod
     if end_eff <= start:
         return {t.id: [] for t in tags}
     if connection.vendor == "postgresql":
-        return _aggregate_postgresql(tags, start, end_eff, interval, mode)
+        return _aggregate_postgresql(tags, start, end_eff, interval, mode, use_rollups)
     return _aggregate_other(tags, start, end_eff, interval, mode)
