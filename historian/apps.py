@@ -8,7 +8,7 @@ class HistorianConfig(AppConfig):
     def ready(self):
         # The historian subscribes to the values service; tags never imports historian (docs/architecture.md).
         from historian.buffer import historian_buffer_append, historian_status_provider
-        from historian.services import history_delete_for_tag
+        from historian.services import historian_tag_deleted
         from historian.tasks import BEAT_SCHEDULE
         from scada.api.views import register_status_provider
         from scada.celery import app as celery_app
@@ -19,7 +19,5 @@ class HistorianConfig(AppConfig):
         register_status_provider(historian_status_provider)
         # Beat reads its schedule after Django is set up, so the historian's entries live here, not in settings.
         celery_app.conf.beat_schedule = {**(celery_app.conf.beat_schedule or {}), **BEAT_SCHEDULE}
-        # Deleting a tag deletes its history (seed 000), through a hook tags offers (if it offers one yet).
-        register_delete_hook = getattr(tag_services, "register_tag_delete_hook", None)
-        if register_delete_hook is not None:
-            register_delete_hook("historian", history_delete_for_tag)
+        # Deleting a tag deletes its history (seed 000): tags runs its tag-deleted hooks once the delete commits.
+        tag_services.register_tag_deleted_hook("historian", historian_tag_deleted)

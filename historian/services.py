@@ -29,7 +29,8 @@ from scada.redis import get_redis
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["history_delete_for_tag", "historian_heartbeat", "historian_drops_audit", "historian_retention_apply"]
+__all__ = ["history_delete_for_tag", "historian_tag_deleted", "historian_orphans_delete", "historian_heartbeat",
+           "historian_drops_audit", "historian_retention_apply"]
 
 # Subtract what was audited (more may have been dropped meanwhile); forget the time range once all is audited.
 _DROPS_ACK_LUA = """
@@ -62,6 +63,42 @@ def history_delete_for_tag(tag_id: int) -> int:
     except redis.RedisError:
         pass  # a stale heartbeat entry of a deleted tag is harmless; the heartbeat ignores unknown tags
     return deleted + strings
+
+
+@transaction.atomic
+def historian_tag_deleted(tag_id: int, name: str) -> int:
+    """The tags app's tag-deleted hook (tags.services.register_tag_deleted_hook, run once the delete commits):
+    delete the tag's history and audit how many samples went (`historian.history_delete`)."""
+    samples = history_delete_for_tag(tag_id)
+    audit_record(action="historian.history_delete", object_type="tag", object_id=name,
+                 old_value={"tag_id": tag_id, "samples": samples}, reason="tag deleted")
+    return samples
+
+
+def historian_orphans_delete() -> dict[int, int]:
+    """Delete the history of tags that no longer exist (a tag-deleted hook that failed, a delete made in SQL).
+
+    Finds the tag ids with 1-hour rollups with a loose index scan (one probe per distinct tag), so it stays
+    cheap however much history there is; samples not rolled up yet belong to tags the writer checked.
+    """
+    if connection.vendor != "postgresql":
+        return {}
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            WITH RECURSIVE ids AS (
+                (SELECT tag_id FROM historian_rollup_1h ORDER BY tag_id LIMIT 1)
+                UNION ALL
+                SELECT (SELECT h.tag_id FROM historian_rollup_1h h WHERE h.tag_id > ids.tag_id
+                        ORDER BY h.tag_id LIMIT 1)
+                FROM ids WHERE ids.tag_id IS NOT NULL
+            )
+            SELECT tag_id FROM ids WHERE tag_id IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM tags_tag t WHERE t.id = ids.tag_id)
+            """
+        )
+        orphans = [row[0] for row in cur.fetchall()]
+    return {tag_id: historian_tag_deleted(tag_id, f"#{tag_id} (deleted)") for tag_id in orphans}
 
 
 def historian_heartbeat(*, now: float | None = None) -> int:

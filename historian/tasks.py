@@ -50,12 +50,14 @@ def historian_rollups_task() -> dict:
 @shared_task(acks_late=True, time_limit=1800, ignore_result=True)
 def historian_maintenance_task() -> dict:
     from historian.partitions import partitions_maintain
-    from historian.services import historian_retention_apply
+    from historian.services import historian_orphans_delete, historian_retention_apply
 
     result = partitions_maintain()
     retention = historian_retention_apply()
+    orphans = historian_orphans_delete()
     return {"created": len(result["created"]), "compacted": len(result["compacted"]),
-            "dropped": len(result["dropped"]), "errors": result["errors"], "per_tag": retention["per_tag"]}
+            "dropped": len(result["dropped"]), "errors": result["errors"], "per_tag": retention["per_tag"],
+            "orphans": len(orphans)}
 
 
 @shared_task(acks_late=True, time_limit=120, ignore_result=True)

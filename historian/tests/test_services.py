@@ -98,3 +98,29 @@ def test_it_applies_a_shorter_retention_of_one_tag_and_audits_it(real_tag, make_
     assert _count(real_tag.pk) == 1 and _count(other.pk) == 1
     record = AuditRecord.objects.get(action="historian.retention_delete")
     assert record.object_id == "Reactor_Temp" and record.old_value["samples"] == 1
+
+
+def test_it_deletes_the_history_when_the_tag_is_deleted_and_audits_the_count(real_tag, admin_user, load_samples,
+                                                                            django_capture_on_commit_callbacks):
+    from tags.services import tag_delete
+
+    load_samples(real_tag.pk, [(T0 + i, float(i)) for i in range(30)])
+    tag_id = real_tag.pk
+    with django_capture_on_commit_callbacks(execute=True):
+        tag_delete(user=admin_user, tag=real_tag, reason="decommissioned")
+    assert _count(tag_id) == 0
+    record = AuditRecord.objects.get(action="historian.history_delete")
+    assert (record.object_id, record.old_value) == ("Reactor_Temp", {"tag_id": tag_id, "samples": 30})
+
+
+def test_it_sweeps_the_history_of_tags_deleted_behind_its_back(real_tag, make_tag, load_samples):
+    from historian.services import historian_orphans_delete
+
+    gone = make_tag("Gone_Tag")
+    load_samples(real_tag.pk, [(T0, 1.0)])
+    load_samples(gone.pk, [(T0, 1.0), (T0 + 1, 2.0)])
+    rollups_refresh(budget_seconds=30)
+    gone_id = gone.pk
+    gone.delete()  # not through tags.services: no hook ran
+    assert historian_orphans_delete() == {gone_id: 2}
+    assert _count(real_tag.pk) == 1
