@@ -49,8 +49,17 @@ class NaiveTagConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=event["frame"])
 
 
+class NaivePubSubTagConsumer(NaiveTagConsumer):
+    """The same design on Kiln's pub/sub layer alias ("live"): per-tag groups are Redis SUBSCRIBEs."""
+
+    channel_layer_alias = "live"
+
+
 application = ProtocolTypeRouter({
-    "websocket": ws_auth_stack(URLRouter([re_path(r"^/?ws/?$", NaiveTagConsumer.as_asgi())])),
+    "websocket": ws_auth_stack(URLRouter([
+        re_path(r"^/?ws/?$", NaiveTagConsumer.as_asgi()),
+        re_path(r"^/?ws-pubsub/?$", NaivePubSubTagConsumer.as_asgi()),
+    ])),
 })
 
 
@@ -61,12 +70,12 @@ def naive_push_changes(changes):
         async_to_sync(layer.group_send)(f"naive.tag.{c.tag_id}", {"type": "tag.update", "frame": change_frame(c)})
 
 
-def naive_push_changes_one_loop(changes):
+def naive_push_changes_one_loop(changes, alias="default"):
     """The same one group_send per change, but awaited on one long-lived event loop (no async_to_sync cost):
     the most generous form of the per-change design."""
     from tags.push import _publisher
 
-    layer = get_channel_layer()
+    layer = get_channel_layer(alias)
 
     async def send_all():
         for c in changes:
@@ -75,3 +84,8 @@ def naive_push_changes_one_loop(changes):
     import asyncio
 
     asyncio.run_coroutine_threadsafe(send_all(), _publisher._running_loop()).result(30)
+
+
+def naive_push_changes_pubsub(changes):
+    """One group_send per change over the pub/sub layer (one PUBLISH each), on one long-lived loop."""
+    naive_push_changes_one_loop(changes, alias="live")

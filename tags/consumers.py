@@ -9,7 +9,8 @@ Client → server (JSON text frames; an optional "id" is echoed in the answer):
   {"type": "unsubscribe", "subscription": 1} | {"type": "unsubscribe", "tags": [...]} | {"type": "unsubscribe"}
         → {"type": "unsubscribed", "subscriptions": [ended ids], "tags": [names no longer delivered]}
   {"type": "ping"} → {"type": "pong"}
-Anything wrong → {"type": "error", "detail": "..."} and nothing changes.
+Anything wrong → {"type": "error", "detail": "..."} and nothing changes; so does a client that sends more than
+MESSAGES_PER_WINDOW messages in RATE_WINDOW_SECONDS (subscribing costs a query).
 
 A subscription is one subscribe message, whatever the number of tags in it (seed: "10 concurrent subscriptions
 per client"): an HMI page subscribes its tags at once, so counting tags would cap a page at ten values.
@@ -40,9 +41,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import orjson
+import redis
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.db import DatabaseError
 
 from tags.live import live_get_many
 from tags.push import get_hub, snapshot_entry
@@ -55,6 +58,9 @@ __all__ = ["TagConsumer", "register_message_handler", "register_event_handler", 
 
 CLOSE_AUTH = 4001  # token expired, logged out or revoked
 MAX_TAGS_PER_SUBSCRIPTION = 5000
+# Client messages per connection and window; beyond it a message gets an error and is otherwise ignored.
+MESSAGES_PER_WINDOW = 60
+RATE_WINDOW_SECONDS = 10.0
 
 MessageHandler = Callable[["TagConsumer", dict], Awaitable[None]]
 _message_handlers: dict[str, MessageHandler] = {}
@@ -176,6 +182,8 @@ class TagConsumer(AsyncJsonWebsocketConsumer):
         self.hub = None
         self._ids = itertools.count(1)
         self._expiry: asyncio.TimerHandle | None = None
+        self._window_start = 0.0
+        self._window_count = 0
 
     # --- connection lifecycle --------------------------------------------------------------------------------
 
@@ -258,6 +266,10 @@ class TagConsumer(AsyncJsonWebsocketConsumer):
     async def receive_json(self, content, **kwargs):
         if self.closing:
             return
+        if not self._within_rate():
+            await self.send_error(f"Too many messages: at most {MESSAGES_PER_WINDOW} per {RATE_WINDOW_SECONDS:.0f} s "
+                                  f"on a connection; this one was ignored.", content)
+            return
         kind = content["type"]
         name = self.message_handlers.get(kind)
         if name is not None:
@@ -269,6 +281,14 @@ class TagConsumer(AsyncJsonWebsocketConsumer):
             return
         known = sorted({*self.message_handlers, *_message_handlers})
         await self.send_error(f"Unknown message type '{kind}'; expected one of: {', '.join(known)}.", content)
+
+    def _within_rate(self) -> bool:
+        """A fixed window per connection: subscribes cost SQL, so a client cannot spin them in a loop."""
+        now = time.monotonic()
+        if now - self._window_start >= RATE_WINDOW_SECONDS:
+            self._window_start, self._window_count = now, 0
+        self._window_count += 1
+        return self._window_count <= MESSAGES_PER_WINDOW
 
     async def send_error(self, detail: str, request: dict | None = None, **extra) -> None:
         doc = {"type": "error", "detail": detail, **extra}
@@ -329,7 +349,12 @@ class TagConsumer(AsyncJsonWebsocketConsumer):
         if self.subscriptions_used() >= self.max_subscriptions:
             await self._limit_error(content)
             return
-        found = await database_sync_to_async(_tag_ids_by_name)(names)
+        try:
+            found = await database_sync_to_async(_tag_ids_by_name)(names)
+        except DatabaseError:
+            logger.warning("Tag lookup failed; subscription not made", exc_info=True)
+            await self.send_error("Tags cannot be looked up right now; try again.", content)
+            return
         unknown = [n for n in names if n not in found]
         if unknown:
             await self.send_error(f"Unknown tags: {', '.join(unknown)}", content, tags=unknown)
@@ -351,7 +376,13 @@ class TagConsumer(AsyncJsonWebsocketConsumer):
             # waits in the outbox, so nothing falls between the snapshot and the first update.
             self._add(sub)
             ids = list(sub.names)
-            values = await database_sync_to_async(live_get_many)(ids)
+            try:
+                values = await database_sync_to_async(live_get_many)(ids)
+            except redis.RedisError:
+                logger.warning("Snapshot read failed; subscription not made", exc_info=True)
+                self._remove(sub, None)
+                await self.send_error("Live values are unavailable right now; try again.", content)
+                return
             pending = self.outbox.pending
             snapshot = []
             for tid in ids:

@@ -471,3 +471,19 @@ def test_it_resyncs_after_its_channel_layer_connection_dropped(token, tags3, set
         await comm.disconnect()
 
     run(body)
+
+
+def test_it_ignores_a_client_that_floods_messages(token, monkeypatch):
+    monkeypatch.setattr("tags.consumers.MESSAGES_PER_WINDOW", 3)
+
+    async def body():
+        comm, _, _ = await open_ws(token)
+        for _ in range(3):
+            await comm.send_json_to({"type": "ping"})
+            assert (await comm.receive_json_from())["type"] == "pong"
+        await comm.send_json_to({"type": "ping"})
+        err = await comm.receive_json_from()
+        assert err["type"] == "error" and "Too many messages" in err["detail"]
+        await comm.disconnect()
+
+    run(body)
