@@ -15,7 +15,9 @@ Phases (targets from issue 4):
   baseline    the same 2,000 clients against bench/naive_push.py (one group per tag, one group_send per change;
               on the default list-based layer via async_to_sync and via one loop, and on the pub/sub layer),
               each flat out, side by side with Kiln flat out                         target Kiln ≥ 10× baseline
-A "frame" is one WebSocket message carrying one update (single-message mode, the seed's form).
+  batchmode   the 2,000 clients opted in to {"type":"batch"} frames: updates/s at 8,000 and 20,000 changes/s
+A "frame" is one WebSocket message carrying one update (single-message mode, the seed's form); in batch mode
+frames_per_s counts batch frames and updates_per_s the updates inside them.
 """
 
 from __future__ import annotations
@@ -338,7 +340,7 @@ def show(name: str, r: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter phases (a smoke run, not the figures)")
-    parser.add_argument("--only", default="idle,latency,throughput,baseline")
+    parser.add_argument("--only", default="idle,latency,throughput,batchmode,baseline")
     parser.add_argument("--json", help="write the results here as JSON")
     parser.add_argument("--batch-hz", type=float, default=100.0,
                         help="recorded batches per second in the paced phases (default 100: 10 ms cycles)")
@@ -387,6 +389,14 @@ def main() -> None:
             r = measure(clients, proc.pid, secs, lambda s: produce(ids, None, s))
             results["kiln_flat_out_2000c"] = r
             show("2,000 clients, Kiln flat out", r)
+            clients.close()
+        if "batchmode" in phases:
+            clients = Clients(url, assignments_for(2000, names), batch=True, sample_every=10)
+            print(f"batch frames: {clients.connected} clients opted in to batched frames", flush=True)
+            for rate in (8000, 20000):
+                r = measure(clients, proc.pid, secs, lambda s, rate=rate: produce(ids, rate, s, args.batch_hz))
+                results[f"batchmode_2000c_{rate}cps"] = r
+                show(f"2,000 batch clients, {rate:,} changes/s", r)
             clients.close()
     finally:
         stop_daphne(proc)
