@@ -206,9 +206,9 @@ def main() -> None:
 
     print(f"\nqueries ({args.repeat} runs each after 3 warm-ups):", flush=True)
     # 1. 720 hourly averages of one tag.
-    hours = min(720, args.days * 24 - 1)
-    s1 = (end - timedelta(hours=hours)).replace(minute=0)
-    e1 = s1 + timedelta(hours=hours)
+    hours = min(720, args.days * 24)
+    e1 = end.replace(minute=0)
+    s1 = e1 - timedelta(hours=hours)
     kiln = timed(lambda: history_query(tags=[one], start=s1, end=e1, mode="average", interval=3600), args.repeat)
     assert len(kiln[2][one.id]) == hours
     base = timed(naive("SELECT date_trunc('hour', ts), avg(value) FROM historian_sample WHERE tag_id = %s "

@@ -356,9 +356,11 @@ def _aggregate_postgresql(tags, start: datetime, end_eff: datetime, w: int, mode
         if own_transaction:
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         cur.execute("SET LOCAL work_mem = '64MB'")
-        exact = rollup_exact_until(cur) if use_rollups else datetime.fromtimestamp(0, tz=UTC)
+        exact = rollup_exact_until(cur)
         exact_ep = exact.timestamp() if exact is not None else None
-        segments = plan_segments(s_ep, e_ep, w, exact_ep)
+        # Without rollups every bucket comes from raw samples; the value held at `start` is still found the
+        # usual way (raw back to the last exact hour, then that hour's rollup), not by a scan of all history.
+        segments = plan_segments(s_ep, e_ep, w, exact_ep if use_rollups else 0.0)
         carry_ep = math.floor(min(s_ep, exact_ep if exact_ep is not None else s_ep) / 3600) * 3600
         params = {"ids": ids, "w": float(w), "k0": k0, "start_ep": s_ep, "end_ep": e_ep,
                   "start": start, "carry_from": datetime.fromtimestamp(carry_ep, tz=UTC)}
