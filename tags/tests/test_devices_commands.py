@@ -300,7 +300,7 @@ def test_it_runs_one_command_per_device_at_a_time(pump1, record, operator):
     # Two operators press Start at once: the preconditions and the write happen as one step per device, so
     # exactly one start is executed and the other sees the pump's state after it.
     from tags.values import Sample, tag_values_record
-    from tags.writers import DriverWriteOutcome, register_write_router
+    from tags.writers import DriverWriteOutcome, get_write_router, register_write_router
 
     record(pump1, Running=False, Faulted=False)
     start_cmd = Tag.objects.get(name="pump-01.StartCmd")
@@ -316,6 +316,7 @@ def test_it_runs_one_command_per_device_at_a_time(pump1, record, operator):
             tag_values_record(samples=[Sample(tag_id=tag.pk, value=value), Sample(tag_id=running.pk, value=True)])
             return DriverWriteOutcome(confirmed=True, readback=value)
 
+    previous_router = get_write_router()
     register_write_router(SlowPlc())
     outcomes = []
 
@@ -336,7 +337,7 @@ def test_it_runs_one_command_per_device_at_a_time(pump1, record, operator):
         for t in threads:
             t.join(30)
     finally:
-        register_write_router(None)
+        register_write_router(previous_router)  # the drivers app's router, for the tests that follow
     assert sorted(outcomes) == ["PreconditionFailed", "executed"]
     assert Tag.objects.get(pk=start_cmd.pk).write_count == 1
 
