@@ -128,19 +128,21 @@ class _Lease:
             logger.debug("Historian writer lease release failed", exc_info=True)
 
 
-def encode_copy_binary(rows) -> bytes:
-    """(ts epoch s, value or None, tag_id, quality) rows → a complete binary COPY stream."""
+def encode_copy_binary(rows, maybe_null: bool = True) -> bytes:
+    """(ts epoch s, value or None, tag_id, quality) rows → a complete binary COPY stream.
+
+    `maybe_null=False` promises that no value is None (the caller knows: every value was a float).
+    """
     pack, pack_null = _ROW.pack, _ROW_NULL.pack
-    parts = [_COPY_SIGNATURE]
-    append = parts.append
-    for ts, value, tag_id, quality in rows:
-        us = round((ts - PG_EPOCH) * 1_000_000)
-        if value is None:
-            append(pack_null(4, 8, us, -1, 4, tag_id, 2, quality))
-        else:
-            append(pack(4, 8, us, 8, value, 4, tag_id, 2, quality))
-    append(_COPY_TRAILER)
-    return b"".join(parts)
+    # Microseconds since 2000, rounded half up (int(x + 0.5) is twice as fast as round(); times are after 2000).
+    if maybe_null and any(r[1] is None for r in rows):  # rare: samples without a value (BAD)
+        body = [pack_null(4, 8, int((t - PG_EPOCH) * 1_000_000 + 0.5), -1, 4, tag_id, 2, quality) if value is None
+                else pack(4, 8, int((t - PG_EPOCH) * 1_000_000 + 0.5), 8, value, 4, tag_id, 2, quality)
+                for t, value, tag_id, quality in rows]
+    else:
+        body = [pack(4, 8, int((t - PG_EPOCH) * 1_000_000 + 0.5), 8, value, 4, tag_id, 2, quality)
+                for t, value, tag_id, quality in rows]
+    return _COPY_SIGNATURE + b"".join(body) + _COPY_TRAILER
 
 
 def _id_tuple(entry_id: bytes | str) -> tuple[int, int]:
@@ -231,9 +233,9 @@ def _tag_kinds(cur, tag_ids: set[int]) -> tuple[set[int], set[int]]:
     return {r[0] for r in rows}, {r[0] for r in rows if r[1] == "STRING"}
 
 
-def _copy(cur, table: str, rows) -> None:
+def _copy(cur, table: str, rows, maybe_null: bool = True) -> None:
     with cur.copy(f"COPY {table} {_COLUMNS} FROM STDIN (FORMAT BINARY)") as cp:
-        cp.write(encode_copy_binary(rows))
+        cp.write(encode_copy_binary(rows, maybe_null))
 
 
 def _slow_insert(cur, rows) -> int:
@@ -257,7 +259,8 @@ def _slow_insert(cur, rows) -> int:
     return cur.rowcount
 
 
-def _commit_postgresql(num_rows, str_rows, spans, epoch, last_id, result: FlushResult) -> None:
+def _commit_postgresql(num_rows, str_rows, spans, epoch, last_id, result: FlushResult,
+                       maybe_null: bool = True) -> None:
     late_before = None
     if conf.KILN_HISTORIAN_COMPACT_AFTER_HOURS:
         late_before = time.time() - conf.KILN_HISTORIAN_COMPACT_AFTER_HOURS * 3600 / 2
@@ -268,13 +271,16 @@ def _commit_postgresql(num_rows, str_rows, spans, epoch, last_id, result: FlushR
         tag_ids = {r[2] for r in num_rows} | {r[2] for r in str_rows}
         existing, strings = _tag_kinds(cur, tag_ids) if tag_ids else (set(), set())
         numeric, text, unknown = [], [], 0
-        for row in num_rows:
-            if row[2] not in existing:
-                unknown += 1
-            elif row[2] in strings:
-                text.append((row[0], None if row[1] is None else str(row[1]), row[2], row[3]))
-            else:
-                numeric.append(row)
+        if not strings and len(existing) == len(tag_ids):
+            numeric = num_rows  # every tag exists and is numeric: nothing to sort out
+        else:
+            for row in num_rows:
+                if row[2] not in existing:
+                    unknown += 1
+                elif row[2] in strings:
+                    text.append((row[0], None if row[1] is None else str(row[1]), row[2], row[3]))
+                else:
+                    numeric.append(row)
         for row in str_rows:
             if row[2] not in existing:
                 unknown += 1
@@ -294,7 +300,7 @@ def _commit_postgresql(num_rows, str_rows, spans, epoch, last_id, result: FlushR
         if fast:
             try:
                 with transaction.atomic():  # a savepoint: a duplicate undoes only this COPY
-                    _copy(cur, "historian_sample", fast)
+                    _copy(cur, "historian_sample", fast, maybe_null)
                 written += len(fast)
             except psycopg.errors.UniqueViolation:
                 result.slow_path = True
@@ -358,11 +364,11 @@ def _checkpoint() -> tuple[str, str] | None:
     return tuple(row) if row else None
 
 
-def _decode(entries) -> tuple[list, list, list[tuple[float, float]], int]:
-    """Stream entries → numeric rows, string rows, per-entry (min ts, max ts), expired count."""
+def _decode(entries) -> tuple[list, list, list[tuple[float, float]], int, bool]:
+    """Stream entries → numeric rows, string rows, per-entry (min ts, max ts), expired count, maybe-null flag."""
     days = conf.KILN_HISTORIAN_RETENTION_DAYS
     expire_before = time.time() - days * 86400 if days else None
-    num_rows, str_rows, spans, expired = [], [], [], 0
+    num_rows, str_rows, spans, expired, maybe_null = [], [], [], 0, False
     for _entry_id, fields in entries:
         ts, tag_ids, values, codes = buffer_decode(fields[b"d"])
         if not ts:
@@ -376,6 +382,11 @@ def _decode(entries) -> tuple[list, list, list[tuple[float, float]], int]:
                 continue
             lo = min(ts)
         spans.append((lo, hi))
+        kinds = set(map(type, values))
+        if kinds == {float}:  # the common case: one C-level zip, no per-sample Python
+            num_rows.extend(zip(ts, values, tag_ids, codes, strict=True))
+            continue
+        maybe_null = True
         for t, tag_id, v, q in zip(ts, tag_ids, values, codes, strict=True):
             tv = type(v)
             if tv is float or v is None:
@@ -384,7 +395,7 @@ def _decode(entries) -> tuple[list, list, list[tuple[float, float]], int]:
                 num_rows.append((t, float(v), tag_id, q))
             else:
                 str_rows.append((t, v if tv is str else str(v), tag_id, q))
-    return num_rows, str_rows, spans, expired
+    return num_rows, str_rows, spans, expired, maybe_null
 
 
 def _read_entries(r, max_samples: int):
@@ -444,12 +455,12 @@ def _is_connection_error(exc: BaseException) -> bool:
 
 def _flush_entries(r, entries, epoch: str) -> FlushResult:
     result = FlushResult(entries=len(entries), samples=sum(int(e[1][b"n"]) for e in entries))
-    num_rows, str_rows, spans, expired = _decode(entries)
+    num_rows, str_rows, spans, expired, maybe_null = _decode(entries)
     result.expired = expired
     last_id = entries[-1][0].decode()
     if connection.vendor == "postgresql":
         _ensure_partitions(spans)
-        _commit_postgresql(num_rows, str_rows, spans, epoch, last_id, result)
+        _commit_postgresql(num_rows, str_rows, spans, epoch, last_id, result, maybe_null)
     else:
         _commit_other(num_rows, str_rows, epoch, last_id, result)
     committed_at = time.time()

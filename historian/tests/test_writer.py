@@ -189,3 +189,10 @@ def test_it_splits_a_large_buffer_into_transactions_of_the_configured_size(real_
     run = historian_writer_run()
     assert run.written == 3000 and run.flushes == 3000 // batch
     partitions_ensure_for_times([now])
+
+
+def test_it_writes_samples_without_a_value_as_null(real_tag):
+    now = time.time()
+    buffer_append_rows([now, now + 1, now + 2], [real_tag.pk] * 3, [1.5, None, 2], [0, 201, 0])
+    assert historian_writer_run().written == 3
+    assert [(v, q) for _, v, q in _stored(real_tag.pk)] == [(1.5, 0), (None, 201), (2.0, 0)]
