@@ -3,8 +3,9 @@
     .venv/bin/python bench/bench_historian_ingest.py [--seconds 120] [--rate 100000] [--batch 1000]
                                                      [--tags 1000] [--producers 1] [--baseline-rows 3000]
 
-Database from BENCH_DATABASE_URL, else DATABASE_URL, else postgres kiln_hist_bench (created if missing); Redis
-from REDIS_URL, else db 6 (its historian keys are cleared). Three parts, printed side by side:
+Database from BENCH_DATABASE_URL, else DATABASE_URL, else postgres kiln_hist_bench_ingest (created if missing;
+its historian tables are emptied, so do not point it at the query benchmark's data); Redis from REDIS_URL, else
+db 6 (its historian keys are cleared). Three parts, printed side by side:
 
 1. Sustained: producer processes hand batches of `--batch` changes (one poll cycle each) to the historian's
    value consumer (historian.buffer.historian_buffer_append, exactly what tags.values calls) at `--rate`
@@ -28,7 +29,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/kiln_hist_bench"
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/kiln_hist_bench_ingest"
 
 
 def configure_env() -> None:

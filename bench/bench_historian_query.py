@@ -32,9 +32,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_historian_ingest import DEFAULT_DB, ensure_database  # noqa: E402
+from bench_historian_ingest import ensure_database  # noqa: E402
 
 MACHINE = "bench-q"
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/kiln_hist_bench"
 
 
 def configure_env() -> None:
