@@ -70,7 +70,7 @@ def setup(args) -> tuple[list, datetime]:
     from django.core.management import call_command
     from django.db import connection
 
-    from historian.partitions import partition_window, partitions_ensure, partitions_maintain
+    from historian.partitions import partition_window, partitions_ensure, partitions_list, partitions_maintain
     from historian.rollups import rollups_mark_dirty, rollups_refresh
     from tags.models import Machine, Tag
 
@@ -100,8 +100,11 @@ def setup(args) -> tuple[list, datetime]:
           f"day) ending {end:%Y-%m-%d %H:%M} UTC ...", flush=True)
     t0 = time.perf_counter()
     with connection.cursor() as cur:
-        cur.execute("TRUNCATE historian_sample, historian_rollup_1m, historian_rollup_1h, "
-                    "historian_historiandirtyrange")
+        # Start from no partitions at all: a compacted partition refilled in time order would not be compacted.
+        for table in ("historian_sample", "historian_rollup_1m"):
+            for p in partitions_list(table):
+                cur.execute(f"DROP TABLE {p.name}")
+        cur.execute("TRUNCATE historian_rollup_1h, historian_historiandirtyrange")
     day = start
     windows = set()
     while day < end:

@@ -121,7 +121,11 @@ class _Lease:
             if self.pg:
                 if connection.connection is not None and connection.is_usable():
                     with connection.cursor() as cur:
-                        cur.execute("SELECT pg_advisory_unlock(%s)", [WRITER_LEASE_KEY])
+                        # Session locks stack: release every hold, so a reused connection never keeps one.
+                        for _ in range(8):
+                            cur.execute("SELECT pg_advisory_unlock(%s)", [WRITER_LEASE_KEY])
+                            if not cur.fetchone()[0]:
+                                break
             else:
                 self.r.eval(_RELEASE_LUA, 1, WRITER_LEASE, self.token)
         except Exception:  # noqa: BLE001 - a dead connection has released the lock already; a key expires
