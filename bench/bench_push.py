@@ -31,6 +31,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -116,14 +117,19 @@ def free_port() -> int:
 
 
 def start_daphne(env: dict, app: str) -> tuple[subprocess.Popen, int]:
+    """One daphne on a free port. Its output goes to a file (a pipe nobody reads would fill and freeze it)."""
     port = free_port()
     daphne = str(Path(sys.executable).parent / "daphne")
+    log_path = Path(tempfile.gettempdir()) / f"bench_push_daphne_{port}.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - stays open for the process's life
     proc = subprocess.Popen([daphne, "-b", "127.0.0.1", "-p", str(port), app], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc.log_path = log_path
+    print(f"daphne {app} on port {port}, log {log_path}", flush=True)
     deadline = time.time() + 30
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"daphne exited: {proc.stderr.read().decode()[-2000:]}")
+            raise SystemExit(f"daphne exited: {log_path.read_text()[-2000:]}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return proc, port
@@ -170,11 +176,11 @@ async def _client_main(conn, url, assignments, batch, sample_every):
                     ws = await connect(f"{url}?token={token}", origin="http://localhost", compression=None,
                                        ping_interval=None, max_size=None, open_timeout=60)
                     await ws.send(orjson.dumps({"type": "subscribe", "tags": names, "batch": batch}).decode())
-                    first = orjson.loads(await ws.recv())
+                    first = orjson.loads(await asyncio.wait_for(ws.recv(), 60))
                 if first.get("type") != "snapshot":
                     raise SystemExit(f"subscribe failed: {first}")
                 return ws
-            except (OSError, websockets.exceptions.WebSocketException):
+            except (OSError, TimeoutError, websockets.exceptions.WebSocketException):
                 if attempt == 5:
                     raise
                 await asyncio.sleep(0.5 * (attempt + 1))
@@ -236,6 +242,7 @@ class Clients:
             p = ctx.Process(target=client_process, args=(child, url, assignments[i:i + CLIENTS_PER_PROC],
                                                          batch, sample_every), daemon=True)
             p.start()
+            child.close()  # so a client process that dies shows up as EOF here, not as a hang
             self.pipes.append(parent)
             self.procs.append(p)
         t = time.time()

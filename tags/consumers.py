@@ -509,8 +509,19 @@ class TagConsumer(AsyncJsonWebsocketConsumer):
                         for tid, value in items[i + 1:]:
                             box.pending.setdefault(tid, value)
                         break
+        except Exception as exc:
+            # The client went away between its last frame and the disconnect event that is on its way (daphne:
+            # "Attempt to send on a closed protocol"). Stop delivering now; disconnect() cleans up the rest.
+            logger.debug("WebSocket gone while pushing: %s", exc)
+            self._gone()
         finally:
             box.flushing = False
+
+    def _gone(self) -> None:
+        self.closing = True
+        self.outbox.pending.clear()
+        if self.hub is not None:
+            self.hub.detach(self, list(self.refs))
 
 
 def _tag_ids_by_name(names: list[str]) -> dict[str, int]:
