@@ -36,10 +36,14 @@ _POINT = {"ts": serializers.CharField(), "v": serializers.JSONField(allow_null=T
           "quality": serializers.CharField(required=False), "substatus": serializers.CharField(required=False)}
 
 
+# Built once: two inline serializers with one component name would make two clashing schema components.
+_SeriesSerializer = inline_serializer(
+    "HistorySeries", {"tag": serializers.CharField(), "data": inline_serializer("HistoryPoint", _POINT, many=True)}
+).__class__
+
+
 def _series(**kwargs):
-    return inline_serializer("HistorySeries", {"tag": serializers.CharField(),
-                                                "data": inline_serializer("HistoryPoint", _POINT, many=True)},
-                             **kwargs)
+    return _SeriesSerializer(**kwargs)
 
 
 class _HistoryBase(APIView):
