@@ -7,7 +7,7 @@ import pytest
 from scada.roles import Role
 from tags.live import LiveValue, live_set_many
 from tags.models import DeviceCommand, DeviceType, DeviceTypeTag, Machine, Site, Tag
-from tags.writers import DriverWriteError, DriverWriteOutcome, register_write_router
+from tags.writers import DriverWriteError, DriverWriteOutcome, get_write_router, register_write_router
 
 
 @pytest.fixture
@@ -86,6 +86,7 @@ class FakePlcRouter:
 def plc_router():
     """plc_router(tags, fail=...) registers a fake PLC router for those tags; unregistered after the test."""
     made = []
+    previous = get_write_router()
 
     def install(tags, **kw):
         router = FakePlcRouter([t.pk for t in tags], **kw)
@@ -94,4 +95,4 @@ def plc_router():
         return router
 
     yield install
-    register_write_router(None)
+    register_write_router(previous)  # put the drivers app's router back for the tests that follow
