@@ -26,11 +26,9 @@ so a logged-out session's sockets close with 4001 without each socket polling Re
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import itertools
 import logging
 import os
-import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -43,9 +41,11 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from scada.api.renderers import iso_utc
+from scada.channels import LoopPublisher
 
 if TYPE_CHECKING:
     from tags.values import Change
+
 
 logger = logging.getLogger(__name__)
 
@@ -125,22 +125,13 @@ def push_changes(changes: list[Change]) -> None:
         task.add_done_callback(_log_failure)
 
 
-class _Publisher:
-    """A private event loop thread that the channel layer's Redis connections live on.
-
-    `async_to_sync(layer.group_send)` from a worker thread builds a new event loop, thread and Redis connection
-    on every call (3.6 ms a batch measured here, most of the 10 ms budget). This keeps one loop per process
-    and waits for each send, so batches from one producer reach Redis in order; a hung Redis costs the caller
-    at most PUBLISH_TIMEOUT, never a frozen poll cycle.
-    """
+class _Publisher(LoopPublisher):
+    """The live push's loop publisher, which also numbers this process's batches (source id + sequence)."""
 
     def __init__(self):
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._pid: int | None = None
+        super().__init__("kiln-live-push", timeout=PUBLISH_TIMEOUT)
         self._source: tuple[int, str] | None = None
         self._seq = itertools.count(1)
-        self.failures = 0
 
     def source_id(self) -> str:
         """This process's name in batch messages; hubs number-check each source to notice lost batches."""
@@ -152,30 +143,12 @@ class _Publisher:
     def next_seq(self) -> int:
         return next(self._seq)
 
-    def _running_loop(self) -> asyncio.AbstractEventLoop:
-        loop = self._loop
-        if loop is not None and self._pid == os.getpid() and not loop.is_closed():
-            return loop
-        with self._lock:
-            # After a fork (Celery prefork) the parent's thread does not exist here: start our own.
-            if self._loop is None or self._pid != os.getpid() or self._loop.is_closed():
-                loop = asyncio.new_event_loop()
-                threading.Thread(target=loop.run_forever, name="kiln-live-push", daemon=True).start()
-                self._loop, self._pid = loop, os.getpid()
-            return self._loop
-
-    def group_send(self, layer, group: str, message: dict) -> None:
-        future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), self._running_loop())
-        try:
-            future.result(PUBLISH_TIMEOUT)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            self.failures += 1
+    def group_send(self, layer, group: str, message: dict) -> bool:
+        sent = super().group_send(layer, group, message)
+        if not sent:
             logger.error("Live push of a batch of %d changes timed out; clients will resync on reconnect",
                          len(message["ids"]))
-        except Exception:
-            self.failures += 1
-            raise
+        return sent
 
 
 _publisher = _Publisher()
