@@ -236,6 +236,10 @@ KILN_RATE_LIMITS = {
 }
 KILN_RATE_LIMIT_ENABLED = envbool("KILN_RATE_LIMIT_ENABLED", True)
 KILN_WS_MAX_SUBSCRIPTIONS = envint("KILN_WS_MAX_SUBSCRIPTIONS", 10, minimum=1)
+# How often each web process re-checks its sockets' credentials (logout, disable → close 4001), and how often
+# its live hub pings itself through the channel layer to notice a lost pub/sub message.
+KILN_WS_AUTH_CHECK_SECONDS = envint("KILN_WS_AUTH_CHECK_SECONDS", 5, minimum=1)
+KILN_WS_WATCHDOG_SECONDS = envint("KILN_WS_WATCHDOG_SECONDS", 2, minimum=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.KilnTokenAuthentication"],
