@@ -151,6 +151,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A PostgreSQL that accepts TCP but never answers must fail a connect (and let the historian buffer hold
+    # the data), not hang a writer or a request forever; keepalives notice a peer that vanished mid-session.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "connect_timeout": envint("DB_CONNECT_TIMEOUT", 10, minimum=1),
+        "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
+    })
 # Under daphne every request runs its sync code in a fresh thread, and Django's persistent connections are per
 # thread: without a pool each API request would open (and fork) a new PostgreSQL session, ~10 ms of the
 # request. A psycopg pool hands each request a warm connection instead. Off in tests (pytest-django manages them).
