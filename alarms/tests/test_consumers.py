@@ -4,29 +4,22 @@ Through the ASGI app (channels' WebsocketCommunicator) and through a real daphne
 """
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import orjson
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.conf import settings
-from django.db import connection
 from websockets.asyncio.client import connect
 
 from accounts.tokens import issue_token_pair
 from alarms.services import alarm_acknowledge
+from tags.tests.ws_helpers import running_daphne
 from tags.values import Sample, tag_values_record
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-REPO = Path(__file__).resolve().parents[2]
 ORIGIN = (b"origin", b"http://localhost")
 
 
@@ -95,33 +88,9 @@ def test_it_refuses_a_second_alarm_subscription_and_counts_the_limit(hi_alarm, o
 
 @pytest.fixture
 def daphne(_clean_redis, transactional_db, tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    db = connection.settings_dict
-    env = {**os.environ, "KILN_TESTING": "1", "DJANGO_SETTINGS_MODULE": "scada.settings",
-           "REDIS_URL": settings.REDIS_URL,
-           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"}
-    log = open(tmp_path / "daphne.log", "wb")
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port),
-                             "scada.asgi:application"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.close()
-                raise AssertionError((tmp_path / "daphne.log").read_text())
-            time.sleep(0.1)
-    yield f"ws://127.0.0.1:{port}/ws"
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    """A daphne serving scada.asgi on the test database and this suite's Redis db; yields its ws:// URL."""
+    with running_daphne(tmp_path) as url:
+        yield url
 
 
 def test_it_pushes_alarms_to_a_real_client_through_daphne(daphne, hi_alarm, temp, operator):

@@ -1,66 +1,25 @@
 """The WebSocket API through a real daphne process and real `websockets` clients."""
 
 import asyncio
-import os
 import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import orjson
 import pytest
-from django.conf import settings
-from django.db import connection
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from accounts.tokens import issue_token_pair
-from tags.tests.ws_helpers import arecord, make_tags, run
+from tags.tests.ws_helpers import arecord, make_tags, run, running_daphne
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def daphne(_clean_redis, transactional_db, tmp_path):
     """A daphne serving scada.asgi on the test database and this suite's Redis db; yields its ws:// URL."""
-    port = _free_port()
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-        "KILN_TESTING": "1",
-        "DJANGO_SETTINGS_MODULE": "scada.settings",
-    }
-    log = open(tmp_path / "daphne.log", "wb")
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port),
-                             "scada.asgi:application"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.close()
-                raise AssertionError((tmp_path / "daphne.log").read_text())
-            time.sleep(0.1)
-    yield f"ws://127.0.0.1:{port}/ws"
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with running_daphne(tmp_path) as url:
+        yield url
 
 
 def test_it_serves_snapshot_and_updates_through_daphne(daphne, operator):
