@@ -158,9 +158,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "connect_timeout": envint("DB_CONNECT_TIMEOUT", 10, minimum=1),
         "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
     })
-# Under daphne every request runs its sync code in a fresh thread, and Django's persistent connections are per
-# thread: without a pool each API request would open (and fork) a new PostgreSQL session, ~10 ms of the
-# request. A psycopg pool hands each request a warm connection instead. Off in tests (pytest-django manages them).
+# Under daphne a request's sync code runs on a thread lent for that request (scada/asgi_handler.py), and
+# Django's connections are per thread: the pool hands each request a warm connection and takes it back at the
+# end, so a burst of threads never holds a PostgreSQL session each. Off in tests (pytest-django manages them).
 DB_POOL_MAX_SIZE = envint("DB_POOL_MAX_SIZE", 0 if TESTING else 10, minimum=0)
 if DB_POOL_MAX_SIZE and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool, not Django, keeps connections open
