@@ -49,6 +49,11 @@ class TagFilterSet:
         self.search = (params.get("search") or "").strip() or None
 
     @property
+    def key(self) -> tuple:
+        """The parsed filters as a hashable key (two requests with equal keys select the same tags)."""
+        return (self.machine_id, self.datatype, self.active_only, self.writable_only, self.search)
+
+    @property
     def qs(self) -> QuerySet:
         qs = self.queryset
         if self.machine_id is not None:

@@ -1,11 +1,15 @@
-"""Tag selectors: reads of tag configuration joined with live values (one SQL query + one HMGET per page).
+"""Tag selectors: reads of tag configuration joined with live values.
 
 The list path is the hottest read of the API: it fetches plain tuples (no model instances) and builds the
-response dicts itself, so its cost stays flat and low whatever the page size.
+response dicts itself, so its cost stays flat and low whatever the page size. Its configuration rows are
+also kept per process, keyed by the tag configuration version in Redis (`_ListPages`), so a repeated page
+costs one Redis round trip (version + live values together) and no SQL at all.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -18,6 +22,7 @@ from scada.redis import get_redis
 from tags.choices import DataType, Quality
 from tags.live import LIVE_KEY, LiveValue, live_get_many
 from tags.models import Tag
+from tags.values import CONFIG_VERSION_KEY, tag_config_version
 
 __all__ = [
     "LIST_FIELDS",
@@ -27,6 +32,7 @@ __all__ = [
     "tag_list",
     "tag_stats",
     "live_value_dict",
+    "tag_list_cache_clear",
 ]
 
 # Column order of the list query; tag_list turns each tuple into the seed's list item.
@@ -85,12 +91,85 @@ def tag_find_many(*, keys: list[tuple[str | None, str | None]]) -> dict[tuple, T
     return found
 
 
-def tag_list(*, queryset, limit: int, offset: int, include_values: bool = True, quality: str | None = None
-             ) -> list[dict]:
+class _ListPages:
+    """Configuration rows of recently served tag list pages, valid for one tag configuration version.
+
+    Only configuration is kept (ids, names, units...); values always come live from Redis. Every change of a
+    Tag or Machine moves the version (tags.values.tag_config_changed, also wired to their save/delete signals),
+    and the first request to see a new version drops every page. The version is read before the SQL query, so
+    rows read during a change are filed under the old version and never outlive it.
+    """
+
+    max_pages = 256
+
+    def __init__(self):
+        self.version: bytes | None = None
+        self.pages: OrderedDict[tuple, list[tuple]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple) -> tuple[bytes | None, list[tuple] | None]:
+        with self.lock:
+            rows = self.pages.get(key)
+            if rows is not None:
+                self.pages.move_to_end(key)
+            return self.version, rows
+
+    def put(self, version: bytes, key: tuple, rows: list[tuple]) -> None:
+        with self.lock:
+            if version != self.version:
+                self.pages.clear()
+                self.version = version
+            self.pages[key] = rows
+            while len(self.pages) > self.max_pages:
+                self.pages.popitem(last=False)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.pages.clear()
+            self.version = None
+
+
+_pages = _ListPages()
+
+
+def tag_list_cache_clear() -> None:
+    """Forget every cached list page of this process (tests; the version check makes it unnecessary otherwise)."""
+    _pages.clear()
+
+
+def _page_rows(queryset, cache_key: tuple | None, limit: int, offset: int, include_values: bool
+               ) -> tuple[list[tuple], list | None]:
+    """The page's configuration rows, and their raw live entries when include_values (else None).
+
+    Warm: one Redis round trip (version + HMGET) and no SQL. Cold or after a change: version, SQL, HMGET.
+    """
+    r = get_redis()
+    if cache_key is not None:
+        seen, rows = _pages.get(cache_key)
+        if rows is not None:
+            pipe = r.pipeline(transaction=False)
+            pipe.get(CONFIG_VERSION_KEY)
+            if include_values and rows:
+                pipe.hmget(LIVE_KEY, [row[0] for row in rows])
+            found = pipe.execute()
+            if found[0] == seen:
+                return rows, (found[1] if include_values and rows else [])
+    version = tag_config_version(r) if cache_key is not None else None
+    rows = list(queryset.values_list(*LIST_FIELDS)[offset:offset + limit])
+    if cache_key is not None:
+        _pages.put(version, cache_key, rows)
+    raw = r.hmget(LIVE_KEY, [row[0] for row in rows]) if include_values and rows else []
+    return rows, raw
+
+
+def tag_list(*, queryset, limit: int, offset: int, include_values: bool = True, quality: str | None = None,
+             cache_key: tuple | None = None) -> list[dict]:
     """One page of the tag list as seed 003 list items, in name order.
 
-    Without a quality filter: one SQL query for the page and one HMGET for its values. With one, quality lives
-    in Redis, so all matching ids are read (one query + one HMGET), filtered, and then one page fetched.
+    Without a quality filter: one SQL query for the page and one HMGET for its values; with a `cache_key`
+    (the parsed filters; equal keys must select equal tags) a repeated page skips the SQL (see _ListPages).
+    With a quality filter, quality lives in Redis, so all matching ids are read (one query + one HMGET),
+    filtered, and then one page fetched.
     """
     queryset = queryset.order_by("name")
     if quality is not None:
@@ -107,12 +186,10 @@ def tag_list(*, queryset, limit: int, offset: int, include_values: bool = True, 
             if page_ids else []
         entries = [raw_by_id[r[0]] for r in rows]
     else:
-        rows = list(queryset.values_list(*LIST_FIELDS)[offset:offset + limit])
-        entries = []
-        if include_values and rows:
-            raw = get_redis().hmget(LIVE_KEY, [r[0] for r in rows])
-            # Decoded inline (not via LiveValue) on purpose: this loop runs for every tag of every list request.
-            entries = [orjson.loads(x) if x is not None else None for x in raw]
+        key = None if cache_key is None else (cache_key, limit, offset)
+        rows, raw = _page_rows(queryset, key, limit, offset, include_values)
+        # Decoded inline (not via LiveValue) on purpose: this loop runs for every tag of every list request.
+        entries = [orjson.loads(x) if x is not None else None for x in raw] if include_values else []
     if not include_values:
         return [{"machine_id": machine_id, "name": name, "datatype": datatype, "description": description,
                  "unit": unit, "is_writable": is_writable, "is_active": is_active}

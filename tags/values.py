@@ -15,6 +15,7 @@ import logging
 import math
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -25,7 +26,7 @@ from tags.live import LIVE_KEY, LiveValue
 logger = logging.getLogger(__name__)
 
 __all__ = ["Sample", "Change", "tag_values_record", "register_value_consumer", "tag_config_changed",
-           "coerce_value", "TagMeta", "get_tag_meta"]
+           "tag_config_version", "coerce_value", "TagMeta", "get_tag_meta"]
 
 CONFIG_VERSION_KEY = "kiln:tags:config_version"
 
@@ -108,10 +109,24 @@ def register_value_consumer(name: str, fn: Callable[[list[Change]], None]) -> No
     _consumers.append((name, fn))
 
 
-def tag_config_changed() -> None:
-    """Tell every process that tag configuration changed (call after create/update/delete of a Tag)."""
-    get_redis().incr(CONFIG_VERSION_KEY)
+def tag_config_changed(*args, **kwargs) -> None:
+    """Tell every process that tag configuration changed (call after create/update/delete of a Tag).
+
+    The version is a fresh random token, not a counter: a counter restarts after a Redis flush or restart and
+    could meet a number a process cached against before. Accepts and ignores signal arguments.
+    """
+    get_redis().set(CONFIG_VERSION_KEY, uuid.uuid4().hex)
     _meta.sync(None)
+
+
+def tag_config_version(client=None) -> bytes:
+    """The current tag configuration version; created when missing (first start, Redis restarted)."""
+    r = client or get_redis()
+    version = r.get(CONFIG_VERSION_KEY)
+    if version is None:
+        r.set(CONFIG_VERSION_KEY, uuid.uuid4().hex, nx=True)
+        version = r.get(CONFIG_VERSION_KEY)
+    return version
 
 
 def get_tag_meta(tag_ids: Iterable[int]) -> dict[int, TagMeta]:

@@ -181,3 +181,15 @@ def test_it_rejects_an_access_token_used_as_refresh(api_client, operator):
     r = api_client.post("/api/auth/refresh", {"refresh": body["token"]}, format="json")
     assert r.status_code == 401
     assert r.json()["detail"].startswith("Invalid or expired refresh token")
+
+
+def test_it_refuses_a_token_it_accepted_before_once_it_expires(api_client, operator):
+    """Verified tokens are remembered per process (no HMAC per request); expiry is still checked every time."""
+
+    claims = _claims(operator) | {"exp": int(time.time()) + 60}
+    token = jwt.encode(claims, key=settings.SIMPLE_JWT["SIGNING_KEY"], algorithm="HS256")
+    assert api_client.get("/api/users/me", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+    with time_machine.travel(time.time() + 61, tick=False):
+        r = api_client.get("/api/users/me", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert r.status_code == 401 and r.json() == {"detail": "Invalid or expired token: Token is expired"}
+

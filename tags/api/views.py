@@ -70,7 +70,7 @@ class TagListView(TagApiView):
         if quality is not None:
             quality = "NULL" if quality.upper() == "NULL" else services.quality_parse(quality)
         rows = selectors.tag_list(queryset=filterset.qs, limit=limit, offset=offset,
-                                  include_values=include_values, quality=quality)
+                                  include_values=include_values, quality=quality, cache_key=filterset.key)
         return Response(rows)
 
     @extend_schema(request=TagCreateInputSerializer, responses={201: TagSerializer})

@@ -123,6 +123,58 @@ def test_it_lists_with_a_constant_number_of_queries(operator_client, make_tag, s
         assert len(operator_client.get("/api/tags?quality=GOOD&limit=1000").json()) == 30
 
 
+def test_it_serves_a_repeated_list_page_without_sql_and_with_fresh_values(operator_client, make_tag, set_live,
+                                                                         django_assert_num_queries):
+    tags = [make_tag(f"Q{i:02d}") for i in range(3)]
+    for tag in tags:
+        set_live(tag, 1.0)
+    with django_assert_num_queries(1):
+        operator_client.get("/api/tags?limit=2")
+    set_live(tags[0], 99.5)  # values are never cached, only configuration rows
+    with django_assert_num_queries(0):
+        body = operator_client.get("/api/tags?limit=2").json()
+    assert [(t["name"], t["value"]) for t in body] == [("Q00", 99.5), ("Q01", 1.0)]
+    with django_assert_num_queries(1):  # another page or filter is another cache entry
+        assert [t["name"] for t in operator_client.get("/api/tags?limit=2&offset=1").json()] == ["Q01", "Q02"]
+
+
+def test_it_lists_a_configuration_change_at_once_however_it_was_made(operator_client, engineer_client, make_tag,
+                                                                    machine):
+    tag = make_tag("Q00", description="before")
+    assert operator_client.get("/api/tags").json()[0]["description"] == "before"
+    # Through the API (the service announces the change)...
+    assert engineer_client.put("/api/tags/Q00", {"description": "via API"}, format="json").status_code == 200
+    assert operator_client.get("/api/tags").json()[0]["description"] == "via API"
+    # ...through a plain save (admin, shell: the save signal announces it)...
+    tag.refresh_from_db()
+    tag.description = "via save"
+    tag.save()
+    assert operator_client.get("/api/tags").json()[0]["description"] == "via save"
+    # ...and a renamed machine, which changes every one of its tags' machine_id.
+    machine.machine_id = "machine_renamed"
+    machine.save()
+    assert operator_client.get("/api/tags").json()[0]["machine_id"] == "machine_renamed"
+    tag.delete()
+    assert operator_client.get("/api/tags").json() == []
+
+
+def test_it_rereads_the_list_when_another_process_changed_the_configuration(operator_client, make_tag,
+                                                                           django_assert_num_queries):
+    from scada.redis import get_redis
+    from tags.values import CONFIG_VERSION_KEY
+
+    make_tag("Q00")
+    operator_client.get("/api/tags")
+    get_redis().set(CONFIG_VERSION_KEY, "set-by-another-process")
+    with django_assert_num_queries(1):
+        operator_client.get("/api/tags")
+    get_redis().delete(CONFIG_VERSION_KEY)  # Redis restarted or flushed: the version is gone, the cache too
+    with django_assert_num_queries(1):
+        operator_client.get("/api/tags")
+    with django_assert_num_queries(0):
+        operator_client.get("/api/tags")
+
+
 # --- detail, create, update, delete ------------------------------------------------------------------------------
 
 def test_it_gets_one_tag_by_name_and_by_machine_and_name(operator_client, temp_sensor, set_live):
