@@ -13,6 +13,7 @@ from django.db.models import Q
 
 from scada.api.renderers import iso_utc
 from scada.errors import NotFound
+from scada.roles import Role
 from tags.choices import MachineStatus, Quality
 from tags.expressions import ExpressionError
 from tags.expressions import compile as compile_expression
@@ -147,8 +148,21 @@ def _machine_tags(machine: Machine) -> list[Tag]:
     return list(Tag.objects.filter(machine=machine).order_by("id"))
 
 
+def device_commands(machine: Machine) -> list[dict]:
+    """The commands a client may send this device, from its type: id, name, description, minimum role,
+    parameters (name → type, limits, required, unit) and the preconditions that must hold, in id order."""
+    dt = machine.device_type
+    if dt is None:
+        return []
+    return [{"id": c.command_id, "name": c.name or c.command_id, "description": c.description,
+             "minRole": Role(c.min_role).label, "parameters": c.parameters or {},
+             "preconditions": list(c.preconditions or [])}
+            for c in dt.commands.order_by("command_id")]
+
+
 def device_detail(*, machine: Machine, active_alarms: list[dict]) -> dict:
-    """Seed 004 device detail: summary, `tags` by member name (value, unit when set, timestamp), active alarms."""
+    """Seed 004 device detail: summary, `tags` by member name (value, unit when set, timestamp), active alarms,
+    and (the seed's "configuration") the commands of its type, so a client can discover what it may send."""
     tags = _machine_tags(machine)
     live = live_get_many([t.pk for t in tags])
     tag_map = {}
@@ -162,6 +176,7 @@ def device_detail(*, machine: Machine, active_alarms: list[dict]) -> dict:
     body = _summary(machine, device_status(machine, tag_live_context(tags, live)))
     body["tags"] = tag_map
     body["activeAlarms"] = active_alarms
+    body["commands"] = device_commands(machine)
     return body
 
 

@@ -166,6 +166,18 @@ def test_it_shows_device_detail_with_live_tags_by_member_name(operator_client, p
     assert body["activeAlarms"] == []
 
 
+def test_it_lists_the_commands_a_client_may_send_in_device_detail(operator_client, pump1):
+    commands = operator_client.get(f"{BASE}/pump-01").json()["commands"]
+    assert [c["id"] for c in commands] == ["set_mode", "set_speed", "start", "stop"]
+    by_id = {c["id"]: c for c in commands}
+    assert by_id["set_speed"] == {
+        "id": "set_speed", "name": "Set speed", "description": "", "minRole": "operator",
+        "parameters": {"speed": {"type": "REAL", "min": 0, "max": 3000}},
+        "preconditions": [{"condition": "!{tags.Faulted}", "reason": "Pump is faulted"}]}
+    assert by_id["set_mode"]["minRole"] == "supervisor"
+    assert by_id["start"]["parameters"] == {}
+
+
 def test_it_fills_active_alarms_from_registered_providers(operator_client, pump1, monkeypatch):
     monkeypatch.setattr(device_services, "_alarm_providers", [])
     alarm = {"id": "bearing_temp_high", "name": "Bearing Temp High", "priority": "warning"}
@@ -191,7 +203,7 @@ def test_it_reads_a_device_with_a_constant_number_of_queries(operator_client, pu
     assert len(few) == len(many) <= 3
     with CaptureQueriesContext(connection) as detail:
         assert operator_client.get(f"{BASE}/pump-01").status_code == 200
-    assert len(detail) <= 3
+    assert len(detail) <= 4  # site + machine, its tags, active alarms, its type's commands
 
 
 # --- tags ------------------------------------------------------------------------------------------------
