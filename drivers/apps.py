@@ -7,11 +7,14 @@ class DriversConfig(AppConfig):
 
     def ready(self):
         from drivers import signals  # noqa: F401 - connects the config-version receivers
+        from drivers.models import tag_fits_its_binding
         from drivers.writes import ModbusWriteRouter
         from scada.api.views import register_status_provider
+        from tags.models import register_tag_validator
         from tags.writers import register_write_router
 
         register_write_router(ModbusWriteRouter())
+        register_tag_validator("drivers-binding", tag_fits_its_binding)
         register_status_provider(_drivers_status)
 
 

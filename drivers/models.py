@@ -172,18 +172,32 @@ class TagBinding(BaseModel):
             self._clean_overlap()
 
     def _clean_against_tag(self):
+        problem = self.tag_mismatch(self.tag)
+        if problem == "datatype":
+            wanted = self.data_types_for(self.tag)
+            raise ValidationError({"data_type": (
+                f"Tag '{self.tag.name}' is {self.tag.datatype}: use data type "
+                f"{' or '.join(sorted(str(w) for w in wanted))}.")})
+        if problem == "writable":
+            raise ValidationError({"table": (
+                f"Tag '{self.tag.name}' is writable but {Table(self.table).label} is read-only: use a coil or a "
+                f"holding register, or make the tag read-only.")})
+
+    @staticmethod
+    def data_types_for(tag) -> set[str]:
+        """The PLC data types a tag of this datatype can be bound as."""
         from tags.choices import DataType as TagType
 
-        tag = self.tag
-        wanted = {TagType.BOOL: {DataType.BOOL}, TagType.STRING: {DataType.STRING}}.get(tag.datatype, NUMERIC_TYPES)
-        if self.data_type not in wanted:
-            raise ValidationError({"data_type": (
-                f"Tag '{tag.name}' is {tag.datatype}: use data type "
-                f"{' or '.join(sorted(str(w) for w in wanted))}.")})
+        return {TagType.BOOL: {DataType.BOOL}, TagType.STRING: {DataType.STRING}}.get(tag.datatype, NUMERIC_TYPES)
+
+    def tag_mismatch(self, tag) -> str | None:
+        """"datatype" or "writable" when this binding cannot carry `tag` as configured, else None."""
+        if self.data_type not in self.data_types_for(tag):
+            return "datatype"
         if tag.is_writable and self.table not in WRITABLE_TABLES:
-            raise ValidationError({"table": (
-                f"Tag '{tag.name}' is writable but {Table(self.table).label} is read-only: use a coil or a "
-                f"holding register, or make the tag read-only.")})
+            return "writable"
+        return None
+
 
     def _clean_overlap(self):
         start, end = self.address, self.end
@@ -197,3 +211,26 @@ class TagBinding(BaseModel):
                 raise ValidationError({"address": (
                     f"{Table(self.table).label} {unit} {start}–{end} overlap tag '{other.tag.name}' "
                     f"({other.address}–{other.end}) on connection '{self.connection.name}'.")})
+
+
+def tag_fits_its_binding(tag) -> None:
+    """Tag validator (tags.models.register_tag_validator): a tag change must not break the tag's binding.
+
+    Without it an engineer could make a tag on an input register writable (every write would then fail at the
+    PLC) or, in admin, give a bound tag a datatype its binding cannot decode (every poll would be BAD).
+    """
+    if tag.pk is None:
+        return
+    binding = TagBinding.objects.filter(tag_id=tag.pk).select_related("connection").first()
+    if binding is None:
+        return
+    where = f"{binding.connection.name} {Table(binding.table).label} {binding.address}"
+    problem = binding.tag_mismatch(tag)
+    if problem == "datatype":
+        raise ValidationError({"datatype": (
+            f"Tag '{tag.name}' is bound to {where} as {binding.data_type}, which cannot carry {tag.datatype}: "
+            f"change or remove that binding first.")})
+    if problem == "writable":
+        raise ValidationError({"is_writable": (
+            f"Tag '{tag.name}' is bound to read-only {where}: bind it to a coil or a holding register before "
+            f"making it writable.")})

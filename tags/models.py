@@ -4,6 +4,8 @@ A Tag row is configuration and write tracking only. Its current value, quality a
 live value table in Redis (tags.live); a value change never UPDATEs this table.
 """
 
+from collections.abc import Callable
+
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -141,6 +143,22 @@ class Machine(BaseModel):
         return self.machine_id
 
 
+_tag_validators: list[tuple[str, Callable[["Tag"], None]]] = []
+
+
+def register_tag_validator(name: str, fn: Callable[["Tag"], None]) -> None:
+    """Have fn(tag) check a tag's configuration in Tag.clean (API and admin alike) and raise ValidationError,
+    keyed by Tag fields, when it no longer fits what another app keeps for it (e.g. a driver binding).
+
+    Like tags.values.register_value_consumer: apps subscribe from AppConfig.ready(); idempotent by name.
+    """
+    for i, (existing, _) in enumerate(_tag_validators):
+        if existing == name:
+            _tag_validators[i] = (name, fn)
+            return
+    _tag_validators.append((name, fn))
+
+
 class Tag(BaseModel):
     """A tag (seed 003 Tag Data Model): configuration, limits, who may write it, and write tracking.
 
@@ -188,3 +206,5 @@ class Tag(BaseModel):
             raise ValidationError({"name": f"'{self.name}' is a reserved name"})
         if self.min_value is not None and self.max_value is not None and self.min_value >= self.max_value:
             raise ValidationError({"min_value": "min_value must be less than max_value"})
+        for _name, validate in list(_tag_validators):
+            validate(self)

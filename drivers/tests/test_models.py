@@ -142,3 +142,33 @@ def test_it_refuses_two_new_admin_rows_that_overlap_each_other(client, engineer,
     assert r.status_code == 200
     assert "&#x27;Flow&#x27; (holding 10–11) and &#x27;Level&#x27; (holding 11–12) overlap." in r.content.decode()
     assert not TagBinding.objects.exists()
+
+
+def test_it_refuses_making_a_tag_writable_while_it_is_bound_to_a_read_only_table(make_tag, make_connection, bind,
+                                                                                 engineer_client):
+    tag = make_tag("Level")
+    bind(tag, make_connection(), table="input", address=7, data_type="uint16")
+    r = engineer_client.put(f"/api/tags/{tag.name}", {"is_writable": True}, format="json")
+    assert r.status_code == 400
+    assert r.json() == {"detail": "is_writable: Tag 'Level' is bound to read-only plc-5020 Input register (3x) 7: "
+                                  "bind it to a coil or a holding register before making it writable."}
+    tag.refresh_from_db()
+    assert tag.is_writable is False and not AuditRecord.objects.filter(action="tag.update").exists()
+
+
+def test_it_lets_a_bound_tag_become_writable_on_a_holding_register(make_tag, make_connection, bind,
+                                                                    engineer_client):
+    tag = make_tag("Setpoint")
+    bind(tag, make_connection(), table="holding", address=7, data_type="float32")
+    assert engineer_client.put(f"/api/tags/{tag.name}", {"is_writable": True}, format="json").status_code == 200
+
+
+def test_it_refuses_a_datatype_the_binding_cannot_carry(make_tag, make_connection, bind):
+    """Admin can edit a tag's datatype; the binding must still decode it."""
+    tag = make_tag("Flow")
+    bind(tag, make_connection(), table="holding", address=0, data_type="float32")
+    tag.datatype = "BOOL"
+    with pytest.raises(ValidationError) as exc:
+        tag.full_clean()
+    assert list(exc.value.message_dict) == ["datatype"]
+    assert "bound to plc-5020 Holding register (4x) 0 as float32, which cannot carry BOOL" in messages(exc)
