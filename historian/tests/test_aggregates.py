@@ -5,7 +5,8 @@ late samples added afterwards (so a query mixes 1-hour, 1-minute and raw pieces 
 """
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 
 import pytest
 from django.db import connection
@@ -99,7 +100,15 @@ def _load(tag_id, samples):
               quality_code(q, None)) for t, v, q in samples],
         )
         cur.execute("INSERT INTO historian_historiandirtyrange (ts_from, ts_to) VALUES (%s, %s)",
-                    [datetime.fromtimestamp(samples[0][0], tz=UTC), datetime.fromtimestamp(samples[-1][0], tz=UTC)])
+                    [datetime.fromtimestamp(min(s[0] for s in samples), tz=UTC),
+                     datetime.fromtimestamp(max(s[0] for s in samples), tz=UTC)])
+
+
+def _exact_times(samples):
+    """The samples with the timestamps PostgreSQL stores (whole microseconds) as exact fractions of a second."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return [(Fraction((datetime.fromtimestamp(t, tz=UTC) - epoch) // timedelta(microseconds=1), 1_000_000), v, q)
+            for t, v, q in samples]
 
 
 def _reset(tag_id):
@@ -134,6 +143,79 @@ def test_it_matches_the_reference_on_postgresql(hist, samples, late, a, b, inter
                             end=datetime.fromtimestamp(end, tz=UTC), mode=mode, interval=interval,
                             now=datetime.fromtimestamp(now, tz=UTC))[hist.id]
         _check([(datetime.fromisoformat(p["ts"]).timestamp(), p["v"]) for p in got], want, mode)
+
+
+@pytest.mark.django_db
+@settings(max_examples=150, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(samples=samples_st, order=st.randoms(use_true_random=False), a=st.one_of(edge, aligned_edge),
+       b=st.one_of(edge, aligned_edge), interval=st.sampled_from([*INTERVALS, 1, 7]))
+def test_it_matches_the_reference_averaging_raw_samples_in_python(hist, monkeypatch, samples, order, a, b,
+                                                                  interval):
+    """The packed-array path for all-raw time-weighted averages, forced on whatever the sample density, with
+    samples stored in random physical order (a late backfill) so its re-sorting is exercised too."""
+    from historian import selectors
+
+    monkeypatch.setattr(selectors, "_RAW_AVERAGE_MIN_DENSITY", 0)
+    taken = []
+    real = selectors._raw_average_rows
+    monkeypatch.setattr(selectors, "_raw_average_rows", lambda *a, **kw: taken.append(1) or real(*a, **kw))
+    start, end = min(a, b), max(a, b) + (0 if a != b else 3600)
+    _reset(hist.id)
+    shuffled = list(samples)
+    order.shuffle(shuffled)
+    _load(hist.id, shuffled)
+    with connection.cursor() as cur:  # a sequential scan returns the rows in the shuffled insertion order
+        cur.execute("SET LOCAL enable_indexscan = off")
+        cur.execute("SET LOCAL enable_bitmapscan = off")
+    now = T0 + 10 * 3600
+    # This path integrates the stored microseconds exactly, so the reference gets them exactly too (the float
+    # epoch of T0 + 0.001 is 73 ns short, which a 1-second bucket notices at 1e-7).
+    want = reference(_as_reference(_exact_times(samples)), start, end, now, interval, "average")
+    got = history_query(tags=[hist], start=datetime.fromtimestamp(start, tz=UTC),
+                        end=datetime.fromtimestamp(end, tz=UTC), mode="average", interval=interval,
+                        now=datetime.fromtimestamp(now, tz=UTC), use_rollups=False)[hist.id]
+    assert taken
+    _check([(datetime.fromisoformat(p["ts"]).timestamp(), p["v"]) for p in got], want, "average")
+
+
+def test_it_finds_samples_out_of_time_order_before_integrating_them():
+    from array import array
+
+    from historian.selectors import _PG_EPOCH_US, _integrate
+
+    def us(*seconds):  # epoch seconds → PostgreSQL's microseconds since 2000
+        return array("q", [s * 1_000_000 - _PG_EPOCH_US for s in seconds])
+
+    day = 1775001600
+    span = (us(day)[0], us(day + 120)[0], float(day))
+    ones = array("d", [1.0, 2.0, 3.0])
+    assert _integrate(us(day + 5, day + 10, day + 20), ones, 60, span, 4.0) == [
+        (day // 60, float(day), 4.0 * 5 + 1.0 * 5 + 2.0 * 10 + 3.0 * 40, 60.0, 3.0)]
+    assert _integrate(us(day, day + 20, day + 10), ones, 60, span, None) is None
+    assert _integrate(us(day + 70, day + 10), ones[:2], 60, span, None) is None  # across buckets
+    assert _integrate(us(day + 10, day + 70, day + 20), ones, 60, span, None) is None
+
+
+def test_it_averages_dense_raw_samples_in_python_and_sparse_ones_in_sql(hist, monkeypatch):
+    from historian import selectors
+
+    results = []
+    real = selectors._raw_average_rows
+    monkeypatch.setattr(selectors, "_raw_average_rows", lambda *a, **kw: results.append(real(*a, **kw))
+                        or results[-1])
+    _reset(hist.id)
+    stored = [(T0 + s, float(s % 7), "GOOD") for s in range(0, 3600, 10)]  # 360 samples, 1 per 10 s
+    _load(hist.id, stored)
+    query = {"tags": [hist], "start": datetime.fromtimestamp(T0, tz=UTC), "mode": "average",
+             "end": datetime.fromtimestamp(T0 + 3600, tz=UTC), "use_rollups": False,
+             "now": datetime.fromtimestamp(T0 + 7200, tz=UTC)}
+    dense = history_query(**query, interval=600)[hist.id]  # 60 samples a bucket: Python
+    sparse = history_query(**query, interval=15)[hist.id]  # < 1 a bucket: the SQL path answers
+    assert results[0] is not None and results[1] is None
+    for got, interval in ((dense, 600), (sparse, 15)):
+        want = reference(_as_reference(_exact_times(stored)), T0, T0 + 3600, T0 + 7200, interval, "average")
+        _check([(datetime.fromisoformat(p["ts"]).timestamp(), p["v"]) for p in got], want)
 
 
 def test_it_reads_whole_hours_from_hourly_rollups_and_edges_finer():
