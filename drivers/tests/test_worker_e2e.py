@@ -37,6 +37,9 @@ def start_worker(name):
         "CELERY_BROKER_URL": settings.REDIS_URL,
         "KILN_TESTING": "1",
         "LOG_LEVEL": "INFO",
+        # The connection pool as in production (tests otherwise run without it): prefork children must each
+        # get working pooled connections, not copies of a parent's.
+        "DB_POOL_MAX_SIZE": "3",
     })
     env.pop("DEBUG", None)
     celery = str(Path(sys.executable).with_name("celery"))

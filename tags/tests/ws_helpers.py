@@ -38,6 +38,7 @@ def running_daphne(log_dir):
         "REDIS_URL": settings.REDIS_URL,
         "KILN_TESTING": "1",
         "DJANGO_SETTINGS_MODULE": "scada.settings",
+        "DB_POOL_MAX_SIZE": "4",  # pooled connections as in production (tests otherwise run without a pool)
     }
     log_path = Path(log_dir) / "daphne.log"
     log = open(log_path, "wb")
