@@ -45,8 +45,9 @@ class SyncChainASGIHandler(ASGIHandler):
             async with ThreadSensitiveContext(executor=executor):
                 await self.handle(scope, receive, send)
         finally:
-            # An executor still busy with a cancelled request's sync code is fine to hand on: the next request
-            # simply queues behind it on the same thread, which is what thread-sensitivity asks for.
+            # The thread is free by now, even when the client left mid-request: Django then cancels the request
+            # but sends request_finished, whose receivers (close_old_connections) queue on this same executor
+            # behind the abandoned view, and handle() awaits them. (tests/test_asgi_handler.py checks it.)
             if len(self._idle) < self.max_idle_executors:
                 self._idle.append(executor)
             else:

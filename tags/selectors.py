@@ -32,7 +32,6 @@ __all__ = [
     "tag_list",
     "tag_stats",
     "live_value_dict",
-    "tag_list_cache_clear",
 ]
 
 # Column order of the list query; tag_list turns each tuple into the seed's list item.
@@ -123,18 +122,8 @@ class _ListPages:
             while len(self.pages) > self.max_pages:
                 self.pages.popitem(last=False)
 
-    def clear(self) -> None:
-        with self.lock:
-            self.pages.clear()
-            self.version = None
-
 
 _pages = _ListPages()
-
-
-def tag_list_cache_clear() -> None:
-    """Forget every cached list page of this process (tests; the version check makes it unnecessary otherwise)."""
-    _pages.clear()
 
 
 def _page_rows(queryset, cache_key: tuple | None, limit: int, offset: int, include_values: bool

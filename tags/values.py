@@ -109,11 +109,11 @@ def register_value_consumer(name: str, fn: Callable[[list[Change]], None]) -> No
     _consumers.append((name, fn))
 
 
-def tag_config_changed(*args, **kwargs) -> None:
+def tag_config_changed() -> None:
     """Tell every process that tag configuration changed (call after create/update/delete of a Tag).
 
     The version is a fresh random token, not a counter: a counter restarts after a Redis flush or restart and
-    could meet a number a process cached against before. Accepts and ignores signal arguments.
+    could meet a number a process cached against before.
     """
     get_redis().set(CONFIG_VERSION_KEY, uuid.uuid4().hex)
     _meta.sync(None)

@@ -13,8 +13,8 @@ from scada.asgi_handler import SyncChainASGIHandler
 pytestmark = pytest.mark.urls("tests.urls_asgi")
 
 
-async def _request(app, path: str) -> tuple[int, list[dict]]:
-    """One GET through the ASGI app; returns the status and the body messages."""
+async def _request(app, path: str, disconnect_after: float | None = None) -> tuple[int | None, list[dict]]:
+    """One GET through the ASGI app; returns the status (None if the client left first) and the body messages."""
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
              "path": path.partition("?")[0], "raw_path": path.partition("?")[0].encode(),
              "query_string": path.partition("?")[2].encode(), "root_path": "",
@@ -26,12 +26,17 @@ async def _request(app, path: str) -> tuple[int, list[dict]]:
         if not body_sent.is_set():
             body_sent.set()
             return {"type": "http.request", "body": b"", "more_body": False}
-        await asyncio.Event().wait()  # the client never disconnects
+        if disconnect_after is None:
+            await asyncio.Event().wait()  # the client never disconnects
+        await asyncio.sleep(disconnect_after)
+        return {"type": "http.disconnect"}
 
     async def send(message):
         messages.append(message)
 
     await app(scope, receive, send)
+    if not messages:
+        return None, []
     start = messages[0]
     assert start["type"] == "http.response.start"
     return start["status"], [m for m in messages[1:] if m["type"] == "http.response.body"]
@@ -105,3 +110,21 @@ def test_it_answers_an_exception_in_a_view_with_the_json_500():
     assert status == 500
     detail = _json(bodies)["detail"]
     assert detail.startswith("Internal server error") and "boom" not in detail
+
+
+def test_it_does_not_queue_the_next_request_behind_a_view_whose_client_left():
+    """The borrowed thread goes back to the idle list only when free: Django's handle() waits for the abandoned
+    view (its request_finished receivers queue behind it on the same executor) before it returns."""
+    app = SyncChainASGIHandler()
+
+    async def run():
+        left = await _request(app, "/api/test/slow?s=0.6", disconnect_after=0.05)  # returns at once, view sleeps
+        t0 = time.perf_counter()
+        status, bodies = await _request(app, "/api/test/whoami")
+        return left, status, time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    left, status, elapsed = asyncio.run(run())
+    assert left == (None, [])
+    assert time.perf_counter() - t0 >= 0.6  # the abandoned view's request ended when the view did
+    assert status == 200 and elapsed < 0.3  # and the next one did not wait behind it
