@@ -107,9 +107,19 @@ class DeviceListSerializer(serializers.Serializer):
     data = DeviceSummarySerializer(many=True)
 
 
+class DeviceCommandInfoSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    minRole = serializers.CharField()  # noqa: N815
+    parameters = serializers.DictField(help_text="By parameter name: type, min, max, choices, required, unit")
+    preconditions = serializers.ListField(child=serializers.DictField(), help_text="condition and reason")
+
+
 class DeviceDetailSerializer(DeviceSummarySerializer):
     tags = serializers.DictField(child=serializers.DictField(), help_text="By member name: value, unit, timestamp")
     activeAlarms = serializers.ListField(child=serializers.DictField())  # noqa: N815
+    commands = DeviceCommandInfoSerializer(many=True, help_text="The commands of the device's type")
 
 
 class DeviceTagValueSerializer(serializers.Serializer):
