@@ -99,11 +99,13 @@ class _ListPages:
     rows read during a change are filed under the old version and never outlive it.
     """
 
-    max_pages = 256
+    # Bounded by rows, not pages: a thousand-row page weighs as much as a hundred ten-row ones.
+    max_rows = 20_000
 
     def __init__(self):
         self.version: bytes | None = None
         self.pages: OrderedDict[tuple, list[tuple]] = OrderedDict()
+        self.rows = 0
         self.lock = threading.Lock()
 
     def get(self, key: tuple) -> tuple[bytes | None, list[tuple] | None]:
@@ -117,10 +119,13 @@ class _ListPages:
         with self.lock:
             if version != self.version:
                 self.pages.clear()
+                self.rows = 0
                 self.version = version
+            old = self.pages.pop(key, None)
+            self.rows += len(rows) - (len(old) if old is not None else 0)
             self.pages[key] = rows
-            while len(self.pages) > self.max_pages:
-                self.pages.popitem(last=False)
+            while self.rows > self.max_rows and len(self.pages) > 1:
+                self.rows -= len(self.pages.popitem(last=False)[1])
 
 
 _pages = _ListPages()

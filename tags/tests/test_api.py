@@ -158,6 +158,22 @@ def test_it_lists_a_configuration_change_at_once_however_it_was_made(operator_cl
     assert operator_client.get("/api/tags").json() == []
 
 
+def test_it_bounds_the_list_page_cache_by_rows_dropping_the_least_recently_used():
+    from tags.selectors import _ListPages
+
+    pages = _ListPages()
+    pages.max_rows = 10
+    pages.put(b"v1", "a", [(1,)] * 4)
+    pages.put(b"v1", "b", [(2,)] * 4)
+    assert pages.get("a")[1] is not None  # "a" is now the most recently used
+    pages.put(b"v1", "c", [(3,)] * 4)  # 12 rows > 10: the least recently used page ("b") goes
+    assert pages.get("b") == (b"v1", None) and pages.rows == 8
+    pages.put(b"v1", "big", [(4,)] * 50)  # a page above the budget on its own is still kept, alone
+    assert list(pages.pages) == ["big"] and pages.rows == 50
+    pages.put(b"v2", "a", [(1,)])  # a new version drops everything else
+    assert list(pages.pages) == ["a"] and pages.rows == 1 and pages.version == b"v2"
+
+
 def test_it_rereads_the_list_when_another_process_changed_the_configuration(operator_client, make_tag,
                                                                            django_assert_num_queries):
     from scada.redis import get_redis
