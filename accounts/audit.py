@@ -8,20 +8,24 @@ the same transaction as the change they describe, so the record commits (or roll
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import AuditRecord
 from scada import context
 
-__all__ = ["AuditEntry", "audit_record", "audit_record_many", "audit_verify", "GENESIS_HASH"]
+__all__ = ["AuditEntry", "audit_record", "audit_record_many", "audit_verify", "audit_unkeyed_count", "GENESIS_HASH"]
 
 GENESIS_HASH = "0" * 64
+KEYED = "hmac-sha256"
+UNKEYED = "sha256"  # records written before keyed hashing came in (migration accounts 0003)
 _AUDIT_LOCK_KEY = 0x4B494C4E  # "KILN": one advisory lock id for the audit chain
 
 
@@ -65,7 +69,12 @@ def compute_hash(record: AuditRecord) -> str:
         "ip": record.client_ip,
         "rid": record.request_id,
     }
-    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    message = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+    if record.hash_alg == UNKEYED:
+        return hashlib.sha256(message).hexdigest()
+    if record.hash_alg != KEYED:
+        return ""  # an unknown scheme never matches
+    return hmac.new(settings.KILN_AUDIT_KEY.encode(), message, hashlib.sha256).hexdigest()
 
 
 def _lock_chain() -> str:
@@ -101,6 +110,7 @@ def audit_record_many(*, entries: list[AuditEntry]) -> list[AuditRecord]:
             client_ip=ip,
             request_id=rid,
             prev_hash=prev,
+            hash_alg=KEYED,
         )
         record.hash = compute_hash(record)
         prev = record.hash
@@ -139,15 +149,30 @@ def audit_record(
 
 
 def audit_verify() -> tuple[int, AuditRecord | None, str]:
-    """Walk the chain in id order. Returns (records checked, first broken record or None, what is wrong)."""
+    """Walk the chain in id order. Returns (records checked, first broken record or None, what is wrong).
+
+    Unkeyed records (plain SHA-256, from before keyed hashing) are accepted only before the first keyed one:
+    an unkeyed record after it is what someone without the key would have to write, so it breaks the chain.
+    """
     prev = GENESIS_HASH
     checked = 0
+    keyed_seen = False
     for record in AuditRecord.objects.order_by("id").iterator(chunk_size=2000):
         if record.prev_hash != prev:
             why = "its prev_hash does not match the record before it (a record was removed, inserted or reordered)"
             return checked, record, why
+        if record.hash_alg == UNKEYED and keyed_seen:
+            return checked, record, "it carries an unkeyed hash after keyed ones (written without the audit key)"
         if compute_hash(record) != record.hash:
-            return checked, record, "its content does not match its hash (the record was altered)"
+            why = "its content does not match its hash (the record was altered, or KILN_AUDIT_KEY is not the key " \
+                  "it was written with)"
+            return checked, record, why
+        keyed_seen = keyed_seen or record.hash_alg == KEYED
         prev = record.hash
         checked += 1
     return checked, None, ""
+
+
+def audit_unkeyed_count() -> int:
+    """Records hashed without the key (written before keyed hashing came in): a chain, but forgeable."""
+    return AuditRecord.objects.filter(hash_alg=UNKEYED).count()

@@ -95,7 +95,9 @@ class AuditRecord(models.Model):
     """One entry of the append-only audit trail (who, what, when, old value, new value, reason).
 
     Each record carries the hash of the one before it, so any edit or deletion breaks the chain
-    (`manage.py audit_verify`); on PostgreSQL a trigger refuses UPDATE, DELETE and TRUNCATE outright.
+    (`manage.py audit_verify`); on PostgreSQL a trigger refuses UPDATE, DELETE and TRUNCATE outright. The hash
+    is an HMAC keyed with KILN_AUDIT_KEY, so someone with write access to the database but not the key cannot
+    forge a consistent chain.
     `user_id` is a plain integer, not a foreign key, so the trail never depends on the users table.
     """
 
@@ -112,6 +114,9 @@ class AuditRecord(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    # How `hash` was computed: "hmac-sha256" keyed with KILN_AUDIT_KEY (every record written since keyed
+    # hashing came in), or "sha256" for records written before, which anyone could recompute.
+    hash_alg = models.CharField(max_length=16, default="hmac-sha256")
 
     class Meta:
         ordering = ["-id"]

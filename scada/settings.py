@@ -231,6 +231,9 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
     "LEEWAY": 0,
 }
+# Keys the audit trail's hash chain (HMAC-SHA256): without it, write access to the database is not enough to
+# forge a consistent chain. Changing it makes earlier records fail `audit_verify`: set it once, keep it safe.
+KILN_AUDIT_KEY = envsecret("KILN_AUDIT_KEY", SECRET_KEY)
 LOGIN_MAX_FAILURES = envint("KILN_LOGIN_MAX_FAILURES", 5, minimum=1)
 LOGIN_LOCKOUT_MINUTES = envint("KILN_LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
 

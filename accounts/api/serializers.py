@@ -106,7 +106,7 @@ class AuditRecordSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditRecord
         fields = ["id", "ts", "user_id", "username", "action", "object_type", "object_id", "old_value",
-                  "new_value", "reason", "client_ip", "request_id", "prev_hash", "hash"]
+                  "new_value", "reason", "client_ip", "request_id", "prev_hash", "hash", "hash_alg"]
         read_only_fields = fields
 
     def get_ts(self, obj) -> str:

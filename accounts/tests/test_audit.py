@@ -152,3 +152,73 @@ def test_it_shows_one_record(admin_client, trail):
 def test_it_answers_404_for_an_unknown_record(admin_client):
     r = admin_client.get("/api/audit/999999")
     assert r.status_code == 404 and r.json() == {"detail": "Not found."}
+
+
+# --- keyed hashes -----------------------------------------------------------------------------------------------
+
+def _forge(record_id, **changes):
+    """What someone with database rights but not the audit key can do: edit a row and recompute its hash."""
+    from accounts.audit import compute_hash
+
+    record = AuditRecord.objects.get(pk=record_id)
+    for field, value in changes.items():
+        setattr(record, field, value)
+    unkeyed = AuditRecord(**{f.attname: getattr(record, f.attname) for f in AuditRecord._meta.concrete_fields})
+    unkeyed.hash_alg = "sha256"
+    digest = compute_hash(unkeyed)  # plain SHA-256 of the edited content: the best one can do without the key
+    with connection.cursor() as cur:
+        cur.execute("ALTER TABLE accounts_auditrecord DISABLE TRIGGER kiln_audit_no_update_delete")
+        cur.execute("UPDATE accounts_auditrecord SET new_value = %s, hash = %s, hash_alg = %s WHERE id = %s",
+                    [str(changes.get("new_value")), digest, changes.get("hash_alg", record.hash_alg), record_id])
+
+
+def test_it_keys_every_new_hash_with_the_audit_key(chain, settings):
+    from accounts.audit import compute_hash
+
+    assert {r.hash_alg for r in chain} == {"hmac-sha256"}
+    assert compute_hash(chain[0]) == chain[0].hash
+    unkeyed = AuditRecord(**{f.attname: getattr(chain[0], f.attname) for f in AuditRecord._meta.concrete_fields})
+    unkeyed.hash_alg = "sha256"
+    assert compute_hash(unkeyed) != chain[0].hash  # not the plain digest anyone could recompute
+    settings.KILN_AUDIT_KEY = "another key"
+    assert compute_hash(chain[0]) != chain[0].hash  # and it depends on the key
+
+
+def test_it_finds_a_record_rewritten_without_the_key(chain):
+    with transaction.atomic():
+        _forge(chain[2].pk, new_value=99)  # keeps hash_alg hmac-sha256 but cannot compute the HMAC
+        checked, broken, why = audit_verify()
+        transaction.set_rollback(True)
+    assert (checked, broken.pk) == (2, chain[2].pk) and "content does not match its hash" in why
+
+
+def test_it_refuses_an_unkeyed_record_after_keyed_ones(chain):
+    with transaction.atomic():
+        _forge(chain[2].pk, new_value=99, hash_alg="sha256")  # claims to predate keyed hashing
+        checked, broken, why = audit_verify()
+        transaction.set_rollback(True)
+    assert (checked, broken.pk) == (2, chain[2].pk) and "unkeyed hash after keyed ones" in why
+
+
+def test_it_says_which_key_to_check_when_the_key_changed(chain, settings):
+    settings.KILN_AUDIT_KEY = "a key that is not the one the trail was written with"
+    checked, broken, why = audit_verify()
+    assert (checked, broken.pk) == (0, chain[0].pk) and "KILN_AUDIT_KEY" in why
+
+
+def test_it_accepts_and_reports_records_from_before_keyed_hashing(admin_user, capsys):
+    from accounts.audit import compute_hash
+
+    # Two records as an earlier Kiln wrote them (plain SHA-256), then the keyed ones continue the chain.
+    prev = GENESIS_HASH
+    for i in range(2):
+        old = AuditRecord(ts=datetime(2026, 1, 1, i, tzinfo=UTC), username="admin", action="tag.write",
+                          object_type="tag", object_id=f"OLD{i}", reason="", prev_hash=prev, hash_alg="sha256")
+        old.hash = compute_hash(old)
+        old.save()
+        prev = old.hash
+    audit_record(action="tag.write", user=admin_user, object_type="tag", object_id="NEW")
+    assert audit_verify() == (3, None, "")
+    call_command("audit_verify")
+    out = capsys.readouterr().out
+    assert "Audit chain intact: 3 records verified." in out and "2 of them predate keyed hashing" in out

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.audit import audit_verify
+from accounts.audit import audit_unkeyed_count, audit_verify
 
 
 class Command(BaseCommand):
@@ -14,3 +14,8 @@ class Command(BaseCommand):
             raise CommandError(f"Audit chain broken at record #{broken.pk} ({broken}): {why}. "
                                f"{checked} records before it verified.")
         self.stdout.write(self.style.SUCCESS(f"Audit chain intact: {checked} records verified."))
+        unkeyed = audit_unkeyed_count()
+        if unkeyed:
+            self.stdout.write(self.style.WARNING(
+                f"{unkeyed} of them predate keyed hashing (plain SHA-256): their chain is intact, but someone "
+                f"with write access to the database could have rewritten them consistently."))
