@@ -12,11 +12,10 @@
 from __future__ import annotations
 
 import socket
-import uuid
 
 import orjson
 
-from scada.redis import get_redis
+from scada.redis import get_redis, version_token, version_token_move
 
 __all__ = ["LEASE_TTL_MS", "lease_key", "armed_key", "stats_key", "write_queue_key", "write_reply_key",
            "wake_channel", "CONFIG_VERSION_KEY", "config_version", "drivers_config_changed", "lease_acquire",
@@ -61,23 +60,13 @@ _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del
 
 
 def config_version(client=None) -> bytes:
-    """The current drivers configuration version: an opaque token that changes on every change.
-
-    A random token rather than a counter: after a Redis restart (or a flushed test database) a counter would
-    start again at 1 and could match a value a process cached before, hiding a change. When the key is missing
-    the first reader sets one (NX, so every process converges on the same token).
-    """
-    r = client or get_redis()
-    version = r.get(CONFIG_VERSION_KEY)
-    if version is None:
-        r.set(CONFIG_VERSION_KEY, uuid.uuid4().hex, nx=True)
-        version = r.get(CONFIG_VERSION_KEY)
-    return version
+    """The current drivers configuration version (scada.redis.version_token)."""
+    return version_token(CONFIG_VERSION_KEY, client)
 
 
 def drivers_config_changed() -> None:
     """Tell every poll loop and write router that connections or bindings changed."""
-    get_redis().set(CONFIG_VERSION_KEY, uuid.uuid4().hex)
+    version_token_move(CONFIG_VERSION_KEY)
 
 
 def lease_acquire(cid: int, token: str, client=None) -> bool:

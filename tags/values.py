@@ -15,11 +15,10 @@ import logging
 import math
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from scada.redis import get_redis
+from scada.redis import get_redis, version_token, version_token_move
 from tags.choices import DataType, Quality
 from tags.live import LIVE_KEY, LiveValue
 
@@ -110,23 +109,14 @@ def register_value_consumer(name: str, fn: Callable[[list[Change]], None]) -> No
 
 
 def tag_config_changed() -> None:
-    """Tell every process that tag configuration changed (call after create/update/delete of a Tag).
-
-    The version is a fresh random token, not a counter: a counter restarts after a Redis flush or restart and
-    could meet a number a process cached against before.
-    """
-    get_redis().set(CONFIG_VERSION_KEY, uuid.uuid4().hex)
+    """Tell every process that tag configuration changed (call after create/update/delete of a Tag)."""
+    version_token_move(CONFIG_VERSION_KEY)
     _meta.sync(None)
 
 
 def tag_config_version(client=None) -> bytes:
-    """The current tag configuration version; created when missing (first start, Redis restarted)."""
-    r = client or get_redis()
-    version = r.get(CONFIG_VERSION_KEY)
-    if version is None:
-        r.set(CONFIG_VERSION_KEY, uuid.uuid4().hex, nx=True)
-        version = r.get(CONFIG_VERSION_KEY)
-    return version
+    """The current tag configuration version (scada.redis.version_token)."""
+    return version_token(CONFIG_VERSION_KEY, client)
 
 
 def get_tag_meta(tag_ids: Iterable[int]) -> dict[int, TagMeta]:
