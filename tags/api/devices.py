@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from scada.api.errors import exception_handler as kiln_exception_handler
 from scada.api.renderers import iso_utc
+from scada.api.serializers import StrictInputSerializer
 from tags import device_selectors as selectors
 from tags import device_services as services
 from tags.live import live_get_many
@@ -79,7 +80,7 @@ def device_exception_handler(exc, context):
 
 # --- serializers (input validation, and the response shapes for the schema) ---------------------------------
 
-class DeviceTagWriteInputSerializer(serializers.Serializer):
+class DeviceTagWriteInputSerializer(StrictInputSerializer):
     value = serializers.JSONField()
     signature = serializers.DictField(required=False, allow_null=True)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=1000, default="")

@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from scada.api.renderers import iso_utc
+from scada.api.serializers import StrictInputSerializer
 from scada.roles import Role
 from tags.live import LiveValue
 from tags.models import Tag
@@ -99,7 +100,9 @@ class TagListItemSerializer(serializers.Serializer):
     is_active = serializers.BooleanField()
 
 
-class _TagConfigFields(serializers.Serializer):
+class _TagConfigFields(StrictInputSerializer):
+    """Configuration fields only: a `value` (or a typo) in a create or update body is refused, not ignored."""
+
     description = serializers.CharField(required=False, allow_blank=True, max_length=500)
     unit = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=32)
     min_value = serializers.FloatField(required=False, allow_null=True)
@@ -134,7 +137,7 @@ class SignatureSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=1000)
 
 
-class TagWriteInputSerializer(serializers.Serializer):
+class TagWriteInputSerializer(StrictInputSerializer):
     """A write: value, and for tags no PLC feeds an optional quality and timestamp; signature when required."""
 
     value = ANY_JSON(allow_null=True)

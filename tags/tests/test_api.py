@@ -305,6 +305,37 @@ def test_it_refuses_to_change_a_tags_identity(engineer_client, temp_sensor):
     assert r.status_code == 200 and r.json()["unit"] == "K"
 
 
+def test_it_refuses_a_value_or_unknown_field_in_a_configuration_update_and_changes_nothing(engineer_client,
+                                                                                           temp_sensor, set_live):
+    # Seed 003: PUT /tags/{machine_id}/{name} updates "metadata, limits, or settings (not the value)". A value
+    # there used to be dropped silently with a 200, so the caller believed the tag had been written.
+    set_live(temp_sensor, 85.7)
+    r = engineer_client.put("/api/tags/machine_001/Temperature_Sensor_01", {"value": 5, "unit": "K"}, format="json")
+    assert r.status_code == 400, r.content
+    assert r.json()["detail"] == "Unknown or read-only fields: value"
+    r = engineer_client.put("/api/tags/Temperature_Sensor_01", {"max_val": 10}, format="json")
+    assert r.status_code == 400 and r.json()["detail"] == "Unknown or read-only fields: max_val"
+    temp_sensor.refresh_from_db()
+    assert (temp_sensor.unit, temp_sensor.max_value) == ("°C", 150)
+    assert live_get_many([temp_sensor.pk])[temp_sensor.pk].value == 85.7
+    assert not AuditRecord.objects.filter(action__startswith="tag.").exists()
+
+
+def test_it_refuses_unknown_fields_when_creating_a_tag(engineer_client, machine):
+    r = engineer_client.post("/api/tags", {"machine_id": "machine_001", "name": "Pressure_Sensor_02",
+                                           "datatype": "REAL", "value": 3.2}, format="json")
+    assert r.status_code == 400 and r.json()["detail"] == "Unknown or read-only fields: value"
+    assert not Tag.objects.exists()
+
+
+def test_it_refuses_unknown_fields_in_a_write_and_writes_nothing(supervisor_client, setpoint):
+    r = supervisor_client.put("/api/tags/machine_001/Setpoint_Temperature/write", {"value": 90.0, "qualty": "BAD"},
+                              format="json")
+    assert r.status_code == 400 and r.json()["detail"] == "Unknown or read-only fields: qualty"
+    setpoint.refresh_from_db()
+    assert setpoint.write_count == 0 and live_get_many([setpoint.pk])[setpoint.pk] is None
+
+
 def test_it_refuses_limits_in_the_wrong_order_on_update(engineer_client, temp_sensor):
     r = engineer_client.put("/api/tags/Temperature_Sensor_01", {"min_value": 200}, format="json")
     assert r.status_code == 400

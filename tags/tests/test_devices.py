@@ -287,6 +287,13 @@ def test_it_requires_a_value_to_write(operator_client, pump1):
     assert err["code"] == "BAD_REQUEST" and err["details"] == [{"field": "value", "message": "This field is required."}]
 
 
+def test_it_refuses_fields_seed_004_does_not_define_in_a_write(operator_client, pump1):
+    r = operator_client.put(f"{BASE}/pump-01/tags/SpeedSetpoint", {"value": 1600.0, "quality": "GOOD"}, format="json")
+    err = error_of(r, 400)
+    assert err["code"] == "BAD_REQUEST" and err["message"] == "Unknown or read-only fields: quality"
+    assert Tag.objects.get(name="pump-01.SpeedSetpoint").write_count == 0
+
+
 def test_it_writes_through_the_plc_when_a_driver_feeds_the_tag(operator_client, pump1, plc_router):
     tag = Tag.objects.get(name="pump-01.SpeedSetpoint")
     router = plc_router([tag])
