@@ -155,6 +155,9 @@ def _validate_value(tag: Tag, value):
         raise Unprocessable(f"Value {value!r} is not a valid STRING for tag '{tag.name}'")
     if tag.datatype != DataType.STRING and isinstance(value, str):
         raise Unprocessable(f"Value {value!r} is not a valid {tag.datatype} for tag '{tag.name}'")
+    if tag.datatype in (DataType.INT, DataType.REAL) and isinstance(value, bool):
+        # JSON true/false is no number (coerce_value would make an INT of it, as a PLC coil read needs).
+        raise Unprocessable(f"Value {value!r} is not a valid {tag.datatype} for tag '{tag.name}'")
     try:
         coerced = coerce_value(tag.datatype, value)
     except (TypeError, ValueError):

@@ -421,6 +421,18 @@ def test_it_refuses_bad_writes_and_changes_nothing(supervisor_client, setpoint, 
     assert not AuditRecord.objects.filter(action__startswith="tag.").exists()
 
 
+@pytest.mark.parametrize("datatype", ["INT", "REAL"])
+def test_it_answers_422_for_a_boolean_written_to_a_number_tag(supervisor_client, make_tag, datatype):
+    # Seed 000: 422 for a wrong data type. JSON true used to reach an INT tag as 1.
+    tag = make_tag("Batch_Count", datatype=datatype, is_writable=True)
+    r = supervisor_client.post("/api/tags/Batch_Count/write", {"value": True}, format="json")
+    assert r.status_code == 422, r.content
+    assert r.json() == {"detail": f"Value True is not a valid {datatype} for tag 'Batch_Count'"}
+    tag.refresh_from_db()
+    assert tag.write_count == 0 and live_get_many([tag.pk])[tag.pk] is None
+    assert supervisor_client.post("/api/tags/Batch_Count/write", {"value": 1}, format="json").status_code == 200
+
+
 def test_it_answers_403_for_a_read_only_tag(admin_client, temp_sensor):
     r = admin_client.post("/api/tags/Temperature_Sensor_01/write", {"value": 1.0}, format="json")
     assert r.status_code == 403 and r.json() == {"detail": "Tag 'Temperature_Sensor_01' is not writable"}
