@@ -1,5 +1,7 @@
 """Filters for the alarm list (GET /api/alarms) and the journal (GET /api/alarms/history)."""
 
+from datetime import UTC, datetime, time, timedelta
+
 import django_filters
 
 from alarms.choices import ANNUNCIATED_STATES, AlarmEventType, AlarmPriority, AlarmState
@@ -33,6 +35,9 @@ class AlarmFilterSet(django_filters.FilterSet):
 
 
 class AlarmEventFilterSet(django_filters.FilterSet):
+    """Seed 000 names the journal's filters "date/user": `date` is one UTC day (YYYY-MM-DD); start/end narrow."""
+
+    date = django_filters.DateFilter(method="filter_date", help_text="One UTC day, YYYY-MM-DD")
     start = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="gte")
     end = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="lt")
     user = django_filters.CharFilter(field_name="username")
@@ -46,4 +51,8 @@ class AlarmEventFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = AlarmEvent
-        fields = ["start", "end", "user", "tag", "machine", "key", "alarm", "priority", "state", "event"]
+        fields = ["date", "start", "end", "user", "tag", "machine", "key", "alarm", "priority", "state", "event"]
+
+    def filter_date(self, queryset, name, value):
+        day = datetime.combine(value, time.min, tzinfo=UTC)
+        return queryset.filter(ts__gte=day, ts__lt=day + timedelta(days=1))

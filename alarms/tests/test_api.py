@@ -155,6 +155,18 @@ def test_it_pages_and_filters_the_journal(active, temp, record, operator, operat
     assert operator_client.get("/api/alarms/history", {"limit": 0}).status_code == 400
 
 
+def test_it_filters_the_journal_by_one_utc_day(active, operator_client):
+    # Seed 000: "Alarm journal — filters: date/user". ?date= used to be ignored, answering the whole journal.
+    AlarmEvent.objects.update(ts=datetime(2026, 4, 1, 23, 59, 59, tzinfo=UTC))
+    event = AlarmEvent.objects.get()
+    r = operator_client.get("/api/alarms/history", {"date": "2026-04-01"})
+    assert r.status_code == 200 and [e["id"] for e in r.json()["results"]] == [event.pk]
+    assert operator_client.get("/api/alarms/history", {"date": "2026-04-02"}).json()["count"] == 0
+    assert operator_client.get("/api/alarms/history", {"date": "2026-03-31"}).json()["count"] == 0
+    r = operator_client.get("/api/alarms/history", {"date": "April 1st"})
+    assert r.status_code == 400 and r.json()["detail"] == "date: Enter a valid date."
+
+
 def test_it_exports_the_journal_as_csv(active, operator_client, operator):
     alarm_acknowledge(alarm=active, user=operator, comment="=HYPERLINK(\"http://evil\")")
     r = operator_client.get("/api/alarms/history", {"format": "csv"})
