@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import io
 
-from django.http import StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -101,6 +101,13 @@ class AlarmViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def filter_queryset(self, queryset):
         # The list filters (default: annunciated only) must not hide an alarm from its own detail and actions.
         return super().filter_queryset(queryset) if self.action == "list" else queryset
+
+    def get_object(self):
+        try:
+            return super().get_object()
+        except Http404:
+            # Seed 000: 404 when the alarm does not exist; say which, as the tag routes do.
+            raise NotFound(f"Alarm {self.kwargs[self.lookup_field]} not found")
 
     @extend_schema(
         summary="List active alarms",

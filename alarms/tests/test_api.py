@@ -105,8 +105,10 @@ def test_it_answers_400_for_a_missing_or_unknown_required_reason(active, operato
 
 
 def test_it_answers_404_for_an_unknown_alarm(operator_client, supervisor_client):
-    assert operator_client.post("/api/alarms/999999/ack", {}, format="json").status_code == 404
-    assert operator_client.get("/api/alarms/999999").status_code == 404
+    r = operator_client.post("/api/alarms/999999/ack", {}, format="json")
+    assert r.status_code == 404 and r.json() == {"detail": "Alarm 999999 not found"}
+    r = operator_client.get("/api/alarms/999999")
+    assert r.status_code == 404 and r.json() == {"detail": "Alarm 999999 not found"}
     assert supervisor_client.post("/api/alarms/999999/shelve", {"duration": 60, "reason": "x"},
                                   format="json").status_code == 404
 
