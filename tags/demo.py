@@ -57,6 +57,9 @@ MACHINES = [
         ("Reactor_Temp_SP", "REAL", "°C", 0, 150, True, Role.SUPERVISOR, "Reactor temperature setpoint", 75.0),
         ("Reactor_Pressure", "REAL", "bar", 0, 10, False, Role.SUPERVISOR, "Reactor pressure", 2.4),
         ("Temp_PV", "REAL", "°C", 0, 150, False, Role.SUPERVISOR, "Jacket temperature (process value)", 68.9),
+        # No PLC feeds it: LIMS (or a supervisor) writes the lab result with the sample's own time and quality,
+        # so seed 003's write example, quality and timestamp included, can be tried as written.
+        ("Lab_Viscosity", "REAL", "cP", 0, 10000, True, Role.SUPERVISOR, "Viscosity of the last lab sample", 1250.0),
     ]),
     ("tank-01", "Tank 1", [
         ("Tank_Level", "REAL", "%", 0, 100, False, Role.SUPERVISOR, "Tank level", 63.5),

@@ -551,3 +551,24 @@ def test_it_reports_success_when_every_batch_item_succeeds(supervisor_client, se
 def test_it_answers_400_for_a_bad_batch_envelope(supervisor_client, body):
     r = supervisor_client.post("/api/tags/batch/write", body, format="json")
     assert r.status_code == 400 and r.json()["detail"]
+
+
+def test_it_takes_seed_003s_write_example_as_written_on_the_demos_lab_tag(supervisor_client):
+    """The demo has a tag no PLC feeds (a LIMS value), so quality and timestamp from the writer are accepted."""
+    from drivers.demo import load_drivers
+    from tags.demo import load_plant
+
+    load_plant()
+    load_drivers()
+    r = supervisor_client.put("/api/tags/reactor-01/Lab_Viscosity/write",
+                              {"value": 92.3, "quality": "GOOD", "timestamp": "2024-08-26T11:15:00Z"}, format="json")
+    assert r.status_code == 200, r.content
+    body = r.json()
+    assert body["success"] is True and body["message"] == "Tag value written successfully"
+    assert {k: body["tag"][k] for k in ("machine_id", "name", "datatype", "value", "timestamp", "quality")} == {
+        "machine_id": "reactor-01", "name": "Lab_Viscosity", "datatype": "REAL", "value": 92.3,
+        "timestamp": "2024-08-26T11:15:00Z", "quality": "GOOD"}
+    # A PLC-fed demo tag still refuses a writer's quality and timestamp: the PLC's read-back decides them.
+    r = supervisor_client.put("/api/tags/reactor-01/Reactor_Temp_SP/write",
+                              {"value": 80.0, "quality": "GOOD", "timestamp": "2024-08-26T11:15:00Z"}, format="json")
+    assert r.status_code == 400 and "fed by a PLC" in r.json()["detail"]
