@@ -97,6 +97,9 @@ def issue_token_pair(user) -> dict:
     refresh["role"] = int(user.role)
     refresh["iat_ms"] = _now_ms()
     access = refresh.access_token
+    # The session's end travels in the access token, so it can be renewed by itself (seed 000's refresh with
+    # the Bearer token) without ever outliving the session.
+    access["sexp"] = refresh["exp"]
     return {
         "token": str(access),
         "refresh": str(refresh),
@@ -115,16 +118,34 @@ def refresh_access(raw_refresh: str, user_loader) -> dict:
     user = user_loader(refresh["user_id"])
     if user is None or not user.is_active:
         raise TokenInvalid("User is disabled or no longer exists.")
+    return _renewed_access(user, sid=refresh["sid"], session_exp=refresh["exp"])
+
+
+def refresh_from_access(raw_access: str, user_loader) -> dict:
+    """A new access token for a live, unrevoked access token of a session (seed 000: POST /api/auth/refresh
+    with the token as Bearer). Role and name are re-read; the new token still ends with its session."""
+    claims = _access_claims(raw_access)
+    _check_revoked(claims)
+    session_exp = claims.get("sexp")
+    if not isinstance(session_exp, (int, float)):
+        raise TokenInvalid("This token cannot renew itself (issued before self-renewal); send its refresh token.")
+    user = user_loader(claims["user_id"])
+    if user is None or not user.is_active:
+        raise TokenInvalid("User is disabled or no longer exists.")
+    return _renewed_access(user, sid=claims["sid"], session_exp=session_exp)
+
+
+def _renewed_access(user, *, sid: str, session_exp: float) -> dict:
     access = AccessToken.for_user(user)
-    for claim in ("sid",):
-        access[claim] = refresh[claim]
+    access["sid"] = sid
     access["username"] = user.username
     access["role"] = int(user.role)
     access["iat_ms"] = _now_ms()
+    access["sexp"] = session_exp
     # An access token never outlives the session that issued it.
     access.set_exp(lifetime=settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"])
-    if access["exp"] > refresh["exp"]:
-        access["exp"] = refresh["exp"]
+    if access["exp"] > session_exp:
+        access["exp"] = session_exp
     return {"token": str(access), "expires_at": datetime.fromtimestamp(access["exp"], tz=UTC), "user": user}
 
 

@@ -41,7 +41,9 @@ class LoginInputSerializer(serializers.Serializer):
 
 
 class RefreshInputSerializer(serializers.Serializer):
-    refresh = serializers.CharField(max_length=4096)
+    refresh = serializers.CharField(max_length=4096, required=False,
+                                    help_text="The refresh token from login; or omit it and send the access token "
+                                              "to renew as `Authorization: Bearer`.")
 
 
 class UserSerializer(serializers.ModelSerializer):

@@ -18,8 +18,9 @@ from accounts.api.serializers import (
 )
 from accounts.filtersets import AuditRecordFilterSet
 from accounts.models import ApiKey, AuditRecord, User
+from accounts.tokens import API_KEY_PREFIX
 from scada.api.renderers import iso_utc
-from scada.errors import KilnError
+from scada.errors import BadRequest, KilnError
 
 TokenResponse = inline_serializer(
     "TokenResponse",
@@ -61,7 +62,10 @@ class LoginView(APIView):
 
 
 class RefreshView(APIView):
-    """POST /api/auth/refresh: a live refresh token → a new access token (role re-read)."""
+    """POST /api/auth/refresh: a live refresh token, or a live access token as Bearer → a new access token.
+
+    The role is re-read either way, and the new token never outlives the login session.
+    """
 
     authentication_classes: list = []
     rate_scope = "login"
@@ -75,8 +79,19 @@ class RefreshView(APIView):
     def post(self, request):
         data = RefreshInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        refresh = data.validated_data.get("refresh")
+        access = None
+        if refresh is None:
+            # Seed 000: "Refresh expiring token" with the token itself as the credential.
+            header = request.headers.get("Authorization", "").split()
+            if len(header) != 2 or header[0].lower() != "bearer":
+                raise BadRequest("Send the refresh token as {\"refresh\": ...}, or the access token to renew as "
+                                 "Authorization: Bearer <token>.")
+            if header[1].startswith(API_KEY_PREFIX):
+                raise BadRequest("API keys do not expire: there is nothing to refresh.")
+            access = header[1]
         try:
-            result = services.auth_refresh(refresh=data.validated_data["refresh"])
+            result = services.auth_refresh(refresh=refresh, access=access)
         except services.AuthenticationError as exc:
             raise Unauthorized(exc.detail)
         return Response({"token": result["token"], "expires_at": iso_utc(result["expires_at"])})

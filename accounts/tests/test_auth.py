@@ -193,3 +193,62 @@ def test_it_refuses_a_token_it_accepted_before_once_it_expires(api_client, opera
         r = api_client.get("/api/users/me", HTTP_AUTHORIZATION=f"Bearer {token}")
     assert r.status_code == 401 and r.json() == {"detail": "Invalid or expired token: Token is expired"}
 
+
+
+# --- seed 000: POST /api/auth/refresh with the token itself -------------------------------------------------------
+
+def test_it_renews_a_live_token_sent_as_bearer_as_seed_000_describes(api_client, operator):
+    session = login(api_client, "olivia").json()
+    r = api_client.post("/api/auth/refresh", HTTP_AUTHORIZATION=f"Bearer {session['token']}")
+    assert r.status_code == 200, r.content
+    assert set(r.json()) == {"token", "expires_at"}
+    renewed = r.json()["token"]
+    claims = jwt.decode(renewed, options={"verify_signature": False})
+    first = jwt.decode(session["token"], options={"verify_signature": False})
+    assert claims["sid"] == first["sid"] and claims["sexp"] == first["sexp"] and claims["role"] == 10
+    assert api_client.get("/api/users/me", HTTP_AUTHORIZATION=f"Bearer {renewed}").status_code == 200
+
+
+def test_it_renews_no_token_issued_before_a_role_change(admin_client, api_client, operator):
+    """A role change revokes the access tokens issued before it; the refresh token brings the new role."""
+    session = login(api_client, "olivia").json()
+    assert admin_client.put(f"/api/users/{operator.pk}", {"role": "engineer"}, format="json").status_code == 200
+    r = api_client.post("/api/auth/refresh", HTTP_AUTHORIZATION=f"Bearer {session['token']}")
+    assert r.status_code == 401 and r.json() == {"detail": "Invalid or expired token: Token has been revoked."}
+
+
+def test_it_never_renews_a_token_past_the_end_of_its_login_session(api_client, operator):
+    session = login(api_client, "olivia").json()
+    session_end = jwt.decode(session["token"], options={"verify_signature": False})["sexp"]
+    # The login's own token expired 30 minutes after login: renewing needs a live token.
+    with time_machine.travel(time.time() + 31 * 60, tick=False):
+        r = api_client.post("/api/auth/refresh", HTTP_AUTHORIZATION=f"Bearer {session['token']}")
+    assert r.status_code == 401 and r.json() == {"detail": "Invalid or expired token: Token is expired"}
+    # Ten minutes before the session ends, a live token renewed by itself ends with the session, not later.
+    with time_machine.travel(session_end - 10 * 60, tick=False):
+        live = api_client.post("/api/auth/refresh", {"refresh": session["refresh"]}, format="json").json()["token"]
+        r = api_client.post("/api/auth/refresh", HTTP_AUTHORIZATION=f"Bearer {live}")
+    assert r.status_code == 200, r.content
+    assert jwt.decode(r.json()["token"], options={"verify_signature": False})["exp"] == session_end
+    with time_machine.travel(session_end + 1, tick=False):
+        r = api_client.post("/api/auth/refresh", HTTP_AUTHORIZATION=f"Bearer {r.json()['token']}")
+    assert r.status_code == 401
+
+
+def test_it_refuses_to_renew_a_logged_out_session_or_an_api_key(api_client, admin_client, operator):
+    session = login(api_client, "olivia").json()
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {session['token']}"}
+    assert api_client.post("/api/auth/logout", **auth).status_code == 200
+    r = api_client.post("/api/auth/refresh", **auth)
+    assert r.status_code == 401
+    assert r.json() == {"detail": "Invalid or expired token: Token has been revoked (logged out)."}
+    key = admin_client.post("/api/api-keys", {"user": operator.pk, "name": "erp"}, format="json")
+    assert key.status_code == 201, key.content
+    r = api_client.post("/api/auth/refresh", HTTP_AUTHORIZATION=f"Bearer {key.json()['key']}")
+    assert r.status_code == 400 and r.json() == {"detail": "API keys do not expire: there is nothing to refresh."}
+
+
+def test_it_asks_for_a_credential_when_refresh_gets_neither(api_client):
+    r = api_client.post("/api/auth/refresh", {}, format="json")
+    assert r.status_code == 400
+    assert r.json()["detail"].startswith('Send the refresh token as {"refresh": ...}')

@@ -19,7 +19,7 @@ ROUTE_ROLES: dict[str, dict[str, object]] = {
     "scada-api:system-status": {"GET": OPERATOR},
     # --- accounts: auth, users, API keys, audit ---
     "accounts-api:auth-login": {"POST": PUBLIC},
-    "accounts-api:auth-refresh": {"POST": PUBLIC},  # the refresh token in the body is the credential
+    "accounts-api:auth-refresh": {"POST": PUBLIC},  # the credential: the refresh token (body) or the token as Bearer
     "accounts-api:auth-logout": {"POST": OPERATOR},
     "accounts-api:user-me": {"GET": OPERATOR},
     "accounts-api:user-list": {"GET": ADMIN, "POST": ADMIN},
