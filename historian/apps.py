@@ -15,7 +15,7 @@ class HistorianConfig(AppConfig):
         from tags import services as tag_services
         from tags.values import register_value_consumer
 
-        register_value_consumer("historian", historian_buffer_append)
+        register_value_consumer("historian", historian_buffer_append, backfill=True)
         register_status_provider(historian_status_provider)
         # Beat reads its schedule after Django is set up, so the historian's entries live here, not in settings.
         celery_app.conf.beat_schedule = {**(celery_app.conf.beat_schedule or {}), **BEAT_SCHEDULE}

@@ -327,7 +327,8 @@ def tag_write(*, tag: Tag, value, user, quality: str | None = None, timestamp: d
             if not plc:
                 # Last step of the transaction: if recording fails, the count and the audit roll back with it.
                 changes = tag_values_record(
-                    samples=[Sample(tag_id=tag.pk, value=coerced, quality=written_quality, ts=sample_ts.timestamp())],
+                    samples=[Sample(tag_id=tag.pk, value=coerced, quality=written_quality, ts=sample_ts.timestamp(),
+                                    stated_time=ts is not None)],
                     force=True)
                 if not changes:
                     raise Conflict(f"Tag '{tag.name}' is no longer active; nothing was written")

@@ -32,18 +32,31 @@ CONFIG_VERSION_KEY = "kiln:tags:config_version"
 
 @dataclass(slots=True)
 class Sample:
-    """One reading of one tag: value in engineering units, quality, optional sub-status, epoch seconds."""
+    """One reading of one tag: value in engineering units, quality, optional sub-status, epoch seconds.
+
+    `stated_time`: the timestamp was stated by whoever wrote the value (an API client backfilling a lab
+    result), not taken from this machine's clock. Only such a sample, when older than the live value, goes to
+    history alone (Change.backfill). Driver samples never are: should the clock step back, live values must
+    keep moving rather than freeze until the clock catches up.
+    """
 
     tag_id: int
     value: object
     quality: str = Quality.GOOD
     substatus: str | None = None
     ts: float | None = None
+    stated_time: bool = False
 
 
 @dataclass(slots=True)
 class Change:
-    """A recorded change, handed to consumers. `previous` is the live value it replaced (or None)."""
+    """A recorded change, handed to consumers. `previous` is the live value it replaced (or None).
+
+    `backfill`: the sample, with a writer-stated time (Sample.stated_time), is older than the tag's live value
+    (a lab result entered with its sample time). It goes to history but does not replace the live value, so
+    only consumers registered with backfill=True (the historian) see it; alarms and the live push act on the
+    present, not on the past.
+    """
 
     tag_id: int
     name: str
@@ -52,6 +65,7 @@ class Change:
     substatus: str | None
     ts: float
     previous: LiveValue | None
+    backfill: bool = False
 
 
 @dataclass(slots=True, frozen=True)
@@ -96,16 +110,19 @@ class _MetaCache:
 
 
 _meta = _MetaCache()
-_consumers: list[tuple[str, Callable[[list[Change]], None]]] = []
+_consumers: list[tuple[str, Callable[[list[Change]], None], bool]] = []
 
 
-def register_value_consumer(name: str, fn: Callable[[list[Change]], None]) -> None:
-    """Subscribe to every recorded batch of changes. Called from an AppConfig.ready(); idempotent by name."""
-    for i, (existing, _) in enumerate(_consumers):
+def register_value_consumer(name: str, fn: Callable[[list[Change]], None], *, backfill: bool = False) -> None:
+    """Subscribe to every recorded batch of changes. Called from an AppConfig.ready(); idempotent by name.
+
+    With backfill=True the consumer also gets samples older than the live value (see Change.backfill).
+    """
+    for i, (existing, _, _) in enumerate(_consumers):
         if existing == name:
-            _consumers[i] = (name, fn)
+            _consumers[i] = (name, fn, backfill)
             return
-    _consumers.append((name, fn))
+    _consumers.append((name, fn, backfill))
 
 
 def tag_config_changed() -> None:
@@ -200,6 +217,10 @@ def tag_values_record(*, samples: list[Sample], force: bool = False) -> list[Cha
             quality, substatus = s.quality, s.substatus
         ts = s.ts if s.ts is not None else now
         p = live_updates.get(s.tag_id) or prev.get(s.tag_id)
+        if s.stated_time and p is not None and ts < p.ts:
+            # Older than what the tag shows now: history only (no deadband: a past sample is a fact to keep).
+            changes.append(Change(s.tag_id, meta.name, value, quality, substatus, ts, p, backfill=True))
+            continue
         if not force and not _is_change(meta, value, quality, substatus, p):
             continue
         lv = LiveValue(value, quality, substatus, ts)
@@ -209,11 +230,16 @@ def tag_values_record(*, samples: list[Sample], force: bool = False) -> list[Cha
         logger.debug("tag_values_record: %d samples for unknown or inactive tags dropped", dropped)
     if not changes:
         return changes
-    r.hset(LIVE_KEY, mapping={tid: lv.encode() for tid, lv in live_updates.items()})
-    for name, consumer in list(_consumers):
+    if live_updates:
+        r.hset(LIVE_KEY, mapping={tid: lv.encode() for tid, lv in live_updates.items()})
+    present = [c for c in changes if not c.backfill] if any(c.backfill for c in changes) else changes
+    for name, consumer, backfill in list(_consumers):
+        batch = changes if backfill else present
+        if not batch:
+            continue
         try:
-            consumer(changes)
+            consumer(batch)
         except Exception:
             # One failing consumer (say, the historian buffer) must not stop alarms or the live push.
-            logger.exception("Value consumer %s failed on a batch of %d changes", name, len(changes))
+            logger.exception("Value consumer %s failed on a batch of %d changes", name, len(batch))
     return changes

@@ -192,3 +192,42 @@ def test_it_still_audits_a_plc_write_when_the_tag_was_made_read_only_meanwhile(s
     assert AuditRecord.objects.get(pk=result.audit_id).new_value["value"] == 20.0
     setpoint.refresh_from_db()
     assert setpoint.write_count == 1
+
+
+def test_it_keeps_the_newer_live_value_when_a_write_brings_an_older_sample(setpoint, supervisor, set_live,
+                                                                            monkeypatch):
+    """A lab result entered with its (earlier) sample time goes to history; the live value stays the newest,
+    and only consumers that asked for backfills (the historian) see it: alarms and the live push do not."""
+    from tags import values
+
+    seen: dict[str, list] = {"historian": [], "alarms": [], "push": []}
+    monkeypatch.setattr(values, "_consumers", [])
+    values.register_value_consumer("historian", seen["historian"].extend, backfill=True)
+    values.register_value_consumer("alarms", seen["alarms"].extend)
+    values.register_value_consumer("push", seen["push"].extend)
+    set_live(setpoint, 80.0, ts=datetime(2026, 3, 1, 12, 0, tzinfo=UTC).timestamp())
+
+    result = tag_write(tag=setpoint, value=75.5, user=supervisor, quality="GOOD",
+                       timestamp="2026-03-01T09:30:00Z")
+    assert result.value == 75.5 and result.timestamp == datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    live = live_get_many([setpoint.pk])[setpoint.pk]
+    assert (live.value, live.ts) == (80.0, datetime(2026, 3, 1, 12, 0, tzinfo=UTC).timestamp())
+    assert [(c.value, c.backfill) for c in seen["historian"]] == [(75.5, True)]
+    assert seen["alarms"] == [] and seen["push"] == []
+
+    # A newer sample replaces the live value and reaches everyone, as always.
+    tag_write(tag=setpoint, value=81.0, user=supervisor, quality="GOOD", timestamp="2026-03-01T12:05:00Z")
+    assert live_get_many([setpoint.pk])[setpoint.pk].value == 81.0
+    assert [c.value for c in seen["alarms"]] == [81.0] and [c.value for c in seen["push"]] == [81.0]
+    assert [c.value for c in seen["historian"]] == [75.5, 81.0]
+
+
+def test_it_keeps_live_values_moving_when_the_clock_steps_back(setpoint, set_live):
+    """Samples timed by this machine (drivers, writes without a stated time) always replace the live value:
+    after an NTP step backwards, live values must not freeze until the clock catches up."""
+    from tags.values import Sample, tag_values_record
+
+    set_live(setpoint, 80.0, ts=2_000_000_000.0)
+    changes = tag_values_record(samples=[Sample(tag_id=setpoint.pk, value=81.0, ts=1_999_999_990.0)])
+    assert [c.backfill for c in changes] == [False]
+    assert live_get_many([setpoint.pk])[setpoint.pk].value == 81.0
