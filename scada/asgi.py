@@ -22,6 +22,15 @@ application = ProtocolTypeRouter(
     }
 )
 
+# Twisted, under daphne, knows no reason phrase for 429 (RFC 6585) and would send "429 Unknown Status" with every
+# rate-limited answer; give it the standard one.
+try:
+    from twisted.web import http as _twisted_http
+except ImportError:  # served by something other than daphne
+    pass
+else:
+    _twisted_http.RESPONSES.setdefault(429, b"Too Many Requests")
+
 # What is loaded by now lives as long as the process: move it out of the cyclic GC's reach. Otherwise every full
 # collection scans the whole of Django again and stalls the event loop (40-180 ms pauses measured under live push).
 gc.freeze()

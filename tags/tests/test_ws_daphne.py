@@ -106,3 +106,22 @@ def test_it_keeps_an_idle_socket_working_past_redis_read_timeouts(daphne, operat
             assert (msg["tag"], msg["value"]) == ("Idle_Tag", 7.0)
 
     run(body)
+
+
+def test_it_answers_429_with_its_standard_reason_phrase_through_daphne(daphne, settings):
+    """Twisted has no phrase for 429; a client logging the status line should read "Too Many Requests"."""
+    import http.client
+    from urllib.parse import urlparse
+
+    port = urlparse(daphne).port
+    statuses = []
+    for _ in range(settings.KILN_RATE_LIMITS["login"] + 1):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("POST", "/api/auth/login", body=b'{"username": "nobody", "password": "wrong"}',
+                     headers={"Content-Type": "application/json", "Host": "localhost"})
+        resp = conn.getresponse()
+        resp.read()
+        statuses.append((resp.status, resp.reason))
+        conn.close()
+    assert statuses[-1] == (429, "Too Many Requests")
+    assert all(status == 401 for status, _ in statuses[:-1])
