@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from accounts.models import ApiKey, AuditRecord, User
 from scada.api.renderers import iso_utc
-from scada.api.serializers import StrictInputSerializer
+from scada.api.serializers import KilnModelSerializer, StrictInputSerializer
 from scada.roles import ROLE_NAMES, Role
 
 __all__ = [
@@ -46,7 +46,7 @@ class RefreshInputSerializer(serializers.Serializer):
                                               "to renew as `Authorization: Bearer`.")
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(KilnModelSerializer):
     role = RoleField()
     locked = serializers.SerializerMethodField()
 
@@ -84,7 +84,7 @@ class UserUpdateInputSerializer(StrictInputSerializer):
     password = serializers.CharField(required=False, max_length=4096, trim_whitespace=False)
 
 
-class ApiKeySerializer(serializers.ModelSerializer):
+class ApiKeySerializer(KilnModelSerializer):
     username = serializers.CharField(source="user.username", read_only=True)
     revoked = serializers.SerializerMethodField()
 
@@ -102,7 +102,7 @@ class ApiKeyCreateInputSerializer(StrictInputSerializer):
     name = serializers.CharField(max_length=100)
 
 
-class AuditRecordSerializer(serializers.ModelSerializer):
+class AuditRecordSerializer(KilnModelSerializer):
     ts = serializers.SerializerMethodField()
 
     class Meta:

@@ -145,3 +145,14 @@ def test_it_shows_the_callers_own_profile(supervisor_client):
     r = supervisor_client.get("/api/users/me")
     assert r.status_code == 200
     assert r.json()["username"] == "sam" and r.json()["role"] == "supervisor"
+
+
+def test_it_writes_user_times_like_every_other_api_time(admin_client, operator):
+    from datetime import UTC, datetime
+
+    from accounts.models import User
+
+    User.objects.filter(pk=operator.pk).update(last_login=datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC),
+                                               date_joined=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    body = admin_client.get(f"/api/users/{operator.pk}").json()
+    assert (body["last_login"], body["date_joined"]) == ("2026-03-01T09:30:15.123Z", "2026-01-02T03:04:05Z")

@@ -4,11 +4,12 @@ from rest_framework import serializers
 
 from hmi.models import Screen
 from scada.api.renderers import iso_utc
+from scada.api.serializers import KilnModelSerializer
 
 __all__ = ["ScreenSerializer"]
 
 
-class ScreenSerializer(serializers.ModelSerializer):
+class ScreenSerializer(KilnModelSerializer):
     """A screen as listed by GET /api/screens: identity, the tags it uses and where the page is."""
 
     tags = serializers.SerializerMethodField()

@@ -2,9 +2,12 @@
 
 from collections.abc import Mapping
 
+from django.db import models
 from rest_framework import serializers
 
-__all__ = ["StrictInputSerializer"]
+from scada.api.renderers import iso_utc
+
+__all__ = ["StrictInputSerializer", "KilnModelSerializer", "IsoUtcDateTimeField"]
 
 
 class StrictInputSerializer(serializers.Serializer):
@@ -23,3 +26,21 @@ class StrictInputSerializer(serializers.Serializer):
                     {"non_field_errors": [f"Unknown or read-only fields: {', '.join(unknown)}"]}
                 )
         return super().to_internal_value(data)
+
+
+class IsoUtcDateTimeField(serializers.DateTimeField):
+    """Read-only date-times as everywhere else in the API: UTC, `Z`, milliseconds (scada.api.renderers.iso_utc).
+
+    DRF's own field writes microseconds and the server's offset, so a user's `last_login` looked unlike every
+    tag timestamp.
+    """
+
+    def to_representation(self, value):
+        return iso_utc(value)
+
+
+class KilnModelSerializer(serializers.ModelSerializer):
+    """ModelSerializer whose DateTimeFields render with IsoUtcDateTimeField."""
+
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping,
+                                models.DateTimeField: IsoUtcDateTimeField}
