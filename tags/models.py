@@ -206,5 +206,10 @@ class Tag(BaseModel):
             raise ValidationError({"name": f"'{self.name}' is a reserved name"})
         if self.min_value is not None and self.max_value is not None and self.min_value >= self.max_value:
             raise ValidationError({"min_value": "min_value must be less than max_value"})
+        if self.datatype in (DataType.BOOL, DataType.STRING) and (
+                self.min_value is not None or self.max_value is not None):
+            # A limit the write check would never apply must not look as if it protected the tag.
+            raise ValidationError({"min_value": f"{self.datatype} tags have no limits: min_value and max_value "
+                                                f"apply to INT and REAL tags"})
         for _name, validate in list(_tag_validators):
             validate(self)

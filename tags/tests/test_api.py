@@ -256,6 +256,18 @@ def test_it_answers_400_for_an_invalid_datatype_with_the_seed_text(engineer_clie
     assert not Tag.objects.filter(name="X1").exists()
 
 
+def test_it_refuses_limits_on_a_bool_or_string_tag(engineer_client, machine, make_tag):
+    r = engineer_client.post("/api/tags", {"machine_id": "machine_001", "name": "Pump_On", "datatype": "BOOL",
+                                           "max_value": 1}, format="json")
+    assert r.status_code == 400
+    assert r.json() == {"detail": "min_value: BOOL tags have no limits: min_value and max_value apply to INT and "
+                                  "REAL tags"}
+    assert not Tag.objects.filter(name="Pump_On").exists()
+    make_tag("Batch_Id", datatype="STRING")
+    r = engineer_client.put("/api/tags/Batch_Id", {"min_value": 0}, format="json")
+    assert r.status_code == 400 and Tag.objects.get(name="Batch_Id").min_value is None
+
+
 def test_it_answers_409_for_a_duplicate_name(engineer_client, temp_sensor):
     r = engineer_client.post("/api/tags", {"machine_id": "machine_001", "name": "Temperature_Sensor_01",
                                            "datatype": "REAL"}, format="json")
