@@ -10,8 +10,12 @@ export PLCSIM_PORT=${PLCSIM_PORT:-5020}
 export PYTHONUNBUFFERED=1
 mkdir -p .kiln
 bash scripts/ensure-redis.sh
+# A new demo database (first run, or kiln.sqlite3 deleted to start over) must not inherit the live values and
+# queued tasks an earlier one left in Redis: its tag ids start again at 1 and would show another tag's value.
+FRESH=()
+if [[ "$DATABASE_URL" == sqlite:///* && ! -e "${DATABASE_URL#sqlite://}" ]]; then FRESH=(--fresh-database); fi
 .venv/bin/python manage.py migrate --noinput -v 0
-.venv/bin/python manage.py demo_load
+.venv/bin/python manage.py demo_load "${FRESH[@]}"
 cat <<MSG
 
   Kiln is starting at  http://127.0.0.1:${KILN_PORT}/

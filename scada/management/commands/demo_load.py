@@ -4,12 +4,30 @@ from django.core.management.base import BaseCommand
 from django.utils.module_loading import autodiscover_modules
 
 from scada.demo import DEMO_LOADERS
+from scada.redis import get_redis
+
+# Redis state that belongs to one database: Kiln's own keys, and the Celery queues whose tasks name its rows.
+_DATABASE_BOUND_PATTERNS = ("kiln:*", "default", "drivers", "celery", "unacked", "unacked_index")
 
 
 class Command(BaseCommand):
     help = "Load the demo plant. Safe to run again: existing objects are kept."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--fresh-database", action="store_true",
+            help="The database was just created: forget Redis state left by an earlier one (live values keyed by "
+                 "tag ids that now name other tags, queued tasks, the historian buffer), in this Redis database.")
+
     def handle(self, *args, **options):
+        if options["fresh_database"]:
+            r = get_redis()
+            removed = 0
+            for pattern in _DATABASE_BOUND_PATTERNS:
+                keys = list(r.scan_iter(match=pattern, count=1000))
+                for i in range(0, len(keys), 500):
+                    removed += r.delete(*keys[i:i + 500])
+            self.stdout.write(f"demo: fresh database: {removed} Redis keys left by an earlier database removed")
         autodiscover_modules("demo")
         for _order, name, loader in sorted(DEMO_LOADERS, key=lambda item: (item[0], item[1])):
             summary = loader()
