@@ -21,18 +21,21 @@ import logging
 import random
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import NamedTuple
 
 import orjson
 
 from alarms.choices import AlarmEventType, AlarmKind
-from scada.redis import get_redis
-from tags.live import LIVE_KEY, LiveValue
+from scada.redis import get_redis, version_token, version_token_move
+from tags.live import live_get_many
+from tags.values import CONFIG_VERSION_KEY as TAGS_CONFIG_VERSION_KEY
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["RuntimeTransition", "AlarmEngine", "engine", "alarms_on_values", "alarms_tick", "alarm_config_changed",
-           "RT_KEY", "EPOCH_KEY", "TIMERS_KEY", "CONFIG_VERSION_KEY", "UNAPPLIED_KEY"]
+           "RuntimeState", "Op", "RT_KEY", "EPOCH_KEY", "TIMERS_KEY", "CONFIG_VERSION_KEY", "UNAPPLIED_KEY"]
 
 # One hash tag ({alarms}) so the Lua script's keys share a Redis Cluster slot.
 RT_KEY = "kiln:{alarms}:rt"
@@ -40,11 +43,20 @@ EPOCH_KEY = "kiln:{alarms}:epoch"
 TIMERS_KEY = "kiln:{alarms}:timers"
 CONFIG_VERSION_KEY = "kiln:alarms:config_version"
 UNAPPLIED_KEY = "kiln:alarms:unapplied"
-TAGS_CONFIG_VERSION_KEY = "kiln:tags:config_version"  # tags.values.CONFIG_VERSION_KEY (new device instances)
 
-_HIGH, _LOW, _EQ, _NE, _BAD = 1, 2, 3, 4, 5
-_OPS = {AlarmKind.HI: _HIGH, AlarmKind.HIHI: _HIGH, AlarmKind.LO: _LOW, AlarmKind.LOLO: _LOW,
-        AlarmKind.EQUAL: _EQ, AlarmKind.NOT_EQUAL: _NE, AlarmKind.BAD_QUALITY: _BAD}
+
+class Op(IntEnum):
+    """How a compiled alarm judges a value (several alarm kinds share one comparison)."""
+
+    HIGH = 1
+    LOW = 2
+    EQUAL = 3
+    NOT_EQUAL = 4
+    BAD_QUALITY = 5
+
+
+_OPS = {AlarmKind.HI: Op.HIGH, AlarmKind.HIHI: Op.HIGH, AlarmKind.LO: Op.LOW, AlarmKind.LOLO: Op.LOW,
+        AlarmKind.EQUAL: Op.EQUAL, AlarmKind.NOT_EQUAL: Op.NOT_EQUAL, AlarmKind.BAD_QUALITY: Op.BAD_QUALITY}
 MAX_DUE_PER_BATCH = 2000
 CAS_RETRIES = 5
 
@@ -102,9 +114,11 @@ class RuntimeTransition:
 
 @dataclass(slots=True)
 class CompiledAlarm:
+    """One enabled alarm definition on one tag, ready for evaluation without touching the database."""
+
     alarm_id: int
     tag_id: int
-    op: int
+    op: Op
     setpoint: float
     deadband: float
     on_delay: float
@@ -113,25 +127,50 @@ class CompiledAlarm:
     refs: dict  # name in the expression -> tag id (None: no such tag)
 
 
-# Runtime state: (active, suppressed, gen, pending_since or None). Encoded as b"AS:gen:pending".
-_INITIAL = (False, False, 0, None)
+class RuntimeState(NamedTuple):
+    """What evaluation needs of one alarm between batches. Stored in Redis as b"AS:gen:pending".
+
+    A NamedTuple rather than a dataclass: the hot loop builds one per state change and tuples are the cheapest.
+    """
+
+    active: bool
+    suppressed: bool
+    gen: int
+    pending_since: float | None  # when an on/off delay started, or None
 
 
-def _decode(raw: bytes | None):
+_INITIAL = RuntimeState(False, False, 0, None)
+
+
+@dataclass(slots=True)
+class Work:
+    """An alarm this batch changes: its runtime entry as read (for the compare-and-set) and as it will be."""
+
+    orig_raw: bytes
+    state: RuntimeState
+    transitions: list[RuntimeTransition] = field(default_factory=list)
+    timer: str | None = None  # None: derive the timer from the state; "-": remove it
+
+
+def _decode(raw: bytes | None) -> RuntimeState:
     if not raw:
         return _INITIAL
     _, gen, pending = raw.split(b":")
-    return (raw[0] == 49, raw[1] == 49, int(gen), float(pending) if pending else None)
+    return RuntimeState(raw[0] == 49, raw[1] == 49, int(gen), float(pending) if pending else None)
 
 
-def _encode(state) -> bytes:
+def _encode(state: RuntimeState) -> bytes:
     active, suppressed, gen, pending = state
     return b"%d%d:%d:%s" % (active, suppressed, gen, repr(pending).encode() if pending is not None else b"")
 
 
 def alarm_config_changed() -> None:
-    """Tell every process that alarm definitions changed (their caches reload before the next batch)."""
-    get_redis().incr(CONFIG_VERSION_KEY)
+    """Tell every process that alarm definitions changed (their caches reload before the next batch).
+
+    A restart-safe version token (scada.redis.version_token), like tags' and drivers': a counter would start
+    again at 1 after a Redis restart and could match what a process cached before.
+    """
+    version_token_move(CONFIG_VERSION_KEY)
 
 
 class AlarmEngine:
@@ -145,7 +184,7 @@ class AlarmEngine:
         self.by_id: dict[int, CompiledAlarm] = {}
         self.tag_of: dict[int, int] = {}
         self.epoch: int | None = None
-        self.mirror: dict[int, tuple[bytes, tuple]] = {}
+        self.mirror: dict[int, tuple[bytes, RuntimeState]] = {}
         self.suppress_dirty = False
         self._cas = None
 
@@ -269,6 +308,8 @@ class AlarmEngine:
         pipe.get(EPOCH_KEY)
         pipe.zrangebyscore(TIMERS_KEY, "-inf", now, start=0, num=MAX_DUE_PER_BATCH)
         cfg, tcfg, epoch, due_raw = pipe.execute()
+        if cfg is None or tcfg is None:  # Redis lost the tokens (restart): set them, and reload once
+            cfg, tcfg = version_token(CONFIG_VERSION_KEY, r), version_token(TAGS_CONFIG_VERSION_KEY, r)
         with self.lock:
             self._sync(cfg, tcfg, epoch)
             by_tag, by_ref = self.by_tag, self.by_ref
@@ -299,7 +340,7 @@ class AlarmEngine:
             return claimed
 
     def _evaluate(self, changes, due, supp, now, only, by_tag):
-        """One pass over the batch. Returns {alarm_id: [orig_raw, state, transitions]} or None if nothing to do."""
+        """One pass over the batch. Returns {alarm_id: Work} or None if nothing to do."""
         mirror = self.mirror
         # Mirror whatever this batch touches that we do not hold yet (one HMGET; none in the steady state).
         need = set()
@@ -314,7 +355,7 @@ class AlarmEngine:
         if need:
             self._fetch(need)
 
-        work: dict[int, list] = {}
+        work: dict[int, Work] = {}
         for ch in changes:
             defs = by_tag.get(ch.tag_id)
             if defs is None:
@@ -326,37 +367,37 @@ class AlarmEngine:
                 if only is not None and aid not in only:
                     continue
                 w = work.get(aid)
-                state = w[1] if w is not None else mirror[aid][1]
-                pending = state[3]
+                state = w.state if w is not None else mirror[aid][1]
+                pending = state.pending_since
                 if pending is not None:
-                    flip_at = pending + (c.off_delay if state[0] else c.on_delay)
+                    flip_at = pending + (c.off_delay if state.active else c.on_delay)
                     if ch.ts >= flip_at:
                         # The delay ran out before this change arrived: the condition held that long, so the
                         # alarm flipped at that moment, with the value that held; then judge this change.
                         prev = ch.previous
-                        state = (not state[0], state[1], state[2] + 1, None)
-                        flip = RuntimeTransition(aid, state[2], state[0], state[1],
-                                                 AlarmEventType.ACTIVATED if state[0] else AlarmEventType.CLEARED,
+                        state = RuntimeState(not state.active, state.suppressed, state.gen + 1, None)
+                        flip = RuntimeTransition(aid, state.gen, state.active, state.suppressed,
+                                                 AlarmEventType.ACTIVATED if state.active else AlarmEventType.CLEARED,
                                                  flip_at, prev.value if prev else v, prev.quality if prev else q)
                         if w is None:
-                            w = work[aid] = [mirror[aid][0], state, [flip]]
+                            w = work[aid] = Work(mirror[aid][0], state, [flip])
                         else:
-                            w[1] = state
-                            w[2].append(flip)
+                            w.state = state
+                            w.transitions.append(flip)
                         pending = None
-                active = state[0]
+                active = state.active
                 op = c.op
-                if op == _BAD:
+                if op == Op.BAD_QUALITY:
                     cond = q == "BAD"
                 elif q == "BAD" or v is None:
                     continue  # a BAD value cannot be judged: limit and digital alarms hold their state
                 else:
                     try:
-                        if op == _HIGH:
+                        if op == Op.HIGH:
                             cond = v > (c.setpoint - c.deadband if active else c.setpoint)
-                        elif op == _LOW:
+                        elif op == Op.LOW:
                             cond = v < (c.setpoint + c.deadband if active else c.setpoint)
-                        elif op == _EQ:
+                        elif op == Op.EQUAL:
                             cond = v == c.setpoint
                         else:
                             cond = v != c.setpoint
@@ -365,26 +406,27 @@ class AlarmEngine:
                 if cond == active:
                     if pending is None:
                         continue  # the steady state: nothing changes, nothing is written
-                    new = (active, state[1], state[2], None)  # the condition went back before the delay ran out
+                    # the condition went back before the delay ran out
+                    new = RuntimeState(active, state.suppressed, state.gen, None)
                     trans = None
                 else:
                     delay = c.on_delay if cond else c.off_delay
                     if delay <= 0:
-                        new = (cond, state[1], state[2] + 1, None)
-                        trans = RuntimeTransition(aid, new[2], cond, new[1],
+                        new = RuntimeState(cond, state.suppressed, state.gen + 1, None)
+                        trans = RuntimeTransition(aid, new.gen, cond, new.suppressed,
                                                   AlarmEventType.ACTIVATED if cond else AlarmEventType.CLEARED,
                                                   ch.ts, v, q)
                     elif pending is None:
-                        new = (active, state[1], state[2], ch.ts)  # start the delay
+                        new = RuntimeState(active, state.suppressed, state.gen, ch.ts)  # start the delay
                         trans = None
                     else:
                         continue  # the delay is running and has not run out yet
                 if w is None:
-                    w = work[aid] = [mirror[aid][0], new, []]
+                    w = work[aid] = Work(mirror[aid][0], new)
                 else:
-                    w[1] = new
+                    w.state = new
                 if trans is not None:
-                    w[2].append(trans)
+                    w.transitions.append(trans)
 
         if due:
             self._due(due, now, work, only)
@@ -404,31 +446,31 @@ class AlarmEngine:
                 stale.append(aid)  # disabled or deleted since the timer was set
                 continue
             w = work.get(aid)
-            state = w[1] if w is not None else self.mirror[aid][1]
-            if state[3] is None:
+            state = w.state if w is not None else self.mirror[aid][1]
+            if state.pending_since is None:
                 if w is None:  # the condition went back already: drop the timer (only if the entry is unchanged)
-                    work[aid] = [self.mirror[aid][0], state, [], "-"]
+                    work[aid] = Work(self.mirror[aid][0], state, timer="-")
                 continue
-            at = state[3] + (c.off_delay if state[0] else c.on_delay)
+            at = state.pending_since + (c.off_delay if state.active else c.on_delay)
             if at <= now:
                 flips.append((aid, c, state, at))
         if stale:
             get_redis().zrem(TIMERS_KEY, *stale)
         if not flips:
             return
-        live = get_redis().hmget(LIVE_KEY, [c.tag_id for _, c, _, _ in flips])
-        for (aid, _c, state, at), raw in zip(flips, live, strict=True):
-            lv = LiveValue.decode(raw)
-            new = (not state[0], state[1], state[2] + 1, None)
-            trans = RuntimeTransition(aid, new[2], new[0], new[1],
-                                      AlarmEventType.ACTIVATED if new[0] else AlarmEventType.CLEARED, at,
+        live = live_get_many([c.tag_id for _, c, _, _ in flips])
+        for aid, c, state, at in flips:
+            lv = live[c.tag_id]
+            new = RuntimeState(not state.active, state.suppressed, state.gen + 1, None)
+            trans = RuntimeTransition(aid, new.gen, new.active, new.suppressed,
+                                      AlarmEventType.ACTIVATED if new.active else AlarmEventType.CLEARED, at,
                                       lv.value if lv else None, lv.quality if lv else "")
             w = work.get(aid)
             if w is None:
-                work[aid] = [self.mirror[aid][0], new, [trans]]
+                work[aid] = Work(self.mirror[aid][0], new, [trans])
             else:
-                w[1] = new
-                w[2].append(trans)
+                w.state = new
+                w.transitions.append(trans)
 
     def _suppression(self, supp, now, work) -> None:
         """Re-evaluate suppress-by-design conditions touched by this batch. Unsure means not suppressed."""
@@ -436,11 +478,7 @@ class AlarmEngine:
 
         alarms = [self.by_id[a] for a in supp if a in self.by_id and self.by_id[a].suppress is not None]
         tag_ids = sorted({t for c in alarms for t in c.refs.values() if t is not None})
-        values = {}
-        if tag_ids:
-            for tid, raw in zip(tag_ids, get_redis().hmget(LIVE_KEY, tag_ids), strict=True):
-                lv = LiveValue.decode(raw)
-                values[tid] = lv.value if lv is not None else None
+        values = {tid: (lv.value if lv is not None else None) for tid, lv in live_get_many(tag_ids).items()}
         for c in alarms:
             context = {"tags": {name: values.get(tid) for name, tid in c.refs.items() if tid is not None}}
             try:
@@ -448,47 +486,47 @@ class AlarmEngine:
             except ExpressionError:
                 suppressed = False
             w = work.get(c.alarm_id)
-            state = w[1] if w is not None else self.mirror[c.alarm_id][1]
-            if state[1] == suppressed:
+            state = w.state if w is not None else self.mirror[c.alarm_id][1]
+            if state.suppressed == suppressed:
                 continue
-            new = (state[0], suppressed, state[2] + 1, state[3])
-            trans = RuntimeTransition(c.alarm_id, new[2], new[0], suppressed,
+            new = RuntimeState(state.active, suppressed, state.gen + 1, state.pending_since)
+            trans = RuntimeTransition(c.alarm_id, new.gen, new.active, suppressed,
                                       AlarmEventType.SUPPRESSED if suppressed else AlarmEventType.UNSUPPRESSED,
                                       now, None, "")
             if w is None:
-                work[c.alarm_id] = [self.mirror[c.alarm_id][0], new, [trans]]
+                work[c.alarm_id] = Work(self.mirror[c.alarm_id][0], new, [trans])
             else:
-                w[1] = new
-                w[2].append(trans)
+                w.state = new
+                w.transitions.append(trans)
 
     def _commit(self, work, claimed: list) -> set[int]:
         """One compare-and-set for the batch. Applied entries join `claimed`; returns conflicting alarm ids."""
         args = []
         staged = {}
         for aid, w in work.items():
-            orig_raw, state = w[0], w[1]
+            orig_raw, state = w.orig_raw, w.state
             orig = _decode(orig_raw)
             new_raw = _encode(state)
-            if len(w) > 3:
-                timer = w[3]
-            elif state[3] is not None:
-                if state[3] == orig[3] and state[0] == orig[0]:
+            if w.timer is not None:
+                timer = w.timer
+            elif state.pending_since is not None:
+                if state.pending_since == orig.pending_since and state.active == orig.active:
                     timer = ""
                 else:
                     c = self.by_id[aid]
-                    timer = repr(state[3] + (c.off_delay if state[0] else c.on_delay))
+                    timer = repr(state.pending_since + (c.off_delay if state.active else c.on_delay))
             else:
-                timer = "-" if orig[3] is not None else ""
+                timer = "-" if orig.pending_since is not None else ""
             if new_raw == orig_raw and timer == "":
                 continue
             args += [aid, orig_raw, new_raw, timer]
-            staged[aid] = (new_raw, state, w[2])
+            staged[aid] = (new_raw, state, w.transitions)
         if not args:
             return set()
         before, conflicts = self._cas_script()(keys=[RT_KEY, EPOCH_KEY, TIMERS_KEY],
                                                args=[random.getrandbits(48) + 1, *args])
         conflicts = {int(x) for x in conflicts}
-        changed = any(staged[a][0] != work[a][0] for a in staged if a not in conflicts)
+        changed = any(staged[a][0] != work[a].orig_raw for a in staged if a not in conflicts)
         # If nobody else moved the epoch since we last synced, our mirror plus what we just wrote is exact.
         keep = self.epoch is not None and int(before) == self.epoch
         self.epoch = int(before) + (1 if changed else 0) if keep else None
