@@ -5,6 +5,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from accounts.audit import audit_record
 from accounts.models import ApiKey, AuditRecord, User
+from scada.admin import ReadOnlyModelAdmin
 
 
 @admin.register(User)
@@ -65,17 +66,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditRecord)
-class AuditRecordAdmin(admin.ModelAdmin):
+class AuditRecordAdmin(ReadOnlyModelAdmin):
     list_display = ["id", "ts", "username", "action", "object_type", "object_id", "reason"]
     list_filter = ["action", "object_type"]
     search_fields = ["username", "object_id", "reason", "request_id"]
     date_hierarchy = "ts"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -3,9 +3,10 @@
 from django.contrib import admin, messages
 from django.db import transaction
 
-from accounts.audit import audit_record
+from accounts.admin_base import AuditedModelAdmin
 from alarms import services
 from alarms.models import Alarm, AlarmDefinition, AlarmEvent
+from scada.admin import ReadOnlyModelAdmin
 from scada.errors import KilnError
 
 CONFIG_FIELDS = ["key", "name", "tag", "device_type_tag", "kind", "setpoint", "deadband", "on_delay", "off_delay",
@@ -13,12 +14,10 @@ CONFIG_FIELDS = ["key", "name", "tag", "device_type_tag", "kind", "setpoint", "d
                  "suppress_condition", "enabled"]
 
 
-def _snapshot(obj: AlarmDefinition) -> dict:
-    return {f: (getattr(obj, f + "_id") if f in ("tag", "device_type_tag") else getattr(obj, f)) for f in CONFIG_FIELDS}
-
-
 @admin.register(AlarmDefinition)
-class AlarmDefinitionAdmin(admin.ModelAdmin):
+class AlarmDefinitionAdmin(AuditedModelAdmin):
+    audit_object_type = "alarm_definition"
+    audit_fields = CONFIG_FIELDS
     list_display = ["key", "name", "tag", "device_type_tag", "kind", "setpoint", "priority", "category", "enabled"]
     list_filter = ["kind", "priority", "category", "enabled"]
     search_fields = ["key", "name", "tag__name", "device_type_tag__member", "category"]
@@ -32,44 +31,27 @@ class AlarmDefinitionAdmin(admin.ModelAdmin):
                                  "max_shelve_seconds", "suppress_condition")}),
     )
 
+    def audit_id(self, obj) -> str:
+        return obj.key
+
     def save_model(self, request, obj, form, change):
-        old = _snapshot(AlarmDefinition.objects.get(pk=obj.pk)) if change else None
         with transaction.atomic():
             super().save_model(request, obj, form, change)
-            audit_record(action="alarm_definition.update" if change else "alarm_definition.create", user=request.user,
-                         object_type="alarm_definition", object_id=obj.key, old_value=old, new_value=_snapshot(obj),
-                         reason="Django admin")
             # The alarms themselves exist at once, not only when an evaluating process next reloads.
             services.alarm_instances_sync()
 
-    def delete_model(self, request, obj):
-        with transaction.atomic():
-            audit_record(action="alarm_definition.delete", user=request.user, object_type="alarm_definition",
-                         object_id=obj.key, old_value=_snapshot(obj), reason="Django admin")
-            super().delete_model(request, obj)
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            self.delete_model(request, obj)
-
 
 @admin.register(Alarm)
-class AlarmAdmin(admin.ModelAdmin):
+class AlarmAdmin(ReadOnlyModelAdmin):
+    """Alarms follow their definitions (alarm_instances_sync); state changes go through the services
+    (journaled and audited), here only through the out-of-service actions."""
+
     list_display = ["id", "definition", "tag", "state", "active", "acked", "suppressed", "shelved_until",
                     "out_of_service", "last_transition_at"]
     list_filter = ["state", "out_of_service", "definition__priority"]
     search_fields = ["definition__key", "tag__name"]
     list_select_related = ["definition", "tag"]
     actions = ["take_out_of_service", "return_to_service"]
-
-    def has_add_permission(self, request):
-        return False  # alarms follow their definitions (alarm_instances_sync)
-
-    def has_change_permission(self, request, obj=None):
-        return False  # state changes go through the services (journaled and audited), never a form
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description="Take out of service")
     def take_out_of_service(self, request, queryset):
@@ -93,17 +75,8 @@ class AlarmAdmin(admin.ModelAdmin):
 
 
 @admin.register(AlarmEvent)
-class AlarmEventAdmin(admin.ModelAdmin):
+class AlarmEventAdmin(ReadOnlyModelAdmin):
     list_display = ["ts", "key", "tag_name", "event", "state_before", "state_after", "value", "username", "reason"]
     list_filter = ["event", "priority", "state_after"]
     search_fields = ["key", "tag_name", "username", "reason"]
     date_hierarchy = "ts"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

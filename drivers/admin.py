@@ -4,37 +4,20 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
+from accounts.admin_base import AuditedModelAdmin
 from drivers import codec
 from drivers.models import Connection, TagBinding
 from drivers.services import config_change_audit
 
 
-def _changed(form) -> dict:
-    return {k: form.cleaned_data.get(k) for k in form.changed_data}
+class DriverConfigAdmin(AuditedModelAdmin):
+    """Audited as `driver.<model>_<verb>`; the config-version bump itself happens in drivers.signals."""
 
+    def audit_action(self, verb: str) -> str:
+        return f"driver.{self.model._meta.model_name}_{verb}"
 
-class AuditedAdmin(admin.ModelAdmin):
-    """Audits create, update and delete; the config-version bump itself happens in drivers.signals."""
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        name = obj._meta.model_name
-        config_change_audit(user=request.user, action=f"driver.{name}_{'update' if change else 'create'}", obj=obj,
-                            changed=_changed(form))
-
-    def delete_model(self, request, obj):
-        name, pk, label = obj._meta.model_name, obj.pk, str(obj)
-        super().delete_model(request, obj)
-        obj.pk = pk
-        config_change_audit(user=request.user, action=f"driver.{name}_delete", obj=obj, changed={"deleted": label})
-
-    def delete_queryset(self, request, queryset):
-        rows = [(o, o.pk, str(o)) for o in queryset]
-        super().delete_queryset(request, queryset)
-        for obj, pk, label in rows:
-            obj.pk = pk
-            config_change_audit(user=request.user, action=f"driver.{obj._meta.model_name}_delete", obj=obj,
-                                changed={"deleted": label})
+    def audit_id(self, obj) -> str:
+        return str(obj.pk)
 
 
 class TagBindingFormSet(BaseInlineFormSet):
@@ -67,7 +50,7 @@ class TagBindingInline(admin.TabularInline):
 
 
 @admin.register(Connection)
-class ConnectionAdmin(AuditedAdmin):
+class ConnectionAdmin(DriverConfigAdmin):
     list_display = ["name", "protocol", "host", "port", "unit_id", "timeout", "enabled"]
     list_filter = ["protocol", "enabled"]
     search_fields = ["name", "host", "description"]
@@ -79,6 +62,7 @@ class ConnectionAdmin(AuditedAdmin):
     inlines = [TagBindingInline]
 
     def save_formset(self, request, form, formset, change):
+        # Each binding is its own configuration object: one record per binding, not one for the connection.
         instances = formset.save(commit=False)
         for obj in formset.deleted_objects:
             config_change_audit(user=request.user, action="driver.tagbinding_delete", obj=obj,
@@ -93,7 +77,7 @@ class ConnectionAdmin(AuditedAdmin):
 
 
 @admin.register(TagBinding)
-class TagBindingAdmin(AuditedAdmin):
+class TagBindingAdmin(DriverConfigAdmin):
     list_display = ["tag", "connection", "table", "address", "data_type", "scan_period"]
     list_filter = ["connection", "table", "data_type", "scan_period"]
     search_fields = ["tag__name"]

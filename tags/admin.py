@@ -7,9 +7,9 @@ tags.services.machine_create_from_type, the same service the API and the demo us
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import models, transaction
+from django.db import transaction
 
-from accounts.audit import AuditEntry, audit_record, audit_record_many
+from accounts.admin_base import AuditedModelAdmin
 from scada.errors import KilnError
 from scada.roles import Role
 from tags.live import live_get_many
@@ -18,71 +18,8 @@ from tags.services import machine_create_from_type, machine_sync_from_type, tag_
 from tags.values import tag_config_changed
 
 
-def _plain(value):
-    """A form value as something the audit trail can hold (model instances by their str)."""
-    if isinstance(value, models.Model):
-        return str(value)
-    if isinstance(value, models.QuerySet):
-        return [str(v) for v in value]
-    return value
-
-
-class AuditedAdmin(admin.ModelAdmin):
-    """Audits add / change / delete, and the rows of inlines, as `<object_type>.create|update|delete`."""
-
-    audit_object_type = ""
-
-    def audit_id(self, obj) -> str:
-        return str(obj)
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        self._audit_form(request, obj, form, change)
-
-    def _audit_form(self, request, obj, form, change):
-        fields = form.changed_data if change else [f for f in form.cleaned_data if f in form.fields]
-        if change and not fields:
-            return
-        audit_record(
-            action=f"{self.audit_object_type}.{'update' if change else 'create'}", user=request.user,
-            object_type=self.audit_object_type, object_id=self.audit_id(obj),
-            old_value={f: _plain(form.initial.get(f)) for f in fields} if change else None,
-            new_value={f: _plain(form.cleaned_data.get(f)) for f in fields}, reason="Django admin",
-        )
-
-    def save_formset(self, request, form, formset, change):
-        super().save_formset(request, form, formset, change)
-        entries = []
-        parent = self.audit_id(form.instance)
-        for obj in formset.new_objects:
-            entries.append(("added", str(obj), None))
-        for obj, fields in formset.changed_objects:
-            entries.append(("changed", str(obj), fields))
-        for obj in formset.deleted_objects:
-            entries.append(("deleted", str(obj), None))
-        if entries:
-            audit_record(action=f"{self.audit_object_type}.update", user=request.user,
-                         object_type=self.audit_object_type, object_id=parent,
-                         new_value={"inline": [{"change": c, "object": o, "fields": f} for c, o, f in entries]},
-                         reason="Django admin")
-
-    def delete_model(self, request, obj):
-        object_id = self.audit_id(obj)
-        super().delete_model(request, obj)
-        audit_record(action=f"{self.audit_object_type}.delete", user=request.user,
-                     object_type=self.audit_object_type, object_id=object_id, reason="Django admin")
-
-    def delete_queryset(self, request, queryset):
-        ids = [self.audit_id(obj) for obj in queryset]
-        super().delete_queryset(request, queryset)
-        audit_record_many(entries=[
-            AuditEntry(action=f"{self.audit_object_type}.delete", user=request.user,
-                       object_type=self.audit_object_type, object_id=i, reason="Django admin") for i in ids
-        ])
-
-
 @admin.register(Site)
-class SiteAdmin(AuditedAdmin):
+class SiteAdmin(AuditedModelAdmin):
     audit_object_type = "site"
     list_display = ["site_id", "name"]
     search_fields = ["site_id", "name", "description"]
@@ -102,7 +39,7 @@ class DeviceCommandInline(admin.StackedInline):
 
 
 @admin.register(DeviceType)
-class DeviceTypeAdmin(AuditedAdmin):
+class DeviceTypeAdmin(AuditedModelAdmin):
     audit_object_type = "devicetype"
     list_display = ["type_id", "version", "name"]
     search_fields = ["type_id", "name", "description"]
@@ -140,7 +77,7 @@ class MachineAdminForm(forms.ModelForm):
 
 
 @admin.register(Machine)
-class MachineAdmin(AuditedAdmin):
+class MachineAdmin(AuditedModelAdmin):
     audit_object_type = "machine"
     list_display = ["machine_id", "name", "site", "device_type", "location", "status"]
     list_filter = ["site", "device_type", "status"]
@@ -192,7 +129,7 @@ class QualityFilter(admin.SimpleListFilter):
 
 
 @admin.register(Tag)
-class TagAdmin(AuditedAdmin):
+class TagAdmin(AuditedModelAdmin):
     audit_object_type = "tag"
     list_display = ["name", "machine", "datatype", "live_value", "live_quality", "unit", "is_writable", "write_role",
                     "is_active", "write_count", "last_write_at"]
