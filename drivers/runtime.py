@@ -15,6 +15,7 @@ import socket
 
 import orjson
 
+from scada import redis as redis_leases
 from scada.redis import get_redis, version_token, version_token_move
 
 __all__ = ["LEASE_TTL_MS", "lease_key", "armed_key", "stats_key", "write_queue_key", "write_reply_key",
@@ -54,9 +55,6 @@ def shutdown_key(hostname: str) -> str:
     return f"kiln:drv:shutdown:{hostname}"
 
 
-# Compare-and-extend / compare-and-delete: only the owner may renew or release a lease.
-_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
 
 def config_version(client=None) -> bytes:
@@ -70,19 +68,16 @@ def drivers_config_changed() -> None:
 
 
 def lease_acquire(cid: int, token: str, client=None) -> bool:
-    r = client or get_redis()
-    if r.set(lease_key(cid), token, nx=True, px=LEASE_TTL_MS):
-        return True
     # A successor task handed the lease by its predecessor (same token) simply takes it over.
-    return bool(r.eval(_RENEW, 1, lease_key(cid), token, LEASE_TTL_MS))
+    return redis_leases.lease_acquire(lease_key(cid), token, LEASE_TTL_MS, client)
 
 
 def lease_renew(cid: int, token: str, client=None) -> bool:
-    return bool((client or get_redis()).eval(_RENEW, 1, lease_key(cid), token, LEASE_TTL_MS))
+    return redis_leases.lease_renew(lease_key(cid), token, LEASE_TTL_MS, client)
 
 
 def lease_release(cid: int, token: str, client=None) -> None:
-    (client or get_redis()).eval(_RELEASE, 1, lease_key(cid), token)
+    redis_leases.lease_release(lease_key(cid), token, client)
 
 
 def lease_holders(cids: list[int], client=None) -> dict[int, bytes | None]:
@@ -112,7 +107,7 @@ class RedisRuntime:
     def housekeeping(self, stats: dict) -> tuple[bool, bytes | None, bool]:
         """Renew the lease and publish stats in one round trip: (still ours, config version, worker stopping)."""
         pipe = self.r.pipeline(transaction=False)
-        pipe.eval(_RENEW, 1, lease_key(self.cid), self.token, LEASE_TTL_MS)
+        redis_leases.lease_renew_queue(pipe, lease_key(self.cid), self.token, LEASE_TTL_MS)
         pipe.get(CONFIG_VERSION_KEY)  # None only after a Redis restart: that counts as a change (re-plan once)
         pipe.exists(shutdown_key(self.hostname))
         pipe.hset(stats_key(self.cid), mapping={"json": orjson.dumps(stats)})

@@ -45,7 +45,7 @@ from historian.constants import (
     WRITER_STATS,
 )
 from historian.partitions import partitions_ensure_for_times, partitions_list
-from scada.redis import get_redis
+from scada.redis import get_redis, lease_acquire, lease_release, lease_renew
 
 logger = logging.getLogger(__name__)
 
@@ -81,14 +81,6 @@ if #entries > 0 then
 end
 return n
 """
-_RENEW_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
-_RELEASE_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 class _Lease:
@@ -109,12 +101,12 @@ class _Lease:
             with connection.cursor() as cur:
                 cur.execute("SELECT pg_try_advisory_lock(%s)", [WRITER_LEASE_KEY])
                 return cur.fetchone()[0]
-        return bool(self.r.set(WRITER_LEASE, self.token, nx=True, ex=LEASE_SECONDS))
+        return lease_acquire(WRITER_LEASE, self.token, LEASE_SECONDS * 1000, self.r)
 
     def renew(self) -> bool:
         if self.pg:
             return True  # held as long as the connection is; a lost connection fails the next flush anyway
-        return bool(self.r.eval(_RENEW_LUA, 1, WRITER_LEASE, self.token, LEASE_SECONDS * 1000))
+        return lease_renew(WRITER_LEASE, self.token, LEASE_SECONDS * 1000, self.r)
 
     def release(self) -> None:
         try:
@@ -127,7 +119,7 @@ class _Lease:
                             if not cur.fetchone()[0]:
                                 break
             else:
-                self.r.eval(_RELEASE_LUA, 1, WRITER_LEASE, self.token)
+                lease_release(WRITER_LEASE, self.token, self.r)
         except Exception:  # noqa: BLE001 - a dead connection has released the lock already; a key expires
             logger.debug("Historian writer lease release failed", exc_info=True)
 

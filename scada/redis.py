@@ -38,3 +38,38 @@ def version_token(key: str, client=None) -> bytes:
 def version_token_move(key: str) -> None:
     """Give the configuration version at `key` a fresh token: every process drops what it cached."""
     get_redis().set(key, uuid.uuid4().hex)
+
+
+# --- leases: one owner at a time, by token, with a time-to-live -------------------------------------------------
+# Compare-and-extend / compare-and-delete: only the holder of the token may renew or release a lease, so a
+# process that stalled past the TTL cannot extend or drop a lease that another process has since taken.
+_LEASE_RENEW_LUA = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+)
+_LEASE_RELEASE_LUA = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+def lease_acquire(key: str, token: str, ttl_ms: int, client=None) -> bool:
+    """Take the lease at `key` for `ttl_ms`, or keep it if `token` already holds it (a hand-over to a successor)."""
+    r = client or get_redis()
+    if r.set(key, token, nx=True, px=ttl_ms):
+        return True
+    return lease_renew(key, token, ttl_ms, r)
+
+
+def lease_renew(key: str, token: str, ttl_ms: int, client=None) -> bool:
+    """Extend the lease if `token` still holds it. False: it lapsed or someone else holds it now.
+
+    `client` may be a pipeline (the call is then queued and its reply comes with the pipeline's results).
+    """
+    return bool((client or get_redis()).eval(_LEASE_RENEW_LUA, 1, key, token, ttl_ms))
+
+
+def lease_renew_queue(pipe, key: str, token: str, ttl_ms: int) -> None:
+    """Queue a renewal on a pipeline; its reply (1 renewed, 0 lost) is in the pipeline's results."""
+    pipe.eval(_LEASE_RENEW_LUA, 1, key, token, ttl_ms)
+
+
+def lease_release(key: str, token: str, client=None) -> None:
+    """Give the lease up if `token` holds it (never someone else's)."""
+    (client or get_redis()).eval(_LEASE_RELEASE_LUA, 1, key, token)
