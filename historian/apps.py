@@ -9,15 +9,11 @@ class HistorianConfig(AppConfig):
         # The historian subscribes to the values service; tags never imports historian (docs/architecture.md).
         from historian.buffer import historian_buffer_append, historian_status_provider
         from historian.services import historian_tag_deleted
-        from historian.tasks import BEAT_SCHEDULE
         from scada.api.views import register_status_provider
-        from scada.celery import app as celery_app
         from tags import services as tag_services
         from tags.values import register_value_consumer
 
         register_value_consumer("historian", historian_buffer_append, backfill=True)
         register_status_provider(historian_status_provider)
-        # Beat reads its schedule after Django is set up, so the historian's entries live here, not in settings.
-        celery_app.conf.beat_schedule = {**(celery_app.conf.beat_schedule or {}), **BEAT_SCHEDULE}
         # Deleting a tag deletes its history (seed 000): tags runs its tag-deleted hooks once the delete commits.
         tag_services.register_tag_deleted_hook("historian", historian_tag_deleted)

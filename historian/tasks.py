@@ -15,20 +15,9 @@ from celery import shared_task
 from historian.conf import conf
 
 __all__ = ["historian_writer_task", "historian_rollups_task", "historian_maintenance_task",
-           "historian_heartbeat_task", "historian_drops_audit_task", "BEAT_SCHEDULE"]
+           "historian_heartbeat_task", "historian_drops_audit_task"]
 
-BEAT_SCHEDULE = {
-    "historian-writer": {"task": "historian.tasks.historian_writer_task", "schedule": 1.0,
-                         "options": {"expires": 2}},
-    "historian-rollups": {"task": "historian.tasks.historian_rollups_task", "schedule": 10.0,
-                          "options": {"expires": 10}},
-    "historian-heartbeat": {"task": "historian.tasks.historian_heartbeat_task", "schedule": 60.0,
-                            "options": {"expires": 60}},
-    "historian-drops-audit": {"task": "historian.tasks.historian_drops_audit_task", "schedule": 30.0,
-                              "options": {"expires": 30}},
-    "historian-maintenance": {"task": "historian.tasks.historian_maintenance_task", "schedule": 3600.0,
-                              "options": {"expires": 600}},
-}
+# The schedule of these tasks is CELERY_BEAT_SCHEDULE in scada/settings.py (one beat schedule for every app).
 
 
 @shared_task(acks_late=True, time_limit=conf.KILN_HISTORIAN_WRITER_RUN_SECONDS + 120, ignore_result=True)

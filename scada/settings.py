@@ -320,6 +320,44 @@ CELERY_BEAT_SCHEDULE["drivers-supervise"] = {"task": "drivers.poll_supervise", "
 # Alarms: on/off-delays that ran out, shelving that expired, journal rows deferred by a DB outage (alarms/tasks.py).
 CELERY_BEAT_SCHEDULE["alarms-timers"] = {"task": "alarms.tasks.alarms_timers_task", "schedule": 1.0,
                                          "options": {"expires": 5}}
+# Historian (historian/tasks.py): drain the buffer into PostgreSQL, refresh rollups, heartbeat, audit what was
+# dropped, and maintain partitions (create ahead, compact, retention).
+CELERY_BEAT_SCHEDULE |= {
+    "historian-writer": {"task": "historian.tasks.historian_writer_task", "schedule": 1.0,
+                         "options": {"expires": 2}},
+    "historian-rollups": {"task": "historian.tasks.historian_rollups_task", "schedule": 10.0,
+                          "options": {"expires": 10}},
+    "historian-heartbeat": {"task": "historian.tasks.historian_heartbeat_task", "schedule": 60.0,
+                            "options": {"expires": 60}},
+    "historian-drops-audit": {"task": "historian.tasks.historian_drops_audit_task", "schedule": 30.0,
+                              "options": {"expires": 30}},
+    "historian-maintenance": {"task": "historian.tasks.historian_maintenance_task", "schedule": 3600.0,
+                              "options": {"expires": 600}},
+}
+
+# --- Historian (docs/configuration.md; read through historian.conf so tests can override them) ---
+# Store and forward: most samples the Redis buffer may hold before new batches are dropped (counted, audited).
+KILN_HISTORIAN_BUFFER_QUOTA = envint("KILN_HISTORIAN_BUFFER_QUOTA", 5_000_000, minimum=1_000)
+# Percentage of the quota at which /api/system/status reports the historian as degraded.
+KILN_HISTORIAN_BUFFER_WARN_PERCENT = envint("KILN_HISTORIAN_BUFFER_WARN_PERCENT", 80, minimum=1)
+# Writer: samples per COPY transaction, and how long one scheduled writer run may keep draining.
+KILN_HISTORIAN_WRITER_BATCH = envint("KILN_HISTORIAN_WRITER_BATCH", 50_000, minimum=100)
+KILN_HISTORIAN_WRITER_RUN_SECONDS = envint("KILN_HISTORIAN_WRITER_RUN_SECONDS", 25, minimum=1)
+# Partitions: span (1 = daily, 7 = weekly from Monday), created this many days ahead by beat.
+KILN_HISTORIAN_PARTITION_DAYS = envint("KILN_HISTORIAN_PARTITION_DAYS", 1, minimum=1)
+KILN_HISTORIAN_PARTITIONS_AHEAD_DAYS = envint("KILN_HISTORIAN_PARTITIONS_AHEAD_DAYS", 3, minimum=1)
+# A partition older than this is rewritten sorted by (tag, time) with a BRIN index (0 = never).
+KILN_HISTORIAN_COMPACT_AFTER_HOURS = envint("KILN_HISTORIAN_COMPACT_AFTER_HOURS", 48, minimum=0)
+# Retention of raw samples and 1-minute rollups, and of 1-hour rollups, in days (0 = keep forever).
+KILN_HISTORIAN_RETENTION_DAYS = envint("KILN_HISTORIAN_RETENTION_DAYS", 730, minimum=0)
+KILN_HISTORIAN_ROLLUP_RETENTION_DAYS = envint("KILN_HISTORIAN_ROLLUP_RETENTION_DAYS", 0, minimum=0)
+# Rollups: one transaction recomputes at most this many minutes of dirty raw data.
+KILN_HISTORIAN_ROLLUP_CHUNK_MINUTES = envint("KILN_HISTORIAN_ROLLUP_CHUNK_MINUTES", 60, minimum=1)
+# "Store at least every N minutes" default for tags without their own setting (0 = off).
+KILN_HISTORIAN_STORE_EVERY_MINUTES = envint("KILN_HISTORIAN_STORE_EVERY_MINUTES", 60, minimum=0)
+# Queries: most points one request may return, and most tags in one /api/history request.
+KILN_HISTORY_MAX_POINTS = envint("KILN_HISTORY_MAX_POINTS", 100_000, minimum=100)
+KILN_HISTORY_MAX_TAGS = envint("KILN_HISTORY_MAX_TAGS", 100, minimum=1)
 
 LOGGING = {
     "version": 1,
