@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from accounts.audit import audit_record
-from accounts.models import ApiKey, AuditRecord, User
+from accounts.models import ApiKey, AuditCheckpoint, AuditRecord, User
 
 
 @admin.register(User)
@@ -66,13 +66,27 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 @admin.register(AuditRecord)
 class AuditRecordAdmin(admin.ModelAdmin):
-    list_display = ["id", "ts", "username", "action", "object_type", "object_id", "reason"]
+    list_display = ["id", "seq", "ts", "username", "action", "object_type", "object_id", "reason"]
     list_filter = ["action", "object_type"]
     search_fields = ["username", "object_id", "reason", "request_id"]
     date_hierarchy = "ts"
 
     def has_add_permission(self, request):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditCheckpoint)
+class AuditCheckpointAdmin(admin.ModelAdmin):
+    list_display = ["seq", "created", "head_hash"]
+
+    def has_add_permission(self, request):
+        return False  # `manage.py audit_checkpoint` and its task sign them
 
     def has_change_permission(self, request, obj=None):
         return False
