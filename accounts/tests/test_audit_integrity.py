@@ -3,6 +3,7 @@ and truncation detected (seq, legacy seal, signed checkpoints)."""
 
 import json
 import math
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -14,11 +15,13 @@ from hypothesis import strategies as st
 
 from accounts.audit import (
     GENESIS_HASH,
+    AuditEntry,
     audit_canonical,
     audit_checkpoint_create,
     audit_checkpoints_load,
     audit_legacy_seal,
     audit_record,
+    audit_record_many,
     audit_verify,
     compute_hash,
 )
@@ -207,7 +210,7 @@ def test_it_reports_deleted_newest_records_against_a_stored_checkpoint():
 
 
 def test_it_reports_deleted_newest_records_against_a_checkpoint_kept_outside(tmp_path, capsys):
-    _records(1106 + 10)
+    audit_record_many(entries=[AuditEntry(action="tag.write", object_id=f"T{i}") for i in range(1106 + 10)])
     audit_checkpoint_create(export_dir=str(tmp_path))
     _tamper("DELETE FROM accounts_auditrecord WHERE seq > 10")
     with connection.cursor() as cur:  # the attacker also removes the stored checkpoints
@@ -357,3 +360,35 @@ def test_it_numbers_and_seals_the_records_of_an_existing_trail():
     assert AuditRecord.objects.get(seq=4).new_value["unkeyed_records"] == 2
     report = audit_verify()
     assert (report.breaks, report.unkeyed) == ([], 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_numbers_concurrent_writers_without_gaps_even_when_some_roll_back():
+    errors = []
+
+    class Abandon(Exception):
+        pass
+
+    def writer(i):
+        try:
+            for j in range(10):
+                try:
+                    with transaction.atomic():
+                        audit_record(action="tag.write", object_id=f"W{i}-{j}")
+                        if j % 3 == 0:
+                            raise Abandon  # the change it described failed: the record goes with it
+                except Abandon:
+                    pass
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert list(AuditRecord.objects.order_by("seq").values_list("seq", flat=True)) == list(range(1, 4 * 6 + 1))
+    assert audit_verify().breaks == []
