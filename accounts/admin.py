@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from accounts.audit import audit_record
-from accounts.models import ApiKey, AuditRecord, User
+from accounts.models import ApiKey, AuditCheckpoint, AuditRecord, User
 from scada.admin import ReadOnlyModelAdmin
 
 
@@ -67,7 +67,14 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 @admin.register(AuditRecord)
 class AuditRecordAdmin(ReadOnlyModelAdmin):
-    list_display = ["id", "ts", "username", "action", "object_type", "object_id", "reason"]
+    list_display = ["id", "seq", "ts", "username", "action", "object_type", "object_id", "reason"]
     list_filter = ["action", "object_type"]
     search_fields = ["username", "object_id", "reason", "request_id"]
     date_hierarchy = "ts"
+
+
+@admin.register(AuditCheckpoint)
+class AuditCheckpointAdmin(ReadOnlyModelAdmin):
+    """Read-only: `manage.py audit_checkpoint` and its task sign them."""
+
+    list_display = ["seq", "created", "head_hash"]

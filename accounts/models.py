@@ -6,7 +6,7 @@ from django.db import models
 from scada.models import BaseModel
 from scada.roles import Role
 
-__all__ = ["User", "ApiKey", "AuditRecord"]
+__all__ = ["User", "ApiKey", "AuditRecord", "AuditCheckpoint"]
 
 # Django-admin apps an Engineer may configure; users, keys and the audit trail are the Admin's.
 ENGINEER_ADMIN_APPS = {"tags", "drivers", "historian", "alarms", "batches", "reports", "screens", "hmi"}
@@ -99,8 +99,11 @@ class AuditRecord(models.Model):
     is an HMAC keyed with KILN_AUDIT_KEY, so someone with write access to the database but not the key cannot
     forge a consistent chain.
     `user_id` is a plain integer, not a foreign key, so the trail never depends on the users table.
+    `seq` numbers the chain without gaps (assigned under the chain's lock), so a deleted record leaves a hole;
+    deleting the newest records is caught by signed checkpoints (AuditCheckpoint, and copies kept elsewhere).
     """
 
+    seq = models.BigIntegerField(unique=True)
     ts = models.DateTimeField(db_index=True)
     user_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     username = models.CharField(max_length=150, blank=True)
@@ -114,9 +117,10 @@ class AuditRecord(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
-    # How `hash` was computed: "hmac-sha256" keyed with KILN_AUDIT_KEY (every record written since keyed
-    # hashing came in), or "sha256" for records written before, which anyone could recompute.
-    hash_alg = models.CharField(max_length=16, default="hmac-sha256")
+    # How `hash` was computed (docs/audit.md): "hmac-sha256-v2" keyed with KILN_AUDIT_KEY over the canonical
+    # record including seq (every record written now), "hmac-sha256" (keyed, before seq came in), or "sha256" for
+    # records written before keyed hashing, which anyone could recompute and which need a keyed legacy seal.
+    hash_alg = models.CharField(max_length=16, default="hmac-sha256-v2")
 
     class Meta:
         ordering = ["-id"]
@@ -125,3 +129,24 @@ class AuditRecord(models.Model):
     def __str__(self):
         who = self.username or "-"
         return f"#{self.pk} {self.ts:%Y-%m-%d %H:%M:%S} {who} {self.action} {self.object_type}:{self.object_id}"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed note of the audit chain's head: its seq and hash at `created`, HMAC-signed with KILN_AUDIT_KEY.
+
+    Written by `manage.py audit_checkpoint` and a periodic task; a copy kept outside the database (the file the
+    command exports) lets `audit_verify --checkpoint` notice the newest records being deleted, which the chain
+    itself cannot show. Append-only at the database, like the trail.
+    """
+
+    created = models.DateTimeField()
+    seq = models.BigIntegerField(db_index=True)
+    head_hash = models.CharField(max_length=64)
+    signature = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-seq", "-id"]
+        verbose_name = "audit checkpoint"
+
+    def __str__(self):
+        return f"checkpoint seq {self.seq} at {self.created:%Y-%m-%d %H:%M:%S}"

@@ -234,6 +234,10 @@ SIMPLE_JWT = {
 # Keys the audit trail's hash chain (HMAC-SHA256): without it, write access to the database is not enough to
 # forge a consistent chain. Changing it makes earlier records fail `audit_verify`: set it once, keep it safe.
 KILN_AUDIT_KEY = envsecret("KILN_AUDIT_KEY", SECRET_KEY)
+# Signed checkpoints of the audit chain head (docs/audit.md): how often, and a directory (ideally on another
+# machine or write-once storage) each one is also exported to, so deleting the newest records is noticed.
+KILN_AUDIT_CHECKPOINT_MINUTES = envint("KILN_AUDIT_CHECKPOINT_MINUTES", 60, minimum=1)
+KILN_AUDIT_CHECKPOINT_DIR = envstr("KILN_AUDIT_CHECKPOINT_DIR", "")
 LOGIN_MAX_FAILURES = envint("KILN_LOGIN_MAX_FAILURES", 5, minimum=1)
 LOGIN_LOCKOUT_MINUTES = envint("KILN_LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
 
@@ -320,6 +324,9 @@ CELERY_BEAT_SCHEDULE["drivers-supervise"] = {"task": "drivers.poll_supervise", "
 # Alarms: on/off-delays that ran out, shelving that expired, journal rows deferred by a DB outage (alarms/tasks.py).
 CELERY_BEAT_SCHEDULE["alarms-timers"] = {"task": "alarms.tasks.alarms_timers_task", "schedule": 1.0,
                                          "options": {"expires": 5}}
+# Audit: a signed checkpoint of the chain head (accounts/tasks.py).
+CELERY_BEAT_SCHEDULE["audit-checkpoint"] = {"task": "accounts.tasks.audit_checkpoint_task",
+                                            "schedule": KILN_AUDIT_CHECKPOINT_MINUTES * 60.0}
 # Historian (historian/tasks.py): drain the buffer into PostgreSQL, refresh rollups, heartbeat, audit what was
 # dropped, and maintain partitions (create ahead, compact, retention).
 CELERY_BEAT_SCHEDULE |= {
