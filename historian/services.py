@@ -94,10 +94,14 @@ def historian_orphans_delete() -> dict[int, int]:
                 FROM ids WHERE ids.tag_id IS NOT NULL
             )
             SELECT tag_id FROM ids WHERE tag_id IS NOT NULL
-                AND NOT EXISTS (SELECT 1 FROM tags_tag t WHERE t.id = ids.tag_id)
             """
         )
-        orphans = [row[0] for row in cur.fetchall()]
+        stored = [row[0] for row in cur.fetchall()]
+    from tags.models import Tag
+
+    # Which of them still exist is asked of tags' model, not of its table by name.
+    existing = set(Tag.objects.filter(id__in=stored).values_list("id", flat=True)) if stored else set()
+    orphans = [tag_id for tag_id in stored if tag_id not in existing]
     return {tag_id: historian_tag_deleted(tag_id, f"#{tag_id} (deleted)") for tag_id in orphans}
 
 

@@ -223,9 +223,13 @@ def _dirty_ranges(spans: list[tuple[float, float]]) -> list[tuple[float, float]]
 
 
 def _tag_kinds(cur, tag_ids: set[int]) -> tuple[set[int], set[int]]:
-    """(existing tag ids, STRING tag ids) among these ids; one indexed query per flush."""
-    cur.execute("SELECT id, datatype FROM tags_tag WHERE id = ANY(%s)", [list(tag_ids)])
-    rows = cur.fetchall()
+    """(existing tag ids, STRING tag ids) among these ids; one indexed query per flush, in the flush's transaction.
+
+    Through tags' model (the owner of the table), not SQL on its table name.
+    """
+    from tags.models import Tag
+
+    rows = list(Tag.objects.filter(id__in=tag_ids).values_list("id", "datatype"))
     return {r[0] for r in rows}, {r[0] for r in rows if r[1] == "STRING"}
 
 
