@@ -1,4 +1,4 @@
-"""Choices for alarms, with the HMI colours next to them (templates never hard-code colours).
+"""Choices for alarms. Their HMI colours live in one place, the HMI stylesheet (ISA-101: colour means alarm).
 
 The state names follow ISA-18.2 / IEC 62682: normal, active unacknowledged, active acknowledged, returned to
 normal unacknowledged, shelved, suppressed by design and out of service.
@@ -7,7 +7,7 @@ normal unacknowledged, shelved, suppressed by design and out of service.
 from django.db import models
 
 __all__ = [
-    "AlarmKind", "AlarmPriority", "AlarmState", "AlarmEventType", "PRIORITY_COLORS", "STATE_COLORS",
+    "AlarmKind", "AlarmPriority", "AlarmState", "AlarmEventType",
     "ANNUNCIATED_STATES", "ANALOG_KINDS", "DIGITAL_KINDS", "PRIORITY_RANK",
 ]
 
@@ -36,13 +36,6 @@ class AlarmPriority(models.TextChoices):
 # Sorting by priority (critical first) without relying on the alphabet.
 PRIORITY_RANK = {AlarmPriority.CRITICAL: 4, AlarmPriority.HIGH: 3, AlarmPriority.MEDIUM: 2, AlarmPriority.LOW: 1}
 
-PRIORITY_COLORS = {
-    AlarmPriority.LOW: "#1565c0",
-    AlarmPriority.MEDIUM: "#f9a825",
-    AlarmPriority.HIGH: "#ef6c00",
-    AlarmPriority.CRITICAL: "#c62828",
-}
-
 
 class AlarmState(models.TextChoices):
     NORMAL = "normal", "Normal"
@@ -53,16 +46,6 @@ class AlarmState(models.TextChoices):
     SUPPRESSED = "suppressed", "Suppressed by design"
     OUT_OF_SERVICE = "out_of_service", "Out of service"
 
-
-STATE_COLORS = {
-    AlarmState.NORMAL: "#2e7d32",
-    AlarmState.ACTIVE_UNACKED: "#c62828",
-    AlarmState.ACTIVE_ACKED: "#ef6c00",
-    AlarmState.RTN_UNACKED: "#1565c0",
-    AlarmState.SHELVED: "#6a1b9a",
-    AlarmState.SUPPRESSED: "#757575",
-    AlarmState.OUT_OF_SERVICE: "#424242",
-}
 
 # What the operator sees in the alarm list and banner; shelved, suppressed and out-of-service alarms are still
 # evaluated and journaled, but not annunciated.

@@ -16,8 +16,6 @@ from django.db.models import Q
 from alarms.choices import (
     ANALOG_KINDS,
     DIGITAL_KINDS,
-    PRIORITY_COLORS,
-    STATE_COLORS,
     AlarmEventType,
     AlarmKind,
     AlarmPriority,
@@ -95,10 +93,6 @@ class AlarmDefinition(BaseModel):
 
     def __str__(self):
         return self.key
-
-    @property
-    def priority_color(self) -> str:
-        return PRIORITY_COLORS[self.priority]
 
     def clean(self):
         from tags.expressions import ExpressionError
@@ -180,10 +174,6 @@ class Alarm(BaseModel):
     @property
     def shelved(self) -> bool:
         return self.shelved_until is not None
-
-    @property
-    def state_color(self) -> str:
-        return STATE_COLORS[self.state]
 
 
 class AlarmEvent(BaseModel):
