@@ -10,7 +10,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("scada.api.urls")),
     path("api/", include("accounts.api.urls")),
-    # Order matters: literal routes (history, alarms/history, system/drivers) come before the tag catch-alls.
+    # Order does not matter: no app's route shadows another's (tags' converters refuse the reserved names
+    # `history`, `write`, `stats`, `batch`; scada/tests/test_urls.py proves it with the order reversed).
     path("api/", include("historian.api.urls")),
     path("api/", include("alarms.api.urls")),
     path("api/", include("drivers.api.urls")),

@@ -1,66 +1,54 @@
 """The permission matrix: route name → HTTP method → minimum role (seed 000 COMPLETE ENDPOINT REFERENCE).
 
-Every API route must have an entry for each method it answers; tests/test_permission_matrix.py walks the
-URL patterns and fails on a gap. PUBLIC routes need no token. Object-level rules (a tag's own write role)
-are enforced by the services on top of this.
+Each app declares its own routes' roles in `<app>/api/roles.py` (a `ROUTE_ROLES` dict), beside the routes
+themselves; this module merges them, in INSTALLED_APPS order, the way Django's admin discovers `admin.py`.
+Every API route must have an entry for each method it answers; scada/tests/test_permission_matrix.py walks the
+URL patterns and fails on a gap, and RoleMatrixPermission refuses a route without one. PUBLIC routes need no
+token. Object-level rules (a tag's own write role) are enforced by the services on top of this.
 """
 
+from functools import lru_cache
+from importlib import import_module
+
+from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import module_has_submodule
+
 from scada.roles import Role
+
+__all__ = ["PUBLIC", "OPERATOR", "SUPERVISOR", "ENGINEER", "ADMIN", "route_roles"]
 
 PUBLIC = object()
 
 OPERATOR, SUPERVISOR, ENGINEER, ADMIN = Role.OPERATOR, Role.SUPERVISOR, Role.ENGINEER, Role.ADMIN
 
-ROUTE_ROLES: dict[str, dict[str, object]] = {
-    # --- scada: system, schema ---
-    "scada-api:schema": {"GET": PUBLIC},
-    "scada-api:docs": {"GET": PUBLIC},
-    "scada-api:system-health": {"GET": PUBLIC},
-    "scada-api:system-status": {"GET": OPERATOR},
-    # --- accounts: auth, users, API keys, audit ---
-    "accounts-api:auth-login": {"POST": PUBLIC},
-    "accounts-api:auth-refresh": {"POST": PUBLIC},  # the credential: the refresh token (body) or the token as Bearer
-    "accounts-api:auth-logout": {"POST": OPERATOR},
-    "accounts-api:user-me": {"GET": OPERATOR},
-    "accounts-api:user-list": {"GET": ADMIN, "POST": ADMIN},
-    "accounts-api:user-detail": {"GET": ADMIN, "PUT": ADMIN, "PATCH": ADMIN, "DELETE": ADMIN},
-    "accounts-api:apikey-list": {"GET": ADMIN, "POST": ADMIN},
-    "accounts-api:apikey-detail": {"GET": ADMIN, "DELETE": ADMIN},
-    "accounts-api:audit-list": {"GET": ADMIN},
-    "accounts-api:audit-detail": {"GET": ADMIN},
-    # --- tags: seed 000/003 tag routes, seed 004 device routes ---
-    "tags-api:tag-list": {"GET": OPERATOR, "POST": ENGINEER},
-    "tags-api:tag-stats": {"GET": OPERATOR},
-    "tags-api:tag-detail": {"GET": OPERATOR, "PUT": ENGINEER, "DELETE": ADMIN},
-    "tags-api:tag-machine-detail": {"GET": OPERATOR, "PUT": ENGINEER, "DELETE": ADMIN},
-    # Writes: Operator may reach the service, which enforces each tag's own write_role (default Supervisor).
-    "tags-api:tag-write": {"POST": OPERATOR, "PUT": OPERATOR},
-    "tags-api:tag-machine-write": {"POST": OPERATOR, "PUT": OPERATOR},
-    "tags-api:tag-batch-write": {"POST": OPERATOR},
-    # Seed 004 devices: Operator+ at the route; a tag's write_role and a command's min_role are enforced by services.
-    "tags-api:device-list": {"GET": OPERATOR},
-    "tags-api:device-detail": {"GET": OPERATOR},
-    "tags-api:device-tag-list": {"GET": OPERATOR},
-    "tags-api:device-tag-detail": {"GET": OPERATOR, "PUT": OPERATOR},
-    "tags-api:device-command": {"POST": OPERATOR},
-    # --- drivers ---
-    "drivers-api:system-drivers": {"GET": ENGINEER},
-    # --- historian ---
-    "historian-api:tag-history": {"GET": OPERATOR},
-    "historian-api:history": {"GET": OPERATOR},
-    # --- alarms ---
-    "alarms-api:alarm-list": {"GET": OPERATOR},
-    "alarms-api:alarm-detail": {"GET": OPERATOR},
-    "alarms-api:alarm-history": {"GET": OPERATOR},
-    "alarms-api:alarm-kpis": {"GET": OPERATOR},
-    "alarms-api:alarm-ack": {"POST": OPERATOR},
-    "alarms-api:alarm-shelve": {"POST": SUPERVISOR},
-    "alarms-api:alarm-unshelve": {"POST": SUPERVISOR},
-    # Out of service is a management-of-change decision (ISA-18.2), beyond a shift's shelving.
-    "alarms-api:alarm-out-of-service": {"POST": ENGINEER},
-    "alarms-api:alarm-return-to-service": {"POST": ENGINEER},
-    "alarms-api:device-alarm-list": {"GET": OPERATOR},
-    "alarms-api:device-alarm-acknowledge": {"POST": OPERATOR},
-    # --- hmi: screens ---
-    "hmi-api:screen-list": {"GET": OPERATOR},
-}
+ROLES_MODULE = "api.roles"
+
+
+@lru_cache(maxsize=1)
+def route_roles() -> dict[str, dict[str, object]]:
+    """Every app's declared route roles, merged into one dict (built once per process).
+
+    Two apps naming the same route is a configuration error: the matrix must have one answer per route.
+    """
+    merged: dict[str, dict[str, object]] = {}
+    owner: dict[str, str] = {}
+    for config in apps.get_app_configs():
+        if not module_has_submodule(config.module, "api") or not module_has_submodule(
+                import_module(f"{config.name}.api"), "roles"):
+            continue
+        declared = import_module(f"{config.name}.{ROLES_MODULE}").ROUTE_ROLES
+        for name, methods in declared.items():
+            if name in merged:
+                raise ImproperlyConfigured(f"Route {name!r} has roles declared by both {owner[name]} and "
+                                           f"{config.name}")
+            merged[name], owner[name] = methods, config.name
+    return merged
+
+
+def __getattr__(name: str):
+    # `from scada.api.matrix import ROUTE_ROLES` keeps working: the merged dict, built on first use (after the
+    # app registry is ready), the same object every time.
+    if name == "ROUTE_ROLES":
+        return route_roles()
+    raise AttributeError(name)

@@ -7,7 +7,7 @@ import logging
 
 from rest_framework.permissions import BasePermission
 
-from scada.api.matrix import PUBLIC, ROUTE_ROLES
+from scada.api.matrix import PUBLIC, route_roles
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ def minimum_role_for(view_name: str, method: str):
     HEAD follows GET. OPTIONS (the route's metadata) is open to whoever may use any method of the route, so
     a POST-only route such as login answers it too.
     """
-    entry = ROUTE_ROLES[view_name]
+    entry = route_roles()[view_name]
     if method == "HEAD":
         method = "GET"
     if method == "OPTIONS":

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from scada.api.matrix import ROUTE_ROLES
+from scada.api.matrix import route_roles
 
 __all__ = ["ApiRoute", "api_routes", "view_methods", "matrix_problems"]
 
@@ -77,7 +77,7 @@ def matrix_problems(routes: list[ApiRoute], matrix: dict | None = None) -> list[
     A route or method without an entry is refused at run time (RoleMatrixPermission), so it is a bug; so is
     an entry for a route or method that does not exist (a typo, or a route removed without its entry).
     """
-    matrix = ROUTE_ROLES if matrix is None else matrix
+    matrix = route_roles() if matrix is None else matrix
     problems = []
     served: dict[str, set[str] | None] = {}
     for route in routes:

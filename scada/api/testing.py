@@ -20,7 +20,7 @@ from typing import Any
 
 from django.urls import reverse
 
-from scada.api.matrix import PUBLIC, ROUTE_ROLES
+from scada.api.matrix import PUBLIC, route_roles
 from scada.api.routes import api_routes
 from scada.roles import Role
 
@@ -53,7 +53,7 @@ def role_cases(namespaces: Iterable[str], urlconf=None) -> list[RoleCase]:
     for route in api_routes(urlconf):
         if not route.view_name or not route.view_name.startswith(prefixes):
             continue
-        entry = ROUTE_ROLES.get(route.view_name, {})
+        entry = route_roles().get(route.view_name, {})
         for method in sorted(route.methods or entry):
             minimum = entry.get(method)
             if minimum is None or minimum is PUBLIC:

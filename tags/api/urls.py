@@ -2,8 +2,8 @@
 
 Tag names contain dots (`pump-01.Speed`), so the converters take any segment without a slash. Literal routes
 (`tags/stats`, `tags/batch/write`) come first, and `stats`, `batch`, `history`, `write` are reserved tag names,
-so no tag can shadow them. `GET /api/tags/{name}/history` belongs to the historian, whose URLs are included
-before these (scada/urls.py).
+so no tag can shadow them. The second segment of `tags/{machine_id}/{name}` never matches a reserved name either
+(TagNameSegment), so `GET /api/tags/{name}/history` reaches the historian whichever app's URLs come first.
 """
 
 from django.urls import include, path, register_converter
@@ -25,7 +25,14 @@ class SegmentConverter:
         return value
 
 
+class TagNameSegment(SegmentConverter):
+    """A tag name segment that is never one of the reserved route words (`history` belongs to the historian)."""
+
+    regex = r"(?!(?:stats|batch|history|write)$)[^/]+"
+
+
 register_converter(SegmentConverter, "segment")
+register_converter(TagNameSegment, "tagname")
 
 tag_urlpatterns = [
     path("tags", views.TagListView.as_view(), name="tag-list"),
@@ -35,7 +42,7 @@ tag_urlpatterns = [
     path("tags/<segment:machine_id>/<segment:name>/write", views.TagMachineWriteView.as_view(),
          name="tag-machine-write"),
     path("tags/<segment:name>", views.TagDetailView.as_view(), name="tag-detail"),
-    path("tags/<segment:machine_id>/<segment:name>", views.TagMachineDetailView.as_view(),
+    path("tags/<segment:machine_id>/<tagname:name>", views.TagMachineDetailView.as_view(),
          name="tag-machine-detail"),
 ]
 

@@ -130,3 +130,18 @@ def test_it_refuses_below_the_minimum_role_and_allows_it(case, client_as, make_u
     }
     check_role_boundary(case, client_as=client_as, kwargs=objects.get(case.view_name),
                         data=bodies.get((case.view_name, case.method)))
+
+
+def test_each_app_declares_the_roles_of_its_own_routes_only():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    for config in apps.get_app_configs():
+        try:
+            declared = import_module(f"{config.name}.api.roles").ROUTE_ROLES
+            namespace = import_module(f"{config.name}.api.urls").app_name
+        except ModuleNotFoundError:
+            continue
+        strangers = [name for name in declared if not name.startswith(f"{namespace}:")]
+        assert strangers == [], f"{config.name}/api/roles.py declares other apps' routes"
