@@ -181,6 +181,20 @@ def test_it_exports_the_journal_as_csv(active, operator_client, operator):
     assert r.status_code == 400
 
 
+def test_it_guards_a_journal_reason_with_a_carriage_return_in_the_csv(active, operator_client, operator):
+    alarm_acknowledge(alarm=active, user=operator, comment="ok\r=HYPERLINK(\"http://evil\")")
+    r = operator_client.get("/api/alarms/history", {"format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(b"".join(r.streaming_content).decode(), newline="")))
+    assert rows[0]["reason"] == "ok\n'=HYPERLINK(\"http://evil\")"
+
+
+def test_it_guards_the_csv_error_body():
+    from alarms.api.views import AlarmCSVRenderer
+
+    body = AlarmCSVRenderer().render({"detail": "\r@SUM(A1)"}).decode()
+    assert list(csv.reader(io.StringIO(body, newline=""))) == [["detail"], ["\n'@SUM(A1)"]]
+
+
 def test_it_computes_kpis(temp, hi_alarm, make_definition, make_tag, supervisor, operator_client):
     now = datetime.now(UTC).replace(microsecond=0)
     base = datetime.fromtimestamp((int(now.timestamp()) - 7200) // 600 * 600, tz=UTC)  # a 10-minute slot

@@ -169,11 +169,18 @@
     document.body.appendChild(a); a.click();
     setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
   };
+  // The server's CSV guard (scada/csv_safe.py), for the CSVs the browser writes itself: no line of a cell may
+  // start a spreadsheet formula (= + - @, after any leading whitespace or control characters, or a leading tab/CR).
+  function csvGuardLine(line) {
+    var skip = /^[\s\x00-\x1f\x7f]*/.exec(line)[0].length, t = line.trim();
+    if (t !== "" && isFinite(Number(t))) return line;
+    if (skip === line.length) return /^[\t\r]/.test(line) ? "'" + line : line;
+    return (/[=+\-@]/.test(line.charAt(skip)) || /^[\t\r]/.test(line)) ? "'" + line : line;
+  }
   Kiln.csvCell = function (v) {
     if (v === null || v === undefined) return "";
-    var s = String(v);
-    // Neutralise spreadsheet formulas and quote what needs quoting.
-    if (/^[=+\-@\t\r]/.test(s) && !/^-?\d/.test(s)) s = "'" + s;
+    if (typeof v === "number" || typeof v === "boolean") return String(v);
+    var s = String(v).replace(/\r\n?/g, "\n").split("\n").map(csvGuardLine).join("\n");
     return /[",\n\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
   };
 
