@@ -10,7 +10,7 @@ from scada.errors import KilnError
 
 CONFIG_FIELDS = ["key", "name", "tag", "device_type_tag", "kind", "setpoint", "deadband", "on_delay", "off_delay",
                  "priority", "category", "message", "ack_requires_reason", "reason_codes", "max_shelve_seconds",
-                 "suppress_condition", "enabled"]
+                 "suppress_condition", "enabled", "shelve_requires_reason"]
 
 
 def _snapshot(obj: AlarmDefinition) -> dict:
@@ -29,7 +29,7 @@ class AlarmDefinitionAdmin(admin.ModelAdmin):
         ("What it watches", {"fields": ("tag", "device_type_tag", "kind", "setpoint", "deadband")}),
         ("Timing", {"fields": ("on_delay", "off_delay")}),
         ("Handling", {"fields": ("priority", "category", "message", "ack_requires_reason", "reason_codes",
-                                 "max_shelve_seconds", "suppress_condition")}),
+                                 "max_shelve_seconds", "shelve_requires_reason", "suppress_condition")}),
     )
 
     def save_model(self, request, obj, form, change):

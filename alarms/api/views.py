@@ -115,7 +115,7 @@ class AlarmViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return Response(selectors.alarm_summary(alarm))
 
     @extend_schema(request=AlarmShelveInputSerializer, responses={200: AlarmSerializer, **_errors},
-                   summary="Shelve an alarm for a duration (seconds) with a reason")
+                   summary="Shelve an alarm for a duration (seconds), with a reason where its definition asks for one")
     @action(detail=True, methods=["post"])
     def shelve(self, request, pk=None):
         alarm = self.get_object()

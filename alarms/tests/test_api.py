@@ -8,7 +8,7 @@ import pytest
 
 from accounts.models import AuditRecord
 from alarms.choices import AlarmEventType, AlarmState
-from alarms.models import Alarm, AlarmEvent
+from alarms.models import Alarm, AlarmDefinition, AlarmEvent
 from alarms.services import alarm_acknowledge
 from alarms.tests.conftest import alarm_of
 from scada.api.testing import check_role_boundary, role_cases
@@ -113,14 +113,26 @@ def test_it_answers_404_for_an_unknown_alarm(operator_client, supervisor_client)
                                   format="json").status_code == 404
 
 
+def test_it_shelves_with_the_seeds_duration_only_body(active, supervisor_client):
+    r = supervisor_client.post(f"/api/alarms/{active.pk}/shelve", {"duration": 600}, format="json")
+    assert r.status_code == 200, r.content
+    assert r.json()["state"] == "shelved" and r.json()["shelve_requires_reason"] is False
+
+
+def test_it_answers_400_for_a_shelve_without_a_reason_where_the_definition_asks_for_one(active, supervisor_client):
+    AlarmDefinition.objects.filter(pk=active.definition_id).update(shelve_requires_reason=True)
+    r = supervisor_client.post(f"/api/alarms/{active.pk}/shelve", {"duration": 600}, format="json")
+    assert r.status_code == 400 and r.json()["detail"] == "A reason is required to shelve this alarm."
+    active.refresh_from_db()
+    assert active.shelved_until is None and AlarmEvent.objects.filter(event="shelved").count() == 0
+
+
 def test_it_validates_a_shelve(active, supervisor_client):
     url = f"/api/alarms/{active.pk}/shelve"
     r = supervisor_client.post(url, {"reason": "x"}, format="json")
     assert r.status_code == 400 and "duration is required" in r.json()["detail"]
     r = supervisor_client.post(url, {"duration": 10**6, "reason": "x"}, format="json")
     assert r.status_code == 400 and "at most 28800 seconds" in r.json()["detail"]
-    r = supervisor_client.post(url, {"duration": 60}, format="json")
-    assert r.status_code == 400 and "reason is required" in r.json()["detail"]
     r = supervisor_client.post(url, {"duration": 0, "reason": "x"}, format="json")
     assert r.status_code == 400
     active.refresh_from_db()
