@@ -281,12 +281,13 @@
   live.inject = handleMessage; // the speed bench feeds frames through the same path as the socket
 
   // One subscribe message per batch of newly watched tags (the server counts messages, not tags, toward its
-  // subscription limit); "batch": true asks for one frame per recorded batch instead of one per change.
+  // subscription limit); "batch": true asks for one frame per recorded batch instead of one per change, and
+  // "snapshot": true for the initial values as one frame (a page of 500 tags is one frame, not 500).
   function sendSubscribe() {
     var names = Object.keys(live.handlers).filter(function (n) { return !live.subscribed[n]; });
     if (names.length) {
       names.forEach(function (n) { live.subscribed[n] = true; });
-      live.ws.send(JSON.stringify({ type: "subscribe", tags: names, batch: true }));
+      live.ws.send(JSON.stringify({ type: "subscribe", tags: names, batch: true, snapshot: true }));
     }
     if (live.wantAlarms && !live.alarmsSubscribed) {
       live.alarmsSubscribed = true;
