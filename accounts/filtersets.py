@@ -1,10 +1,41 @@
-"""Filters for the audit trail API."""
+"""Filters for the users and audit trail APIs."""
 
 import django_filters
+from django import forms
 
-from accounts.models import AuditRecord
+from accounts.models import AuditRecord, User
+from scada.roles import ROLE_NAMES, Role
 
-__all__ = ["AuditRecordFilterSet"]
+__all__ = ["AuditRecordFilterSet", "UserFilterSet"]
+
+
+class RoleField(forms.Field):
+    """A role as the API shows it (a name, any case) or as stored (its number): "admin", "Admin" or 40."""
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        text = str(value).strip()
+        if text.isdigit() and int(text) in Role.values:
+            return Role(int(text))
+        try:
+            return Role.from_name(text)
+        except ValueError:
+            raise forms.ValidationError(f"Unknown role '{text}'; expected one of: {', '.join(ROLE_NAMES)} "
+                                        f"(or {', '.join(str(v) for v in Role.values)}).")
+
+
+class RoleFilter(django_filters.Filter):
+    field_class = RoleField
+
+
+class UserFilterSet(django_filters.FilterSet):
+    role = RoleFilter(field_name="role")
+    is_active = django_filters.BooleanFilter(field_name="is_active")
+
+    class Meta:
+        model = User
+        fields = ["is_active", "role"]
 
 
 class AuditRecordFilterSet(django_filters.FilterSet):

@@ -11,7 +11,7 @@ from scada.errors import KilnError
 
 CONFIG_FIELDS = ["key", "name", "tag", "device_type_tag", "kind", "setpoint", "deadband", "on_delay", "off_delay",
                  "priority", "category", "message", "ack_requires_reason", "reason_codes", "max_shelve_seconds",
-                 "suppress_condition", "enabled"]
+                 "suppress_condition", "enabled", "shelve_requires_reason"]
 
 
 @admin.register(AlarmDefinition)
@@ -28,7 +28,7 @@ class AlarmDefinitionAdmin(AuditedModelAdmin):
         ("What it watches", {"fields": ("tag", "device_type_tag", "kind", "setpoint", "deadband")}),
         ("Timing", {"fields": ("on_delay", "off_delay")}),
         ("Handling", {"fields": ("priority", "category", "message", "ack_requires_reason", "reason_codes",
-                                 "max_shelve_seconds", "suppress_condition")}),
+                                 "max_shelve_seconds", "shelve_requires_reason", "suppress_condition")}),
     )
 
     def audit_id(self, obj) -> str:

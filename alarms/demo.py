@@ -31,7 +31,7 @@ DEMO_ALARMS = [
       "message": "Reactor temperature {value} {unit} above {setpoint} {unit}"}),
     ("reactor_temp_hihi", "Reactor Temp High-High", "Reactor_Temp", "HIHI", 95.0,
      {"deadband": 1.0, "priority": "critical", "category": "safety", "ack_requires_reason": True,
-      "reason_codes": REASON_CODES, "max_shelve_seconds": 1800,
+      "reason_codes": REASON_CODES, "max_shelve_seconds": 1800, "shelve_requires_reason": True,
       "message": "Reactor temperature {value} {unit} above the {setpoint} {unit} trip limit"}),
     ("reactor_temp_bad", "Reactor Temp Signal Lost", "Reactor_Temp", "BAD", None,
      {"on_delay": 5.0, "priority": "high", "category": "instrument"}),

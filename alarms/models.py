@@ -66,6 +66,7 @@ class AlarmDefinition(BaseModel):
     ack_requires_reason = models.BooleanField(default=False, help_text="An acknowledgement needs a reason code.")
     reason_codes = models.JSONField(default=list, blank=True,
                                     help_text='Allowed acknowledgement reason codes, e.g. ["checked", "maintenance"].')
+    shelve_requires_reason = models.BooleanField(default=False, help_text="Shelving needs a reason.")
     max_shelve_seconds = models.PositiveIntegerField(default=DEFAULT_MAX_SHELVE_SECONDS,
                                                      validators=[MinValueValidator(1)])
     suppress_condition = models.CharField(

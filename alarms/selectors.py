@@ -85,6 +85,7 @@ def alarm_summary(alarm: Alarm) -> dict:
         "last_transition_at": iso_utc(alarm.last_transition_at),
         "ack_requires_reason": d.ack_requires_reason,
         "reason_codes": list(d.reason_codes or []),
+        "shelve_requires_reason": d.shelve_requires_reason,
         "seq": alarm.seq,
     }
 

@@ -266,9 +266,10 @@ def _require_supervisor(user, what: str) -> None:
 
 
 @transaction.atomic
-def alarm_shelve(*, alarm: Alarm, user, duration_seconds: int, reason: str) -> Alarm:
-    """Shelve an alarm for `duration_seconds` (Supervisor+, with a reason). It keeps being evaluated and
-    journaled, is not annunciated, and returns to its true state on its own when the time is up."""
+def alarm_shelve(*, alarm: Alarm, user, duration_seconds: int, reason: str = "") -> Alarm:
+    """Shelve an alarm for `duration_seconds` (Supervisor+; a reason where the definition's
+    `shelve_requires_reason` asks for one, as for acknowledging). It keeps being evaluated and journaled, is not
+    annunciated, and returns to its true state on its own when the time is up."""
     _require_supervisor(user, "shelve")
     d = alarm.definition
     if isinstance(duration_seconds, bool) or not isinstance(duration_seconds, int) or duration_seconds <= 0:
@@ -276,8 +277,8 @@ def alarm_shelve(*, alarm: Alarm, user, duration_seconds: int, reason: str) -> A
     if duration_seconds > d.max_shelve_seconds:
         raise BadRequest(f"duration must be at most {d.max_shelve_seconds} seconds for this alarm.")
     reason = (reason or "").strip()
-    if not reason:
-        raise BadRequest("A reason is required to shelve an alarm.")
+    if d.shelve_requires_reason and not reason:
+        raise BadRequest("A reason is required to shelve this alarm.")
     now = timezone.now()
     until = now + timedelta(seconds=duration_seconds)
 

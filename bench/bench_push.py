@@ -175,7 +175,8 @@ async def _client_main(conn, url, assignments, batch, sample_every):
                 async with sem:
                     ws = await connect(f"{url}?token={token}", origin="http://localhost", compression=None,
                                        ping_interval=None, max_size=None, open_timeout=60)
-                    await ws.send(orjson.dumps({"type": "subscribe", "tags": names, "batch": batch}).decode())
+                    await ws.send(orjson.dumps({"type": "subscribe", "tags": names, "batch": batch,
+                                               "snapshot": True}).decode())
                     first = orjson.loads(await asyncio.wait_for(ws.recv(), 60))
                 if first.get("type") != "snapshot":
                     raise SystemExit(f"subscribe failed: {first}")

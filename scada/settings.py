@@ -250,6 +250,8 @@ KILN_RATE_LIMITS = {
 }
 KILN_RATE_LIMIT_ENABLED = envbool("KILN_RATE_LIMIT_ENABLED", True)
 KILN_WS_MAX_SUBSCRIPTIONS = envint("KILN_WS_MAX_SUBSCRIPTIONS", 10, minimum=1)
+# A client's subscription count per connection lives this long in Redis unless its process renews it (TTL/3).
+KILN_WS_SUBSCRIPTION_TTL_SECONDS = envint("KILN_WS_SUBSCRIPTION_TTL_SECONDS", 60, minimum=1)
 # How often each web process re-checks its sockets' credentials (logout, disable → close 4001), and how often
 # its live hub pings itself through the channel layer to notice a lost pub/sub message.
 KILN_WS_AUTH_CHECK_SECONDS = envint("KILN_WS_AUTH_CHECK_SECONDS", 5, minimum=1)

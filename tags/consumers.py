@@ -1,11 +1,14 @@
 """The WebSocket API at /ws?token=... (seed 000 "WEBSOCKET — REAL-TIME TAG UPDATES").
 
 Client → server (JSON text frames; an optional "id" is echoed in the answer):
-  {"type": "subscribe", "tags": ["Reactor_Temp", ...], "batch": false}
-        → {"type": "snapshot", "subscription": 1, "batch": false, "values": [{"tag","value","quality","ts"}, ...]}
-          then one {"type": "update", "tag", "value", "quality", "ts"} per change (the seed's form; "substatus"
-          follows when the quality has one), or with "batch": true one {"type": "batch", "updates": [...]} per
-          recorded batch.
+  {"type": "subscribe", "tags": ["Reactor_Temp", ...]}   (the seed's message)
+        → one {"type": "update", "tag", "value", "quality", "ts", "subscription": 1} per tag with its current
+          value (null, null, null before it has one), so a client written from the seed works from its first
+          frame; then one {"type": "update", "tag", "value", "quality", "ts"} per change ("substatus" follows
+          when the quality has one).
+  ... "batch": true → the initial values and then each recorded batch as one {"type": "batch", "updates": [...]}.
+  ... "snapshot": true → the initial values as one {"type": "snapshot", "subscription": 1, "batch": false,
+          "values": [{"tag","value","quality","ts"}, ...]} (the HMI asks for this: one frame for a whole page).
   {"type": "unsubscribe", "subscription": 1} | {"type": "unsubscribe", "tags": [...]} | {"type": "unsubscribe"}
         → {"type": "unsubscribed", "subscriptions": [ended ids], "tags": [names no longer delivered]}
   {"type": "ping"} → {"type": "pong"}
@@ -14,7 +17,8 @@ MESSAGES_PER_WINDOW messages in RATE_WINDOW_SECONDS (subscribing costs a query).
 
 A subscription is one subscribe message, whatever the number of tags in it (seed: "10 concurrent subscriptions
 per client"): an HMI page subscribes its tags at once, so counting tags would cap a page at ten values.
-At most settings.KILN_WS_MAX_SUBSCRIPTIONS per connection, at most MAX_TAGS_PER_SUBSCRIPTION tags in each.
+At most settings.KILN_WS_MAX_SUBSCRIPTIONS per client (its login session or API key) over all its connections
+in every web process, counted in Redis (tags.ws_quota); at most MAX_TAGS_PER_SUBSCRIPTION tags in each.
 A change is delivered once per connection even when two subscriptions name its tag; it goes in a batch frame
 when any subscription naming the tag asked for batches.
 
@@ -39,9 +43,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import orjson
 import redis
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -50,6 +56,7 @@ from django.db import DatabaseError
 from tags.live import live_get_many
 from tags.push import get_hub, snapshot_entry
 from tags.ws_auth import credential_key, tags_refused
+from tags.ws_quota import client_key, subscription_release, subscription_reserve, subscriptions_drop
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +181,8 @@ class TagConsumer(AsyncJsonWebsocketConsumer):
         self.principal = None
         self.subscriptions: dict[int, Subscription] = {}
         self.extra_subscriptions = 0
+        self._reserved = 0  # slots taken in Redis for a subscribe still being made
+        self._quota_dropped = False
         self.refs: dict[int, int] = {}  # tag id → number of subscriptions naming it
         self.batch_refs: dict[int, int] = {}  # tag id → number of batch subscriptions naming it
         self.outbox = _Outbox()
@@ -216,6 +225,7 @@ class TagConsumer(AsyncJsonWebsocketConsumer):
         if self.hub is not None:
             self.hub.detach(self, list(self.refs))
         self.outbox.pending.clear()
+        await self._quota_drop()
 
     def credential_key(self) -> tuple | None:
         if self.principal is None or self.closing:
@@ -303,30 +313,70 @@ class TagConsumer(AsyncJsonWebsocketConsumer):
             doc["id"] = request["id"]
         await self.send_json(doc)
 
-    # --- subscription limit (shared with other apps' subscriptions) ------------------------------------------
+    # --- subscription limit (per client, shared with other apps' subscriptions) -------------------------------
 
     @property
     def max_subscriptions(self) -> int:
         return int(settings.KILN_WS_MAX_SUBSCRIPTIONS)
 
     def subscriptions_used(self) -> int:
-        return len(self.subscriptions) + self.extra_subscriptions
+        """This connection's subscriptions (the client's total is in Redis, over all its connections)."""
+        return len(self.subscriptions) + self.extra_subscriptions + self._reserved
+
+    def quota_entry(self) -> tuple[str, str, int] | None:
+        """(client, connection, subscriptions held) for the hub's renewal of this connection's count."""
+        if self.principal is None or self.closing:
+            return None
+        return client_key(self.principal), self.channel_name, self.subscriptions_used()
+
+    async def _take_slot(self, request: dict) -> bool:
+        """Take one slot of the client's limit (all its connections, all processes), or answer why not."""
+        try:
+            taken, used = await _off_loop_sync(subscription_reserve, client=client_key(self.principal),
+                                               conn=self.channel_name, held=self.subscriptions_used(),
+                                               limit=self.max_subscriptions)
+        except redis.RedisError:
+            logger.warning("Subscription count unavailable; subscription not made", exc_info=True)
+            await self.send_error("Subscriptions cannot be counted right now; try again.", request)
+            return False
+        if not taken:
+            await self.send_error(
+                f"At most {self.max_subscriptions} subscriptions per client (this token has {used} over all its "
+                f"connections); unsubscribe one first.", request, limit=self.max_subscriptions, used=used)
+            return False
+        self._reserved += 1
+        return True
+
+    async def _quota_sync(self) -> None:
+        """Write this connection's count after an unsubscribe (a failure is healed by the hub's renewal)."""
+        if self.principal is None:
+            return
+        try:
+            await _off_loop_sync(subscription_release, client=client_key(self.principal), conn=self.channel_name,
+                                 count=self.subscriptions_used())
+        except redis.RedisError:
+            logger.warning("Subscription count not updated; the next renewal will", exc_info=True)
+
+    async def _quota_drop(self) -> None:
+        if self.principal is None or self._quota_dropped:
+            return
+        self._quota_dropped = True
+        try:
+            await _off_loop_sync(subscriptions_drop, client=client_key(self.principal), conn=self.channel_name)
+        except redis.RedisError:
+            logger.warning("Subscription count of a closed socket not removed; it expires on its own")
 
     async def reserve_subscription(self, request: dict) -> bool:
         """For other apps' subscriptions (alarms): take a slot, or answer the limit error and return False."""
-        if self.subscriptions_used() >= self.max_subscriptions:
-            await self._limit_error(request)
+        if not await self._take_slot(request):
             return False
+        self._reserved -= 1
         self.extra_subscriptions += 1
         return True
 
     def release_subscription(self) -> None:
         self.extra_subscriptions = max(0, self.extra_subscriptions - 1)
-
-    async def _limit_error(self, request: dict) -> None:
-        await self.send_error(
-            f"At most {self.max_subscriptions} subscriptions per connection; unsubscribe one first.", request,
-            limit=self.max_subscriptions)
+        asyncio.ensure_future(self._quota_sync())
 
     # --- handlers --------------------------------------------------------------------------------------------
 
@@ -336,39 +386,48 @@ class TagConsumer(AsyncJsonWebsocketConsumer):
     async def handle_subscribe(self, content):
         names = content.get("tags")
         batch = content.get("batch", False)
+        as_snapshot = content.get("snapshot", False)
         if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
             await self.send_error('"tags" must be a non-empty list of tag names.', content)
             return
         if not isinstance(batch, bool):
             await self.send_error('"batch" must be true or false.', content)
             return
+        if not isinstance(as_snapshot, bool):
+            await self.send_error('"snapshot" must be true or false.', content)
+            return
         names = list(dict.fromkeys(names))
         if len(names) > MAX_TAGS_PER_SUBSCRIPTION:
             await self.send_error(f"At most {MAX_TAGS_PER_SUBSCRIPTION} tags per subscription.", content)
             return
-        if self.subscriptions_used() >= self.max_subscriptions:
-            await self._limit_error(content)
+        if not await self._take_slot(content):
             return
+        made = False
+        try:
+            made = await self._subscribe(content, names, batch, as_snapshot)
+        finally:
+            self._reserved -= 1
+            if not made:
+                await self._quota_sync()  # give the slot back
+
+    async def _subscribe(self, content, names: list[str], batch: bool, as_snapshot: bool) -> bool:
+        """Make the subscription (its slot is taken); False when it was refused (an error frame went out)."""
         try:
             found = await database_sync_to_async(_tag_ids_by_name)(names)
         except DatabaseError:
             logger.warning("Tag lookup failed; subscription not made", exc_info=True)
             await self.send_error("Tags cannot be looked up right now; try again.", content)
-            return
+            return False
         unknown = [n for n in names if n not in found]
         if unknown:
             await self.send_error(f"Unknown tags: {', '.join(unknown)}", content, tags=unknown)
-            return
+            return False
         refused = tags_refused(self.principal, [(found[n], n) for n in names])
         if refused:
             await self.send_error(f"Not permitted to read: {', '.join(refused)}", content, tags=refused)
-            return
-        # Messages are dispatched one at a time, but re-check: the lookup above awaited.
-        if self.closing:
-            return
-        if self.subscriptions_used() >= self.max_subscriptions:
-            await self._limit_error(content)
-            return
+            return False
+        if self.closing:  # the lookup above awaited
+            return False
         sub = Subscription(next(self._ids), {found[n]: n for n in names}, batch)
         self.outbox.hold += 1
         try:
@@ -382,7 +441,7 @@ class TagConsumer(AsyncJsonWebsocketConsumer):
                 logger.warning("Snapshot read failed; subscription not made", exc_info=True)
                 self._remove(sub, None)
                 await self.send_error("Live values are unavailable right now; try again.", content)
-                return
+                return False
             pending = self.outbox.pending
             snapshot = []
             for tid in ids:
@@ -394,11 +453,29 @@ class TagConsumer(AsyncJsonWebsocketConsumer):
                 queued = pending.get(tid)
                 if queued is not None and queued[0] < lv.ts:
                     del pending[tid]  # older than what the snapshot shows
-            await self.reply(content, {"type": "snapshot", "subscription": sub.id, "batch": batch,
-                                       "values": snapshot})
+            if as_snapshot:
+                await self.reply(content, {"type": "snapshot", "subscription": sub.id, "batch": batch,
+                                           "values": snapshot})
+            else:
+                await self._send_initial(content, sub, snapshot)
         finally:
             self.outbox.hold -= 1
         await self.flush()
+        return True
+
+    async def _send_initial(self, request: dict, sub: Subscription, entries: list[dict]) -> None:
+        """The initial values in the form updates take (the seed's {tag, value, quality, ts}), so a client that
+        reads every frame as an update works from the first one. Each carries the subscription id (and the
+        request's "id"), which a client needs to unsubscribe it."""
+        extra = {"subscription": sub.id}
+        if "id" in request:
+            extra["id"] = request["id"]
+        frames = [{"type": "update", **e, **extra} for e in entries]
+        if sub.batch:
+            await self.send_json({"type": "batch", **extra, "updates": frames})
+        else:
+            for frame in frames:
+                await self.send_json(frame)
 
     async def handle_unsubscribe(self, content):
         sub_id = content.get("subscription")
@@ -429,6 +506,8 @@ class TagConsumer(AsyncJsonWebsocketConsumer):
             ended, removed = list(self.subscriptions), []
             for sub in list(self.subscriptions.values()):
                 removed += self._remove(sub, None)
+        if ended:
+            await self._quota_sync()
         await self.reply(content, {"type": "unsubscribed", "subscriptions": ended,
                                    "tags": list(dict.fromkeys(removed))})
 
@@ -522,6 +601,11 @@ class TagConsumer(AsyncJsonWebsocketConsumer):
         self.outbox.pending.clear()
         if self.hub is not None:
             self.hub.detach(self, list(self.refs))
+
+
+async def _off_loop_sync(fn, **kwargs):
+    """A Redis call in the loop's thread pool (not the single thread database_sync_to_async shares)."""
+    return await sync_to_async(partial(fn, **kwargs), thread_sensitive=False)()
 
 
 def _tag_ids_by_name(names: list[str]) -> dict[str, int]:

@@ -170,6 +170,8 @@ class Connection(Protocol):
 
     async def close_revoked(self) -> None: ...
 
+    def quota_entry(self) -> tuple[str, str, int] | None: ...
+
 
 class LiveHub:
     """The one member of `tags.live` in this event loop: routes each batch to the connections that watch it."""
@@ -311,7 +313,7 @@ class LiveHub:
         """
         layer = live_layer()
         loop = asyncio.get_running_loop()
-        last_join = loop.time()
+        last_join = last_renew = loop.time()
         outage = False
         while True:
             await asyncio.sleep(float(getattr(settings, "KILN_WS_WATCHDOG_SECONDS", WATCHDOG_SECONDS)))
@@ -331,12 +333,26 @@ class LiveHub:
                     if missing:
                         logger.warning("Live hub had lost its tags.live membership; re-joined and resyncing")
                         self.request_resync()
+                if loop.time() - last_renew >= settings.KILN_WS_SUBSCRIPTION_TTL_SECONDS / 3:
+                    last_renew = loop.time()
+                    await self.renew_subscription_counts()
                 self._ping_sent += 1
                 await layer.send(self.channel_name, {"type": PING_EVENT, "n": self._ping_sent})
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.warning("Live hub watchdog could not reach the channel layer", exc_info=True)
+
+    async def renew_subscription_counts(self) -> None:
+        """Keep this process's connections' subscription counts alive in Redis (tags.ws_quota): a process that
+        dies stops renewing, and its slots free themselves when their deadline passes."""
+        from tags.ws_quota import subscriptions_renew
+
+        entries = [e for e in (c.quota_entry() for c in list(self.connections)) if e is not None and e[2] > 0]
+        try:
+            await _off_loop(subscriptions_renew, entries)
+        except Exception:  # Redis away: the counts expire unless renewed later, which only frees slots early
+            logger.warning("Could not renew WebSocket subscription counts", exc_info=True)
 
     async def _membership_missing(self, layer) -> bool:
         # channels_redis keeps a group as a sorted set; other layers (in-memory) have no such key to look at.

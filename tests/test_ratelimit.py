@@ -124,3 +124,26 @@ def test_it_takes_the_rightmost_untrusted_hop_so_a_client_cannot_forge_its_addre
 def test_it_uses_the_socket_address_when_the_forwarded_header_is_garbage(settings):
     settings.TRUSTED_PROXIES = ["127.0.0.1"]
     assert client_ip_from_meta({"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "<script>"}) == "127.0.0.1"
+
+
+@pytest.mark.django_db
+def test_it_puts_rate_limit_headers_on_a_401(frozen, api_client):
+    r = api_client.get("/api/users/me", HTTP_AUTHORIZATION="Bearer not-a-token")
+    assert r.status_code == 401
+    assert (r["X-RateLimit-Limit"], r["X-RateLimit-Remaining"]) == ("100", "99")
+
+
+@pytest.mark.django_db
+def test_it_puts_rate_limit_headers_on_a_403(frozen, operator_client):
+    r = operator_client.get("/api/users")  # Admin only
+    assert r.status_code == 403
+    assert (r["X-RateLimit-Limit"], r["X-RateLimit-Remaining"]) == ("100", "99")
+
+
+@pytest.mark.django_db
+def test_it_counts_requests_with_bad_tokens_per_address(frozen, api_client, settings):
+    settings.KILN_RATE_LIMITS = {**settings.KILN_RATE_LIMITS, "default": 3}
+    statuses = [api_client.get("/api/users/me", HTTP_AUTHORIZATION=f"Bearer bad-{i}").status_code for i in range(4)]
+    assert statuses == [401, 401, 401, 429]
+    other = api_client.get("/api/users/me", HTTP_AUTHORIZATION="Bearer bad", REMOTE_ADDR="192.0.2.7")
+    assert other.status_code == 401  # another address has its own budget

@@ -16,7 +16,7 @@ from accounts.api.serializers import (
     UserSerializer,
     UserUpdateInputSerializer,
 )
-from accounts.filtersets import AuditRecordFilterSet
+from accounts.filtersets import AuditRecordFilterSet, UserFilterSet
 from accounts.models import ApiKey, AuditRecord, User
 from accounts.tokens import API_KEY_PREFIX
 from scada.api.renderers import iso_utc
@@ -121,7 +121,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 
     queryset = User.objects.order_by("id")
     serializer_class = UserSerializer
-    filterset_fields = ["is_active", "role"]
+    filterset_class = UserFilterSet
 
     @extend_schema(request=UserCreateInputSerializer, responses={201: UserSerializer})
     def create(self, request):

@@ -156,3 +156,17 @@ def test_it_writes_user_times_like_every_other_api_time(admin_client, operator):
                                                date_joined=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
     body = admin_client.get(f"/api/users/{operator.pk}").json()
     assert (body["last_login"], body["date_joined"]) == ("2026-03-01T09:30:15.123Z", "2026-01-02T03:04:05Z")
+
+
+@pytest.mark.parametrize("role", ["admin", "Admin", "ADMIN", "40"])
+def test_it_filters_users_by_role_name_or_number(admin_client, admin_user, operator, engineer, role):
+    r = admin_client.get("/api/users", {"role": role})
+    assert r.status_code == 200, r.content
+    assert [u["username"] for u in r.json()["results"]] == [admin_user.username]
+
+
+def test_it_answers_400_for_an_unknown_role_filter(admin_client):
+    r = admin_client.get("/api/users", {"role": "overlord"})
+    assert r.status_code == 400
+    assert r.json()["detail"] == ("role: Unknown role 'overlord'; expected one of: operator, supervisor, engineer, "
+                                  "admin (or 10, 20, 30, 40).")

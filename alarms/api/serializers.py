@@ -46,6 +46,7 @@ class AlarmSerializer(serializers.Serializer):
     last_transition_at = serializers.CharField(allow_null=True)
     ack_requires_reason = serializers.BooleanField()
     reason_codes = serializers.ListField(child=serializers.CharField())
+    shelve_requires_reason = serializers.BooleanField()
     seq = serializers.IntegerField(help_text="Increases with every change of this alarm (ignore older pushes).")
 
     def to_representation(self, instance):
@@ -87,8 +88,8 @@ class AlarmAckInputSerializer(StrictInputSerializer):
 class AlarmShelveInputSerializer(StrictInputSerializer):
     duration = serializers.IntegerField(min_value=1, help_text="Seconds; at most the definition's maximum.",
                                         error_messages={"required": "duration is required (seconds)."})
-    reason = serializers.CharField(max_length=500, error_messages={
-        "required": "A reason is required to shelve an alarm.", "blank": "A reason is required to shelve an alarm."})
+    # Required only where the alarm's definition says so (shelve_requires_reason); the service decides.
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
 
 
 class AlarmReasonInputSerializer(StrictInputSerializer):

@@ -30,6 +30,7 @@ from alarms.api.serializers import (
 )
 from alarms.filtersets import AlarmEventFilterSet, AlarmFilterSet
 from scada.api.renderers import KilnJSONRenderer, iso_utc
+from scada.csv_safe import csv_safe_cell
 from tags.api.devices import device_exception_handler
 from tags.device_selectors import device_get
 
@@ -50,22 +51,8 @@ class AlarmCSVRenderer(BaseRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None):
         out = io.StringIO()
         csv.writer(out).writerow(["detail"])
-        csv.writer(out).writerow([_cell((data or {}).get("detail", "") if isinstance(data, dict) else data)])
+        csv.writer(out).writerow([csv_safe_cell((data or {}).get("detail", "") if isinstance(data, dict) else data)])
         return out.getvalue().encode()
-
-
-def _cell(value) -> str:
-    text = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-    # A spreadsheet would run a cell starting with = + - @ as a formula (messages and reasons are free text).
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text) else text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
 
 
 def _csv_stream(queryset):
@@ -77,7 +64,7 @@ def _csv_stream(queryset):
         buffer.seek(0)
         buffer.truncate()
         row = selectors.alarm_event_dict(event)
-        writer.writerow([_cell(row[c]) for c in CSV_COLUMNS])
+        writer.writerow([csv_safe_cell(row[c]) for c in CSV_COLUMNS])
         yield buffer.getvalue()
 
 
@@ -128,7 +115,7 @@ class AlarmViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return Response(selectors.alarm_summary(alarm))
 
     @extend_schema(request=AlarmShelveInputSerializer, responses={200: AlarmSerializer, **_errors},
-                   summary="Shelve an alarm for a duration (seconds) with a reason")
+                   summary="Shelve an alarm for a duration (seconds), with a reason where its definition asks for one")
     @action(detail=True, methods=["post"])
     def shelve(self, request, pk=None):
         alarm = self.get_object()

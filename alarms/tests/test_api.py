@@ -8,7 +8,7 @@ import pytest
 
 from accounts.models import AuditRecord
 from alarms.choices import AlarmEventType, AlarmState
-from alarms.models import Alarm, AlarmEvent
+from alarms.models import Alarm, AlarmDefinition, AlarmEvent
 from alarms.services import alarm_acknowledge
 from alarms.tests.conftest import alarm_of
 from scada.api.testing import check_role_boundary, role_cases
@@ -113,14 +113,26 @@ def test_it_answers_404_for_an_unknown_alarm(operator_client, supervisor_client)
                                   format="json").status_code == 404
 
 
+def test_it_shelves_with_the_seeds_duration_only_body(active, supervisor_client):
+    r = supervisor_client.post(f"/api/alarms/{active.pk}/shelve", {"duration": 600}, format="json")
+    assert r.status_code == 200, r.content
+    assert r.json()["state"] == "shelved" and r.json()["shelve_requires_reason"] is False
+
+
+def test_it_answers_400_for_a_shelve_without_a_reason_where_the_definition_asks_for_one(active, supervisor_client):
+    AlarmDefinition.objects.filter(pk=active.definition_id).update(shelve_requires_reason=True)
+    r = supervisor_client.post(f"/api/alarms/{active.pk}/shelve", {"duration": 600}, format="json")
+    assert r.status_code == 400 and r.json()["detail"] == "A reason is required to shelve this alarm."
+    active.refresh_from_db()
+    assert active.shelved_until is None and AlarmEvent.objects.filter(event="shelved").count() == 0
+
+
 def test_it_validates_a_shelve(active, supervisor_client):
     url = f"/api/alarms/{active.pk}/shelve"
     r = supervisor_client.post(url, {"reason": "x"}, format="json")
     assert r.status_code == 400 and "duration is required" in r.json()["detail"]
     r = supervisor_client.post(url, {"duration": 10**6, "reason": "x"}, format="json")
     assert r.status_code == 400 and "at most 28800 seconds" in r.json()["detail"]
-    r = supervisor_client.post(url, {"duration": 60}, format="json")
-    assert r.status_code == 400 and "reason is required" in r.json()["detail"]
     r = supervisor_client.post(url, {"duration": 0, "reason": "x"}, format="json")
     assert r.status_code == 400
     active.refresh_from_db()
@@ -179,6 +191,20 @@ def test_it_exports_the_journal_as_csv(active, operator_client, operator):
     assert rows[1]["value"] == "90.0" and rows[1]["tag"] == "Reactor_Temp"
     r = operator_client.get("/api/alarms/history", {"format": "csv", "start": "bad"})
     assert r.status_code == 400
+
+
+def test_it_guards_a_journal_reason_with_a_carriage_return_in_the_csv(active, operator_client, operator):
+    alarm_acknowledge(alarm=active, user=operator, comment="ok\r=HYPERLINK(\"http://evil\")")
+    r = operator_client.get("/api/alarms/history", {"format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(b"".join(r.streaming_content).decode(), newline="")))
+    assert rows[0]["reason"] == "ok\n'=HYPERLINK(\"http://evil\")"
+
+
+def test_it_guards_the_csv_error_body():
+    from alarms.api.views import AlarmCSVRenderer
+
+    body = AlarmCSVRenderer().render({"detail": "\r@SUM(A1)"}).decode()
+    assert list(csv.reader(io.StringIO(body, newline=""))) == [["detail"], ["\n'@SUM(A1)"]]
 
 
 def test_it_computes_kpis(temp, hi_alarm, make_definition, make_tag, supervisor, operator_client):

@@ -4,7 +4,7 @@ import pytest
 
 from accounts.models import AuditRecord
 from alarms.choices import AlarmEventType, AlarmState
-from alarms.models import Alarm, AlarmEvent
+from alarms.models import Alarm, AlarmDefinition, AlarmEvent
 from alarms.services import (
     _conditional_update,
     alarm_acknowledge,
@@ -76,13 +76,26 @@ def test_it_requires_a_known_reason_code_when_the_definition_asks(active, operat
 def test_it_shelves_within_the_maximum_with_a_reason(active, supervisor):
     with pytest.raises(BadRequest, match="at most 28800"):
         alarm_shelve(alarm=active, user=supervisor, duration_seconds=28801, reason="x")
-    with pytest.raises(BadRequest, match="reason is required"):
-        alarm_shelve(alarm=active, user=supervisor, duration_seconds=60, reason="  ")
     alarm = alarm_shelve(alarm=active, user=supervisor, duration_seconds=600, reason="transmitter drift")
     assert alarm.state == AlarmState.SHELVED and alarm.shelved_by == "sam"
     assert AuditRecord.objects.get(action="alarm.shelve").reason == "transmitter drift"
     with pytest.raises(Conflict, match="already shelved"):
         alarm_shelve(alarm=active, user=supervisor, duration_seconds=60, reason="again")
+
+
+def test_it_requires_a_shelve_reason_where_the_definition_says_so(active, supervisor):
+    AlarmDefinition.objects.filter(pk=active.definition_id).update(shelve_requires_reason=True)
+    active.refresh_from_db()
+    with pytest.raises(BadRequest, match="reason is required to shelve this alarm"):
+        alarm_shelve(alarm=active, user=supervisor, duration_seconds=60, reason="  ")
+    active.refresh_from_db()
+    assert active.shelved_until is None
+
+
+def test_it_shelves_without_a_reason_where_the_definition_does_not_ask_for_one(active, supervisor):
+    alarm = alarm_shelve(alarm=active, user=supervisor, duration_seconds=600)
+    assert alarm.state == AlarmState.SHELVED and alarm.shelve_reason == ""
+    assert AuditRecord.objects.get(action="alarm.shelve").new_value["duration_seconds"] == 600
 
 
 def test_it_lets_only_a_supervisor_shelve(active, operator):

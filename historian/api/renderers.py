@@ -7,6 +7,8 @@ import io
 
 from rest_framework.renderers import BaseRenderer
 
+from scada.csv_safe import csv_safe_cell
+
 __all__ = ["HistoryCSVRenderer"]
 
 
@@ -36,11 +38,8 @@ class HistoryCSVRenderer(BaseRenderer):
 
 
 def _cell(value):
-    # Empty for "no value" (null in JSON); booleans as 1/0 so spreadsheets can plot them.
-    if value is None:
-        return ""
+    # Empty for "no value" (null in JSON); booleans as 1/0 so spreadsheets can plot them; text through the one
+    # CSV guard (a STRING tag's value must not run as a spreadsheet formula).
     if isinstance(value, bool):
         return int(value)
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value  # a STRING tag's value must not run as a spreadsheet formula (CSV injection)
-    return value
+    return csv_safe_cell(value)

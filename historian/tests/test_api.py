@@ -126,6 +126,18 @@ def test_it_exports_many_tags_as_csv(operator_client, day, make_tag, load_sample
                                   "Pump_Speed,2026-04-01T00:00:00Z,1500.0\n")
 
 
+def test_it_guards_a_string_value_with_a_carriage_return_in_the_csv(operator_client, make_tag):
+    from historian.models import HistorianStringSample
+    from historian.tests.conftest import to_dt
+
+    batch = make_tag("Batch_Id", datatype="STRING")
+    HistorianStringSample.objects.create(tag_id=batch.pk, ts=to_dt(1775001600), value=" \r=cmd|' /C calc'!A0")
+    r = operator_client.get("/api/tags/Batch_Id/history?start=2026-04-01T00:00:00Z&end=2026-04-01T00:01:00Z"
+                            "&format=csv")
+    assert r.status_code == 200, r.content
+    assert r.content.decode().splitlines()[1:] == ['Batch_Id,2026-04-01T00:00:00Z," ', "'=cmd|' /C calc'!A0\",GOOD,"]
+
+
 @pytest.mark.parametrize("query,detail", [
     ("mode=median&interval=60", "mode: unknown mode 'median'; use one of raw, average, min, max, first, last, "
                                 "count, sum, range."),

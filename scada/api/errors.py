@@ -7,6 +7,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from scada.api.ratelimit import count_refused_request
 from scada.errors import KilnError
 
 
@@ -30,6 +31,10 @@ def flatten_errors(data, prefix: str = "") -> list[str]:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed | exceptions.PermissionDenied):
+        request = context.get("request")
+        if request is not None and not count_refused_request(request, context.get("view")):
+            exc = exceptions.Throttled(wait=getattr(request._request, "kiln_wait", None))
     if isinstance(exc, KilnError):
         body = {"detail": exc.detail, **exc.extra}
         return Response(body, status=exc.status_code)
@@ -49,7 +54,15 @@ def exception_handler(exc, context):
     elif isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"detail": str(response.data["detail"])}
     if isinstance(exc, exceptions.Throttled):
-        response.data = {"detail": f"API rate limit exceeded; retry in {exc.wait and int(exc.wait + 0.999)} s."}
+        retry = exc.wait and int(exc.wait + 0.999)
+        response.data = {"detail": f"API rate limit exceeded; retry in {retry} s."}
+        request = context.get("request")
+        info = getattr(getattr(request, "_request", None), "kiln_ratelimit", None) or {}
+        if info.get("cost", 1) > 1:
+            # A batch that does not fit: say what is left, so the client can send a smaller one now.
+            response.data = {"detail": f"API rate limit exceeded: {info['cost']} writes asked, {info['remaining']} "
+                                       f"left in this minute; retry in {retry} s.",
+                             "remaining": info["remaining"]}
     if response.status_code == status.HTTP_401_UNAUTHORIZED:
         response["WWW-Authenticate"] = 'Bearer realm="api"'
     return response

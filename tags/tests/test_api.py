@@ -1,5 +1,7 @@
 """Tag API (seeds 000 and 003): shapes, filters, errors, CRUD and writes over HTTP."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from accounts.models import AuditRecord
@@ -584,3 +586,38 @@ def test_it_takes_seed_003s_write_example_as_written_on_the_demos_lab_tag(superv
     r = supervisor_client.put("/api/tags/reactor-01/Reactor_Temp_SP/write",
                               {"value": 80.0, "quality": "GOOD", "timestamp": "2024-08-26T11:15:00Z"}, format="json")
     assert r.status_code == 400 and "fed by a PLC" in r.json()["detail"]
+
+
+@pytest.fixture
+def rate_window():
+    """Frozen 10 s into a minute (before the client's token is issued), so no test straddles two rate windows."""
+    import time_machine
+
+    with time_machine.travel(datetime(2026, 3, 1, 8, 0, 10, tzinfo=UTC), tick=False):
+        yield
+
+
+def _batch(client, n):
+    return client.post("/api/tags/batch/write", {"writes": [
+        {"machine_id": "machine_001", "name": "Setpoint_Temperature", "value": 80.0 + i} for i in range(n)]},
+        format="json")
+
+
+def test_it_counts_each_batch_item_toward_the_write_rate_limit(rate_window, supervisor_client, setpoint, settings):
+    settings.KILN_RATE_LIMITS = {**settings.KILN_RATE_LIMITS, "tag_write": 5}
+    r = _batch(supervisor_client, 3)
+    assert r.status_code == 200 and r["X-RateLimit-Remaining"] == "2"
+    r = supervisor_client.post("/api/tags/Setpoint_Temperature/write", {"value": 70.0}, format="json")
+    assert r.status_code == 200 and r["X-RateLimit-Remaining"] == "1"
+
+
+def test_it_answers_429_with_what_is_left_for_a_batch_larger_than_the_rest(rate_window, supervisor_client, setpoint,
+                                                                           settings):
+    settings.KILN_RATE_LIMITS = {**settings.KILN_RATE_LIMITS, "tag_write": 5}
+    assert _batch(supervisor_client, 3).status_code == 200
+    r = _batch(supervisor_client, 3)
+    assert r.status_code == 429 and r["X-RateLimit-Remaining"] == "2" and r.json()["remaining"] == 2
+    assert r.json()["detail"].startswith("API rate limit exceeded: 3 writes asked, 2 left in this minute; retry in ")
+    setpoint.refresh_from_db()
+    assert setpoint.write_count == 3  # the refused batch wrote nothing
+    assert _batch(supervisor_client, 2).status_code == 200  # and used nothing

@@ -1,5 +1,6 @@
 """The WebSocket API through the ASGI app (channels' WebsocketCommunicator), with real Redis and PostgreSQL."""
 
+import asyncio
 import time
 
 import pytest
@@ -138,6 +139,57 @@ def test_it_sends_a_snapshot_of_current_values(token, tags3):
     run(body)
 
 
+def test_it_sends_each_initial_value_in_the_seed_form_from_the_first_frame(token, tags3):
+    temp, speed, _ = tags3
+    record((temp, 81.5), (speed, 1450.0))
+
+    async def body():
+        comm, _, _ = await open_ws(token)
+        # The seed's message as written: no "snapshot", no "batch".
+        await comm.send_json_to({"type": "subscribe", "tags": ["Reactor_Temp", "Pump_Speed", "Valve_Open"]})
+        frames = [await comm.receive_json_from(timeout=5) for _ in range(3)]
+        for f in frames:  # what a seed client reads from every frame: const {tag, value, quality, ts}
+            assert {"tag", "value", "quality", "ts"} <= set(f) and f["type"] == "update" and f["subscription"] == 1
+        by_tag = {f["tag"]: f for f in frames}
+        assert [f["tag"] for f in frames] == ["Reactor_Temp", "Pump_Speed", "Valve_Open"]
+        assert (by_tag["Reactor_Temp"]["value"], by_tag["Reactor_Temp"]["quality"]) == (81.5, "GOOD")
+        assert by_tag["Reactor_Temp"]["ts"].endswith("Z")
+        assert (by_tag["Valve_Open"]["value"], by_tag["Valve_Open"]["quality"], by_tag["Valve_Open"]["ts"]) == (
+            None, None, None)
+        assert await comm.receive_nothing(timeout=0.2)
+        await arecord((temp, 90.0))
+        msg = await comm.receive_json_from()
+        assert (msg["type"], msg["tag"], msg["value"]) == ("update", "Reactor_Temp", 90.0)
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_it_sends_the_initial_values_of_a_batch_subscription_as_one_batch_frame(token, tags3):
+    temp, _, _ = tags3
+    record((temp, 81.5))
+
+    async def body():
+        comm, _, _ = await open_ws(token)
+        await comm.send_json_to({"type": "subscribe", "tags": ["Reactor_Temp", "Pump_Speed"], "batch": True, "id": 4})
+        frame = await comm.receive_json_from(timeout=5)
+        assert (frame["type"], frame["subscription"], frame["id"]) == ("batch", 1, 4)
+        assert [(u["tag"], u["value"]) for u in frame["updates"]] == [("Reactor_Temp", 81.5), ("Pump_Speed", None)]
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_it_refuses_a_snapshot_option_that_is_not_a_boolean(token, tags3):
+    async def body():
+        comm, _, _ = await open_ws(token)
+        err = await subscribe(comm, ["Reactor_Temp"], snapshot="yes")
+        assert err["type"] == "error" and err["detail"] == '"snapshot" must be true or false.'
+        await comm.disconnect()
+
+    run(body)
+
+
 def test_it_pushes_each_change_in_the_seed_form(token, tags3):
     temp, speed, _ = tags3
 
@@ -255,6 +307,81 @@ def test_it_refuses_the_eleventh_subscription_and_changes_nothing(token, setting
         await comm.send_json_to({"type": "unsubscribe", "subscription": 1})
         assert (await comm.receive_json_from())["type"] == "unsubscribed"
         assert (await subscribe(comm, [tags[10].name]))["type"] == "snapshot"
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_it_counts_subscriptions_per_token_across_connections(token, settings):
+    settings.KILN_WS_MAX_SUBSCRIPTIONS = 10
+    tags = make_tags([f"Sub_{i:02d}" for i in range(11)])
+
+    async def body():
+        comms = [(await open_ws(token))[0] for _ in range(3)]
+        for i in range(10):  # 4 + 4 + 2 over three sockets of one token
+            assert (await subscribe(comms[min(i // 4, 2)], [tags[i].name]))["type"] == "snapshot"
+        err = await subscribe(comms[2], [tags[10].name], id=11)
+        assert err["type"] == "error" and err["id"] == 11 and (err["limit"], err["used"]) == (10, 10)
+        assert err["detail"].startswith("At most 10 subscriptions per client")
+        # A socket that closes frees its slots at once.
+        await comms[0].disconnect()
+        assert (await subscribe(comms[2], [tags[10].name]))["type"] == "snapshot"
+        for c in comms[1:]:
+            await c.disconnect()
+
+    run(body)
+
+
+def test_it_gives_another_token_its_own_subscription_budget(token, operator, settings):
+    settings.KILN_WS_MAX_SUBSCRIPTIONS = 1
+    make_tags(["Sub_00"])
+    other = issue_token_pair(operator)["token"]  # another login session of the same user
+
+    async def body():
+        a, _, _ = await open_ws(token)
+        b, _, _ = await open_ws(other)
+        assert (await subscribe(a, ["Sub_00"]))["type"] == "snapshot"
+        assert (await subscribe(b, ["Sub_00"]))["type"] == "snapshot"
+        assert (await subscribe(a, ["Sub_00"]))["type"] == "error"
+        await a.disconnect()
+        await b.disconnect()
+
+    run(body)
+
+
+def test_it_gives_a_slot_back_when_a_subscription_is_refused(token, settings):
+    settings.KILN_WS_MAX_SUBSCRIPTIONS = 1
+    make_tags(["Sub_00"])
+
+    async def body():
+        comm, _, _ = await open_ws(token)
+        assert (await subscribe(comm, ["Nope"]))["type"] == "error"  # unknown tag: took no slot for good
+        assert (await subscribe(comm, ["Sub_00"]))["type"] == "snapshot"
+        await comm.send_json_to({"type": "unsubscribe"})
+        assert (await comm.receive_json_from())["type"] == "unsubscribed"
+        comm2, _, _ = await open_ws(token)
+        assert (await subscribe(comm2, ["Sub_00"]))["type"] == "snapshot"  # the unsubscribe freed it
+        await comm.disconnect()
+        await comm2.disconnect()
+
+    run(body)
+
+
+def test_it_frees_the_slots_of_a_connection_whose_process_stopped_renewing(token, settings):
+    from tags.ws_quota import client_key, subscription_reserve
+
+    settings.KILN_WS_MAX_SUBSCRIPTIONS = 2
+    settings.KILN_WS_SUBSCRIPTION_TTL_SECONDS = 1
+    principal = principal_from_access_token(token)
+    # A connection of a process that died: its slots were taken, nobody will drop or renew them.
+    assert subscription_reserve(client=client_key(principal), conn="dead-process-conn", held=1, limit=2)[0]
+    make_tags(["Sub_00"])
+
+    async def body():
+        comm, _, _ = await open_ws(token)
+        assert (await subscribe(comm, ["Sub_00"]))["type"] == "error"  # 2 held by the dead connection
+        time.sleep(1.1)
+        assert (await subscribe(comm, ["Sub_00"]))["type"] == "snapshot"
         await comm.disconnect()
 
     run(body)
@@ -485,5 +612,24 @@ def test_it_ignores_a_client_that_floods_messages(token, monkeypatch):
         err = await comm.receive_json_from()
         assert err["type"] == "error" and "Too many messages" in err["detail"]
         await comm.disconnect()
+
+    run(body)
+
+
+def test_it_keeps_the_slots_of_a_live_connection_past_their_ttl_by_renewing_them(token, settings):
+    settings.KILN_WS_MAX_SUBSCRIPTIONS = 1
+    settings.KILN_WS_SUBSCRIPTION_TTL_SECONDS = 1
+    make_tags(["Sub_00"])
+
+    async def body():
+        a, _, _ = await open_ws(token)
+        b, _, _ = await open_ws(token)
+        assert (await subscribe(a, ["Sub_00"]))["type"] == "snapshot"
+        for _ in range(3):  # 1.5 s: past the TTL, renewed as the hub's watchdog does
+            await asyncio.sleep(0.5)
+            await get_hub().renew_subscription_counts()
+        assert (await subscribe(b, ["Sub_00"]))["type"] == "error"
+        await a.disconnect()
+        await b.disconnect()
 
     run(body)

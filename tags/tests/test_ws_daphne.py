@@ -1,6 +1,7 @@
 """The WebSocket API through a real daphne process and real `websockets` clients."""
 
 import asyncio
+import signal
 import socket
 
 import orjson
@@ -22,15 +23,15 @@ def daphne(_clean_redis, transactional_db, tmp_path):
         yield url
 
 
-def test_it_serves_snapshot_and_updates_through_daphne(daphne, operator):
+def test_it_serves_initial_values_and_updates_in_the_seed_form_through_daphne(daphne, operator):
     (temp,) = make_tags(["Reactor_Temp"])
     token = issue_token_pair(operator)["token"]
 
     async def body():
         async with connect(f"{daphne}?token={token}", origin="http://localhost") as ws:
             await ws.send(orjson.dumps({"type": "subscribe", "tags": ["Reactor_Temp"]}).decode())
-            snap = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
-            assert snap["type"] == "snapshot" and snap["values"][0]["tag"] == "Reactor_Temp"
+            first = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert (first["tag"], first["value"], first["quality"], first["ts"]) == ("Reactor_Temp", None, None, None)
             await arecord((temp, 42.5))
             msg = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
             assert (msg["tag"], msg["value"], msg["quality"]) == ("Reactor_Temp", 42.5, "GOOD")
@@ -67,7 +68,8 @@ def test_it_drops_intermediate_values_for_a_client_that_stops_reading(daphne, op
         # max_queue=1: the client library stops reading the socket as soon as one message waits unread.
         async with connect(f"{daphne}?token={token}", origin="http://localhost", sock=sock, max_queue=1,
                            max_size=None) as ws:
-            await ws.send(orjson.dumps({"type": "subscribe", "tags": [t.name for t in tags]}).decode())
+            await ws.send(orjson.dumps({"type": "subscribe", "tags": [t.name for t in tags],
+                                        "snapshot": True}).decode())
             assert orjson.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "snapshot"
             for r in range(rounds):
                 await arecord(*[(t, f"{r:04d}{pad}") for t in tags])
@@ -125,3 +127,35 @@ def test_it_answers_429_with_its_standard_reason_phrase_through_daphne(daphne, s
         conn.close()
     assert statuses[-1] == (429, "Too Many Requests")
     assert all(status == 401 for status, _ in statuses[:-1])
+
+
+def test_it_counts_a_tokens_subscriptions_over_two_daphne_processes_and_frees_a_killed_ones(
+        _clean_redis, transactional_db, tmp_path, operator):
+    make_tags(["Sub_00"])
+    token = issue_token_pair(operator)["token"]
+    # Renewed by each hub's watchdog (every second here), so B's live slots never lapse while A's do.
+    env = {"KILN_WS_MAX_SUBSCRIPTIONS": "4", "KILN_WS_SUBSCRIPTION_TTL_SECONDS": "3", "KILN_WS_WATCHDOG_SECONDS": "1"}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    procs = []
+    sub = orjson.dumps({"type": "subscribe", "tags": ["Sub_00"], "snapshot": True}).decode()
+
+    async def subscribe(ws):
+        await ws.send(sub)
+        return orjson.loads(await asyncio.wait_for(ws.recv(), 5))["type"]
+
+    with running_daphne(tmp_path / "a", env=env, procs=procs) as url_a, \
+            running_daphne(tmp_path / "b", env=env) as url_b:
+        async def body():
+            async with connect(f"{url_a}?token={token}", origin="http://localhost") as a, \
+                    connect(f"{url_b}?token={token}", origin="http://localhost") as b:
+                assert [await subscribe(a), await subscribe(a), await subscribe(b), await subscribe(b)] == [
+                    "snapshot"] * 4
+                assert await subscribe(b) == "error"  # 4 in use over two processes
+                procs[0].send_signal(signal.SIGKILL)  # process A dies: no disconnect, no cleanup
+                procs[0].wait(5)
+                await asyncio.sleep(3.5)  # A's slots outlive it by at most the TTL
+                assert [await subscribe(b), await subscribe(b)] == ["snapshot"] * 2
+                assert await subscribe(b) == "error"
+
+        run(body)

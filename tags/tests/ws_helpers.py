@@ -26,8 +26,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @contextlib.contextmanager
-def running_daphne(log_dir):
-    """A real daphne serving scada.asgi on the test database and this suite's Redis db; yields its ws:// URL."""
+def running_daphne(log_dir, *, env=None, procs=None):
+    """A real daphne serving scada.asgi on the test database and this suite's Redis db; yields its ws:// URL.
+    `env` adds environment variables; the process is appended to `procs` when given (to kill it in a test)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -39,11 +40,14 @@ def running_daphne(log_dir):
         "KILN_TESTING": "1",
         "DJANGO_SETTINGS_MODULE": "scada.settings",
         "DB_POOL_MAX_SIZE": "4",  # pooled connections as in production (tests otherwise run without a pool)
+        **(env or {}),
     }
     log_path = Path(log_dir) / "daphne.log"
     log = open(log_path, "wb")
     proc = subprocess.Popen([str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port),
                              "scada.asgi:application"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    if procs is not None:
+        procs.append(proc)
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -104,7 +108,8 @@ async def open_ws(token, *, headers=(ORIGIN,), path=None):
 
 
 async def subscribe(comm, names, **extra):
-    await comm.send_json_to({"type": "subscribe", "tags": list(names), **extra})
+    """Subscribe asking for the one-frame snapshot (as the HMI does) and return that frame (or the error)."""
+    await comm.send_json_to({"type": "subscribe", "tags": list(names), "snapshot": True, **extra})
     return await comm.receive_json_from(timeout=5)
 
 

@@ -77,6 +77,7 @@
   function openShelve(a) {
     var dlg = $("#shelve-dialog"), form = $("#shelve-form");
     form.reset(); form.dataset.alarm = a.id;
+    form.elements.reason.required = !!a.shelve_requires_reason;  // the server decides; this only marks the field
     $(".sh-name", dlg).textContent = a.name + " (" + a.tag + ")";
     $(".dlg-error", dlg).hidden = true;
     dlg.showModal();

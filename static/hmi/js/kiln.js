@@ -169,11 +169,18 @@
     document.body.appendChild(a); a.click();
     setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
   };
+  // The server's CSV guard (scada/csv_safe.py), for the CSVs the browser writes itself: no line of a cell may
+  // start a spreadsheet formula (= + - @, after any leading whitespace or control characters, or a leading tab/CR).
+  function csvGuardLine(line) {
+    var skip = /^[\s\x00-\x1f\x7f]*/.exec(line)[0].length, t = line.trim();
+    if (t !== "" && isFinite(Number(t))) return line;
+    if (skip === line.length) return /^[\t\r]/.test(line) ? "'" + line : line;
+    return (/[=+\-@]/.test(line.charAt(skip)) || /^[\t\r]/.test(line)) ? "'" + line : line;
+  }
   Kiln.csvCell = function (v) {
     if (v === null || v === undefined) return "";
-    var s = String(v);
-    // Neutralise spreadsheet formulas and quote what needs quoting.
-    if (/^[=+\-@\t\r]/.test(s) && !/^-?\d/.test(s)) s = "'" + s;
+    if (typeof v === "number" || typeof v === "boolean") return String(v);
+    var s = String(v).replace(/\r\n?/g, "\n").split("\n").map(csvGuardLine).join("\n");
     return /[",\n\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
   };
 
@@ -274,12 +281,13 @@
   live.inject = handleMessage; // the speed bench feeds frames through the same path as the socket
 
   // One subscribe message per batch of newly watched tags (the server counts messages, not tags, toward its
-  // subscription limit); "batch": true asks for one frame per recorded batch instead of one per change.
+  // subscription limit); "batch": true asks for one frame per recorded batch instead of one per change, and
+  // "snapshot": true for the initial values as one frame (a page of 500 tags is one frame, not 500).
   function sendSubscribe() {
     var names = Object.keys(live.handlers).filter(function (n) { return !live.subscribed[n]; });
     if (names.length) {
       names.forEach(function (n) { live.subscribed[n] = true; });
-      live.ws.send(JSON.stringify({ type: "subscribe", tags: names, batch: true }));
+      live.ws.send(JSON.stringify({ type: "subscribe", tags: names, batch: true, snapshot: true }));
     }
     if (live.wantAlarms && !live.alarmsSubscribed) {
       live.alarmsSubscribed = true;
