@@ -184,7 +184,8 @@ class TagBatchWriteView(TagApiView):
             out = {"machine_id": item.machine_id, "name": item.name, "success": item.success}
             if item.success:
                 out.update(timestamp=iso_utc(item.result.timestamp), value=item.result.value,
-                           audit_id=item.result.audit_id)
+                           audit_id=item.result.audit_id, live_updated=item.result.live,
+                           message=item.result.message)
             else:
                 out.update(status=item.status_code, error=item.error)
             results.append(out)
