@@ -599,3 +599,45 @@ def test_it_takes_seed_003s_write_example_as_written_on_the_demos_lab_tag(superv
     r = supervisor_client.put("/api/tags/reactor-01/Reactor_Temp_SP/write",
                               {"value": 80.0, "quality": "GOOD", "timestamp": "2024-08-26T11:15:00Z"}, format="json")
     assert r.status_code == 502 and "not being polled" in r.json()["detail"]
+
+
+def test_it_checks_every_batch_item_first_and_answers_each_when_one_in_the_middle_has_a_nul(supervisor_client, setpoint,
+                                                                                            make_tag):
+    note = make_tag("Batch_Note", datatype="STRING", is_writable=True)
+    r = supervisor_client.post("/api/tags/batch/write", {"writes": [
+        {"name": "Setpoint_Temperature", "value": 10.0},
+        {"name": "Batch_Note", "value": "bad\x00note"},
+        {"name": "Batch_Note", "value": "good note", "reason": "r\x00"},
+        {"name": "Setpoint\x00", "value": 1.0},
+        {"name": "Batch_Note", "value": "fine"},
+    ]}, format="json")
+    assert r.status_code == 200, r.content
+    res = r.json()["results"]
+    assert [x["success"] for x in res] == [True, False, False, False, True]
+    assert [x.get("status") for x in res[1:4]] == [400, 400, 400]
+    assert "NUL" in res[1]["error"] and "NUL" in res[2]["error"] and "NUL" in res[3]["error"]
+    assert live_get_many([note.pk])[note.pk].value == "fine"
+    assert AuditRecord.objects.filter(action="tag.write").count() == 2
+    assert AuditRecord.objects.filter(action="tag.write_refused", object_id="Batch_Note").count() == 2
+
+
+def test_it_answers_503_per_item_when_the_audit_trail_fails_mid_batch(supervisor_client, setpoint, make_tag):
+    from tags.tests.conftest import audit_insert_fails
+
+    make_tag("Other_SP", is_writable=True)
+    with audit_insert_fails("tag.write"):
+        r = supervisor_client.post("/api/tags/batch/write", {"writes": [
+            {"name": "Setpoint_Temperature", "value": 10.0}, {"name": "Other_SP", "value": 5.0}]}, format="json")
+    assert r.status_code == 200, r.content
+    assert [(x["success"], x["status"]) for x in r.json()["results"]] == [(False, 503), (False, 503)]
+    assert live_get_many([setpoint.pk])[setpoint.pk] is None
+
+
+def test_it_refuses_a_signature_meaning_with_a_nul_with_400(supervisor_client, make_tag):
+    tag = make_tag("Batch_Release", datatype="BOOL", is_writable=True, requires_signature=True)
+    r = supervisor_client.post("/api/tags/Batch_Release/write", {"value": True, "signature": {
+        "password": PASSWORD, "meaning": "Appro\x00ved", "reason": "QA"}}, format="json")
+    assert r.status_code == 400 and r.json()["detail"] == "signature: meaning contains a NUL character (\\u0000)"
+    tag.refresh_from_db()
+    assert tag.write_count == 0 and live_get_many([tag.pk])[tag.pk] is None
+    assert AuditRecord.objects.filter(action="tag.write_refused").count() == 1

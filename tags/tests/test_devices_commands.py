@@ -390,3 +390,24 @@ def test_it_serves_the_seed_examples_on_the_demo_plant(operator_client, admin_cl
 def problems_of_demo_commands():
     return [p for c in DeviceCommand.objects.filter(device_type__type_id="pump.centrifugal")
             for p in command_definition_problems(command=c)]
+
+
+# --- integrity -----------------------------------------------------------------------------------------------
+
+
+def test_it_refuses_a_string_parameter_with_a_nul_with_400_and_audits_it(supervisor_client, pump1):
+    err = error_of(post(supervisor_client, "set_mode", {"parameters": {"mode": "au\x00to"}}), 400)
+    assert err["code"] == "INVALID_PARAMETERS" and "NUL" in err["message"]
+    assert live("pump-01.Mode") is None
+    assert AuditRecord.objects.get(action="device.command").new_value["status"] == "refused"
+
+
+def test_it_runs_no_action_when_the_command_attempt_cannot_be_audited(operator_client, pump1, record):
+    from tags.tests.conftest import audit_insert_fails
+
+    record(pump1, Running=False, Faulted=False)
+    with audit_insert_fails("device.command_attempt"):
+        err = error_of(post(operator_client, "start"), 503)
+    assert "audit record could not be stored" in err["message"]
+    assert live("pump-01.StartCmd") is None
+    assert not AuditRecord.objects.filter(action__in=["tag.write", "tag.write_attempt"]).exists()

@@ -12,7 +12,7 @@ from conftest import PASSWORD
 from scada.errors import BadRequest, Conflict, PermissionDenied, Unprocessable
 from scada.roles import Role
 from tags.live import live_get_many
-from tags.services import DriverWriteFailed, WriteResult, tag_write
+from tags.services import DriverWriteFailed, WriteResult, WriteUnavailable, tag_write
 
 pytestmark = pytest.mark.django_db
 
@@ -250,3 +250,65 @@ def test_it_keeps_live_values_moving_when_the_clock_steps_back(setpoint, set_liv
     changes = tag_values_record(samples=[Sample(tag_id=setpoint.pk, value=81.0, ts=1_999_999_990.0)])
     assert [c.backfill for c in changes] == [False]
     assert live_get_many([setpoint.pk])[setpoint.pk].value == 81.0
+
+
+# --- integrity: validate first, audit attempts, never act without a record -------------------------------------
+
+def test_it_refuses_a_string_value_with_a_nul_with_400_and_audits_the_attempt(make_tag, supervisor):
+    tag = make_tag("Batch_Note", datatype="STRING", is_writable=True)
+    with pytest.raises(BadRequest, match=r"contains a NUL character"):
+        tag_write(tag=tag, value="lot\x0042", user=supervisor)
+    assert live_get_many([tag.pk])[tag.pk] is None
+    refused = AuditRecord.objects.get(action="tag.write_refused")
+    assert refused.new_value["value"] == "'lot\\x0042'" and refused.new_value["status"] == 400
+
+
+def test_it_audits_a_write_refused_for_the_role_as_an_attempt(setpoint, operator):
+    with pytest.raises(PermissionDenied):
+        tag_write(tag=setpoint, value=10.0, user=operator, reason="try")
+    refused = AuditRecord.objects.get(action="tag.write_refused")
+    assert (refused.username, refused.reason, refused.new_value["status"]) == ("olivia", "try", 403)
+
+
+def test_it_audits_a_wrong_signature_as_a_refused_attempt(make_tag, supervisor):
+    tag = make_tag("Batch_Release", datatype="BOOL", is_writable=True, requires_signature=True)
+    with pytest.raises(PermissionDenied):
+        tag_write(tag=tag, value=True, user=supervisor, signature={"password": "nope", "meaning": "M", "reason": "R"})
+    refused = AuditRecord.objects.get(action="tag.write_refused")
+    assert refused.new_value["error"] == "Signature rejected: wrong password."
+
+
+def test_it_answers_503_and_changes_nothing_when_the_audit_trail_refuses_the_record(setpoint, supervisor):
+    from tags.tests.conftest import audit_insert_fails
+
+    with audit_insert_fails("tag.write"), pytest.raises(WriteUnavailable) as exc:
+        tag_write(tag=setpoint, value=42.0, user=supervisor)
+    assert exc.value.status_code == 503
+    setpoint.refresh_from_db()
+    assert setpoint.write_count == 0 and live_get_many([setpoint.pk])[setpoint.pk] is None
+
+
+def test_it_never_calls_the_driver_when_the_attempt_cannot_be_recorded(setpoint, supervisor, plc_router):
+    from tags.tests.conftest import audit_insert_fails
+
+    router = plc_router([setpoint])
+    with audit_insert_fails("tag.write_attempt"), pytest.raises(WriteUnavailable):
+        tag_write(tag=setpoint, value=42.0, user=supervisor)
+    assert router.writes == []
+
+
+@time_machine.travel("2026-03-10T12:00:00Z", tick=True)
+def test_it_says_when_a_back_dated_write_went_to_history_only(setpoint, supervisor, set_live):
+    set_live(setpoint, 80.0, ts=datetime(2026, 3, 10, 11, 0, tzinfo=UTC).timestamp())
+    result = tag_write(tag=setpoint, value=75.5, user=supervisor, timestamp="2026-03-10T09:00:00Z")
+    assert result.live is False and "history only" in result.message
+    assert live_get_many([setpoint.pk])[setpoint.pk].value == 80.0
+
+
+def test_it_refuses_a_time_older_than_the_back_fill_window(setpoint, supervisor, settings):
+    settings.KILN_WRITE_BACKFILL_DAYS = 3
+    old = datetime.now(tz=UTC) - timedelta(days=4)
+    with pytest.raises(Unprocessable, match=r"older than the back-fill window of 3 days \(KILN_WRITE_BACKFILL_DAYS\)"):
+        tag_write(tag=setpoint, value=1.0, user=supervisor, timestamp=old)
+    setpoint.refresh_from_db()
+    assert setpoint.write_count == 0 and live_get_many([setpoint.pk])[setpoint.pk] is None
