@@ -641,3 +641,11 @@ def test_it_refuses_a_signature_meaning_with_a_nul_with_400(supervisor_client, m
     tag.refresh_from_db()
     assert tag.write_count == 0 and live_get_many([tag.pk])[tag.pk] is None
     assert AuditRecord.objects.filter(action="tag.write_refused").count() == 1
+
+
+def test_it_audits_a_malformed_write_body_as_a_refused_attempt(supervisor_client, setpoint):
+    r = supervisor_client.post("/api/tags/Setpoint_Temperature/write", {"value": 1.0, "reason": "a\x00b"},
+                               format="json")
+    assert r.status_code == 400
+    refused = AuditRecord.objects.get(action="tag.write_refused")
+    assert refused.new_value["status"] == 400 and "reason" in refused.new_value["error"]
