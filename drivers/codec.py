@@ -12,7 +12,26 @@ import math
 import struct
 from dataclasses import dataclass
 
-__all__ = ["register_count", "Scaling", "Codec", "CodecError"]
+__all__ = ["register_count", "Scaling", "Codec", "CodecError", "float32_shortest"]
+
+_F32 = struct.Struct("<f")
+
+
+def float32_shortest(value: float) -> float:
+    """The float32 `value` as the shortest decimal that round-trips through float32 (1485.199951171875 → 1485.2).
+
+    A 32-bit register holds about 7 significant digits; the float64 digits beyond them are noise, so values
+    from float32 registers are reported once, here, at float32 precision. Every 6-digit decimal round-trips,
+    and 9 digits always do; the first precision that packs back to the same bits is the shortest.
+    """
+    if not math.isfinite(value):
+        return value
+    bits = _F32.pack(value)
+    for digits in (6, 7, 8):
+        short = float(f"{value:.{digits}g}")
+        if _F32.pack(short) == bits:
+            return short
+    return float(f"{value:.9g}")
 
 _STRUCT = {
     "int16": ("h", 1), "uint16": ("H", 1), "int32": ("i", 2), "uint32": ("I", 2),
@@ -101,10 +120,16 @@ class Codec:
         return self._struct.unpack(self._ordered_bytes(regs))[0]
 
     def decode(self, regs):
-        """The value in engineering units (scaled, rounded for INT tags). NaN/inf pass through as float."""
+        """The value in engineering units (scaled, rounded for INT tags). NaN/inf pass through as float.
+
+        float32 values come out at float32 precision (float32_shortest), scaled or not: the register never held
+        more digits than that.
+        """
         raw = self.decode_raw(regs)
         if self.scaling is not None:
             raw = self.scaling.to_eu(raw)
+        if self.data_type == "float32" and not self.integer_eu:
+            return float32_shortest(raw)
         if self.integer_eu and isinstance(raw, float) and math.isfinite(raw):
             return round(raw)
         return raw
@@ -137,9 +162,11 @@ class Codec:
             low, high = _INT_RANGE[self.data_type]
             if not low <= raw <= high:
                 raise CodecError(f"{value!r} is {raw} raw, outside the {self.data_type} range {low}…{high}")
-        elif self.data_type == "float32" and math.isfinite(raw) and abs(raw) > 3.4028234663852886e38:
-            raise CodecError(f"{value!r} is outside the float32 range")
-        packed = self._struct.pack(raw)
+        try:
+            # float32: anything that rounds to a finite float32 (3.4028235e38, as decode reports the largest)
+            packed = self._struct.pack(raw)
+        except OverflowError:
+            raise CodecError(f"{value!r} is outside the {self.data_type} range")
         order = "little" if self.byte_little else "big"
         words = [int.from_bytes(packed[i:i + 2], order) for i in range(0, len(packed), 2)]
         if self.word_little:

@@ -252,6 +252,10 @@ KILN_RATE_LIMIT_ENABLED = envbool("KILN_RATE_LIMIT_ENABLED", True)
 KILN_WS_MAX_SUBSCRIPTIONS = envint("KILN_WS_MAX_SUBSCRIPTIONS", 10, minimum=1)
 # A client's subscription count per connection lives this long in Redis unless its process renews it (TTL/3).
 KILN_WS_SUBSCRIPTION_TTL_SECONDS = envint("KILN_WS_SUBSCRIPTION_TTL_SECONDS", 60, minimum=1)
+# Tag writes that state their own time (lab results, store-and-forward): how far back (days) and how far ahead
+# of the server clock (seconds) a stated time may be; older or later writes are refused with 422.
+KILN_WRITE_BACKFILL_DAYS = envint("KILN_WRITE_BACKFILL_DAYS", 7, minimum=0)
+KILN_WRITE_FUTURE_SKEW_SECONDS = envint("KILN_WRITE_FUTURE_SKEW_SECONDS", 300, minimum=0)
 # How often each web process re-checks its sockets' credentials (logout, disable → close 4001), and how often
 # its live hub pings itself through the channel layer to notice a lost pub/sub message.
 KILN_WS_AUTH_CHECK_SECONDS = envint("KILN_WS_AUTH_CHECK_SECONDS", 5, minimum=1)

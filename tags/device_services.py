@@ -8,11 +8,15 @@ A command (tags.models.DeviceCommand) runs in this order, and stops at the first
 3. its preconditions, evaluated by tags.expressions on the live values → 409 PRECONDITION_FAILED listing each
    failed condition, its result and its reason (a tag that is unknown, has no value or has BAD quality fails
    the condition that reads it: an interlock never passes on data Kiln does not have);
-4. its actions, each a tag write through tags.services.tag_write (source "command"), so every write keeps
-   the tag's own checks (writability, write role, limits, e-signature), tracking and audit record;
-5. one audit record `device.command` whose id is the `auditId` of the response.
+4. every action's write checked in full (tags.services.tag_write_check: writability, write role, limits,
+   e-signature) before the first one is made, so a bad action writes nothing;
+5. a `device.command_attempt` record committed before the first write (503, nothing written, if it cannot be);
+6. its actions, each a tag write through tags.services.tag_write_apply (source "command"), each with its own
+   attempt and outcome records;
+7. one audit record `device.command` whose id is the `auditId` of the response.
 
-Rejected and failed commands are audited too (status "rejected" / "failed" in the record).
+Refused, rejected and failed commands are audited too (status "refused" / "rejected" / "failed" in the record).
+NUL characters in the parameters, the signature or the reason are refused (400) before anything else.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import redis
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from accounts.audit import audit_record
@@ -36,7 +41,7 @@ from tags.expressions import ExpressionError
 from tags.expressions import compile as compile_expression
 from tags.live import live_get_many
 from tags.models import DeviceCommand, Machine, Tag
-from tags.services import WriteResult, WriteUnavailable, tag_write
+from tags.services import WriteResult, WriteUnavailable, has_nul, tag_write, tag_write_apply, tag_write_check
 
 logger = logging.getLogger(__name__)
 
@@ -355,7 +360,8 @@ def _resolve_actions(command: DeviceCommand, context: dict, tags_by_member: dict
 
 
 def _audit_command(*, user, machine: Machine, command: DeviceCommand, status: str, parameters: dict,
-                   preconditions: list[dict], writes: list[WriteResult], reason: str, error: str | None = None):
+                   preconditions: list[dict], writes: list[WriteResult], reason: str, error: str | None = None,
+                   action: str = "device.command"):
     new_value = {
         "command": command.command_id,
         "device": machine.machine_id,
@@ -367,8 +373,27 @@ def _audit_command(*, user, machine: Machine, command: DeviceCommand, status: st
     }
     if error is not None:
         new_value["error"] = error
-    return audit_record(action="device.command", user=user, object_type="machine", object_id=machine.machine_id,
-                        new_value=new_value, reason=reason)
+    with transaction.atomic():
+        return audit_record(action=action, user=user, object_type="machine", object_id=machine.machine_id,
+                            new_value=new_value, reason=reason)
+
+
+def _audit_command_quietly(**kw) -> None:
+    # A refusal or failure record: the error that caused it is what the caller must see, even if the audit
+    # trail is down too (nothing was, or nothing more will be, acted on).
+    try:
+        _audit_command(**kw)
+    except DatabaseError:
+        logger.exception("Could not audit command %s (%s)", kw["command"].command_id, kw["status"])
+
+
+def _refuse_nul(*, parameters, signature, reason) -> None:
+    if has_nul(parameters):
+        raise InvalidParameters("parameters contain a NUL character (\\u0000)")
+    if has_nul(signature):
+        raise BadRequest("signature contains a NUL character (\\u0000)")
+    if has_nul(reason):
+        raise BadRequest("reason contains a NUL character (\\u0000)")
 
 
 def _acquire_command_lock(machine: Machine):
@@ -387,16 +412,25 @@ def device_command_execute(*, machine: Machine, command_id: str, user, parameter
                            signature: dict | None = None, reason: str = "") -> CommandResult:
     """Run an operator command on a device (see the module docstring for the steps). Raises KilnError.
 
-    Not one atomic block, on purpose: each action is a tag_write that may reach a PLC and commits its own audit
-    record (and tag_write must not run inside an outer transaction when a tag needs an e-signature). A write
-    that fails part-way is therefore never hidden by a rollback: the command is audited as "failed" with the
-    writes that did happen, and the error is raised.
+    Not one atomic block, on purpose: each action is a tag write that may reach a PLC and commits its own audit
+    records (and the attempt must be on record before the PLC is touched). Every action is checked before the
+    first is written; a write that still fails part-way (the PLC) is never hidden by a rollback: the command is
+    audited as "failed" with the writes that did happen, and the error is raised.
     """
     command = device_command_get(machine=machine, command_id=command_id)
-    if getattr(user, "role", None) is None or user.role < command.min_role:
-        raise PermissionDenied(f"Command '{command.command_id}' requires the {Role(command.min_role).label} role "
-                               "or higher")
-    params = command_parameters_validate(command=command, parameters=parameters)
+    params = parameters if isinstance(parameters, dict) else {}
+    try:
+        _refuse_nul(parameters=parameters, signature=signature, reason=reason)
+        if getattr(user, "role", None) is None or user.role < command.min_role:
+            raise PermissionDenied(f"Command '{command.command_id}' requires the {Role(command.min_role).label} "
+                                   "role or higher")
+        params = command_parameters_validate(command=command, parameters=parameters)
+    except KilnError as exc:
+        shown = {k: v for k, v in params.items() if isinstance(k, str) and not has_nul(k) and not has_nul(v)}
+        _audit_command_quietly(user=user, machine=machine, command=command, status="refused", parameters=shown,
+                               preconditions=[], writes=[], reason="" if has_nul(reason) else (reason or "")[:1000],
+                               error=exc.detail)
+        raise
     reason = (reason or "")[:1000]
 
     lock = _acquire_command_lock(machine)
@@ -409,26 +443,45 @@ def device_command_execute(*, machine: Machine, command_id: str, user, parameter
         checks = _evaluate_preconditions(command, context, tags_by_member, live)
         failed = [c for c in checks if not c["result"]]
         if failed:
-            _audit_command(user=user, machine=machine, command=command, status="rejected", parameters=params,
-                           preconditions=checks, writes=[], reason=reason)
+            _audit_command_quietly(user=user, machine=machine, command=command, status="rejected",
+                                   parameters=params, preconditions=checks, writes=[], reason=reason)
             raise PreconditionFailed(extra={"details": failed})
 
-        planned = _resolve_actions(command, context, tags_by_member)
+        audit = dict(user=user, machine=machine, command=command, parameters=params, preconditions=checks,
+                     reason=reason)
+        try:
+            planned = _resolve_actions(command, context, tags_by_member)
+            # Every write checked before the first is made: a bad action (role, limits, signature) writes nothing.
+            plans = [tag_write_check(tag=tag, value=value, user=user, signature=signature,
+                                     reason=reason or f"command {command.command_id}", source="command")
+                     for tag, value in planned]
+        except KilnError as exc:
+            _audit_command_quietly(**audit, status="refused", writes=[], error=exc.detail)
+            raise
+        try:
+            _audit_command(**audit, status="started", writes=[], action="device.command_attempt")
+        except DatabaseError as exc:
+            logger.exception("Audit trail unavailable: command %s on %s refused", command.command_id,
+                             machine.machine_id)
+            raise WriteUnavailable(f"Command '{command.command_id}' was not run: its audit record could not be "
+                                   f"stored ({type(exc).__name__}); try again shortly") from exc
         writes: list[WriteResult] = []
-        for tag, value in planned:
+        for plan in plans:
             try:
-                writes.append(tag_write(tag=tag, value=value, user=user, signature=signature,
-                                        reason=reason or f"command {command.command_id}", source="command"))
+                writes.append(tag_write_apply(plan=plan, user=user))
             except KilnError as exc:
-                _audit_command(user=user, machine=machine, command=command, status="failed", parameters=params,
-                               preconditions=checks, writes=writes, reason=reason,
-                               error=f"{tag.name}: {exc.detail}")
+                _audit_command_quietly(**audit, status="failed", writes=writes, error=f"{plan.tag.name}: {exc.detail}")
                 if writes:
                     done = ", ".join(w.tag.name for w in writes)
                     exc.detail = f"{exc.detail} (command '{command.command_id}' stopped; already written: {done})"
                 raise
-        record = _audit_command(user=user, machine=machine, command=command, status="executed", parameters=params,
-                                preconditions=checks, writes=writes, reason=reason)
+        try:
+            record = _audit_command(**audit, status="executed", writes=writes)
+        except DatabaseError as exc:
+            logger.exception("Could not audit executed command %s on %s", command.command_id, machine.machine_id)
+            raise WriteUnavailable(f"Command '{command.command_id}' was executed, but its outcome could not be "
+                                   "recorded (its attempt and each write are on record); check the device before "
+                                   "running it again") from exc
     finally:
         try:
             lock.release()

@@ -10,18 +10,21 @@ are audited in the transaction of the change and announce themselves with tags.v
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, ProtectedError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.audit import AuditEntry, audit_record, audit_record_many
+from accounts.models import AuditRecord
 from scada.errors import BadRequest, Conflict, KilnError, NotFound, PermissionDenied, Unprocessable
 from scada.redis import get_redis
 from scada.roles import Role
@@ -38,7 +41,12 @@ __all__ = [
     "BatchItemResult",
     "DriverWriteFailed",
     "WriteUnavailable",
+    "WritePlan",
     "tag_write",
+    "tag_write_check",
+    "tag_write_apply",
+    "tag_write_refused_record",
+    "has_nul",
     "tag_write_batch",
     "tag_create",
     "tag_update",
@@ -57,8 +65,6 @@ BATCH_WRITE_MAX = 1000
 # How long one write may hold a tag's lock (a PLC write with read-back), and how long a second writer waits.
 WRITE_LOCK_SECONDS = 30
 WRITE_LOCK_WAIT_SECONDS = 15
-# Externally timestamped values may lag arbitrarily (store-and-forward), but not run ahead of the server clock.
-MAX_FUTURE_SKEW = timedelta(minutes=5)
 _LOCK_KEY = "kiln:lock:tagwrite:{}"
 
 # Fields an engineer may set on a tag (identity — name, machine, datatype — is fixed once created).
@@ -84,7 +90,8 @@ class WriteUnavailable(KilnError):
 class WriteResult:
     """What a write did: the value written, the one it replaced, when, with what quality, and its audit id.
 
-    `confirmed` is the PLC read-back verdict for driver-fed tags and None for tags no PLC feeds.
+    `confirmed` is the PLC read-back verdict for driver-fed tags and None for tags no PLC feeds. `live` is
+    False for a write with a stated time older than the live value (history only); `message` says what was done.
     """
 
     tag: Tag
@@ -94,6 +101,8 @@ class WriteResult:
     quality: str
     confirmed: bool | None
     audit_id: int
+    live: bool = True
+    message: str = "Tag value written successfully"
 
 
 @dataclass(slots=True)
@@ -214,24 +223,6 @@ def _verify_signature(user, tag: Tag, signature: dict) -> None:
     password_verify(user=account, password=signature["password"], purpose=f"e-signature on write of tag {tag.name}")
 
 
-def _normalize_timestamp(timestamp) -> datetime | None:
-    if timestamp is None:
-        return None
-    if isinstance(timestamp, str):
-        try:
-            timestamp = parse_datetime(timestamp)
-        except ValueError:
-            timestamp = None
-    if not isinstance(timestamp, datetime):
-        raise BadRequest("timestamp must be an ISO 8601 date-time, e.g. 2026-04-01T00:00:00Z")
-    if timestamp.tzinfo is None:
-        timestamp = timestamp.replace(tzinfo=UTC)  # the API speaks UTC; a zone-less time means UTC
-    timestamp = timestamp.astimezone(UTC)
-    if timestamp > timezone.now() + MAX_FUTURE_SKEW:
-        raise Unprocessable("timestamp is in the future")
-    return timestamp
-
-
 def _acquire_lock(tag: Tag):
     # One writer per tag at a time, across every web and worker process, without holding a DB transaction
     # open over PLC I/O. The lock expires on its own if its holder dies mid-write.
@@ -253,18 +244,109 @@ def _release_lock(lock) -> None:
         logger.warning("Tag write lock %s expired before it was released", lock.name)
 
 
-def tag_write(*, tag: Tag, value, user, quality: str | None = None, timestamp: datetime | None = None,
-              signature: dict | None = None, reason: str = "", source: str = "api") -> WriteResult:
-    """Write a value to a tag: validate, check roles and e-signature, write, track, audit. Raises KilnError.
+def _normalize_timestamp(timestamp) -> datetime | None:
+    """A stated time as an aware UTC datetime, within the back-fill window and the future skew; 400/422 else.
 
-    - 403 when the tag is not writable, when the caller's role is below the tag's `write_role`, and for a
-      missing or wrong e-signature (a wrong password counts toward the signer's lockout);
-    - 422 for a wrong type or a value outside [min_value, max_value]; 400 for malformed quality/timestamp;
-    - 502 (DriverWriteFailed) when the PLC refuses the write; the failure is audited.
-    A tag fed by a PLC is written through the registered WriteRouter (no quality/timestamp: the PLC decides);
-    any other tag is recorded through tag_values_record with the given quality and timestamp.
-    Must not be called inside an outer transaction when the tag requires a signature (see password_verify).
+    The window (KILN_WRITE_BACKFILL_DAYS) bounds how far back a writer may reach: older samples would be
+    dropped by the historian's retention after a 200, and each day reached costs the historian partitions.
     """
+    if timestamp is None:
+        return None
+    if isinstance(timestamp, str):
+        try:
+            timestamp = parse_datetime(timestamp)
+        except ValueError:
+            timestamp = None
+    if not isinstance(timestamp, datetime):
+        raise BadRequest("timestamp must be an ISO 8601 date-time, e.g. 2026-04-01T00:00:00Z")
+    if timestamp.tzinfo is None:
+        timestamp = timestamp.replace(tzinfo=UTC)  # the API speaks UTC; a zone-less time means UTC
+    timestamp = timestamp.astimezone(UTC)
+    now = timezone.now()
+    skew = settings.KILN_WRITE_FUTURE_SKEW_SECONDS
+    if timestamp > now + timedelta(seconds=skew):
+        raise Unprocessable(f"timestamp is in the future (more than {skew} s ahead of the server clock)")
+    days = settings.KILN_WRITE_BACKFILL_DAYS
+    if timestamp < now - timedelta(days=days):
+        raise Unprocessable(f"timestamp {timestamp.strftime('%Y-%m-%dT%H:%M:%SZ')} is older than the back-fill "
+                            f"window of {days} days (KILN_WRITE_BACKFILL_DAYS); nothing was written")
+    return timestamp
+
+
+def has_nul(value) -> bool:
+    """True when any string in a JSON value (keys included) holds a NUL. Iterative: no depth limit to trip."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if "\x00" in v:
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, (list, tuple)):
+            stack.extend(v)
+    return False
+
+
+def _refuse_nul(tag: Tag, *, value, quality, signature, reason) -> None:
+    # PostgreSQL text cannot hold NUL: a value or signature field carrying one could reach the PLC and then
+    # fail its audit record. Refused up-front, before anything else happens.
+    if has_nul(value):
+        raise BadRequest(f"Value for tag '{tag.name}' contains a NUL character (\\u0000), which no tag can hold")
+    if has_nul(quality):
+        raise BadRequest("quality contains a NUL character (\\u0000)")
+    if has_nul(reason):
+        raise BadRequest("reason contains a NUL character (\\u0000)")
+    if isinstance(signature, dict):
+        for key in sorted(k for k in signature if isinstance(k, str) and has_nul(signature[k])):
+            raise BadRequest(f"signature: {key} contains a NUL character (\\u0000)")
+    if has_nul(signature):
+        raise BadRequest("signature contains a NUL character (\\u0000)")
+
+
+def _printable(value, limit: int = 1000):
+    """A value safe for the audit trail of a refused write: JSON without NUL, else its escaped repr (cut)."""
+    if value is None or isinstance(value, (bool, int)) or isinstance(value, float) and math.isfinite(value):
+        return value
+    if isinstance(value, str) and "\x00" not in value:
+        return value[:limit]
+    return repr(value)[:limit]  # repr escapes NUL (and anything else) as text
+
+
+@dataclass(slots=True)
+class WritePlan:
+    """A write that passed every check (tag_write_check), ready for tag_write_apply.
+
+    `stated`: the writer sent quality/timestamp for a PLC-fed tag; they are accepted but not applied (the PLC
+    read-back sets the live value, its quality and its time) and the answer says so.
+    """
+
+    tag: Tag
+    value: Any
+    quality: str | None
+    timestamp: datetime | None
+    signature: dict | None
+    plc: bool
+    router: Any
+    reason: str
+    source: str
+    stated: bool = False
+
+
+def tag_write_check(*, tag: Tag, value, user, quality: str | None = None, timestamp=None,
+                    signature: dict | None = None, reason: str = "", source: str = "api") -> WritePlan:
+    """Every check of a write, in order, before anything is acted on. Raises KilnError; audits nothing.
+
+    NUL characters anywhere (value, quality, signature, reason) → 400; writability and role → 403; type and
+    limits → 422; quality/timestamp shape → 400, outside the back-fill window or the future skew → 422;
+    e-signature shape → 400/403 and its password (a wrong one counts toward the signer's lockout) → 403.
+    A PLC-fed tag takes a stated quality of GOOD and a timestamp but does not apply them; any other quality is
+    a 422 (a PLC register has no quality to write).
+    """
+    _refuse_nul(tag, value=value, quality=quality, signature=signature, reason=reason)
+    if reason is not None and not isinstance(reason, str):
+        raise BadRequest("reason must be a string")
     _check_may_write(tag, user)
     coerced = _validate_value(tag, value)
     if quality is not None:
@@ -273,13 +355,59 @@ def tag_write(*, tag: Tag, value, user, quality: str | None = None, timestamp: d
     sig = _check_signature_shape(tag, signature)
     router = get_write_router()
     plc = router is not None and router.handles(tag.pk)
-    if plc and (quality is not None or ts is not None):
-        raise BadRequest(f"Tag '{tag.name}' is fed by a PLC: quality and timestamp come from the PLC, not the writer")
+    if plc and quality not in (None, Quality.GOOD):
+        raise Unprocessable(f"Tag '{tag.name}' is fed by a PLC: a write sends the value only, so quality {quality} "
+                            "cannot be written (the PLC read-back sets the quality)")
     if sig is not None:
         _verify_signature(user, tag, sig)
-    username = getattr(user, "username", "") or ""
     reason = (reason or (sig["reason"] if sig else ""))[:1000]
+    return WritePlan(tag=tag, value=coerced, quality=quality, timestamp=ts, signature=sig, plc=plc, router=router,
+                     reason=reason, source=source, stated=plc and (quality is not None or ts is not None))
 
+
+def tag_write_refused_record(*, tag: Tag, user, value, error: KilnError, source: str, reason="") -> None:
+    """Audit a refused write attempt (`tag.write_refused`: status, error, the value as sent). Part 11 asks
+    for attempts too. Committed on its own; if the trail is down the refusal still stands (nothing was acted
+    on), so the failure is logged, not raised."""
+    try:
+        with transaction.atomic():
+            audit_record(action="tag.write_refused", user=user, object_type="tag", object_id=tag.name,
+                         new_value={"value": _printable(value), "source": source, "status": error.status_code,
+                                    "error": _printable(error.detail)},
+                         reason=_printable(reason if isinstance(reason, str) else "") or "")
+    except DatabaseError:
+        logger.exception("Could not audit a refused write to tag %s", tag.name)
+
+
+def _audit_attempt(plan: WritePlan, user, old, signed) -> AuditRecord:
+    # The rule: no PLC is touched before its attempt is on record. Committed now, in its own transaction (the
+    # write service runs outside any outer one), so a crash between here and the outcome still leaves a trace.
+    try:
+        with transaction.atomic():
+            return audit_record(
+                action="tag.write_attempt", user=user, object_type="tag", object_id=plan.tag.name, old_value=old,
+                new_value={"value": plan.value, "source": plan.source, "signature": signed,
+                           "stated_quality": plan.quality,
+                           "stated_timestamp": plan.timestamp.isoformat() if plan.timestamp else None},
+                reason=plan.reason)
+    except DatabaseError as exc:
+        logger.exception("Audit trail unavailable: write to tag %s refused before reaching the PLC", plan.tag.name)
+        raise WriteUnavailable(f"Tag '{plan.tag.name}' was not written: its audit record could not be stored "
+                               f"({type(exc).__name__}); try again shortly") from exc
+
+
+def tag_write_apply(*, plan: WritePlan, user) -> WriteResult:
+    """Carry out a checked write: lock the tag, record the attempt, write, track and audit the outcome.
+
+    PLC-fed tags: a `tag.write_attempt` record is committed before the driver is called (503, PLC untouched,
+    if it cannot be); then `tag.write` (with the read-back verdict) or `tag.write_failed` (502). Other tags: the
+    write count, the `tag.write` record and the value are stored in one transaction (503, nothing stored, if
+    the audit cannot be written). Must run outside any outer transaction.
+    """
+    tag, coerced, plc = plan.tag, plan.value, plan.plc
+    sig = plan.signature
+    username = getattr(user, "username", "") or ""
+    backfill = False
     lock = _acquire_lock(tag)
     try:
         previous = live_get_many([tag.pk]).get(tag.pk)
@@ -289,49 +417,73 @@ def tag_write(*, tag: Tag, value, user, quality: str | None = None, timestamp: d
             signed = {"signed_by": username, "meaning": sig["meaning"], "reason": sig["reason"],
                       "signed_at": timezone.now().isoformat(), "password_verified": True}
         confirmed = None
+        attempt = None
         if plc:
+            attempt = _audit_attempt(plan, user, old, signed)
             try:
                 # PLC I/O outside any DB transaction: a slow PLC must not hold row locks or connections.
-                outcome = router.write(tag=tag, value=coerced)
+                outcome = plan.router.write(tag=tag, value=coerced)
             except DriverWriteError as exc:
-                with transaction.atomic():
-                    audit_record(action="tag.write_failed", user=user, object_type="tag", object_id=tag.name,
-                                 old_value=old,
-                                 new_value={"value": coerced, "source": source, "error": exc.detail,
-                                            "unknown_outcome": exc.unknown_outcome, "signature": signed},
-                                 reason=reason)
+                try:
+                    with transaction.atomic():
+                        audit_record(action="tag.write_failed", user=user, object_type="tag", object_id=tag.name,
+                                     old_value=old,
+                                     new_value={"value": coerced, "source": plan.source, "error": exc.detail,
+                                                "unknown_outcome": exc.unknown_outcome, "signature": signed,
+                                                "attempt_id": attempt.pk},
+                                     reason=plan.reason)
+                except DatabaseError:
+                    logger.exception("Could not audit the failed write to tag %s (attempt #%s)", tag.name,
+                                     attempt.pk)
                 hint = " (the PLC may have applied it: check before retrying)" if exc.unknown_outcome else ""
                 raise DriverWriteFailed(f"Write to tag '{tag.name}' failed: {exc.detail}{hint}")
             confirmed = bool(outcome.confirmed)
             sample_ts = datetime.now(tz=UTC)
         else:
-            sample_ts = ts or datetime.now(tz=UTC)
+            sample_ts = plan.timestamp or datetime.now(tz=UTC)
         now = timezone.now()
-        with transaction.atomic():
-            # Conditional UPDATE (healthchecks' habit): F() keeps parallel increments, and the filter makes a
-            # tag switched off meanwhile fail the write instead of counting it. A PLC write has already happened
-            # by now, so it is tracked and audited whatever changed meanwhile: the trail must tell the truth.
-            writable = Tag.objects.filter(pk=tag.pk) if plc else Tag.objects.filter(pk=tag.pk, is_writable=True,
-                                                                                      is_active=True)
-            updated = writable.update(last_write_by=username, last_write_at=now, write_count=F("write_count") + 1)
-            if updated != 1 and not plc:
-                raise Conflict(f"Tag '{tag.name}' was changed or removed while writing; nothing was written")
-            written_quality = quality or Quality.GOOD
-            record = audit_record(
-                action="tag.write", user=user, object_type="tag", object_id=tag.name, old_value=old,
-                new_value={"value": coerced, "quality": written_quality if not plc else None,
-                           "timestamp": sample_ts.isoformat(), "source": source,
-                           "confirmed": confirmed, "signature": signed},
-                reason=reason,
-            )
-            if not plc:
-                # Last step of the transaction: if recording fails, the count and the audit roll back with it.
-                changes = tag_values_record(
-                    samples=[Sample(tag_id=tag.pk, value=coerced, quality=written_quality, ts=sample_ts.timestamp(),
-                                    stated_time=ts is not None)],
-                    force=True)
-                if not changes:
-                    raise Conflict(f"Tag '{tag.name}' is no longer active; nothing was written")
+        written_quality = plan.quality or Quality.GOOD
+        try:
+            with transaction.atomic():
+                # Conditional UPDATE (healthchecks' habit): F() keeps parallel increments, and the filter makes a
+                # tag switched off meanwhile fail the write instead of counting it. A PLC write has already
+                # happened by now, so it is tracked and audited whatever changed meanwhile.
+                writable = Tag.objects.filter(pk=tag.pk) if plc else Tag.objects.filter(pk=tag.pk, is_writable=True,
+                                                                                          is_active=True)
+                updated = writable.update(last_write_by=username, last_write_at=now,
+                                          write_count=F("write_count") + 1)
+                if updated != 1 and not plc:
+                    raise Conflict(f"Tag '{tag.name}' was changed or removed while writing; nothing was written")
+                new_value = {"value": coerced, "quality": written_quality if not plc else None,
+                             "timestamp": sample_ts.isoformat(), "source": plan.source,
+                             "confirmed": confirmed, "signature": signed}
+                if attempt is not None:
+                    new_value["attempt_id"] = attempt.pk
+                if plan.stated:
+                    new_value["stated_not_applied"] = {
+                        "quality": plan.quality,
+                        "timestamp": plan.timestamp.isoformat() if plan.timestamp else None}
+                record = audit_record(action="tag.write", user=user, object_type="tag", object_id=tag.name,
+                                      old_value=old, new_value=new_value, reason=plan.reason)
+                if not plc:
+                    # Last step of the transaction: if recording fails, the count and the audit roll back with it.
+                    changes = tag_values_record(
+                        samples=[Sample(tag_id=tag.pk, value=coerced, quality=written_quality,
+                                        ts=sample_ts.timestamp(), stated_time=plan.timestamp is not None)],
+                        force=True)
+                    if not changes:
+                        raise Conflict(f"Tag '{tag.name}' is no longer active; nothing was written")
+                    backfill = changes[0].backfill
+        except DatabaseError as exc:
+            logger.exception("Audit trail unavailable while writing tag %s", tag.name)
+            if plc:
+                # The PLC holds the value; only its outcome record is missing. Say so: a blind retry is a second
+                # write, and the attempt record (committed) already names it.
+                raise WriteUnavailable(f"Tag '{tag.name}' was written to the PLC, but the outcome could not be "
+                                       f"recorded (attempt audit #{attempt.pk} stands); check the tag before "
+                                       f"writing again") from exc
+            raise WriteUnavailable(f"Tag '{tag.name}' was not written: its audit record could not be stored "
+                                   f"({type(exc).__name__}); try again shortly") from exc
         if plc:
             current = live_get_many([tag.pk]).get(tag.pk)
             written_quality = current.quality if current else Quality.GOOD
@@ -339,40 +491,120 @@ def tag_write(*, tag: Tag, value, user, quality: str | None = None, timestamp: d
         _release_lock(lock)
     if updated == 1:
         tag.refresh_from_db(fields=["last_write_by", "last_write_at", "write_count"])
+    if backfill:
+        message = ("Tag value written to history only: its timestamp is older than the live value, which is "
+                   "unchanged")
+    elif plan.stated:
+        message = ("Tag value written to the PLC; the stated quality/timestamp were accepted but not applied: the "
+                   "PLC read-back sets the live value, its quality and its time")
+    else:
+        message = "Tag value written successfully"
     return WriteResult(tag=tag, value=coerced, previous_value=previous.value if previous else None,
-                       timestamp=sample_ts, quality=written_quality, confirmed=confirmed, audit_id=record.pk)
+                       timestamp=sample_ts, quality=written_quality, confirmed=confirmed, audit_id=record.pk,
+                       live=not backfill, message=message)
+
+
+def tag_write(*, tag: Tag, value, user, quality: str | None = None, timestamp: datetime | None = None,
+              signature: dict | None = None, reason: str = "", source: str = "api") -> WriteResult:
+    """Write a value to a tag: check everything (tag_write_check), then act (tag_write_apply). Raises KilnError.
+
+    - 400 for NUL characters or malformed quality/timestamp/signature; 403 when the tag is not writable, the
+      caller's role is below the tag's `write_role`, or the e-signature is missing or wrong; 422 for a wrong
+      type, a value outside [min_value, max_value], a time outside the back-fill window. Each refusal is
+      audited as `tag.write_refused`.
+    - 503 (WriteUnavailable) when the audit trail or the lock store is down: the PLC is never touched then.
+    - 502 (DriverWriteFailed) when the PLC refuses the write; the failure is audited.
+    A tag fed by a PLC is written through the registered WriteRouter; any other tag is recorded through
+    tag_values_record with the given quality and timestamp (older than the live value: history only).
+    Must not be called inside an outer transaction (the attempt record must commit before the PLC is touched,
+    and a wrong signature password must stay counted).
+    """
+    try:
+        plan = tag_write_check(tag=tag, value=value, user=user, quality=quality, timestamp=timestamp,
+                               signature=signature, reason=reason, source=source)
+    except KilnError as exc:
+        tag_write_refused_record(tag=tag, user=user, value=value, error=exc, source=source, reason=reason)
+        raise
+    return tag_write_apply(plan=plan, user=user)
+
+
+def _batch_key_problem(machine_id, name) -> str | None:
+    if machine_id is not None and not isinstance(machine_id, str):
+        return "machine_id must be a string"
+    if not isinstance(name, str) or not name:
+        return "name: this field is required (a string)"
+    if "\x00" in name or (machine_id and "\x00" in machine_id):
+        return "name and machine_id must not contain NUL characters (\\u0000)"
+    return None
 
 
 def tag_write_batch(*, writes: list[dict], user, source: str = "api.batch") -> list[BatchItemResult]:
-    """Write many values, each validated and written on its own (partial success), in request order.
+    """Write many values in request order, partial success, one result per item whatever happens.
 
-    Each item is {"machine_id"?, "name", "value", "quality"?, "timestamp"?, "signature"?}; the tag is found by
-    name on that machine (full name or member name), or by its plant-unique name. One audit record per
-    written item. Tags are looked up in one query.
+    Every item is checked in full first (tag_write_check: lookup, NUL, role, type, limits, time, signature);
+    only then are the valid ones written, each on its own (tag_write_apply). So an invalid item in the middle
+    stops none of the others and never leaves the batch half-answered. Refused items are audited (one
+    `tag.write_refused` record each, in one INSERT); a failure while writing one item (PLC, audit trail down,
+    anything unexpected) becomes that item's status and error. Items are
+    {"machine_id"?, "name", "value", "quality"?, "timestamp"?, "signature"?, "reason"?}; tags are looked up in
+    one query, by name on that machine (full or member name), or by their plant-unique name.
     """
     from tags.selectors import tag_find_many
 
     if len(writes) > BATCH_WRITE_MAX:
         raise BadRequest(f"At most {BATCH_WRITE_MAX} writes per batch")
-    found = tag_find_many(keys=[(w.get("machine_id"), w.get("name")) for w in writes])
-    results: list[BatchItemResult] = []
-    for item in writes:
-        machine_id, name = item.get("machine_id"), item.get("name")
-        out = BatchItemResult(machine_id=machine_id or "", name=name or "")
-        tag = found.get((machine_id, name))
+    items = [w if isinstance(w, dict) else {} for w in writes]
+    keys = [(w.get("machine_id"), w.get("name")) for w in items]
+    found = tag_find_many(keys=[k for k in keys if _batch_key_problem(*k) is None])
+    planned: list[tuple[BatchItemResult, WritePlan | None]] = []
+    refused: list[AuditEntry] = []
+    for item, (machine_id, name) in zip(items, keys, strict=True):
+        out = BatchItemResult(machine_id=machine_id if isinstance(machine_id, str) else "",
+                              name=name if isinstance(name, str) else "")
+        out.machine_id, out.name = out.machine_id.replace("\x00", ""), out.name.replace("\x00", "")
+        plan = None
+        problem = _batch_key_problem(machine_id, name)
+        tag = found.get((machine_id, name)) if problem is None else None
         try:
+            if problem is not None:
+                raise BadRequest(problem)
             if tag is None:
                 if machine_id:
                     raise NotFound(f"Tag '{name}' not found on machine '{machine_id}'")
                 raise NotFound(f"Tag '{name}' not found")
             out.machine_id = tag.machine.machine_id
-            out.result = tag_write(tag=tag, value=item.get("value"), user=user, quality=item.get("quality"),
+            plan = tag_write_check(tag=tag, value=item.get("value"), user=user, quality=item.get("quality"),
                                    timestamp=item.get("timestamp"), signature=item.get("signature"),
                                    reason=item.get("reason") or "", source=source)
         except KilnError as exc:
             out.status_code, out.error, out.extra = exc.status_code, exc.detail, exc.extra
-        results.append(out)
-    return results
+            if tag is not None:
+                reason = item.get("reason")
+                refused.append(AuditEntry(
+                    action="tag.write_refused", user=user, object_type="tag", object_id=tag.name,
+                    new_value={"value": _printable(item.get("value")), "source": source,
+                               "status": exc.status_code, "error": _printable(exc.detail)},
+                    reason=_printable(reason if isinstance(reason, str) else "") or ""))
+        planned.append((out, plan))
+    if refused:
+        try:
+            with transaction.atomic():
+                audit_record_many(entries=refused)
+        except DatabaseError:
+            logger.exception("Could not audit %d refused items of a batch write", len(refused))
+    for out, plan in planned:
+        if plan is None:
+            continue
+        try:
+            out.result = tag_write_apply(plan=plan, user=user)
+        except KilnError as exc:
+            out.status_code, out.error, out.extra = exc.status_code, exc.detail, exc.extra
+        except Exception:
+            # One item's unexpected fault must not cost the caller the results of the items already written.
+            logger.exception("Batch write of tag %s failed unexpectedly", out.name)
+            out.status_code, out.error = 500, f"Write to tag '{out.name}' failed unexpectedly; check it before retrying"
+    return [out for out, _ in planned]
+
 
 
 # --- tag configuration -----------------------------------------------------------------------------------------

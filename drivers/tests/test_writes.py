@@ -127,3 +127,58 @@ def test_it_goes_through_the_tag_write_service_with_the_verdict_in_the_audit(plc
     assert result.confirmed is True
     record = AuditRecord.objects.filter(action="tag.write", object_id="Speed_SP").latest("id")
     assert record.new_value["confirmed"] is True
+
+
+# --- the rule: no PLC write without its audit record ------------------------------------------------------------
+
+def test_it_leaves_the_plc_untouched_when_the_write_attempt_cannot_be_audited(plc, setpoint_on_plc, supervisor):
+    from scada.errors import KilnError
+    from tags.services import tag_write
+    from tags.tests.conftest import audit_insert_fails
+
+    tag, _ = setpoint_on_plc
+    with audit_insert_fails("tag.write_attempt"), pytest.raises(KilnError) as exc:
+        tag_write(tag=tag, value=1500.0, user=supervisor)
+    assert exc.value.status_code == 503 and "audit record could not be stored" in exc.value.detail
+    assert plc.plc.writes == []  # the PLC never saw the write
+    tag.refresh_from_db()
+    assert tag.write_count == 0
+    assert not AuditRecord.objects.filter(action__in=["tag.write", "tag.write_attempt"]).exists()
+
+
+def test_it_records_the_attempt_before_the_plc_write_and_the_outcome_after(plc, setpoint_on_plc, supervisor):
+    from tags.services import tag_write
+
+    tag, _ = setpoint_on_plc
+    result = tag_write(tag=tag, value=1500.0, user=supervisor)
+    attempt, outcome = AuditRecord.objects.filter(object_id="Speed_SP").order_by("id")
+    assert (attempt.action, outcome.action, outcome.pk) == ("tag.write_attempt", "tag.write", result.audit_id)
+    assert outcome.new_value["attempt_id"] == attempt.pk and attempt.new_value["value"] == 1500.0
+
+
+def test_it_refuses_a_signature_meaning_with_a_nul_before_the_plc_is_touched(plc, setpoint_on_plc, supervisor):
+    from conftest import PASSWORD
+    from scada.errors import BadRequest
+    from tags.models import Tag
+    from tags.services import tag_write
+
+    tag, _ = setpoint_on_plc
+    Tag.objects.filter(pk=tag.pk).update(requires_signature=True)
+    tag.refresh_from_db()
+    before = plc.call(plc.plc.get, "holding", 0, 2)
+    with pytest.raises(BadRequest, match=r"signature: meaning contains a NUL character"):
+        tag_write(tag=tag, value=70.0, user=supervisor,
+                  signature={"password": PASSWORD, "meaning": "Appro\x00ved", "reason": "change"})
+    assert plc.plc.writes == [] and plc.call(plc.plc.get, "holding", 0, 2) == before
+    refused = AuditRecord.objects.get(action="tag.write_refused")
+    assert (refused.object_id, refused.new_value["status"]) == ("Speed_SP", 400)
+    assert not AuditRecord.objects.filter(action__in=["tag.write", "tag.write_attempt"]).exists()
+
+
+def test_it_reports_a_float32_setpoint_at_float32_precision(plc, setpoint_on_plc, supervisor):
+    from tags.services import tag_write
+
+    tag, _ = setpoint_on_plc
+    tag_write(tag=tag, value=1485.2, user=supervisor)  # float32 holds 1485.199951171875
+    assert live_get_many([tag.pk])[tag.pk].value == 1485.2
+    assert repr(live_get_many([tag.pk])[tag.pk].value) == "1485.2"

@@ -157,6 +157,8 @@ class _WrittenTagSerializer(serializers.Serializer):
     timestamp = serializers.CharField()
     quality = serializers.CharField()
     confirmed = serializers.BooleanField(allow_null=True)
+    live_updated = serializers.BooleanField(
+        help_text="false when the stated timestamp is older than the live value: the value went to history only")
     last_write_by = serializers.CharField()
     last_write_at = serializers.CharField()
     write_count = serializers.IntegerField()
@@ -165,7 +167,9 @@ class _WrittenTagSerializer(serializers.Serializer):
 
 class TagWriteResponseSerializer(serializers.Serializer):
     success = serializers.BooleanField()
-    message = serializers.CharField()
+    message = serializers.CharField(help_text="What was done: written, written to history only (older than the "
+                                              "live value), or written to the PLC with stated quality/timestamp "
+                                              "not applied")
     tag = _WrittenTagSerializer()
 
 
@@ -174,7 +178,7 @@ def tag_write_response(result) -> dict:
     tag = result.tag
     return {
         "success": True,
-        "message": "Tag value written successfully",
+        "message": result.message,
         "tag": {
             "machine_id": tag.machine.machine_id,
             "name": tag.name,
@@ -184,6 +188,7 @@ def tag_write_response(result) -> dict:
             "timestamp": iso_utc(result.timestamp),
             "quality": result.quality,
             "confirmed": result.confirmed,
+            "live_updated": result.live,
             "last_write_by": tag.last_write_by,
             "last_write_at": iso_utc(tag.last_write_at),
             "write_count": tag.write_count,
@@ -215,6 +220,8 @@ class _BatchItemResultSerializer(serializers.Serializer):
     timestamp = serializers.CharField(required=False)
     value = ANY_JSON(required=False)
     audit_id = serializers.IntegerField(required=False)
+    live_updated = serializers.BooleanField(required=False)
+    message = serializers.CharField(required=False)
     status = serializers.IntegerField(required=False, help_text="HTTP status the item alone would have had")
     error = serializers.CharField(required=False)
 

@@ -6,11 +6,14 @@ matrix (scada/api/matrix.py); a tag's own write role and e-signature are enforce
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from scada.api.errors import flatten_errors
 from scada.api.pagination import parse_limit_offset
 from scada.api.renderers import iso_utc
+from scada.errors import BadRequest
 from tags import selectors, services
 from tags.api.serializers import (
     BatchWriteInputSerializer,
@@ -131,7 +134,12 @@ class _TagWriteMixin(_TagObjectMixin):
     def do_write(self, request):
         tag = self.get_tag()
         data = TagWriteInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        if not data.is_valid():
+            # A malformed write is a refused attempt too (Part 11): on record before the 400.
+            sent = request.data.get("value") if isinstance(request.data, dict) else None
+            services.tag_write_refused_record(tag=tag, user=request.user, value=sent, source="api",
+                                              error=BadRequest("; ".join(flatten_errors(data.errors))))
+            raise ValidationError(data.errors)
         v = data.validated_data
         result = services.tag_write(tag=tag, value=v["value"], user=request.user, quality=v.get("quality"),
                                     timestamp=v.get("timestamp"), signature=v.get("signature"),
@@ -190,7 +198,8 @@ class TagBatchWriteView(TagApiView):
             out = {"machine_id": item.machine_id, "name": item.name, "success": item.success}
             if item.success:
                 out.update(timestamp=iso_utc(item.result.timestamp), value=item.result.value,
-                           audit_id=item.result.audit_id)
+                           audit_id=item.result.audit_id, live_updated=item.result.live,
+                           message=item.result.message)
             else:
                 out.update(status=item.status_code, error=item.error)
             results.append(out)

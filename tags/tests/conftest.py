@@ -1,5 +1,6 @@
 """Fixtures for the tags app: a site, machines, tags of each datatype, live values, a fake PLC write router."""
 
+import contextlib
 import time
 
 import pytest
@@ -96,3 +97,34 @@ def plc_router():
 
     yield install
     register_write_router(previous)  # put the drivers app's router back for the tests that follow
+
+
+@contextlib.contextmanager
+def audit_insert_fails(action: str):
+    """The audit trail refuses records of one action, for real: a PostgreSQL trigger raises on their INSERT.
+
+    Stands for a full disk, a lost connection or a constraint the trail trips on, at the one point that matters.
+    DDL outlives a transactional test's flush, so the trigger is dropped again on the way out.
+    """
+    import re
+
+    from django.db import connection
+
+    assert re.fullmatch(r"[a-z_.]+", action)  # a trigger argument is a literal: test constants only
+    with connection.cursor() as cur:
+        cur.execute("""
+            CREATE OR REPLACE FUNCTION kiln_test_audit_fails() RETURNS trigger AS $$
+            BEGIN
+                IF NEW.action = TG_ARGV[0] THEN
+                    RAISE EXCEPTION 'test: audit trail refuses %', NEW.action;
+                END IF;
+                RETURN NEW;
+            END $$ LANGUAGE plpgsql""")
+        cur.execute("DROP TRIGGER IF EXISTS kiln_test_audit_fails ON accounts_auditrecord")
+        cur.execute("CREATE TRIGGER kiln_test_audit_fails BEFORE INSERT ON accounts_auditrecord FOR EACH ROW "
+                    f"EXECUTE FUNCTION kiln_test_audit_fails('{action}')")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cur:
+            cur.execute("DROP TRIGGER IF EXISTS kiln_test_audit_fails ON accounts_auditrecord")

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 import pytest
+import time_machine
 
 from accounts.models import AuditRecord
 from conftest import PASSWORD
@@ -383,9 +384,13 @@ def test_it_drops_the_live_value_of_a_deleted_tag_once_committed(admin_user, mac
 
 # --- writes -------------------------------------------------------------------------------------------------------
 
-def test_it_writes_with_the_seed_003_response(supervisor_client, setpoint):
-    r = supervisor_client.put("/api/tags/machine_001/Setpoint_Temperature/write",
-                              {"value": 92.3, "quality": "GOOD", "timestamp": "2024-08-26T11:15:00Z"}, format="json")
+def test_it_writes_with_the_seed_003_response(supervisor, setpoint):
+    from conftest import client_for
+
+    with time_machine.travel("2024-08-26T11:15:30Z", tick=True):  # the seed's "now", so its time is recent
+        r = client_for(supervisor).put("/api/tags/machine_001/Setpoint_Temperature/write",
+                                       {"value": 92.3, "quality": "GOOD", "timestamp": "2024-08-26T11:15:00Z"},
+                                       format="json")
     assert r.status_code == 200, r.content
     body = r.json()
     assert (body["success"], body["message"]) == (True, "Tag value written successfully")
@@ -423,7 +428,8 @@ def test_it_writes_dotted_member_tags(operator_client, pump_type, site):
     ({}, 400, "value: This field is required."),
     ({"value": 1.0, "timestamp": "yesterday"}, 400, None),
     ({"value": 1.0, "quality": "SUPERB"}, 400, "Invalid quality: 'SUPERB' not in ['GOOD', 'UNCERTAIN', 'BAD']"),
-    ({"value": 1.0, "timestamp": "2999-01-01T00:00:00Z"}, 422, "timestamp is in the future"),
+    ({"value": 1.0, "timestamp": "2999-01-01T00:00:00Z"}, 422,
+     "timestamp is in the future (more than 300 s ahead of the server clock)"),
 ])
 def test_it_refuses_bad_writes_and_changes_nothing(supervisor_client, setpoint, body, status, detail):
     r = supervisor_client.put("/api/tags/machine_001/Setpoint_Temperature/write", body, format="json")
@@ -432,7 +438,8 @@ def test_it_refuses_bad_writes_and_changes_nothing(supervisor_client, setpoint, 
         assert r.json()["detail"] == detail
     setpoint.refresh_from_db()
     assert setpoint.write_count == 0 and live_get_many([setpoint.pk])[setpoint.pk] is None
-    assert not AuditRecord.objects.filter(action__startswith="tag.").exists()
+    # Refused by the service: audited as an attempt, never as a write.
+    assert not AuditRecord.objects.filter(action__startswith="tag.").exclude(action="tag.write_refused").exists()
 
 
 @pytest.mark.parametrize("datatype", ["INT", "REAL"])
@@ -523,19 +530,22 @@ def test_it_counts_only_writes_of_the_last_24_hours(operator_client, supervisor,
 
 # --- batch write --------------------------------------------------------------------------------------------------
 
-def test_it_batch_writes_with_partial_success(supervisor_client, setpoint, temp_sensor, make_tag, site):
+def test_it_batch_writes_with_partial_success(supervisor, setpoint, temp_sensor, make_tag, site):
+    from conftest import client_for
+
     other = Machine.objects.create(machine_id="machine_002", site=site)
     make_tag("Enable_Motor", datatype="BOOL", is_writable=True, machine=other)
-    r = supervisor_client.post("/api/tags/batch/write", {"writes": [
-        {"machine_id": "machine_001", "name": "Setpoint_Temperature", "value": 85.0, "quality": "GOOD"},
-        {"machine_id": "machine_002", "name": "Enable_Motor", "value": True, "quality": "GOOD"},
-        {"machine_id": "machine_001", "name": "Temperature_Sensor_01", "value": 1.0},
-        {"machine_id": "machine_001", "name": "Setpoint_Temperature", "value": 999.0},
-        {"machine_id": "machine_001", "name": "Nope", "value": 1.0},
-        {"machine_id": "machine_002", "name": "Setpoint_Temperature", "value": 1.0},
-        {"name": "Setpoint_Temperature", "value": 75.5, "timestamp": "2024-08-26T11:45:00Z"},
-        {"name": "Setpoint_Temperature", "value": 75.5, "timestamp": "not a time"},
-    ]}, format="json")
+    with time_machine.travel("2024-08-26T11:50:00Z", tick=True):
+        r = client_for(supervisor).post("/api/tags/batch/write", {"writes": [
+            {"machine_id": "machine_001", "name": "Setpoint_Temperature", "value": 85.0, "quality": "GOOD"},
+            {"machine_id": "machine_002", "name": "Enable_Motor", "value": True, "quality": "GOOD"},
+            {"machine_id": "machine_001", "name": "Temperature_Sensor_01", "value": 1.0},
+            {"machine_id": "machine_001", "name": "Setpoint_Temperature", "value": 999.0},
+            {"machine_id": "machine_001", "name": "Nope", "value": 1.0},
+            {"machine_id": "machine_002", "name": "Setpoint_Temperature", "value": 1.0},
+            {"name": "Setpoint_Temperature", "value": 75.5, "timestamp": "2024-08-26T11:45:00Z"},
+            {"name": "Setpoint_Temperature", "value": 75.5, "timestamp": "not a time"},
+        ]}, format="json")
     assert r.status_code == 200, r.content
     body = r.json()
     assert (body["success"], body["total_writes"], body["successful_writes"], body["failed_writes"]) == (
@@ -567,13 +577,17 @@ def test_it_answers_400_for_a_bad_batch_envelope(supervisor_client, body):
     assert r.status_code == 400 and r.json()["detail"]
 
 
-def test_it_takes_seed_003s_write_example_as_written_on_the_demos_lab_tag(supervisor_client):
+@time_machine.travel("2024-08-26T11:15:30Z", tick=True)  # the seed's "now": its example time is then recent
+def test_it_takes_seed_003s_write_example_as_written_on_the_demos_lab_tag(supervisor):
     """The demo has a tag no PLC feeds (a LIMS value), so quality and timestamp from the writer are accepted."""
+    from conftest import client_for
     from drivers.demo import load_drivers
     from tags.demo import load_plant
 
-    load_plant()
-    load_drivers()
+    with time_machine.travel("2024-08-26T11:00:00Z", tick=True):  # the demo's own lab value comes first
+        load_plant()
+        load_drivers()
+    supervisor_client = client_for(supervisor)
     r = supervisor_client.put("/api/tags/reactor-01/Lab_Viscosity/write",
                               {"value": 92.3, "quality": "GOOD", "timestamp": "2024-08-26T11:15:00Z"}, format="json")
     assert r.status_code == 200, r.content
@@ -582,10 +596,61 @@ def test_it_takes_seed_003s_write_example_as_written_on_the_demos_lab_tag(superv
     assert {k: body["tag"][k] for k in ("machine_id", "name", "datatype", "value", "timestamp", "quality")} == {
         "machine_id": "reactor-01", "name": "Lab_Viscosity", "datatype": "REAL", "value": 92.3,
         "timestamp": "2024-08-26T11:15:00Z", "quality": "GOOD"}
-    # A PLC-fed demo tag still refuses a writer's quality and timestamp: the PLC's read-back decides them.
+    # A PLC-fed demo tag: refused here only because no drivers worker polls its PLC in this test (502); the
+    # stated quality and timestamp themselves are accepted (see test_it_takes_good_quality_and_a_timestamp_...).
     r = supervisor_client.put("/api/tags/reactor-01/Reactor_Temp_SP/write",
                               {"value": 80.0, "quality": "GOOD", "timestamp": "2024-08-26T11:15:00Z"}, format="json")
-    assert r.status_code == 400 and "fed by a PLC" in r.json()["detail"]
+    assert r.status_code == 502 and "not being polled" in r.json()["detail"]
+
+
+def test_it_checks_every_batch_item_first_and_answers_each_when_one_in_the_middle_has_a_nul(supervisor_client, setpoint,
+                                                                                            make_tag):
+    note = make_tag("Batch_Note", datatype="STRING", is_writable=True)
+    r = supervisor_client.post("/api/tags/batch/write", {"writes": [
+        {"name": "Setpoint_Temperature", "value": 10.0},
+        {"name": "Batch_Note", "value": "bad\x00note"},
+        {"name": "Batch_Note", "value": "good note", "reason": "r\x00"},
+        {"name": "Setpoint\x00", "value": 1.0},
+        {"name": "Batch_Note", "value": "fine"},
+    ]}, format="json")
+    assert r.status_code == 200, r.content
+    res = r.json()["results"]
+    assert [x["success"] for x in res] == [True, False, False, False, True]
+    assert [x.get("status") for x in res[1:4]] == [400, 400, 400]
+    assert "NUL" in res[1]["error"] and "NUL" in res[2]["error"] and "NUL" in res[3]["error"]
+    assert live_get_many([note.pk])[note.pk].value == "fine"
+    assert AuditRecord.objects.filter(action="tag.write").count() == 2
+    assert AuditRecord.objects.filter(action="tag.write_refused", object_id="Batch_Note").count() == 2
+
+
+def test_it_answers_503_per_item_when_the_audit_trail_fails_mid_batch(supervisor_client, setpoint, make_tag):
+    from tags.tests.conftest import audit_insert_fails
+
+    make_tag("Other_SP", is_writable=True)
+    with audit_insert_fails("tag.write"):
+        r = supervisor_client.post("/api/tags/batch/write", {"writes": [
+            {"name": "Setpoint_Temperature", "value": 10.0}, {"name": "Other_SP", "value": 5.0}]}, format="json")
+    assert r.status_code == 200, r.content
+    assert [(x["success"], x["status"]) for x in r.json()["results"]] == [(False, 503), (False, 503)]
+    assert live_get_many([setpoint.pk])[setpoint.pk] is None
+
+
+def test_it_refuses_a_signature_meaning_with_a_nul_with_400(supervisor_client, make_tag):
+    tag = make_tag("Batch_Release", datatype="BOOL", is_writable=True, requires_signature=True)
+    r = supervisor_client.post("/api/tags/Batch_Release/write", {"value": True, "signature": {
+        "password": PASSWORD, "meaning": "Appro\x00ved", "reason": "QA"}}, format="json")
+    assert r.status_code == 400 and r.json()["detail"] == "signature: meaning contains a NUL character (\\u0000)"
+    tag.refresh_from_db()
+    assert tag.write_count == 0 and live_get_many([tag.pk])[tag.pk] is None
+    assert AuditRecord.objects.filter(action="tag.write_refused").count() == 1
+
+
+def test_it_audits_a_malformed_write_body_as_a_refused_attempt(supervisor_client, setpoint):
+    r = supervisor_client.post("/api/tags/Setpoint_Temperature/write", {"value": 1.0, "reason": "a\x00b"},
+                               format="json")
+    assert r.status_code == 400
+    refused = AuditRecord.objects.get(action="tag.write_refused")
+    assert refused.new_value["status"] == 400 and "reason" in refused.new_value["error"]
 
 
 @pytest.fixture

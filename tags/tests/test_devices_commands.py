@@ -212,7 +212,9 @@ def test_it_answers_422_for_a_parameter_out_of_range_or_of_the_wrong_type(operat
     err = error_of(post(operator_client, "set_speed", {"parameters": {"speed": value}}), 422)
     assert err["code"] == "INVALID_PARAMETER_VALUE" and err["message"] == message
     assert live("pump-01.SpeedSetpoint") == 1500.0
-    assert not AuditRecord.objects.filter(action__in=["device.command", "tag.write"]).exists()
+    assert not AuditRecord.objects.filter(action="tag.write").exists()
+    refused = AuditRecord.objects.get(action="device.command")  # the refused attempt is on record
+    assert (refused.new_value["status"], refused.new_value["error"]) == ("refused", message)
 
 
 def test_it_answers_422_for_a_value_not_among_the_choices(supervisor_client, pump1):
@@ -251,23 +253,39 @@ def test_it_keeps_the_target_tag_write_role(operator_client, pump1, record):
     DeviceCommand.objects.filter(command_id="set_mode").update(min_role=Role.OPERATOR)
     err = error_of(post(operator_client, "set_mode", {"parameters": {"mode": "auto"}}), 403)
     assert err["message"] == "Writing tag 'pump-01.Mode' requires the supervisor role or higher"
-    assert AuditRecord.objects.get(action="device.command").new_value["status"] == "failed"
+    assert AuditRecord.objects.get(action="device.command").new_value["status"] == "refused"
+    assert live("pump-01.Mode") is None
 
 
 # --- failures part-way and misconfiguration --------------------------------------------------------------
 
 
-def test_it_audits_a_command_that_fails_part_way_and_keeps_the_writes_done(operator_client, pump1, record):
+def test_it_checks_every_action_before_writing_any(operator_client, pump1, record):
     DeviceCommand.objects.filter(command_id="start").update(actions=[
         {"write": "StartCmd", "value": True}, {"write": "SpeedSetpoint", "value": 99999.0}])
     record(pump1, Running=False, Faulted=False)
     err = error_of(post(operator_client, "start"), 422)
-    assert "exceeds maximum limit" in err["message"] and "already written: pump-01.StartCmd" in err["message"]
+    assert "exceeds maximum limit" in err["message"]
+    assert live("pump-01.StartCmd") is None  # the first action's write was never made
+    audit = AuditRecord.objects.get(action="device.command")
+    assert audit.new_value["status"] == "refused" and audit.new_value["writes"] == []
+    assert not AuditRecord.objects.filter(action__in=["tag.write", "tag.write_attempt"]).exists()
+
+
+def test_it_audits_a_command_that_fails_part_way_and_keeps_the_writes_done(operator_client, pump1, record,
+                                                                            plc_router):
+    DeviceCommand.objects.filter(command_id="start").update(actions=[
+        {"write": "StartCmd", "value": True}, {"write": "SpeedSetpoint", "value": 1500.0}])
+    record(pump1, Running=False, Faulted=False)
+    plc_router([Tag.objects.get(name="pump-01.SpeedSetpoint")], fail="Modbus exception 4: device failure")
+    err = error_of(post(operator_client, "start"), 502)
+    assert "device failure" in err["message"] and "already written: pump-01.StartCmd" in err["message"]
     assert live("pump-01.StartCmd") is True  # the first write happened and is not hidden
     audit = AuditRecord.objects.get(action="device.command")
     assert audit.new_value["status"] == "failed" and [w["tag"] for w in audit.new_value["writes"]] == [
         "pump-01.StartCmd"]
     assert AuditRecord.objects.filter(action="tag.write").count() == 1
+    assert AuditRecord.objects.filter(action="device.command_attempt").count() == 1
 
 
 def test_it_refuses_a_misconfigured_action_before_writing_anything(operator_client, pump1, record):
@@ -372,3 +390,24 @@ def test_it_serves_the_seed_examples_on_the_demo_plant(operator_client, admin_cl
 def problems_of_demo_commands():
     return [p for c in DeviceCommand.objects.filter(device_type__type_id="pump.centrifugal")
             for p in command_definition_problems(command=c)]
+
+
+# --- integrity -----------------------------------------------------------------------------------------------
+
+
+def test_it_refuses_a_string_parameter_with_a_nul_with_400_and_audits_it(supervisor_client, pump1):
+    err = error_of(post(supervisor_client, "set_mode", {"parameters": {"mode": "au\x00to"}}), 400)
+    assert err["code"] == "INVALID_PARAMETERS" and "NUL" in err["message"]
+    assert live("pump-01.Mode") is None
+    assert AuditRecord.objects.get(action="device.command").new_value["status"] == "refused"
+
+
+def test_it_runs_no_action_when_the_command_attempt_cannot_be_audited(operator_client, pump1, record):
+    from tags.tests.conftest import audit_insert_fails
+
+    record(pump1, Running=False, Faulted=False)
+    with audit_insert_fails("device.command_attempt"):
+        err = error_of(post(operator_client, "start"), 503)
+    assert "audit record could not be stored" in err["message"]
+    assert live("pump-01.StartCmd") is None
+    assert not AuditRecord.objects.filter(action__in=["tag.write", "tag.write_attempt"]).exists()

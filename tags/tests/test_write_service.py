@@ -1,9 +1,10 @@
 """tags.services.tag_write: validation, roles, e-signatures, PLC routing, write tracking and audit."""
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.db import connection
 
 from accounts.models import AuditRecord
@@ -11,7 +12,7 @@ from conftest import PASSWORD
 from scada.errors import BadRequest, Conflict, PermissionDenied, Unprocessable
 from scada.roles import Role
 from tags.live import live_get_many
-from tags.services import DriverWriteFailed, WriteResult, tag_write
+from tags.services import DriverWriteFailed, WriteResult, WriteUnavailable, tag_write
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +38,10 @@ def test_it_refuses_a_tag_that_is_not_writable(temp_sensor, admin_user):
     with pytest.raises(PermissionDenied, match="^Tag 'Temperature_Sensor_01' is not writable$") as exc:
         tag_write(tag=temp_sensor, value=1.0, user=admin_user)
     assert exc.value.status_code == 403
-    assert AuditRecord.objects.count() == 0
+    record = AuditRecord.objects.get()  # the refused attempt, and nothing else
+    assert (record.action, record.object_id, record.new_value["status"]) == (
+        "tag.write_refused", "Temperature_Sensor_01", 403)
+    assert record.new_value["error"] == "Tag 'Temperature_Sensor_01' is not writable"
 
 
 def test_it_refuses_a_role_below_the_tags_write_role(setpoint, operator, supervisor):
@@ -72,6 +76,7 @@ def test_it_refuses_a_wrong_type_with_422(make_tag, supervisor, datatype, value)
         tag_write(tag=tag, value=value, user=supervisor)
 
 
+@time_machine.travel("2024-08-26T11:16:00Z", tick=True)
 def test_it_accepts_quality_and_timestamp_for_tags_without_a_plc(setpoint, supervisor):
     ts = datetime(2024, 8, 26, 11, 15, tzinfo=UTC)
     result = tag_write(tag=setpoint, value=92.3, user=supervisor, quality="UNCERTAIN", timestamp=ts)
@@ -122,10 +127,23 @@ def test_it_sends_plc_fed_tags_to_the_driver(setpoint, supervisor, plc_router):
     assert AuditRecord.objects.get(pk=result.audit_id).new_value["confirmed"] is True
 
 
-def test_it_refuses_quality_on_a_plc_fed_tag(setpoint, supervisor, plc_router):
-    plc_router([setpoint])
-    with pytest.raises(BadRequest, match="fed by a PLC"):
-        tag_write(tag=setpoint, value=55.0, user=supervisor, quality="GOOD")
+def test_it_takes_good_quality_and_a_timestamp_on_a_plc_fed_tag_and_says_they_were_not_applied(
+        setpoint, supervisor, plc_router):
+    router = plc_router([setpoint])
+    stated = datetime.now(tz=UTC) - timedelta(minutes=1)
+    result = tag_write(tag=setpoint, value=55.0, user=supervisor, quality="GOOD", timestamp=stated)
+    assert router.writes == [("Setpoint_Temperature", 55.0)]
+    assert result.timestamp > stated  # the read-back's time, not the stated one
+    assert "not applied" in result.message and "read-back" in result.message
+    record = AuditRecord.objects.get(pk=result.audit_id)
+    assert record.new_value["stated_not_applied"] == {"quality": "GOOD", "timestamp": stated.isoformat()}
+
+
+def test_it_refuses_a_quality_other_than_good_on_a_plc_fed_tag(setpoint, supervisor, plc_router):
+    router = plc_router([setpoint])
+    with pytest.raises(Unprocessable, match="fed by a PLC.*quality UNCERTAIN cannot be written"):
+        tag_write(tag=setpoint, value=55.0, user=supervisor, quality="UNCERTAIN")
+    assert router.writes == []
 
 
 def test_it_audits_a_failed_plc_write_and_answers_502(setpoint, supervisor, plc_router):
@@ -194,6 +212,7 @@ def test_it_still_audits_a_plc_write_when_the_tag_was_made_read_only_meanwhile(s
     assert setpoint.write_count == 1
 
 
+@time_machine.travel("2026-03-01T12:10:00Z", tick=True)
 def test_it_keeps_the_newer_live_value_when_a_write_brings_an_older_sample(setpoint, supervisor, set_live,
                                                                             monkeypatch):
     """A lab result entered with its (earlier) sample time goes to history; the live value stays the newest,
@@ -231,3 +250,65 @@ def test_it_keeps_live_values_moving_when_the_clock_steps_back(setpoint, set_liv
     changes = tag_values_record(samples=[Sample(tag_id=setpoint.pk, value=81.0, ts=1_999_999_990.0)])
     assert [c.backfill for c in changes] == [False]
     assert live_get_many([setpoint.pk])[setpoint.pk].value == 81.0
+
+
+# --- integrity: validate first, audit attempts, never act without a record -------------------------------------
+
+def test_it_refuses_a_string_value_with_a_nul_with_400_and_audits_the_attempt(make_tag, supervisor):
+    tag = make_tag("Batch_Note", datatype="STRING", is_writable=True)
+    with pytest.raises(BadRequest, match=r"contains a NUL character"):
+        tag_write(tag=tag, value="lot\x0042", user=supervisor)
+    assert live_get_many([tag.pk])[tag.pk] is None
+    refused = AuditRecord.objects.get(action="tag.write_refused")
+    assert refused.new_value["value"] == "'lot\\x0042'" and refused.new_value["status"] == 400
+
+
+def test_it_audits_a_write_refused_for_the_role_as_an_attempt(setpoint, operator):
+    with pytest.raises(PermissionDenied):
+        tag_write(tag=setpoint, value=10.0, user=operator, reason="try")
+    refused = AuditRecord.objects.get(action="tag.write_refused")
+    assert (refused.username, refused.reason, refused.new_value["status"]) == ("olivia", "try", 403)
+
+
+def test_it_audits_a_wrong_signature_as_a_refused_attempt(make_tag, supervisor):
+    tag = make_tag("Batch_Release", datatype="BOOL", is_writable=True, requires_signature=True)
+    with pytest.raises(PermissionDenied):
+        tag_write(tag=tag, value=True, user=supervisor, signature={"password": "nope", "meaning": "M", "reason": "R"})
+    refused = AuditRecord.objects.get(action="tag.write_refused")
+    assert refused.new_value["error"] == "Signature rejected: wrong password."
+
+
+def test_it_answers_503_and_changes_nothing_when_the_audit_trail_refuses_the_record(setpoint, supervisor):
+    from tags.tests.conftest import audit_insert_fails
+
+    with audit_insert_fails("tag.write"), pytest.raises(WriteUnavailable) as exc:
+        tag_write(tag=setpoint, value=42.0, user=supervisor)
+    assert exc.value.status_code == 503
+    setpoint.refresh_from_db()
+    assert setpoint.write_count == 0 and live_get_many([setpoint.pk])[setpoint.pk] is None
+
+
+def test_it_never_calls_the_driver_when_the_attempt_cannot_be_recorded(setpoint, supervisor, plc_router):
+    from tags.tests.conftest import audit_insert_fails
+
+    router = plc_router([setpoint])
+    with audit_insert_fails("tag.write_attempt"), pytest.raises(WriteUnavailable):
+        tag_write(tag=setpoint, value=42.0, user=supervisor)
+    assert router.writes == []
+
+
+@time_machine.travel("2026-03-10T12:00:00Z", tick=True)
+def test_it_says_when_a_back_dated_write_went_to_history_only(setpoint, supervisor, set_live):
+    set_live(setpoint, 80.0, ts=datetime(2026, 3, 10, 11, 0, tzinfo=UTC).timestamp())
+    result = tag_write(tag=setpoint, value=75.5, user=supervisor, timestamp="2026-03-10T09:00:00Z")
+    assert result.live is False and "history only" in result.message
+    assert live_get_many([setpoint.pk])[setpoint.pk].value == 80.0
+
+
+def test_it_refuses_a_time_older_than_the_back_fill_window(setpoint, supervisor, settings):
+    settings.KILN_WRITE_BACKFILL_DAYS = 3
+    old = datetime.now(tz=UTC) - timedelta(days=4)
+    with pytest.raises(Unprocessable, match=r"older than the back-fill window of 3 days \(KILN_WRITE_BACKFILL_DAYS\)"):
+        tag_write(tag=setpoint, value=1.0, user=supervisor, timestamp=old)
+    setpoint.refresh_from_db()
+    assert setpoint.write_count == 0 and live_get_many([setpoint.pk])[setpoint.pk] is None
