@@ -2,7 +2,7 @@
 # The whole test suite against real PostgreSQL and Redis (make test), after the historian suite on SQLite.
 #   bash scripts/test.sh [pytest args]           no args: SQLite historian pass, then the whole suite on
 #                                                PostgreSQL; with args: only PostgreSQL, with those args
-#   bash scripts/test.sh --sqlite [pytest args]  only the SQLite pass (default selection: historian)
+#   bash scripts/test.sh --sqlite [pytest args]  only the SQLite pass (historian, unless args name test paths)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DATABASE_URL=${KILN_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/kiln}
@@ -20,7 +20,9 @@ sqlite_pass() {
 }
 if [ "${1:-}" = "--sqlite" ]; then
   shift
-  if [ $# -eq 0 ]; then set -- historian; fi
+  paths=0
+  for a in "$@"; do if [[ "$a" != -* && -e "${a%%::*}" ]]; then paths=1; fi; done
+  if [ $paths -eq 0 ]; then set -- historian "$@"; fi
   sqlite_pass "$@"
   exit $?
 fi
