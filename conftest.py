@@ -15,6 +15,17 @@ def pytest_configure(config):
         raise pytest.UsageError(
             "Kiln's tests run against PostgreSQL: set DATABASE_URL=postgres://... (make test does this)."
         )
+    config.addinivalue_line("markers", "postgresql: needs PostgreSQL (COPY, partitions, rollups, advisory locks)")
+    config.addinivalue_line("markers", "sqlite: tests the SQLite (demo) branch of code that has a PostgreSQL one")
+
+
+def pytest_runtest_setup(item):
+    # make test runs the historian suite a second time on SQLite (scripts/test.sh): each backend's own tests
+    # run on that backend, with the reason in the report when one is run on the other by hand.
+    vendor = "postgresql" if settings.DATABASES["default"]["ENGINE"].endswith("postgresql") else "sqlite"
+    for backend in ("postgresql", "sqlite"):
+        if item.get_closest_marker(backend) and vendor != backend:
+            pytest.skip(f"tests the {backend} branch; this run is on {vendor}")
 
 
 @pytest.fixture(scope="session")

@@ -79,10 +79,15 @@ def historian_orphans_delete() -> dict[int, int]:
     """Delete the history of tags that no longer exist (a tag-deleted hook that failed, a delete made in SQL).
 
     Finds the tag ids with 1-hour rollups with a loose index scan (one probe per distinct tag), so it stays
-    cheap however much history there is; samples not rolled up yet belong to tags the writer checked.
+    cheap however much history there is; samples not rolled up yet belong to tags the writer checked. SQLite
+    (the demo) has no rollups and little history: it looks at the sample tables themselves.
     """
     if connection.vendor != "postgresql":
-        return {}
+        with connection.cursor() as cur:
+            cur.execute("SELECT DISTINCT tag_id FROM historian_sample UNION SELECT DISTINCT tag_id FROM "
+                        "historian_string_sample EXCEPT SELECT id FROM tags_tag")
+            orphans = [row[0] for row in cur.fetchall()]
+        return {tag_id: historian_tag_deleted(tag_id, f"#{tag_id} (deleted)") for tag_id in orphans}
     with connection.cursor() as cur:
         cur.execute(
             """
@@ -180,15 +185,27 @@ def historian_drops_audit() -> int:
 def historian_retention_apply(*, now: datetime | None = None) -> dict:
     """Retention beyond whole partitions: string samples, 1-hour rollups, and tags with a shorter retention.
 
-    Whole raw and 1-minute partitions are dropped by historian.partitions.partitions_maintain. A tag whose
-    TagHistorySetting.retention_days is shorter than the global one loses its older samples here (DELETE by
-    tag and time), with one audit record per tag and run.
+    Whole raw and 1-minute partitions are dropped by historian.partitions.partitions_maintain. On SQLite (the
+    demo), which has no partitions, expired raw samples are deleted here instead (one audit record a run). A
+    tag whose TagHistorySetting.retention_days is shorter than the global one loses its older samples here
+    (DELETE by tag and time), with one audit record per tag and run.
     """
     now = now or datetime.now(tz=UTC)
-    result = {"strings": 0, "hourly": 0, "per_tag": {}}
+    result = {"strings": 0, "hourly": 0, "raw": 0, "per_tag": {}}
     days = conf.KILN_HISTORIAN_RETENTION_DAYS
     if days:
         result["strings"], _ = HistorianStringSample.objects.filter(ts__lt=now - timedelta(days=days)).delete()
+    if days and connection.vendor != "postgresql":
+        horizon = now - timedelta(days=days)
+        with transaction.atomic():
+            with connection.cursor() as cur:
+                cur.execute("DELETE FROM historian_sample WHERE ts < %s",
+                            [connection.ops.adapt_datetimefield_value(horizon)])
+                result["raw"] = cur.rowcount
+            if result["raw"]:
+                audit_record(action="historian.retention_delete", object_type="historian", object_id="historian_sample",
+                             old_value={"samples": result["raw"], "before": horizon.isoformat()},
+                             reason=f"KILN_HISTORIAN_RETENTION_DAYS={days}")
     hourly_days = conf.KILN_HISTORIAN_ROLLUP_RETENTION_DAYS
     if hourly_days:
         result["hourly"], _ = HistorianRollup1h.objects.filter(bucket__lt=now - timedelta(days=hourly_days)).delete()

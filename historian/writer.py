@@ -331,12 +331,15 @@ def _commit_postgresql(num_rows, str_rows, spans, epoch, last_id, result: FlushR
 
 
 def _commit_other(num_rows, str_rows, epoch, last_id, result: FlushResult) -> None:
-    """SQLite (the demo): the same transaction shape through the ORM; no partitions, no rollups."""
-    from historian.models import HistorianSample, HistorianStringSample, HistorianWriterCheckpoint
+    """SQLite (the demo): the same transaction shape in plain SQL; no partitions, no rollups.
+
+    INSERT ... ON CONFLICT DO NOTHING refuses a replayed (tag_id, ts) as the PostgreSQL slow path does, and its
+    row count is what `written` reports: rows new in the database, not rows offered.
+    """
+    from historian.models import HistorianWriterCheckpoint
     from tags.models import Tag
 
-    def dt(t):
-        return datetime.fromtimestamp(t, tz=UTC)
+    dt = connection.ops.adapt_datetimefield_value  # the ORM's spelling of a time, so ORM queries match it
 
     with transaction.atomic():
         ids = {r[2] for r in num_rows} | {r[2] for r in str_rows}
@@ -347,14 +350,19 @@ def _commit_other(num_rows, str_rows, epoch, last_id, result: FlushResult) -> No
             if kind is None:
                 result.unknown_tag += 1
             elif kind == "STRING" or isinstance(value, str):
-                strings.append(HistorianStringSample(tag_id=tag_id, ts=dt(ts), value=value if value is None else
-                                                     str(value), quality=quality))
+                strings.append((dt(datetime.fromtimestamp(ts, tz=UTC)), None if value is None else str(value),
+                                tag_id, quality))
             else:
-                samples.append(HistorianSample(tag_id=tag_id, ts=dt(ts), value=value, quality=quality))
-        HistorianSample.objects.bulk_create(samples, ignore_conflicts=True, batch_size=500)
-        HistorianStringSample.objects.bulk_create(strings, ignore_conflicts=True, batch_size=500)
+                samples.append((dt(datetime.fromtimestamp(ts, tz=UTC)), value, tag_id, quality))
+        written = 0
+        with connection.cursor() as cur:
+            for table, rows in (("historian_sample", samples), ("historian_string_sample", strings)):
+                if rows:
+                    cur.executemany(f"INSERT INTO {table} (ts, value, tag_id, quality) "  # noqa: S608 - constant
+                                    "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING", rows)
+                    written += cur.rowcount
         HistorianWriterCheckpoint.objects.update_or_create(pk=1, defaults={"stream_epoch": epoch, "last_id": last_id})
-    result.written = len(samples) + len(strings)
+    result.written = written
 
 
 def _checkpoint() -> tuple[str, str] | None:

@@ -8,7 +8,7 @@ export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 export DATABASE_URL=${DATABASE_URL:-sqlite:///$PWD/kiln.sqlite3}
 export PLCSIM_PORT=${PLCSIM_PORT:-5020}
 export PYTHONUNBUFFERED=1
-mkdir -p .kiln
+mkdir -p "${KILN_STATE_DIR:-.kiln}"
 bash scripts/ensure-redis.sh
 # A new demo database (first run, or kiln.sqlite3 deleted to start over) must not inherit the live values and
 # queued tasks an earlier one left in Redis: its tag ids start again at 1 and would show another tag's value.

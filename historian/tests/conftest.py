@@ -42,6 +42,12 @@ def to_dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=UTC)
 
 
+def db_dt(ts: float):
+    """An epoch time as a raw-SQL parameter the way the ORM stores it (on SQLite: naive UTC text, as the writer's
+    rows; sqlite3's own adapter would add '+00:00' and make a second spelling of the same instant)."""
+    return connection.ops.adapt_datetimefield_value(to_dt(ts))
+
+
 @pytest.fixture
 def load_samples():
     """load_samples(tag_id, [(ts, value, quality, substatus?)...]) → straight into the tables (test setup only)."""
@@ -52,12 +58,12 @@ def load_samples():
         with connection.cursor() as cur:
             cur.executemany(
                 "INSERT INTO historian_sample (ts, value, tag_id, quality) VALUES (%s, %s, %s, %s)",
-                [(to_dt(r[0]), r[1], tag_id, quality_code(r[2] if len(r) > 2 else "GOOD", r[3] if len(r) > 3 else None))
+                [(db_dt(r[0]), r[1], tag_id, quality_code(r[2] if len(r) > 2 else "GOOD", r[3] if len(r) > 3 else None))
                  for r in rows],
             )
             if rows:
                 cur.execute("INSERT INTO historian_historiandirtyrange (ts_from, ts_to) VALUES (%s, %s)",
-                            [to_dt(min(r[0] for r in rows)), to_dt(max(r[0] for r in rows))])
+                            [db_dt(min(r[0] for r in rows)), db_dt(max(r[0] for r in rows))])
 
     return load
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from historian.rollups import rollups_refresh
 from historian.selectors import aggregate_python, history_query, plan_segments
+from historian.tests.conftest import db_dt
 from historian.tests.reference import reference
 
 T0 = 1775001600  # 2026-04-01T00:00:00Z
@@ -100,12 +101,11 @@ def _load(tag_id, samples):
     with connection.cursor() as cur:
         cur.executemany(
             "INSERT INTO historian_sample (ts, value, tag_id, quality) VALUES (%s, %s, %s, %s)",
-            [(datetime.fromtimestamp(t, tz=UTC), None if q == "BAD" and int(t) % 2 else v, tag_id,
+            [(db_dt(t), None if q == "BAD" and int(t) % 2 else v, tag_id,
               quality_code(q, None)) for t, v, q in samples],
         )
         cur.execute("INSERT INTO historian_historiandirtyrange (ts_from, ts_to) VALUES (%s, %s)",
-                    [datetime.fromtimestamp(min(s[0] for s in samples), tz=UTC),
-                     datetime.fromtimestamp(max(s[0] for s in samples), tz=UTC)])
+                    [db_dt(min(s[0] for s in samples)), db_dt(max(s[0] for s in samples))])
 
 
 def _exact_times(samples):
@@ -149,6 +149,7 @@ def test_it_matches_the_reference_on_postgresql(hist, samples, late, a, b, inter
         _check([(datetime.fromisoformat(p["ts"]).timestamp(), p["v"]) for p in got], want, mode)
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db
 @settings(max_examples=150, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -201,6 +202,7 @@ def test_it_finds_samples_out_of_time_order_before_integrating_them():
     assert _integrate(us(day + 10, day + 70, day + 20), ones, 60, span, None) is None
 
 
+@pytest.mark.postgresql
 def test_it_averages_dense_raw_samples_in_python_and_sparse_ones_in_sql(hist, monkeypatch):
     from historian import selectors
 

@@ -25,7 +25,7 @@ from scada.redis import get_redis
 from tags.values import Sample, tag_values_record
 
 REPO = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.postgresql]
 
 
 class PgProxy:

@@ -22,6 +22,7 @@ def _names(table=SAMPLE_TABLE):
     return [p.name for p in partitions_list(table)]
 
 
+@pytest.mark.postgresql
 def test_it_creates_daily_partitions_ahead_for_samples_and_rollups(db, settings):
     settings.KILN_HISTORIAN_PARTITIONS_AHEAD_DAYS = 2
     result = partitions_maintain(now=NOW)
@@ -37,6 +38,7 @@ def test_it_aligns_weekly_partitions_on_monday(db, settings):
     assert partition_window(NOW) == (datetime(2026, 4, 13, tzinfo=UTC), datetime(2026, 4, 20, tzinfo=UTC))
 
 
+@pytest.mark.postgresql
 def test_it_fills_only_the_gaps_when_the_span_changes(db, settings):
     partitions_ensure(windows=[(datetime(2026, 4, 15, tzinfo=UTC), datetime(2026, 4, 16, tzinfo=UTC))])
     settings.KILN_HISTORIAN_PARTITION_DAYS = 7
@@ -61,6 +63,7 @@ def _bytes_per_row(name):
         return cur.fetchone()[0]
 
 
+@pytest.mark.postgresql
 def test_it_compacts_old_partitions_to_a_brin_layout_of_about_52_bytes_a_sample(db, settings):
     settings.KILN_HISTORIAN_COMPACT_AFTER_HOURS = 48
     day = NOW.replace(hour=0, minute=0) - timedelta(days=5)
@@ -84,12 +87,14 @@ def test_it_compacts_old_partitions_to_a_brin_layout_of_about_52_bytes_a_sample(
         assert tag_ids == sorted(tag_ids)
 
 
+@pytest.mark.postgresql
 def test_it_leaves_recent_partitions_hot(db, settings):
     settings.KILN_HISTORIAN_COMPACT_AFTER_HOURS = 48
     partitions_ensure(windows=[partition_window(NOW - timedelta(days=1))])
     assert partitions_maintain(now=NOW)["compacted"] == []
 
 
+@pytest.mark.postgresql
 def test_it_drops_expired_partitions_whole_and_audits_each(db, settings):
     settings.KILN_HISTORIAN_RETENTION_DAYS = 30
     settings.KILN_HISTORIAN_COMPACT_AFTER_HOURS = 0
@@ -108,6 +113,7 @@ def test_it_drops_expired_partitions_whole_and_audits_each(db, settings):
     assert record.reason == "KILN_HISTORIAN_RETENTION_DAYS=30"
 
 
+@pytest.mark.postgresql
 @pytest.mark.parametrize("days", [0])
 def test_it_keeps_everything_when_retention_is_off(db, settings, days):
     settings.KILN_HISTORIAN_RETENTION_DAYS = days

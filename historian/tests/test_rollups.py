@@ -41,6 +41,7 @@ def _assert_matches(got, want):
         assert (g is None and w is None) or g == pytest.approx(w, rel=1e-9, abs=1e-6), (ts, g, w)
 
 
+@pytest.mark.postgresql
 def test_it_consumes_dirty_ranges_and_writes_both_tiers(dense):
     run = rollups_refresh(budget_seconds=60, chunk_minutes=45)
     assert run.chunks == 5  # 3.5 h of dirty data in 45-minute transactions
@@ -49,6 +50,7 @@ def test_it_consumes_dirty_ranges_and_writes_both_tiers(dense):
     assert HistorianRollup1h.objects.count() == 4
 
 
+@pytest.mark.postgresql
 def test_it_makes_hourly_rollups_that_equal_the_raw_aggregates(hist, dense):
     rollups_refresh(budget_seconds=60)
     for hour in (T0, T0 + 3600, T0 + 7200):
@@ -75,6 +77,7 @@ def test_it_answers_from_rollups_exactly_as_from_raw(hist, dense, interval, edge
                                                                              interval, mode))
 
 
+@pytest.mark.postgresql
 def test_it_reads_raw_for_late_samples_until_their_rollup_is_refreshed(hist, dense, load_samples):
     rollups_refresh(budget_seconds=60)
     load_samples(hist.id, [(T0 + 5.5, 1e6)])  # a late sample inside an hour already rolled up
@@ -83,6 +86,7 @@ def test_it_reads_raw_for_late_samples_until_their_rollup_is_refreshed(hist, den
     assert HistorianRollup1h.objects.get(tag_id=hist.id, bucket=datetime.fromtimestamp(T0, tz=UTC)).value_max == 1e6
 
 
+@pytest.mark.postgresql
 def test_it_uses_the_hourly_tier_for_hourly_buckets(hist, dense):
     rollups_refresh(budget_seconds=60)
     # Prove the tier is read: change a rollup row behind the raw data's back; the answer follows the rollup.

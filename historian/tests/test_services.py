@@ -3,6 +3,8 @@
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from accounts.models import AuditRecord
 from historian.buffer import buffer_decode
 from historian.constants import BUFFER_STREAM, HEARTBEAT_LAST
@@ -24,6 +26,7 @@ def _count(tag_id):
         return cur.fetchone()[0]
 
 
+@pytest.mark.postgresql
 def test_it_deletes_a_tags_history_and_says_how_many_samples_went(real_tag, make_tag, load_samples):
     other = make_tag("Pump_Speed")
     load_samples(real_tag.pk, [(T0 + i, float(i)) for i in range(50)])
@@ -113,6 +116,7 @@ def test_it_deletes_the_history_when_the_tag_is_deleted_and_audits_the_count(rea
     assert (record.object_id, record.old_value) == ("Reactor_Temp", {"tag_id": tag_id, "samples": 30})
 
 
+@pytest.mark.postgresql
 def test_it_sweeps_the_history_of_tags_deleted_behind_its_back(real_tag, make_tag, load_samples):
     from historian.services import historian_orphans_delete
 
