@@ -236,6 +236,8 @@ SIMPLE_JWT = {
 KILN_AUDIT_KEY = envsecret("KILN_AUDIT_KEY", SECRET_KEY)
 LOGIN_MAX_FAILURES = envint("KILN_LOGIN_MAX_FAILURES", 5, minimum=1)
 LOGIN_LOCKOUT_MINUTES = envint("KILN_LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+# Lockout is per (account, client address); this many addresses locked out at once lock the account for all.
+LOGIN_MAX_LOCKED_ADDRESSES = envint("KILN_LOGIN_MAX_LOCKED_ADDRESSES", 10, minimum=1)
 
 # --- Rate limits (seed 000 RATE LIMITS), requests per minute ---
 KILN_RATE_LIMITS = {
