@@ -6,7 +6,7 @@ from django.db import models
 from scada.models import BaseModel
 from scada.roles import Role
 
-__all__ = ["User", "ApiKey", "AuditRecord", "AuditCheckpoint"]
+__all__ = ["User", "ApiKey", "AuditRecord", "AuditCheckpoint", "RevokedSession", "LoginLockout"]
 
 # Django-admin apps an Engineer may configure; users, keys and the audit trail are the Admin's.
 ENGINEER_ADMIN_APPS = {"tags", "drivers", "historian", "alarms", "batches", "reports", "screens", "hmi"}
@@ -24,6 +24,11 @@ class User(AbstractUser):
     is_integration = models.BooleanField(
         default=False, help_text="An account used by an external system (ERP, LIMS, MES) through API keys."
     )
+    # Revocation's source of truth (Redis only caches it, accounts/tokens.py): every token issued up to
+    # tokens_valid_after is dead (disable, password change); every access token issued up to access_valid_after
+    # is dead while refresh tokens live on (role change: a refresh hands out the new role).
+    tokens_valid_after = models.DateTimeField(null=True, blank=True, editable=False)
+    access_valid_after = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["username"]
@@ -150,3 +155,46 @@ class AuditCheckpoint(models.Model):
 
     def __str__(self):
         return f"checkpoint seq {self.seq} at {self.created:%Y-%m-%d %H:%M:%S}"
+
+
+class RevokedSession(models.Model):
+    """A login session that was ended (logout): its access and refresh tokens carry `sid` and are refused.
+
+    The database is the source of truth; Redis holds a copy for the no-SQL hot path and is refilled from here
+    whenever it lost its data. Rows older than the refresh token lifetime are pruned: their tokens expired anyway.
+    """
+
+    sid = models.CharField(max_length=64, primary_key=True)
+    user = models.ForeignKey(to="accounts.User", on_delete=models.CASCADE, related_name="revoked_sessions")
+    revoked_at = models.DateTimeField(db_index=True)
+    reason = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-revoked_at"]
+        verbose_name = "revoked session"
+
+    def __str__(self):
+        return f"{self.sid} ({self.reason or 'revoked'} {self.revoked_at:%Y-%m-%d %H:%M:%S})"
+
+
+class LoginLockout(models.Model):
+    """Failed password attempts on one account from one client address, and that address's lockout.
+
+    Part 11 lockout per (account, address): someone guessing from one address locks the account for that address
+    only, so the owner can still log in from theirs. User.failed_login_count/locked_until stay as the account-wide
+    safeguard against guessing from many addresses (KILN_LOGIN_MAX_FAILURES_ACCOUNT).
+    """
+
+    user = models.ForeignKey(to="accounts.User", on_delete=models.CASCADE, related_name="login_lockouts")
+    address = models.CharField(max_length=45)
+    failed_count = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    last_failure = models.DateTimeField()
+
+    class Meta:
+        ordering = ["user", "address"]
+        verbose_name = "login lockout"
+        constraints = [models.UniqueConstraint(fields=["user", "address"], name="accounts_loginlockout_user_address")]
+
+    def __str__(self):
+        return f"{self.user_id}@{self.address}: {self.failed_count} failures"

@@ -9,11 +9,13 @@ from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts import tokens
 from accounts.audit import audit_record
-from accounts.models import ApiKey, User
+from accounts.models import ApiKey, LoginLockout, User
+from scada import context
 from scada.errors import BadRequest, Conflict, NotFound, PermissionDenied
 from scada.roles import Role
 
@@ -42,68 +44,105 @@ class AuthenticationError(Exception):
         super().__init__(detail)
 
 
-def _register_failure(user: User, *, action_reason: str) -> None:
-    # Conditional, atomic increment: parallel wrong passwords each count.
-    from django.db.models import F
+def _client_address() -> str:
+    # Set by scada.middleware from the peer address, or X-Forwarded-For of a trusted proxy only.
+    return context.client_ip.get() or "unknown"
 
+
+def _register_failure(user: User, *, action_reason: str, address: str) -> None:
+    """Count a wrong password against (account, address); lock the account for that address on the limit.
+
+    Call inside a transaction. KILN_LOGIN_MAX_FAILURES wrong passwords from one address lock the account for that
+    address (Part 11 lockout, audited), so a guesser cannot lock the owner out from everywhere. The safeguard
+    against guessing spread over many addresses: once KILN_LOGIN_MAX_LOCKED_ADDRESSES addresses are locked out
+    of the account at the same time, it is locked for everyone (audited too).
+    """
+    now = timezone.now()
+    # Conditional, atomic increments: parallel wrong passwords each count.
+    LoginLockout.objects.get_or_create(user=user, address=address, defaults={"last_failure": now})
+    LoginLockout.objects.filter(user=user, address=address).update(failed_count=F("failed_count") + 1,
+                                                                    last_failure=now)
     User.objects.filter(pk=user.pk).update(failed_login_count=F("failed_login_count") + 1)
-    user.refresh_from_db(fields=["failed_login_count", "locked_until"])
+    per_address = LoginLockout.objects.get(user=user, address=address)
     audit_record(action="auth.login_failed", user=user, object_type="user", object_id=user.pk, reason=action_reason)
-    if user.failed_login_count >= settings.LOGIN_MAX_FAILURES:
-        until = timezone.now() + timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES)
-        User.objects.filter(pk=user.pk).update(locked_until=until, failed_login_count=0)
-        audit_record(
-            action="auth.lockout",
-            user=user,
-            object_type="user",
-            object_id=user.pk,
-            new_value={"locked_until": until},
-            reason=f"{settings.LOGIN_MAX_FAILURES} failed attempts",
-        )
+    if per_address.failed_count < settings.LOGIN_MAX_FAILURES:
+        return
+    until = now + timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES)
+    LoginLockout.objects.filter(pk=per_address.pk).update(locked_until=until, failed_count=0)
+    audit_record(action="auth.lockout", user=user, object_type="user", object_id=user.pk,
+                 new_value={"locked_until": until, "address": address},
+                 reason=f"{settings.LOGIN_MAX_FAILURES} failed attempts from {address}")
+    locked_addresses = LoginLockout.objects.filter(user=user, locked_until__gt=now).count()
+    if locked_addresses >= settings.LOGIN_MAX_LOCKED_ADDRESSES:
+        User.objects.filter(pk=user.pk).update(locked_until=until)
+        audit_record(action="auth.lockout", user=user, object_type="user", object_id=user.pk,
+                     new_value={"locked_until": until, "address": "*"},
+                     reason=f"locked out from {locked_addresses} addresses: locked for every address")
+    user.refresh_from_db(fields=["failed_login_count", "locked_until"])
+
+
+def _locked(user: User, address: str, now) -> bool:
+    """Locked for everyone (account-wide safeguard) or for this address (Part 11 lockout)."""
+    if user.locked_until and user.locked_until > now:
+        return True
+    return LoginLockout.objects.filter(user=user, address=address, locked_until__gt=now).exists()
+
+
+def _clear_failures(user: User, address: str, **extra) -> None:
+    # A success from an address ends its count (other addresses keep theirs: they may be the guesser's).
+    LoginLockout.objects.filter(user=user, address=address).delete()
+    if user.failed_login_count or extra:
+        User.objects.filter(pk=user.pk).update(failed_login_count=0, **extra)
 
 
 def password_verify(*, user: User, password: str, purpose: str) -> None:
     """Check a user's password again (e-signatures). A wrong one counts toward lockout; raises 403."""
     now = timezone.now()
-    if user.locked_until and user.locked_until > now:
+    address = _client_address()
+    # The hasher runs whether or not the account is locked: the answer's timing says nothing about the lock.
+    correct = user.check_password(password or "")
+    if _locked(user, address, now):
         raise PermissionDenied("Account is locked after repeated failed attempts; try again later.")
-    if not user.check_password(password or ""):
+    if not correct:
         with transaction.atomic():
-            _register_failure(user, action_reason=f"wrong password for {purpose}")
+            _register_failure(user, action_reason=f"wrong password for {purpose}", address=address)
         raise PermissionDenied("Signature rejected: wrong password.")
-    if user.failed_login_count:
-        User.objects.filter(pk=user.pk).update(failed_login_count=0)
+    _clear_failures(user, address)
 
 
 def auth_credentials_check(*, username: str, password: str, channel: str = "api") -> User:
     """Check a username and password with lockout and audit; the one check behind every login form.
 
     Raises AuthenticationError (401) for an unknown user, a wrong password, a locked or a disabled account,
-    all alike. A success resets the failure count; the caller opens whatever session it needs.
+    all alike, and all after one run of the password hasher, so neither the answer nor its time tells which
+    (no user-name or lockout oracle). Lockout is per (account, client address), plus an account-wide safeguard
+    (see _register_failure). A success resets the failure counts; the caller opens whatever session it needs.
     """
     user = User.objects.filter(username=username).first()
     now = timezone.now()
+    address = _client_address()
     suffix = "" if channel == "api" else f" ({channel})"
     if user is None:
-        # Same answer and similar cost as a wrong password: no way to tell which usernames exist.
+        # Hash the attempt anyway (as Django's ModelBackend does), so an unknown name costs what a known one does.
         User().set_password(password or "")
         with transaction.atomic():
             audit_record(action="auth.login_failed", username=username[:150], reason="unknown user" + suffix)
         raise AuthenticationError()
-    if user.locked_until and user.locked_until > now:
+    correct = user.check_password(password or "")
+    if _locked(user, address, now):
         with transaction.atomic():
             audit_record(action="auth.login_failed", user=user, object_type="user", object_id=user.pk,
                          reason="account locked" + suffix)
         raise AuthenticationError()
-    if not user.check_password(password or "") or not user.is_active:
+    if not correct or not user.is_active:
         with transaction.atomic():
             if user.is_active:
-                _register_failure(user, action_reason="wrong password" + suffix)
+                _register_failure(user, action_reason="wrong password" + suffix, address=address)
             else:
                 audit_record(action="auth.login_failed", user=user, object_type="user", object_id=user.pk,
                              reason="account disabled" + suffix)
         raise AuthenticationError()
-    User.objects.filter(pk=user.pk).update(failed_login_count=0, locked_until=None, last_login=now)
+    _clear_failures(user, address, locked_until=None, last_login=now)
     return user
 
 
@@ -119,9 +158,9 @@ def auth_login(*, username: str, password: str) -> dict[str, Any]:
 
 def auth_logout(*, principal) -> None:
     """Revoke the caller's session: its access and refresh tokens stop working at once."""
-    if principal.sid:
-        tokens.revoke_session(principal.sid)
     with transaction.atomic():
+        if principal.sid:
+            tokens.revoke_session(sid=principal.sid, user_id=principal.id, reason="logout")
         audit_record(action="auth.logout", user=principal, object_type="user", object_id=principal.id,
                      old_value={"session": principal.sid} if principal.sid else {"api_key": principal.api_key_id})
 
@@ -192,15 +231,13 @@ def user_update(*, actor, user: User, data: dict[str, Any]) -> User:
     user.save()
     new = _user_snapshot(user)
     if old["is_active"] != new["is_active"] or password:
-        # A disabled account or a new password ends every session. Revoke now (a rollback merely costs a
-        # re-login) and again after commit, so no request can re-cache the old state in between.
+        # A disabled account or a new password ends every session: recorded in this transaction, cached in Redis
+        # now (a rollback merely costs a re-login) and again after commit (accounts.tokens).
         _revoke_everything(user)
-        transaction.on_commit(lambda: _revoke_everything(user))
     elif old["role"] != new["role"]:
         # Access tokens carry the role: old ones must not keep the old rights. Sessions go on: a refresh re-reads
         # the role, so the user gets a token with the new one without logging in again.
         _revoke_role(user)
-        transaction.on_commit(lambda: _revoke_role(user))
     changes_new = {k: v for k, v in new.items() if old.get(k) != v}
     if password:
         changes_new["password"] = "(changed)"
@@ -234,7 +271,6 @@ def user_disable(*, actor, user: User) -> User:
     audit_record(action="user.disable", user=actor, object_type="user", object_id=user.pk,
                  old_value={"is_active": True}, new_value={"is_active": False})
     _revoke_everything(user)
-    transaction.on_commit(lambda: _revoke_everything(user))
     return user
 
 
@@ -253,14 +289,15 @@ def api_key_create(*, actor, user: User, name: str) -> tuple[ApiKey, str]:
 
 @transaction.atomic
 def api_key_revoke(*, actor, api_key: ApiKey) -> ApiKey:
+    """Revoke an API key (Admin): refused from now on, also after any loss of Redis (revoked_at decides)."""
     if api_key.revoked_at is not None:
         raise NotFound("API key is already revoked")
     api_key.revoked_at = timezone.now()
     api_key.save(update_fields=["revoked_at", "last_updated"])
     audit_record(action="apikey.revoke", user=actor, object_type="apikey", object_id=api_key.pk,
                  old_value={"user": api_key.user.username, "name": api_key.name, "prefix": api_key.prefix})
+    # revoked_at above is what decides; the cached copy is dropped now and after commit.
     tokens.forget_api_keys([api_key.key_hash])
-    transaction.on_commit(lambda: tokens.forget_api_keys([api_key.key_hash]))
     return api_key
 
 

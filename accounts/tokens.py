@@ -1,9 +1,17 @@
-"""Login sessions as JWT pairs, API keys, and their revocation in Redis.
+"""Login sessions as JWT pairs, API keys, and their revocation: in PostgreSQL, cached in Redis.
 
 An access token carries everything a request needs (user id, username, role, session id), so authenticating
-costs no SQL. Revocation lives in Redis: logging out revokes the session id (its access and refresh tokens
-both carry it); disabling a user or changing their password revokes every token issued before that moment;
-changing their role revokes only the access tokens, so a refresh hands out a token with the new role.
+costs no SQL. Revocation is written to the database (RevokedSession rows, User.tokens_valid_after and
+User.access_valid_after, ApiKey.revoked_at) in the transaction of the logout, disable, password change, role
+change or key revocation, and copied to Redis, where requests read it: logging out revokes the session id (its
+access and refresh tokens both carry it); disabling a user or changing their password revokes every token issued
+before that moment; changing their role revokes only the access tokens, so a refresh hands out the new role.
+
+Redis is only a cache, so losing it must never bring a revoked token back. Its copy is complete only while the
+marker key `kiln:revocations:loaded` holds the run_id of the Redis server it was loaded into: a FLUSHDB or a
+restart without persistence removes the marker, and a restart from an older snapshot (RDB/AOF) keeps a marker
+with the previous server's run_id. Either way the next check reloads every live revocation from PostgreSQL
+before answering (a few ms, once); with a warm cache a check is one MGET and no SQL.
 
 Revocation compares millisecond issue times (the `iat_ms` claim): JWT's `iat` has one-second resolution, so a
 token refreshed in the same second as a role change would otherwise be refused or, worse, let through.
@@ -16,12 +24,13 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 import orjson
 import redis
 from django.conf import settings
+from django.db import DatabaseError, transaction
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
@@ -34,6 +43,21 @@ _USER_KEY = "kiln:revoked:user:{}"
 _USER_ACCESS_KEY = "kiln:revoked:user-access:{}"
 _APIKEY_CACHE = "kiln:apikey:{}"
 _APIKEY_CACHE_SECONDS = 300
+_LOADED_KEY = "kiln:revocations:loaded"
+# The marker expires now and then anyway, so a cache that lost single keys (eviction under memory pressure)
+# is rebuilt within the hour; Kiln's Redis should run with maxmemory-policy noeviction (docs/configuration.md).
+_LOADED_SECONDS = 3600
+# How often a process re-reads the Redis server's run_id, which changes on every restart of Redis.
+_RUN_ID_CHECK_SECONDS = 1.0
+# Keeps the later of two "revoked before" times: a reload that read the database before a concurrent
+# revocation committed must not overwrite the newer time that revocation wrote.
+_SET_MAX = """
+local cur = redis.call('GET', KEYS[1])
+if (not cur) or tonumber(cur) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+end
+return 1
+"""
 
 
 class TokenInvalid(Exception):
@@ -90,7 +114,12 @@ def _now_ms() -> int:
 
 
 def issue_token_pair(user) -> dict:
-    """A new login session: refresh + access tokens sharing one session id."""
+    """A new login session: refresh + access tokens sharing one session id.
+
+    Also makes sure Redis holds the revocations (a login reads the database anyway), so that the session's
+    requests find a warm cache and cost no SQL.
+    """
+    revocations_warm()
     refresh = RefreshToken.for_user(user)
     refresh["sid"] = uuid.uuid4().hex
     refresh["username"] = user.username
@@ -162,19 +191,97 @@ def _check_revoked(token) -> None:
     uid = token.get("user_id")
     if not sid or uid is None:
         raise TokenInvalid("Token lacks required claims.")
-    keys = [_SID_KEY.format(sid), _USER_KEY.format(uid)]
-    is_access = token.get("token_type") == "access"
-    if is_access:
-        keys.append(_USER_ACCESS_KEY.format(uid))
-    try:
-        found = get_redis().mget(*keys)
-    except redis.RedisError as exc:
-        raise AuthUnavailable(str(exc))
-    if found[0] is not None:
+    revoked_sid, *markers = _revocation_markers(sid, uid, access=token.get("token_type") == "access")
+    if revoked_sid is not None:
         raise TokenInvalid("Token has been revoked (logged out).")
     issued = _issued_ms(token)
-    if any(marker is not None and issued <= int(marker) for marker in found[1:]):
+    if any(marker is not None and issued <= int(marker) for marker in markers):
         raise TokenInvalid("Token has been revoked.")
+
+
+def _revocation_markers(sid, user_id, *, access: bool) -> list:
+    """[session revoked?, user's tokens revoked up to (ms), user's access tokens revoked up to (ms)] from the
+    Redis copy, refilled from PostgreSQL first when that copy is not known complete. AuthUnavailable when
+    neither can answer: an unknown revocation state never means "not revoked"."""
+    keys = [_LOADED_KEY, _SID_KEY.format(sid), _USER_KEY.format(user_id)]
+    if access:
+        keys.append(_USER_ACCESS_KEY.format(user_id))
+    r = get_redis()
+    try:
+        found = r.mget(*keys)
+        if found[0] is None or found[0] != _redis_run_id(r):
+            revocations_load(r)
+            found = r.mget(*keys)
+    except redis.RedisError as exc:
+        raise AuthUnavailable(str(exc))
+    except DatabaseError as exc:
+        raise AuthUnavailable(f"revocations cannot be read from the database: {exc}")
+    return found[1:]
+
+
+_run_id: tuple[float, bytes | None] = (0.0, None)
+
+
+def _redis_run_id(r) -> bytes:
+    """The run_id of the Redis server (new on every restart), re-read at most once a second per process."""
+    global _run_id
+    checked, run_id = _run_id
+    now = time.monotonic()
+    if run_id is None or now - checked >= _RUN_ID_CHECK_SECONDS:
+        run_id = str(r.info("server")["run_id"]).encode()
+        _run_id = (now, run_id)
+    return run_id
+
+
+def revocations_load(r=None) -> int:
+    """Copy every revocation that can still matter (younger than the refresh token lifetime) from PostgreSQL
+    to Redis and mark the copy complete for this Redis server. Returns how many entries were copied.
+
+    Called by the first check that finds the marker missing or from another Redis run, and by logins (which
+    read the database anyway), so requests with a warm cache never pay for it.
+    """
+    from django.db.models import Q
+
+    from accounts.models import RevokedSession, User
+
+    r = r or get_redis()
+    run_id = _redis_run_id(r)
+    lifetime = refresh_lifetime_seconds() + 60
+    now_ms = _now_ms()
+    since = datetime.fromtimestamp((now_ms / 1000) - lifetime, tz=UTC)
+    sessions = list(RevokedSession.objects.filter(revoked_at__gte=since).values_list("sid", "revoked_at"))
+    users = list(User.objects.filter(Q(tokens_valid_after__gte=since) | Q(access_valid_after__gte=since))
+                 .values_list("pk", "tokens_valid_after", "access_valid_after"))
+    set_max = r.register_script(_SET_MAX)
+    # One MULTI/EXEC: a FLUSHDB cannot fall between the entries and the marker that vouches for them.
+    pipe = r.pipeline(transaction=True)
+    for sid, revoked_at in sessions:
+        pipe.set(_SID_KEY.format(sid), 1, ex=_ttl(revoked_at, lifetime, now_ms))
+    for pk, all_after, access_after in users:
+        for key, after in ((_USER_KEY, all_after), (_USER_ACCESS_KEY, access_after)):
+            if after is not None and after >= since:
+                set_max(keys=[key.format(pk)], args=[_ms(after), _ttl(after, lifetime, now_ms)], client=pipe)
+    pipe.set(_LOADED_KEY, run_id, ex=_LOADED_SECONDS)
+    pipe.execute()
+    return len(sessions) + len(users)
+
+
+def revocations_warm() -> None:
+    """Load the revocations into Redis unless they are there already; a failure is left to the next check."""
+    r = get_redis()
+    try:
+        if r.get(_LOADED_KEY) != _redis_run_id(r):
+            revocations_load(r)
+    except (redis.RedisError, DatabaseError):
+        pass
+
+
+def _ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
+def _ttl(revoked_at: datetime, lifetime: int, now_ms: int) -> int:
+    return max(1, lifetime - (now_ms - _ms(revoked_at)) // 1000)
 
 
 @lru_cache(maxsize=4096)
@@ -217,13 +324,31 @@ def principal_from_access_token(raw: str) -> Principal:
         raise TokenInvalid("Token lacks required claims.")
 
 
-def revoke_session(sid: str) -> None:
-    get_redis().set(_SID_KEY.format(sid), 1, ex=refresh_lifetime_seconds() + 60)
+def revoke_session(*, sid: str, user_id: int, reason: str = "logout") -> None:
+    """End one login session: its access and refresh tokens stop working.
+
+    Writes the RevokedSession row (call inside the transaction of the change, so it commits with its audit
+    record), then the Redis copy at once and again after commit, so no request can see the old state.
+    """
+    from accounts.models import RevokedSession
+
+    now = datetime.fromtimestamp(_now_ms() / 1000, tz=UTC)
+    RevokedSession.objects.update_or_create(sid=sid, defaults={"user_id": user_id, "revoked_at": now,
+                                                               "reason": reason[:64]})
+    # Rows whose tokens have all expired are of no use any more; pruning here keeps the table (and a reload) small.
+    RevokedSession.objects.filter(revoked_at__lt=now - settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]
+                                  - timedelta(hours=1)).delete()
+
+    def cache() -> None:
+        get_redis().set(_SID_KEY.format(sid), 1, ex=refresh_lifetime_seconds() + 60)
+
+    cache()
+    transaction.on_commit(cache)
 
 
 def revoke_user_tokens(user_id: int) -> None:
     """Every token of this user issued up to now stops working (disable, password change)."""
-    get_redis().set(_USER_KEY.format(user_id), _now_ms(), ex=refresh_lifetime_seconds() + 60)
+    _revoke_user_before(user_id, field="tokens_valid_after", key=_USER_KEY)
 
 
 def revoke_user_access_tokens(user_id: int) -> None:
@@ -231,19 +356,32 @@ def revoke_user_access_tokens(user_id: int) -> None:
 
     The next refresh re-reads the role from the database, so the session goes on with the new rights.
     """
-    get_redis().set(_USER_ACCESS_KEY.format(user_id), _now_ms(), ex=refresh_lifetime_seconds() + 60)
+    _revoke_user_before(user_id, field="access_valid_after", key=_USER_ACCESS_KEY)
+
+
+def _revoke_user_before(user_id: int, *, field: str, key: str) -> None:
+    from accounts.models import User
+
+    now_ms = _now_ms()
+    User.objects.filter(pk=user_id).update(**{field: datetime.fromtimestamp(now_ms / 1000, tz=UTC)})
+
+    def cache() -> None:
+        r = get_redis()
+        r.register_script(_SET_MAX)(keys=[key.format(user_id)], args=[now_ms, refresh_lifetime_seconds() + 60])
+
+    cache()
+    transaction.on_commit(cache)
 
 
 def session_is_revoked(sid: str | None, user_id: int, iat: float) -> bool:
     """For long-lived connections (WebSocket) that re-check their token: True when it no longer counts.
 
-    `iat` is the token's issue time in seconds (iat_ms / 1000 when the caller has it).
+    `iat` is the token's issue time in seconds (iat_ms / 1000 when the caller has it). A revocation state that
+    cannot be read (Redis and, for a cold cache, PostgreSQL) counts as revoked.
     """
     try:
-        revoked_sid, revoked_before, revoked_access_before = get_redis().mget(
-            _SID_KEY.format(sid), _USER_KEY.format(user_id), _USER_ACCESS_KEY.format(user_id)
-        )
-    except redis.RedisError:
+        revoked_sid, revoked_before, revoked_access_before = _revocation_markers(sid, user_id, access=True)
+    except AuthUnavailable:
         return True
     issued = int(iat * 1000)
     return revoked_sid is not None or any(
@@ -264,33 +402,50 @@ def hash_api_key(key: str) -> str:
 
 
 def principal_from_api_key(raw: str) -> Principal:
-    """Look the key up in Redis (no SQL on a warm cache); on a miss, in the database, then cache it."""
+    """Look the key up in Redis (no SQL on a warm cache); on a miss, in the database, then cache it.
+
+    A cached entry counts only if it was written during this run of the Redis server: one restored from an older
+    snapshot may predate the key's revocation, so it is read from the database again.
+    """
     digest = hash_api_key(raw)
     r = get_redis()
     try:
         cached = r.get(_APIKEY_CACHE.format(digest))
+        run_id = _redis_run_id(r).decode()
     except redis.RedisError as exc:
         raise AuthUnavailable(str(exc))
-    if cached == b"-":
+    if cached == f"-{run_id}".encode():
         raise TokenInvalid("Invalid API key.")
-    if cached:
+    if cached and cached[:1] == b"{":
         data = orjson.loads(cached)
-        return Principal(id=data["id"], username=data["username"], role=data["role"], api_key_id=data["key"])
+        if data.get("run") == run_id:
+            return Principal(id=data["id"], username=data["username"], role=data["role"], api_key_id=data["key"])
     from accounts.models import ApiKey
 
-    key = ApiKey.objects.select_related("user").filter(key_hash=digest).first()
+    try:
+        key = ApiKey.objects.select_related("user").filter(key_hash=digest).first()
+    except DatabaseError as exc:
+        raise AuthUnavailable(f"API keys cannot be read from the database: {exc}")
     if key is None or key.revoked_at is not None or not key.user.is_active:
-        r.set(_APIKEY_CACHE.format(digest), "-", ex=60)
+        r.set(_APIKEY_CACHE.format(digest), f"-{run_id}", ex=60)
         raise TokenInvalid("Invalid API key.")
-    data = {"id": key.user_id, "username": key.user.username, "role": int(key.user.role), "key": key.pk}
+    data = {"id": key.user_id, "username": key.user.username, "role": int(key.user.role), "key": key.pk,
+            "run": run_id}
     r.set(_APIKEY_CACHE.format(digest), orjson.dumps(data), ex=_APIKEY_CACHE_SECONDS)
     return Principal(id=key.user_id, username=key.user.username, role=int(key.user.role), api_key_id=key.pk)
 
 
 def forget_api_keys(key_hashes: list[str]) -> None:
-    """Drop cached keys so a revocation or a user change takes effect at once."""
-    if key_hashes:
+    """Drop cached keys so a revocation or a user change takes effect at once (now, and again after commit so
+    no request can re-cache the old state in between; the database row is what decides on a miss)."""
+    if not key_hashes:
+        return
+
+    def forget() -> None:
         get_redis().delete(*[_APIKEY_CACHE.format(h) for h in key_hashes])
+
+    forget()
+    transaction.on_commit(forget)
 
 
 def principal_from_bearer(raw: str) -> Principal:
@@ -303,10 +458,10 @@ def principal_from_bearer_without_redis(raw: str) -> Principal:
     """Authenticate from the database alone, for the few read-only views that must answer during a Redis outage.
 
     Signature, expiry and token type are checked as usual, and the account must be active with the role read
-    from its row; a logout cannot be seen without Redis, so only views with nothing to protect beyond the
-    role may use this (GET /api/system/status). Costs one query.
+    from its row, and revocations are read from the database; still, only views with nothing to protect beyond
+    the role may use this (GET /api/system/status). Costs two queries.
     """
-    from accounts.models import ApiKey, User
+    from accounts.models import ApiKey, RevokedSession, User
 
     if raw.startswith(API_KEY_PREFIX):
         key = ApiKey.objects.select_related("user").filter(key_hash=hash_api_key(raw)).first()
@@ -320,5 +475,11 @@ def principal_from_bearer_without_redis(raw: str) -> Principal:
     user = User.objects.filter(pk=token.get("user_id"), is_active=True).first()
     if user is None or not token.get("sid"):
         raise TokenInvalid("User is disabled or no longer exists.")
+    # The database holds every revocation, so a logout is refused here too.
+    issued = _issued_ms(token)
+    if RevokedSession.objects.filter(sid=str(token["sid"])).exists():
+        raise TokenInvalid("Token has been revoked (logged out).")
+    if any(after is not None and issued <= _ms(after) for after in (user.tokens_valid_after, user.access_valid_after)):
+        raise TokenInvalid("Token has been revoked.")
     return Principal(id=user.pk, username=user.username, role=int(user.role), sid=str(token["sid"]),
                      expires_at=float(token["exp"]), issued_ms=_issued_ms(token))

@@ -79,8 +79,8 @@ def hmi_session_close(request: HttpRequest, *, reason: str = "") -> None:
     if user is not None:
         principal = tokens.Principal(id=user.pk, username=user.username, role=int(user.role), sid=sid)
         if sid:
-            tokens.revoke_session(sid)
             with transaction.atomic():
+                tokens.revoke_session(sid=sid, user_id=user.pk, reason=reason or "logout")
                 audit_record(action="auth.logout", user=principal, object_type="user", object_id=user.pk,
                              old_value={"session": sid}, reason=reason)
         else:

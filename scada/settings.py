@@ -7,6 +7,7 @@ ImproperlyConfigured instead of guessing when a variable is malformed.
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -17,9 +18,11 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 VERSION = "0.1.0"
 
-# Secrets that ship in this repository (demo, docs) and must never run a plant.
+# Secrets that ship in this repository (earlier demos, docs) and must never run a plant.
 KNOWN_INSECURE_SECRET_KEYS = {"", "kiln-demo-insecure-secret-key-change-me", "changeme", "secret"}
-
+# A production key must be at least this long and use at least this many distinct characters ("a" * 32 is not a key).
+SECRET_MIN_LENGTH = 32
+SECRET_MIN_DISTINCT = 10
 
 def envstr(name: str, default: str) -> str:
     return os.environ.get(name, default)
@@ -67,15 +70,45 @@ def envsecret(name: str, default: str) -> str:
 DEBUG = envbool("DEBUG", False)
 TESTING = "pytest" in sys.modules or envbool("KILN_TESTING", False)
 
+
+def weak_secret_reason(value: str) -> str | None:
+    """Why `value` cannot be a production key, or None when it can."""
+    if value in KNOWN_INSECURE_SECRET_KEYS or value.startswith("django-insecure"):
+        return "is a published default"
+    if len(value) < SECRET_MIN_LENGTH:
+        return f"is shorter than {SECRET_MIN_LENGTH} characters"
+    if len(set(value)) < SECRET_MIN_DISTINCT:
+        return f"has fewer than {SECRET_MIN_DISTINCT} distinct characters"
+    return None
+
+
+def dev_secret(name: str) -> str:
+    """A random key for a developer's or the test suite's process that was given none (never a published one).
+
+    Put in the environment, so processes this one starts (the suite's daphne, runserver's reloader) share it.
+    `make run` instead keeps one key per installation in .kiln/secrets.env, stable across restarts.
+    """
+    value = secrets.token_urlsafe(50)
+    os.environ[name] = value
+    return value
+
+
 SECRET_KEY = envsecret("SECRET_KEY", "")
 if not SECRET_KEY and (DEBUG or TESTING):
-    # Only a developer's or the test suite's process may run on the demo key.
-    SECRET_KEY = "kiln-demo-insecure-secret-key-change-me"
-if not DEBUG and not TESTING and (SECRET_KEY in KNOWN_INSECURE_SECRET_KEYS or len(SECRET_KEY) < 32):
-    raise ImproperlyConfigured(
-        "SECRET_KEY must be set to a random value of at least 32 characters when DEBUG is off "
-        "(it signs every login token). Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
-    )
+    SECRET_KEY = dev_secret("SECRET_KEY")
+if not DEBUG and not TESTING:
+    # Production refuses to start on a weak key: each of these signs or keys something an attacker could forge.
+    for _name, _value in (("SECRET_KEY", SECRET_KEY), ("JWT_SIGNING_KEY", envsecret("JWT_SIGNING_KEY", "")),
+                          ("KILN_AUDIT_KEY", envsecret("KILN_AUDIT_KEY", ""))):
+        if _name != "SECRET_KEY" and not _value:
+            continue  # not set: SECRET_KEY, checked above, is used
+        _reason = weak_secret_reason(_value)
+        if _reason:
+            raise ImproperlyConfigured(
+                f"{_name} must be set to a random value of at least {SECRET_MIN_LENGTH} characters when DEBUG is "
+                f"off; this one {_reason} (it signs login tokens or keys the audit trail). Generate one with: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+            )
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG or TESTING else "")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
@@ -187,7 +220,8 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `manage.py collectstatic` puts the files WhiteNoise serves when DEBUG is off (docs/configuration.md).
+STATIC_ROOT = Path(envstr("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -225,7 +259,7 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=ACCESS_TOKEN_MINUTES),
     "REFRESH_TOKEN_LIFETIME": timedelta(hours=REFRESH_TOKEN_HOURS),
     "ALGORITHM": "HS256",
-    "SIGNING_KEY": envsecret("JWT_SIGNING_KEY", SECRET_KEY),
+    "SIGNING_KEY": envsecret("JWT_SIGNING_KEY", "") or SECRET_KEY,
     "AUTH_HEADER_TYPES": ("Bearer",),
     "USER_ID_CLAIM": "user_id",
     "UPDATE_LAST_LOGIN": False,
@@ -233,13 +267,15 @@ SIMPLE_JWT = {
 }
 # Keys the audit trail's hash chain (HMAC-SHA256): without it, write access to the database is not enough to
 # forge a consistent chain. Changing it makes earlier records fail `audit_verify`: set it once, keep it safe.
-KILN_AUDIT_KEY = envsecret("KILN_AUDIT_KEY", SECRET_KEY)
+KILN_AUDIT_KEY = envsecret("KILN_AUDIT_KEY", "") or SECRET_KEY
 # Signed checkpoints of the audit chain head (docs/audit.md): how often, and a directory (ideally on another
 # machine or write-once storage) each one is also exported to, so deleting the newest records is noticed.
 KILN_AUDIT_CHECKPOINT_MINUTES = envint("KILN_AUDIT_CHECKPOINT_MINUTES", 60, minimum=1)
 KILN_AUDIT_CHECKPOINT_DIR = envstr("KILN_AUDIT_CHECKPOINT_DIR", "")
 LOGIN_MAX_FAILURES = envint("KILN_LOGIN_MAX_FAILURES", 5, minimum=1)
 LOGIN_LOCKOUT_MINUTES = envint("KILN_LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+# Lockout is per (account, client address); this many addresses locked out at once lock the account for all.
+LOGIN_MAX_LOCKED_ADDRESSES = envint("KILN_LOGIN_MAX_LOCKED_ADDRESSES", 10, minimum=1)
 
 # --- Rate limits (seed 000 RATE LIMITS), requests per minute ---
 KILN_RATE_LIMITS = {

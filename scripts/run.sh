@@ -9,6 +9,7 @@ export DATABASE_URL=${DATABASE_URL:-sqlite:///$PWD/kiln.sqlite3}
 export PLCSIM_PORT=${PLCSIM_PORT:-5020}
 export PYTHONUNBUFFERED=1
 mkdir -p "${KILN_STATE_DIR:-.kiln}"
+source scripts/ensure-secrets.sh
 bash scripts/ensure-redis.sh
 # A new demo database (first run, or kiln.sqlite3 deleted to start over) must not inherit the live values and
 # queued tasks an earlier one left in Redis: its tag ids start again at 1 and would show another tag's value.
