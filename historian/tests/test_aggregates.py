@@ -79,7 +79,7 @@ def test_it_matches_the_reference_in_python(samples, a, b, interval, mode, now_o
     inside = [s for s in rows if start <= s[0] < end_eff]
     got_rows = aggregate_python(inside, before[-1] if before else None, start, end_eff, interval, mode)
     k0, kmax = math.floor(start / interval), math.ceil(end_eff / interval) - 1
-    from historian.selectors import _empty_value
+    from historian.selectors.buckets import _empty_value
 
     got, fill = [], got_rows.get(k0 - 1, (None, None))[1]
     for k in range(k0, kmax + 1):
@@ -159,12 +159,12 @@ def test_it_matches_the_reference_averaging_raw_samples_in_python(hist, monkeypa
                                                                   interval):
     """The packed-array path for all-raw time-weighted averages, forced on whatever the sample density, with
     samples stored in random physical order (a late backfill) so its re-sorting is exercised too."""
-    from historian import selectors
+    from historian.selectors import packed, query
 
-    monkeypatch.setattr(selectors, "_RAW_AVERAGE_MIN_DENSITY", 0)
+    monkeypatch.setattr(packed, "_RAW_AVERAGE_MIN_DENSITY", 0)
     taken = []
-    real = selectors._raw_average_rows
-    monkeypatch.setattr(selectors, "_raw_average_rows", lambda *a, **kw: taken.append(1) or real(*a, **kw))
+    real = query._raw_average_rows
+    monkeypatch.setattr(query, "_raw_average_rows", lambda *a, **kw: taken.append(1) or real(*a, **kw))
     start, end = min(a, b), max(a, b) + (0 if a != b else 3600)
     _reset(hist.id)
     shuffled = list(samples)
@@ -187,7 +187,7 @@ def test_it_matches_the_reference_averaging_raw_samples_in_python(hist, monkeypa
 def test_it_finds_samples_out_of_time_order_before_integrating_them():
     from array import array
 
-    from historian.selectors import _PG_EPOCH_US, _integrate
+    from historian.selectors.packed import _PG_EPOCH_US, _integrate
 
     def us(*seconds):  # epoch seconds → PostgreSQL's microseconds since 2000
         return array("q", [s * 1_000_000 - _PG_EPOCH_US for s in seconds])
@@ -204,11 +204,11 @@ def test_it_finds_samples_out_of_time_order_before_integrating_them():
 
 @pytest.mark.postgresql
 def test_it_averages_dense_raw_samples_in_python_and_sparse_ones_in_sql(hist, monkeypatch):
-    from historian import selectors
+    from historian.selectors import query
 
     results = []
-    real = selectors._raw_average_rows
-    monkeypatch.setattr(selectors, "_raw_average_rows", lambda *a, **kw: results.append(real(*a, **kw))
+    real = query._raw_average_rows
+    monkeypatch.setattr(query, "_raw_average_rows", lambda *a, **kw: results.append(real(*a, **kw))
                         or results[-1])
     _reset(hist.id)
     stored = [(T0 + s, float(s % 7), "GOOD") for s in range(0, 3600, 10)]  # 360 samples, 1 per 10 s

@@ -1,0 +1,88 @@
+"""history_query, the entry point: validates the query, then answers it from raw samples (mode=raw), from
+PostgreSQL (rollup tiers and raw samples in one snapshot) or in Python (other databases).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import psycopg
+from django.db import connection, transaction
+
+from historian.constants import MODES
+from historian.rollups import rollup_exact_until
+from historian.selectors.buckets import _assemble
+from historian.selectors.packed import _raw_average_rows
+from historian.selectors.planning import HistoryTag, history_points_check, plan_segments
+from historian.selectors.portable import _aggregate_other
+from historian.selectors.raw import _raw
+from historian.selectors.sql import _aggregate_sql
+from scada.errors import BadRequest
+
+
+def _aggregate_postgresql(tags, start: datetime, end_eff: datetime, w: int, mode: str, use_rollups: bool = True):
+    s_ep, e_ep = start.timestamp(), end_eff.timestamp()
+    k0, kmax = math.floor(s_ep / w), math.ceil(e_ep / w) - 1
+    ids = [t.id for t in tags]
+    # One snapshot for the dirty-range bound and the query: what the tiers say and what raw says agree.
+    # (Inside an outer transaction, e.g. a test's, the isolation level is that transaction's.)
+    own_transaction = not connection.in_atomic_block
+    with transaction.atomic(), connection.cursor() as cur:
+        if own_transaction:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        cur.execute("SET LOCAL work_mem = '64MB'")
+        exact = rollup_exact_until(cur)
+        exact_ep = exact.timestamp() if exact is not None else None
+        # Without rollups every bucket comes from raw samples; the value held at `start` is still found the
+        # usual way (raw back to the last exact hour, then that hour's rollup), not by a scan of all history.
+        segments = plan_segments(s_ep, e_ep, w, exact_ep if use_rollups else 0.0)
+        carry_ep = math.floor(min(s_ep, exact_ep if exact_ep is not None else s_ep) / 3600) * 3600
+        params = {"ids": ids, "w": float(w), "k0": k0, "start_ep": s_ep, "end_ep": e_ep,
+                  "start": start, "carry_from": datetime.fromtimestamp(carry_ep, tz=UTC)}
+        for i, (_tier, a, b) in enumerate(segments):
+            params[f"a{i}"] = datetime.fromtimestamp(a, tz=UTC)
+            params[f"b{i}"] = datetime.fromtimestamp(b, tz=UTC)
+        # A binary cursor: three times faster than text at turning 70,000 rows of floats into Python.
+        raw = psycopg.Cursor(connection.connection)
+        rows = None
+        if mode == "average" and len(segments) == 1 and segments[0][0] == 0:
+            rows = _raw_average_rows(raw, params, w, start, end_eff, n_buckets=len(ids) * (kmax - k0 + 1))
+        if rows is None:
+            raw.execute(_aggregate_sql(segments, mode, w), params, binary=True)
+            rows = raw.fetchall()
+    rows_by_tag: dict[int, dict[int, tuple]] = {t.id: {} for t in tags}
+    for row in rows:
+        rows_by_tag[row[0]][row[1]] = row  # (tag_id, k, head, partials..., fill)
+    return _assemble(tags, rows_by_tag, k0, kmax, w, mode, s_ep)
+
+
+def history_query(*, tags: list[HistoryTag], start: datetime, end: datetime, mode: str, interval: int | None,
+                  now: datetime | None = None, use_rollups: bool = True) -> dict[int, list[dict]]:
+    """{tag id: [{"ts", "v"} (+ "quality", "substatus" in raw mode)]} for [start, end).
+
+    `use_rollups=False` answers from raw samples only (the benchmark compares both; the answer is the same).
+
+    Raises BadRequest for an unknown mode, a missing interval, an aggregate of a STRING tag, or a result over
+    KILN_HISTORY_MAX_POINTS points (with a suggested interval).
+    """
+    if mode not in MODES:
+        raise BadRequest(f"Unknown mode '{mode}'; use one of {', '.join(MODES)}.")
+    if end <= start:
+        raise BadRequest("end must be after start.")
+    if mode == "raw":
+        return _raw(tags, start, end)
+    if not interval or interval < 1:
+        raise BadRequest(f"mode={mode} needs interval (seconds, a positive integer).")
+    text = [t.name for t in tags if t.datatype == "STRING"]
+    if text:
+        raise BadRequest(f"mode={mode} needs numeric tags; {', '.join(text)} "
+                         f"{'is a STRING tag' if len(text) == 1 else 'are STRING tags'} (use mode=raw).")
+    history_points_check(n_tags=len(tags), start=start, end=end, mode=mode, interval=interval)
+    now = now or datetime.now(tz=UTC)
+    end_eff = min(end, now)
+    if end_eff <= start:
+        return {t.id: [] for t in tags}
+    if connection.vendor == "postgresql":
+        return _aggregate_postgresql(tags, start, end_eff, interval, mode, use_rollups)
+    return _aggregate_other(tags, start, end_eff, interval, mode)

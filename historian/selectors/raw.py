@@ -1,0 +1,55 @@
+"""mode=raw: the stored samples of [start, end) per tag, typed and with their quality, within the point limit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from historian.conf import conf
+from historian.constants import quality_decode
+from historian.selectors.planning import HistoryTag, suggest_interval
+from scada.api.renderers import iso_utc
+from scada.errors import BadRequest
+
+
+def _typed(datatype: str, value):
+    if value is None:
+        return None
+    if datatype == "BOOL":
+        return bool(value)
+    if datatype == "INT":
+        return int(value)
+    if datatype == "STRING":
+        return value
+    return value
+
+
+def _raw(tags: list[HistoryTag], start: datetime, end: datetime) -> dict[int, list[dict]]:
+    from historian.models import HistorianSample, HistorianStringSample
+
+    max_points = conf.KILN_HISTORY_MAX_POINTS
+    numeric = [t.id for t in tags if t.datatype != "STRING"]
+    text = [t.id for t in tags if t.datatype == "STRING"]
+    rows = []
+    if numeric:
+        rows += list(HistorianSample.objects.filter(tag_id__in=numeric, ts__gte=start, ts__lt=end)
+                     .order_by("tag_id", "ts").values_list("tag_id", "ts", "value", "quality")[: max_points + 1])
+    if text and len(rows) <= max_points:
+        rows += list(HistorianStringSample.objects.filter(tag_id__in=text, ts__gte=start, ts__lt=end)
+                     .order_by("tag_id", "ts").values_list("tag_id", "ts", "value", "quality")[: max_points + 1])
+    if len(rows) > max_points:
+        seconds = (end - start).total_seconds()
+        hint = suggest_interval(seconds=seconds, tags=len(tags), max_points=max_points)
+        raise BadRequest(
+            f"The query would return more than {max_points} raw samples; use mode=average (or min, max, ...) "
+            f"with interval={hint}, or a shorter time range.",
+            extra={"max_points": max_points, "suggested_interval": hint},
+        )
+    by_tag = {t.id: t for t in tags}
+    out: dict[int, list[dict]] = {t.id: [] for t in tags}
+    for tag_id, ts, value, code in rows:
+        quality, substatus = quality_decode(code)
+        point = {"ts": iso_utc(ts), "v": _typed(by_tag[tag_id].datatype, value), "quality": quality}
+        if substatus:
+            point["substatus"] = substatus
+        out[tag_id].append(point)
+    return out
