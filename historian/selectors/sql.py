@@ -15,7 +15,6 @@ _RAW_EXPR = {"integ": "0::float8", "cov": "0::float8", "mn": "gv", "mx": "gv", "
              "cnt": "g::int", "sm": "gv"}
 _TIER_EXPR = {"integ": "integral", "cov": "covered", "mn": "value_min", "mx": "value_max", "fv": "value_first",
               "lv": "value_last", "cnt": "value_count", "sm": "value_sum"}
-_CARRY_EXPR = {"integ": "0::float8", "cov": "0::float8", "cnt": "0"}
 
 _RAW_PIECES = """
 SELECT tag_id, ts, floor(pe / %(w)s), pe, pe, value, g{cols}
