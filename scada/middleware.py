@@ -7,7 +7,7 @@ import uuid
 from functools import lru_cache
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
 from django.http import JsonResponse
 
 from scada import context
@@ -111,8 +111,66 @@ class ApiErrorMiddleware:
     def process_exception(self, request, exception):
         if not request.path.startswith("/api/"):
             return None
+        if isinstance(exception, RequestDataTooBig):
+            # A body without Content-Length (chunked) is only measured as it is read, inside a view.
+            return api_error_response(request, 413, body_too_large_message())
         logger.exception("Unhandled error in %s %s (request %s)", request.method, request.path,
                          getattr(request, "request_id", "-"))
         return JsonResponse(
             {"detail": f"Internal server error; request id {getattr(request, 'request_id', '-')}."}, status=500
         )
+
+
+# Seed 004's device routes answer errors as {"error": {"code", "message", "details"}} (design.md); the codes
+# are the device API's own (tags.api.devices.ERROR_CODES), repeated here for the two statuses answered below.
+_DEVICE_ROUTE_RE = re.compile(r"^/api/sites/[^/]+/devices(/|$)")
+_DEVICE_ERROR_CODES = {400: "BAD_REQUEST", 413: "PAYLOAD_TOO_LARGE"}
+
+
+def api_error_response(request, status: int, message: str) -> JsonResponse:
+    """An API error answered by middleware, in the shape the route's own views use."""
+    if _DEVICE_ROUTE_RE.match(request.path):
+        code = _DEVICE_ERROR_CODES.get(status, "ERROR")
+        return JsonResponse({"error": {"code": code, "message": message, "details": []}}, status=status)
+    return JsonResponse({"detail": message}, status=status)
+
+
+def body_too_large_message() -> str:
+    return f"Request body too large (at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes)."
+
+
+class ApiInputGuardMiddleware:
+    """Under /api/, refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE (413) and NUL characters in the URL path
+    or query string (400), before authentication and before any view or query runs.
+
+    PostgreSQL text cannot hold NUL: a tag, machine, site or device id, or a `search` filter with one, failed
+    as a DataError (500) in whichever query met it first. Refusing it here covers every route, present and
+    future; NUL in JSON bodies is refused by the parser (scada.api.parsers). The size check reads only the
+    Content-Length header, so an oversized login is refused without reading (or authenticating) it.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith("/api/"):
+            refusal = self._refusal(request)
+            if refusal is not None:
+                return refusal
+        return self.get_response(request)
+
+    def _refusal(self, request) -> JsonResponse | None:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return api_error_response(request, 400, "Content-Length must be a number of bytes.")
+        if limit is not None and length > limit:
+            return api_error_response(request, 413, body_too_large_message())
+        if "\x00" in request.path:
+            return api_error_response(request, 400, "The URL path must not contain NUL characters.")
+        for key, values in request.GET.lists():
+            if "\x00" in key or any("\x00" in value for value in values):
+                name = key.replace("\x00", "\\0")
+                return api_error_response(request, 400, f"Query parameter '{name}' must not contain NUL characters.")
+        return None

@@ -143,6 +143,8 @@ MIDDLEWARE = [
     "scada.middleware.RequestContextMiddleware",
     # Outside the rest, so an error answered by any middleware below (bad Host, CSRF) also becomes JSON.
     "scada.middleware.ApiErrorMiddleware",
+    # Before sessions, auth and every view: an oversized body (413) or a NUL in the URL (400) goes no further.
+    "scada.middleware.ApiInputGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -297,12 +299,15 @@ KILN_WRITE_FUTURE_SKEW_SECONDS = envint("KILN_WRITE_FUTURE_SKEW_SECONDS", 300, m
 KILN_WS_AUTH_CHECK_SECONDS = envint("KILN_WS_AUTH_CHECK_SECONDS", 5, minimum=1)
 KILN_WS_WATCHDOG_SECONDS = envint("KILN_WS_WATCHDOG_SECONDS", 2, minimum=1)
 
+# Largest request body (bytes) the API reads; a bigger one is a 413 before authentication (scada.middleware).
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("KILN_MAX_REQUEST_BYTES", 2_621_440, minimum=1024)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.KilnTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["scada.api.permissions.RoleMatrixPermission"],
     "DEFAULT_THROTTLE_CLASSES": ["scada.api.ratelimit.RedisRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["scada.api.renderers.KilnJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["scada.api.parsers.KilnJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "scada.api.pagination.LimitOffsetPagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -11,6 +11,8 @@ from historian.constants import MODES
 __all__ = ["HistoryQueryInputSerializer", "HistoryManyQueryInputSerializer", "parse_timestamp"]
 
 DEFAULT_RANGE = timedelta(hours=1)
+# A bucket of 100 years covers any sensible range; a larger one overflowed timedelta (a 500), so it is a 400.
+MAX_INTERVAL_SECONDS = 100 * 366 * 86400
 
 
 def parse_timestamp(raw: str) -> datetime:
@@ -21,7 +23,11 @@ def parse_timestamp(raw: str) -> datetime:
         raise serializers.ValidationError(f"'{raw}' is not an ISO 8601 timestamp (e.g. 2026-04-01T00:00:00Z).")
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)  # Kiln's timestamps are UTC (docs/architecture.md)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00:00+05:00 lies before year 1 in UTC (9999-12-31T23:00:00-05:00 after 9999).
+        raise serializers.ValidationError(f"'{raw}' is outside the supported range (years 1 to 9999 in UTC).")
 
 
 class _Timestamp(serializers.CharField):
@@ -35,9 +41,11 @@ class HistoryQueryInputSerializer(serializers.Serializer):
     start = _Timestamp(required=False)
     end = _Timestamp(required=False)
     mode = serializers.CharField(required=False, default="raw")
-    interval = serializers.IntegerField(required=False, min_value=1, error_messages={
+    interval = serializers.IntegerField(required=False, min_value=1, max_value=MAX_INTERVAL_SECONDS, error_messages={
         "invalid": "interval must be a whole number of seconds.",
         "min_value": "interval must be at least 1 second.",
+        "max_value": f"interval must be at most {MAX_INTERVAL_SECONDS} seconds (100 years).",
+        "max_string_length": "interval must be a whole number of seconds.",
     })
 
     def validate_mode(self, value: str) -> str:

@@ -1,6 +1,8 @@
 """One exception handler for every API view: JSON {"detail": "..."} with the seed's status codes."""
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -30,6 +32,12 @@ def flatten_errors(data, prefix: str = "") -> list[str]:
     return [f"{prefix}: {data}" if prefix else str(data)]
 
 
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body too large."
+    default_code = "request_too_large"
+
+
 def exception_handler(exc, context):
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed | exceptions.PermissionDenied):
         request = context.get("request")
@@ -44,6 +52,9 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    if isinstance(exc, RequestDataTooBig):
+        # A chunked body (no Content-Length for the middleware to check) is measured only as a view reads it.
+        exc = RequestTooLarge(f"Request body too large (at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes).")
 
     response = drf_exception_handler(exc, context)
     if response is None:

@@ -5,6 +5,9 @@ from rest_framework.response import Response
 
 from scada.errors import BadRequest
 
+# PostgreSQL's OFFSET is a bigint: anything larger failed as a DataError (500) instead of a clear 400.
+MAX_OFFSET = 2**63 - 1
+
 
 def parse_limit_offset(params, default: int = 100, maximum: int = 1000) -> tuple[int, int]:
     """Reads ?limit=&offset=; a bad value is a 400, never silently replaced."""
@@ -17,6 +20,8 @@ def parse_limit_offset(params, default: int = 100, maximum: int = 1000) -> tuple
         raise BadRequest(f"limit must be between 1 and {maximum}")
     if offset < 0:
         raise BadRequest("offset must be 0 or more")
+    if offset > MAX_OFFSET:
+        raise BadRequest(f"offset must be at most {MAX_OFFSET}")
     return limit, offset
 
 

@@ -2,6 +2,7 @@
 
 import datetime
 import decimal
+import json
 import uuid
 
 import orjson
@@ -30,7 +31,12 @@ class KilnJSONRenderer(BaseRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None):
         if data is None:
             return b""
-        return orjson.dumps(data, default=_default, option=orjson.OPT_NON_STR_KEYS)
+        try:
+            return orjson.dumps(data, default=_default, option=orjson.OPT_NON_STR_KEYS)
+        except orjson.JSONEncodeError:
+            # orjson stops at 64-bit integers. PostgreSQL jsonb keeps 1e20 as the integer 100000000000000000000,
+            # so an audit record of such a write read back that way; the stdlib encoder writes any integer.
+            return json.dumps(data, default=_default, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def iso_utc(ts: datetime.datetime | None) -> str | None:

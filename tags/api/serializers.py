@@ -212,6 +212,15 @@ class BatchWriteInputSerializer(serializers.Serializer):
 
     writes = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=BATCH_WRITE_MAX)
 
+    def validate_writes(self, writes: list[dict]) -> list[dict]:
+        # The item's identity must be text before the service looks it up: an object as a name was
+        # unhashable (a 500) and an object as machine_id reached SQL. Values stay the service's to judge.
+        errors = [f"item {i}: {key} must be a string" for i, item in enumerate(writes)
+                  for key in ("machine_id", "name") if item.get(key) is not None and not isinstance(item[key], str)]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return writes
+
 
 class _BatchItemResultSerializer(serializers.Serializer):
     machine_id = serializers.CharField()
