@@ -135,8 +135,9 @@ def test_it_carries_a_plc_value_to_the_live_table_history_alarms_and_websocket(d
         url = f"ws://127.0.0.1:{demo.base.rsplit(':', 1)[1]}/ws?token={demo.token}"
         async with connect(url, origin="http://localhost") as ws:
             await ws.send(orjson.dumps({"type": "subscribe", "tags": ["Reactor_Temp"]}).decode())
-            snap = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
-            assert snap["type"] == "snapshot", snap
+            # Seed 000's form from the first frame: the current value as {tag, value, quality, ts}.
+            first = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert (first["type"], first["tag"]) == ("update", "Reactor_Temp"), first
             while True:
                 frame = orjson.loads(await asyncio.wait_for(ws.recv(), 15))
                 if frame.get("tag") == "Reactor_Temp":
