@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from scada.errors import KilnError
+from scada.outage import database_unavailable, database_unavailable_response
 
 
 def flatten_errors(data, prefix: str = "") -> list[str]:
@@ -30,6 +31,9 @@ def flatten_errors(data, prefix: str = "") -> list[str]:
 
 
 def exception_handler(exc, context):
+    if database_unavailable(exc):
+        # Outside DRF's Response so the 503 looks the same wherever the outage surfaced (scada.outage).
+        return database_unavailable_response(context["request"], exc)
     if isinstance(exc, KilnError):
         body = {"detail": exc.detail, **exc.extra}
         return Response(body, status=exc.status_code)
