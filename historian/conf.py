@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from scada.settings import envint
 
-__all__ = ["conf"]
+__all__ = ["conf", "statement_timeout_local"]
 
 # name → (default, minimum). All integers; 0 means "off" where the docs say so.
 _DEFAULTS: dict[str, tuple[int, int]] = {
@@ -34,6 +34,9 @@ _DEFAULTS: dict[str, tuple[int, int]] = {
     "KILN_HISTORIAN_ROLLUP_CHUNK_MINUTES": (60, 1),
     # "Store at least every N minutes" default for tags without their own setting (0 = off).
     "KILN_HISTORIAN_STORE_EVERY_MINUTES": (60, 0),
+    # Statement timeout for the writer's COPY transaction and for maintenance (partitions, CLUSTER, rollups), in
+    # ms; they replace the process-wide DB_STATEMENT_TIMEOUT_MS, which is sized for web requests (0 = none).
+    "KILN_HISTORIAN_STATEMENT_TIMEOUT_MS": (600_000, 0),
     # Queries: most points one request may return, and most tags in one /api/history request.
     "KILN_HISTORY_MAX_POINTS": (100_000, 100),
     "KILN_HISTORY_MAX_TAGS": (100, 1),
@@ -54,3 +57,12 @@ class _Conf:
 
 
 conf = _Conf()
+
+
+def statement_timeout_local(cur) -> None:
+    """Give the open transaction the historian's own statement timeout (SET LOCAL: it ends with the transaction).
+
+    A COPY of a large backlog or a CLUSTER of a day's partition legitimately outlasts the few seconds that
+    DB_STATEMENT_TIMEOUT_MS allows a web request; cancelling them would only make the writer retry forever.
+    """
+    cur.execute(f"SET LOCAL statement_timeout = {int(conf.KILN_HISTORIAN_STATEMENT_TIMEOUT_MS)}")
