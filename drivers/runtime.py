@@ -56,6 +56,12 @@ def shutdown_key(hostname: str) -> str:
 
 # Compare-and-extend / compare-and-delete: only the owner may renew or release a lease.
 _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+# Housekeeping's renew also takes back a lease that lapsed while nobody else took it: after a Redis outage (or a
+# Redis restart, which forgets it) the loop that kept polling throughout goes on, instead of ending and leaving
+# its tags unpolled until beat re-arms the connection seconds later.
+_RENEW_OR_RETAKE = ("local v = redis.call('get', KEYS[1]) "
+                    "if v == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end "
+                    "if not v then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end return 0")
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
 
@@ -112,7 +118,7 @@ class RedisRuntime:
     def housekeeping(self, stats: dict) -> tuple[bool, bytes | None, bool]:
         """Renew the lease and publish stats in one round trip: (still ours, config version, worker stopping)."""
         pipe = self.r.pipeline(transaction=False)
-        pipe.eval(_RENEW, 1, lease_key(self.cid), self.token, LEASE_TTL_MS)
+        pipe.eval(_RENEW_OR_RETAKE, 1, lease_key(self.cid), self.token, LEASE_TTL_MS)
         pipe.get(CONFIG_VERSION_KEY)  # None only after a Redis restart: that counts as a change (re-plan once)
         pipe.exists(shutdown_key(self.hostname))
         pipe.hset(stats_key(self.cid), mapping={"json": orjson.dumps(stats)})
