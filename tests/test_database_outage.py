@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import orjson
+import psycopg
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -139,6 +140,48 @@ def test_it_answers_503_when_middleware_meets_the_outage_after_the_view(stopped_
     r = client.get("/login/")
     assert r.status_code == 503
     assert "Database unavailable: connection refused" in r.content.decode()
+
+
+@pytest.fixture
+def statement_timeout_300ms():
+    """Every new connection gets DB_STATEMENT_TIMEOUT_MS=300 (off under tests by default)."""
+    options = connection.settings_dict["OPTIONS"]
+    saved = options.get("options")
+    options["options"] = "-c statement_timeout=300"
+    connection.close()
+    yield
+    connection.close()
+    if saved is None:
+        options.pop("options")
+    else:
+        options["options"] = saved
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_answers_503_when_a_query_outlasts_the_statement_timeout(operator_client, statement_timeout_300ms):
+    s = connection.settings_dict
+    locker = psycopg.connect(host=s["HOST"] or "127.0.0.1", port=s["PORT"] or 5432, user=s["USER"],
+                             dbname=s["NAME"])
+    try:
+        locker.execute("LOCK TABLE tags_tag IN ACCESS EXCLUSIVE MODE")  # held until rollback: the list must wait
+        started = time.monotonic()
+        r = operator_client.get("/api/tags")
+        took = time.monotonic() - started
+    finally:
+        locker.rollback()
+        locker.close()
+    assert r.status_code == 503
+    assert r.json() == {"detail": "Database unavailable: a query took too long (statement timeout); try again shortly."}
+    assert took < 2
+
+
+def test_it_passes_the_statement_timeout_to_postgresql_from_the_environment():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KILN_", "PYTEST", "DB_"))}
+    env.update(DEBUG="1", DATABASE_URL="postgres://kiln@db.example:5432/kiln", DB_STATEMENT_TIMEOUT_MS="1234",
+               DJANGO_SETTINGS_MODULE="scada.settings")
+    code = "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS']['options'])"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "-c statement_timeout=1234", out.stderr
 
 
 # --- the production stack: daphne, psycopg pool, a hung server -------------------------------------------------
