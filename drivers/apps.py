@@ -15,10 +15,13 @@ class DriversConfig(AppConfig):
 
         register_write_router(ModbusWriteRouter())
         register_tag_validator("drivers-binding", tag_fits_its_binding)
-        register_status_provider(_drivers_status)
+        register_status_provider(_drivers_status, needs_database=True)
 
 
 def _drivers_status():
     from drivers.selectors import drivers_summary
 
     return "drivers", drivers_summary()
+
+
+_drivers_status.status_name = "drivers"

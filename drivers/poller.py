@@ -281,6 +281,8 @@ class ConnectionPoller:
             "writes": self.writes,
             "tags": len(self.tag_ids),
             "tags_bad": len(self.bad),
+            # values held by the process's outbox while Redis is down, and dropped from it (drivers.outbox)
+            **(self.sink.stats() if hasattr(self.sink, "stats") else {}),
             "poll_ms_p50": _r(p(all_durations, 50)),
             "poll_ms_p99": _r(p(all_durations, 99)),
             "jitter_ms_p99": _r(p(all_jitters, 99)),

@@ -107,7 +107,7 @@ class RedisRuntime:
     def housekeeping(self, stats: dict) -> tuple[bool, bytes | None, bool]:
         """Renew the lease and publish stats in one round trip: (still ours, config version, worker stopping)."""
         pipe = self.r.pipeline(transaction=False)
-        redis_leases.lease_renew_queue(pipe, lease_key(self.cid), self.token, LEASE_TTL_MS)
+        redis_leases.lease_renew_or_retake_queue(pipe, lease_key(self.cid), self.token, LEASE_TTL_MS)
         pipe.get(CONFIG_VERSION_KEY)  # None only after a Redis restart: that counts as a change (re-plan once)
         pipe.exists(shutdown_key(self.hostname))
         pipe.hset(stats_key(self.cid), mapping={"json": orjson.dumps(stats)})

@@ -20,6 +20,7 @@ from drivers.choices import INTEGER_TYPES, ConnectionState, Protocol
 from drivers.codec import Codec
 from drivers.modbus import ModbusTransport
 from drivers.models import Connection, TagBinding
+from drivers.outbox import ValueOutbox
 from drivers.plan import ConnectionSpec, Point, build_groups
 from scada.redis import get_redis
 from tags.choices import DataType as TagType
@@ -69,6 +70,17 @@ def _record(samples: list[Sample]) -> None:
     tag_values_record(samples=samples)
 
 
+def _audit_outbox_drop(*, tags: int, samples: int, first_ts: float, last_ts: float) -> None:
+    audit_record(action="drivers.samples_dropped", object_type="drivers", object_id="outbox",
+                 new_value={"samples": samples, "tags": tags, "first_ts": first_ts, "last_ts": last_ts},
+                 reason="values held during a Redis outage exceeded KILN_DRIVERS_OUTBOX_SAMPLES; marked BAD data_lost")
+
+
+# One per process (a prefork child runs one poll loop at a time): what a loop could not record outlives the loop
+# and is replayed by the next one, or when this one ends (drivers.outbox).
+VALUE_OUTBOX = ValueOutbox(_record, on_drop=_audit_outbox_drop)
+
+
 def connection_poll_run(*, connection_id: int, token: str | None = None, hostname: str | None = None,
                         tenure: float = POLL_TENURE_SECONDS, successor=None) -> str:
     """Run the poll loop of one connection for up to `tenure` seconds. Returns why it stopped.
@@ -115,6 +127,12 @@ def connection_poll_run(*, connection_id: int, token: str | None = None, hostnam
         if transport is not None:
             transport.close()
         rt.close()
+        try:
+            # Replay what the loop still holds now (Redis is usually back when a loop ends after an outage); what
+            # cannot go yet stays held for the next loop of this process.
+            VALUE_OUTBOX.flush()
+        except Exception:  # noqa: BLE001
+            logger.exception("Connection %s: replaying held values failed", connection_id)
         if reason == "tenure" and successor is not None:
             try:
                 successor(connection_id, token)
@@ -133,7 +151,7 @@ def connection_poll_run(*, connection_id: int, token: str | None = None, hostnam
 def runtime_poller(spec, groups, transport, rt, counters=None):
     from drivers.poller import ConnectionPoller
 
-    return ConnectionPoller(spec, groups, sink=_record, transport=transport, runtime=rt, counters=counters)
+    return ConnectionPoller(spec, groups, sink=VALUE_OUTBOX, transport=transport, runtime=rt, counters=counters)
 
 
 def _previous_counters(r, connection_id: int) -> dict:

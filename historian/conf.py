@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-__all__ = ["conf"]
+__all__ = ["conf", "statement_timeout_local"]
 
 _PREFIXES = ("KILN_HISTORIAN_", "KILN_HISTORY_")
 
@@ -22,3 +22,12 @@ class _Conf:
 
 
 conf = _Conf()
+
+
+def statement_timeout_local(cur) -> None:
+    """Give the open transaction the historian's own statement timeout (SET LOCAL: it ends with the transaction).
+
+    A COPY of a large backlog or a CLUSTER of a day's partition legitimately outlasts the few seconds that
+    DB_STATEMENT_TIMEOUT_MS allows a web request; cancelling them would only make the writer retry forever.
+    """
+    cur.execute(f"SET LOCAL statement_timeout = {int(conf.KILN_HISTORIAN_STATEMENT_TIMEOUT_MS)}")

@@ -20,6 +20,7 @@ SUBSTATUS_CODES = {
     "sensor_failure": 5,
     "manual": 6,
     "initial": 7,
+    "data_lost": 8,  # read from the PLC but never delivered (drivers.outbox dropped it during an outage)
 }
 SUBSTATUS_OTHER = 99  # a sub-status this table does not know yet: kept as "other" rather than lost silently
 SUBSTATUS_NAMES = {code: name for name, code in SUBSTATUS_CODES.items()} | {SUBSTATUS_OTHER: "other"}

@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 
-from historian.conf import conf
+from historian.conf import conf, statement_timeout_local
 from historian.constants import MAINTENANCE_LOCK_KEY
 
 logger = logging.getLogger(__name__)
@@ -134,6 +134,7 @@ def partitions_ensure(*, windows: list[tuple[datetime, datetime]], tables=(SAMPL
     created = []
     with transaction.atomic():
         with connection.cursor() as cur:
+            statement_timeout_local(cur)  # first: the advisory lock may wait for another maintenance run
             cur.execute("SELECT pg_advisory_xact_lock(%s)", [MAINTENANCE_LOCK_KEY])
             cur.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
             for table in tables:
@@ -163,12 +164,14 @@ def partition_compact(name: str) -> None:
     with transaction.atomic():
         with connection.cursor() as cur:
             cur.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+            statement_timeout_local(cur)
             cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
             cur.execute(f"CLUSTER {name} USING {name}_uniq")
             cur.execute(f"CREATE INDEX IF NOT EXISTS {name}_brin ON {name} USING brin (tag_id, ts) "
                         f"WITH (pages_per_range = {BRIN_PAGES_PER_RANGE})")
             cur.execute(f"DROP INDEX {name}_uniq")
-    with connection.cursor() as cur:
+    with transaction.atomic(), connection.cursor() as cur:
+        statement_timeout_local(cur)
         cur.execute(f"ANALYZE {name}")
     logger.info("Historian partition %s compacted", name)
 
@@ -177,6 +180,7 @@ def _drop(name: str) -> int:
     with transaction.atomic():
         with connection.cursor() as cur:
             cur.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+            statement_timeout_local(cur)
             cur.execute("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE relname = %s", [name])
             row = cur.fetchone()
             cur.execute(f"DROP TABLE {name}")

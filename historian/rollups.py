@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
 
-from historian.conf import conf
+from historian.conf import conf, statement_timeout_local
 from historian.constants import BAD_CODE, ROLLUP_LOCK_KEY
 
 logger = logging.getLogger(__name__)
@@ -141,6 +141,7 @@ def _refresh_chunk(chunk_seconds: int, run: RollupRun) -> bool:
     """One transaction: the oldest dirty minutes, at most one chunk. False when nothing is dirty (or locked)."""
     with transaction.atomic():
         with connection.cursor() as cur:
+            statement_timeout_local(cur)
             cur.execute("SELECT pg_try_advisory_xact_lock(%s)", [ROLLUP_LOCK_KEY])
             if not cur.fetchone()[0]:
                 run.busy = True

@@ -33,7 +33,7 @@ import redis
 from django.db import connection, transaction
 
 from historian.buffer import buffer_decode, buffer_epoch
-from historian.conf import conf
+from historian.conf import conf, statement_timeout_local
 from historian.constants import (
     BUFFER_COUNT,
     BUFFER_DROPPED,
@@ -266,6 +266,7 @@ def _commit_postgresql(num_rows, str_rows, spans, epoch, last_id, result: FlushR
         late_before = time.time() - conf.KILN_HISTORIAN_COMPACT_AFTER_HOURS * 3600 / 2
     with transaction.atomic():
         cur = connection.connection.cursor()
+        statement_timeout_local(cur)
         # History deletes of a tag wait for this, so they never miss rows a flush is about to commit.
         cur.execute("SELECT pg_advisory_xact_lock(%s)", [WRITER_LOCK_KEY])
         tag_ids = {r[2] for r in num_rows} | {r[2] for r in str_rows}

@@ -21,7 +21,8 @@ from accounts.audit import audit_record
 from accounts.models import User
 from scada.api.ratelimit import rate_limit_hit
 
-__all__ = ["HmiLoginForm", "hmi_session_open", "hmi_session_close", "hmi_access_token", "HmiTokenError"]
+__all__ = ["HmiLoginForm", "hmi_session_open", "hmi_session_close", "hmi_access_token", "HmiTokenError",
+           "HmiTokenUnavailable"]
 
 SESSION_REFRESH = "kiln_hmi_refresh"
 SESSION_SID = "kiln_hmi_sid"
@@ -29,6 +30,10 @@ SESSION_SID = "kiln_hmi_sid"
 
 class HmiTokenError(Exception):
     """No live token session behind this page (logged out, revoked, user disabled)."""
+
+
+class HmiTokenUnavailable(HmiTokenError):
+    """The token cannot be issued now (Redis unreachable): a 503 to retry, not a reason to end the session."""
 
 
 class HmiLoginForm(forms.Form):
@@ -98,5 +103,5 @@ def hmi_access_token(request: HttpRequest) -> dict:
     except tokens.TokenInvalid as exc:
         raise HmiTokenError(f"The session's token is no longer valid ({exc}); sign in again.")
     except tokens.AuthUnavailable:
-        raise HmiTokenError("Authentication is unavailable (Redis unreachable); try again shortly.")
+        raise HmiTokenUnavailable("Authentication is unavailable (Redis unreachable); try again shortly.")
     return result

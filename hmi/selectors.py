@@ -4,6 +4,9 @@ the first paint of live values (so a page shows numbers before its WebSocket sna
 
 from __future__ import annotations
 
+import logging
+
+import redis
 from django.db.models import Q
 
 from hmi.bindings import binding_devices, binding_tag_names
@@ -12,6 +15,8 @@ from scada.api.renderers import iso_utc
 from scada.roles import Role
 from tags.live import live_get_many
 from tags.models import DeviceCommand, Machine, Tag
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["screen_list", "screen_home", "screen_context", "tag_config", "device_config", "live_snapshot",
            "tag_browser_page", "live_as_dict"]
@@ -86,10 +91,24 @@ def live_as_dict(lv) -> dict | None:
             "ts": iso_utc(datetime.fromtimestamp(lv.ts, tz=UTC))}
 
 
-def live_snapshot(tags: dict[str, dict]) -> dict[str, dict | None]:
-    """Current values of the given tags (from tag_config) in one Redis round trip, keyed by name."""
+def _live_or_none(tag_ids) -> dict | None:
+    """live_get_many, or None while Redis is unreachable: a page then shows its values as unknown, not a 500."""
+    try:
+        return live_get_many(tag_ids)
+    except redis.RedisError as exc:
+        logger.warning("HMI page without live values (Redis unreachable): %s", exc)
+        return None
+
+
+def live_snapshot(tags: dict[str, dict]) -> dict[str, dict | None] | None:
+    """Current values of the given tags (from tag_config) in one Redis round trip, keyed by name.
+
+    None when the live table is unreachable (see `_live_or_none`).
+    """
     by_id = {cfg["id"]: name for name, cfg in tags.items()}
-    values = live_get_many(by_id.keys())
+    values = _live_or_none(by_id.keys())
+    if values is None:
+        return None
     return {by_id[tid]: live_as_dict(lv) for tid, lv in values.items()}
 
 
@@ -108,8 +127,9 @@ def screen_context(screen: Screen) -> dict:
         dev = devs.get(cfg["machine_id"])
         if dev is not None and cfg["member"]:
             dev.setdefault("members", []).append(cfg["name"])
-    return {"bindings": screen.bindings, "tags": tags, "devices": devs, "live": live_snapshot(tags),
-            "missing": sorted(set(names) - set(tags))}
+    live = live_snapshot(tags)
+    return {"bindings": screen.bindings, "tags": tags, "devices": devs, "live": live or {},
+            "live_unavailable": live is None, "missing": sorted(set(names) - set(tags))}
 
 
 def tag_browser_page(*, search: str = "", machine: str = "", datatype: str = "", quality: str = "",
@@ -128,9 +148,13 @@ def tag_browser_page(*, search: str = "", machine: str = "", datatype: str = "",
         qs = qs.filter(datatype=datatype)
     if writable:
         qs = qs.filter(is_writable=True)
+    unavailable = False
     if quality:
         ids = list(qs.values_list("id", flat=True))
-        live = live_get_many(ids)
+        # Live table unreachable: every value is unknown, so only "no value" matches.
+        live = _live_or_none(ids)
+        unavailable = live is None
+        live = live or {}
         if quality == "NONE":
             keep = [i for i in ids if live.get(i) is None]
         else:
@@ -140,5 +164,7 @@ def tag_browser_page(*, search: str = "", machine: str = "", datatype: str = "",
     rows = list(qs[offset: offset + limit])
     tags = {t.name: _tag_dict(t) for t in rows}
     devices = device_config({t.machine.machine_id for t in rows if t.member})
-    return {"tags": tags, "order": [t.name for t in rows], "live": live_snapshot(tags), "devices": devices,
-            "total": total, "limit": limit, "offset": offset}
+    live = live_snapshot(tags)
+    return {"tags": tags, "order": [t.name for t in rows], "live": live or {},
+            "live_unavailable": unavailable or live is None, "devices": devices, "total": total, "limit": limit,
+            "offset": offset}

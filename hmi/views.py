@@ -20,7 +20,14 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST
 
 from hmi import selectors
-from hmi.auth import HmiLoginForm, HmiTokenError, hmi_access_token, hmi_session_close, hmi_session_open
+from hmi.auth import (
+    HmiLoginForm,
+    HmiTokenError,
+    HmiTokenUnavailable,
+    hmi_access_token,
+    hmi_session_close,
+    hmi_session_open,
+)
 from hmi.models import Screen
 from scada.api.renderers import iso_utc
 from scada.roles import Role
@@ -64,8 +71,14 @@ def page_config(request: HttpRequest, **extra) -> dict:
     }
 
 
+LIVE_UNAVAILABLE = ("Degraded: live values are unavailable (Redis unreachable). Values are shown as unknown; "
+                    "the page recovers by itself once Redis is back.")
+
+
 def base_context(request: HttpRequest, active: str, **config) -> dict:
     return {
+        # A banner on top of the page (base.html) when part of what it shows could not be read.
+        "degraded": LIVE_UNAVAILABLE if config.get("live_unavailable") else "",
         "active": active,
         "config": page_config(request, **config),
         "nav_screens": selectors.screen_list().values("name", "slug"),
@@ -124,6 +137,8 @@ def token_view(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"detail": "Not logged in."}, status=401)
     try:
         result = hmi_access_token(request)
+    except HmiTokenUnavailable as exc:
+        return JsonResponse({"detail": str(exc)}, status=503)  # the page retries; the session stays open
     except HmiTokenError as exc:
         hmi_session_close(request, reason=str(exc)[:200])
         return JsonResponse({"detail": str(exc)}, status=401)
@@ -180,7 +195,7 @@ def tags_view(request: HttpRequest) -> HttpResponse:
 
     machines = list(Machine.objects.order_by("machine_id").values_list("machine_id", flat=True))
     ctx = base_context(request, "tags", tags=page["tags"], live=page["live"], devices=page["devices"],
-                       order=page["order"])
+                       order=page["order"], live_unavailable=page["live_unavailable"])
     querystring = q.copy()
     querystring.pop("offset", None)
     return render(request, "hmi/tags.html", {

@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
 from django.http import JsonResponse
 
 from scada import context
+from scada.outage import database_unavailable, database_unavailable_response
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +110,8 @@ class ApiErrorMiddleware:
         return response
 
     def process_exception(self, request, exception):
+        if database_unavailable(exception):
+            return database_unavailable_response(request, exception)  # 503 on any page, not only /api/
         if not request.path.startswith("/api/"):
             return None
         if isinstance(exception, RequestDataTooBig):

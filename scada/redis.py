@@ -70,6 +70,20 @@ def lease_renew_queue(pipe, key: str, token: str, ttl_ms: int) -> None:
     pipe.eval(_LEASE_RENEW_LUA, 1, key, token, ttl_ms)
 
 
+# Renew, or take back a lease that lapsed while nobody else took it: after a Redis outage (or a restart, which
+# forgets it) the holder that kept working throughout goes on instead of stopping.
+_LEASE_RENEW_OR_RETAKE_LUA = (
+    "local v = redis.call('get', KEYS[1]) "
+    "if v == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end "
+    "if not v then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end return 0"
+)
+
+
+def lease_renew_or_retake_queue(pipe, key: str, token: str, ttl_ms: int) -> None:
+    """Queue on a pipeline: renew the lease, or take it back if it lapsed and is free. Reply 1 = held, 0 = lost."""
+    pipe.eval(_LEASE_RENEW_OR_RETAKE_LUA, 1, key, token, ttl_ms)
+
+
 def lease_release(key: str, token: str, client=None) -> None:
     """Give the lease up if `token` holds it (never someone else's)."""
     (client or get_redis()).eval(_LEASE_RELEASE_LUA, 1, key, token)

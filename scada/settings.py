@@ -190,17 +190,27 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A PostgreSQL that accepts TCP but never answers must fail a connect (and let the historian buffer hold
     # the data), not hang a writer or a request forever; keepalives notice a peer that vanished mid-session.
     DATABASES["default"].setdefault("OPTIONS", {}).update({
-        "connect_timeout": envint("DB_CONNECT_TIMEOUT", 10, minimum=1),
+        "connect_timeout": envint("DB_CONNECT_TIMEOUT", 3, minimum=1),
         "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
     })
+    # A statement that runs longer is cancelled by the server (a 503 for a request, not a thread held for
+    # minutes). The historian writer and maintenance raise it for their own transactions
+    # (KILN_HISTORIAN_STATEMENT_TIMEOUT_MS). 0 = no limit; off under tests, whose database set-up (DROP DATABASE
+    # waits up to 5 s for old sessions) is not a request, and whose own tests set a timeout where they test one.
+    DB_STATEMENT_TIMEOUT_MS = envint("DB_STATEMENT_TIMEOUT_MS", 0 if TESTING else 5000, minimum=0)
+    if DB_STATEMENT_TIMEOUT_MS:
+        _opts = DATABASES["default"]["OPTIONS"]
+        _opts["options"] = f"{_opts.get('options', '')} -c statement_timeout={DB_STATEMENT_TIMEOUT_MS}".strip()
 # Under daphne a request's sync code runs on a thread lent for that request (scada/asgi_handler.py), and
 # Django's connections are per thread: the pool hands each request a warm connection and takes it back at the
 # end, so a burst of threads never holds a PostgreSQL session each. Off in tests (pytest-django manages them).
 DB_POOL_MAX_SIZE = envint("DB_POOL_MAX_SIZE", 0 if TESTING else 10, minimum=0)
 if DB_POOL_MAX_SIZE and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool, not Django, keeps connections open
+    # timeout: how long a request waits for a pooled connection. Bounded like a connect, so with the server
+    # unreachable a request answers 503 within seconds instead of queueing behind the pool's reconnect attempts.
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DB_POOL_MAX_SIZE,
-                                                              "timeout": 10}
+                                                              "timeout": envint("DB_POOL_TIMEOUT", 5, minimum=1)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = envstr("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -410,6 +420,9 @@ KILN_HISTORIAN_ROLLUP_CHUNK_MINUTES = envint("KILN_HISTORIAN_ROLLUP_CHUNK_MINUTE
 # "Store at least every N minutes" default for tags without their own setting (0 = off).
 KILN_HISTORIAN_STORE_EVERY_MINUTES = envint("KILN_HISTORIAN_STORE_EVERY_MINUTES", 60, minimum=0)
 # Queries: most points one request may return, and most tags in one /api/history request.
+# Statement timeout for the writer's COPY transaction and for maintenance (partitions, CLUSTER, rollups), in ms;
+# they replace the process-wide DB_STATEMENT_TIMEOUT_MS, which is sized for web requests (0 = none).
+KILN_HISTORIAN_STATEMENT_TIMEOUT_MS = envint("KILN_HISTORIAN_STATEMENT_TIMEOUT_MS", 600_000, minimum=0)
 KILN_HISTORY_MAX_POINTS = envint("KILN_HISTORY_MAX_POINTS", 100_000, minimum=100)
 KILN_HISTORY_MAX_TAGS = envint("KILN_HISTORY_MAX_TAGS", 100, minimum=1)
 

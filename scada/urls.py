@@ -5,6 +5,8 @@ from django.urls import include, path
 
 admin.site.site_header = "Kiln SCADA configuration"
 admin.site.site_title = "Kiln admin"
+# A database outage met in middleware (session save, say) answers 503 like one met in a view (scada.outage).
+handler500 = "scada.outage.server_error"
 
 urlpatterns = [
     path("admin/", admin.site.urls),

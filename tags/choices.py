@@ -19,7 +19,9 @@ class Quality(models.TextChoices):
 QUALITY_COLORS = {"GOOD": "#2e7d32", "UNCERTAIN": "#f9a825", "BAD": "#c62828", None: "#757575"}
 
 # Sub-statuses that may accompany a quality (design: "a sub-status may follow in its own field").
-SUBSTATUSES = ["comm_failure", "config_error", "out_of_range", "stale", "sensor_failure", "manual", "initial"]
+# data_lost: values a driver read but could not deliver (Redis down longer than its outbox holds).
+SUBSTATUSES = ["comm_failure", "config_error", "out_of_range", "stale", "sensor_failure", "manual", "initial",
+               "data_lost"]
 
 
 class MachineStatus(models.TextChoices):

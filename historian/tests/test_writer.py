@@ -201,3 +201,29 @@ def test_it_writes_samples_without_a_value_as_null(real_tag):
     buffer_append_rows([now, now + 1, now + 2], [real_tag.pk] * 3, [1.5, None, 2], [0, 201, 0])
     assert historian_writer_run().written == 3
     assert [(v, q) for _, v, q in _stored(real_tag.pk)] == [(1.5, 0), (None, 201), (2.0, 0)]
+
+
+
+@pytest.fixture
+def tight_statement_timeout(hist_clean):
+    """Every new connection gets a 100 ms statement timeout (DB_STATEMENT_TIMEOUT_MS at its tightest)."""
+    options = connection.settings_dict["OPTIONS"]
+    saved = options.get("options")
+    options["options"] = "-c statement_timeout=100"
+    connection.close()
+    yield
+    connection.close()
+    if saved is None:
+        options.pop("options")
+    else:
+        options["options"] = saved
+
+
+def test_it_commits_a_copy_that_outlasts_the_web_statement_timeout(real_tag, tight_statement_timeout):
+    # COPY of 300,000 samples takes well over 100 ms: only the writer's own timeout
+    # (KILN_HISTORIAN_STATEMENT_TIMEOUT_MS) lets it through.
+    now = time.time() - 1000
+    for chunk in range(30):
+        _append(real_tag.pk, [(now + (chunk * 10_000 + i) / 1000, float(i)) for i in range(10_000)])
+    run = historian_writer_run(max_samples=300_000)
+    assert run.error is None and run.written == 300_000

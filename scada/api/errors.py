@@ -11,6 +11,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from scada.api.ratelimit import count_refused_request
 from scada.errors import KilnError
+from scada.outage import database_unavailable, database_unavailable_response
 
 
 def flatten_errors(data, prefix: str = "") -> list[str]:
@@ -39,6 +40,9 @@ class RequestTooLarge(exceptions.APIException):
 
 
 def exception_handler(exc, context):
+    if database_unavailable(exc):
+        # Outside DRF's Response so the 503 looks the same wherever the outage surfaced (scada.outage).
+        return database_unavailable_response(context["request"], exc)
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed | exceptions.PermissionDenied):
         request = context.get("request")
         if request is not None and not count_refused_request(request, context.get("view")):

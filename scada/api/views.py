@@ -1,5 +1,7 @@
 """System endpoints: health (public, for load balancers) and status (Operator+)."""
 
+import concurrent.futures
+import threading
 import time
 
 from django.conf import settings
@@ -9,6 +11,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from scada.outage import RETRY_AFTER_SECONDS, database_unavailable_reason
 from scada.redis import get_redis
 
 STARTED_AT = time.time()
@@ -17,20 +20,51 @@ STARTED_AT = time.time()
 STATUS_PROVIDERS: list = []
 
 
-def register_status_provider(provider) -> None:
-    """Let an app (historian buffer, drivers) report into /api/system/status without scada importing it."""
+def register_status_provider(provider, *, needs_database: bool = False) -> None:
+    """Let an app (historian buffer, drivers) report into /api/system/status without scada importing it.
+
+    A provider that reads the database says so: with the database down it is reported "unknown" instead of
+    being run, so the page does not wait out one more connect timeout per provider.
+    """
     if provider not in STATUS_PROVIDERS:
+        provider.needs_database = needs_database
         STATUS_PROVIDERS.append(provider)
 
 
-def _check_database() -> dict:
+# The longest /api/system/status waits for the database before reporting it down. The check runs on its own
+# thread: a server that accepts and never answers, or a connection frozen mid-query (which no server-side
+# timeout can end), then costs the page this long, and at most one stuck thread, never a hung page.
+DATABASE_CHECK_SECONDS = 3.0
+_db_check_lock = threading.Lock()
+_db_check_pending: concurrent.futures.Future | None = None
+_db_check_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="kiln-db-check")
+
+
+def _database_ping() -> dict:
     t0 = time.perf_counter()
     try:
         with connection.cursor() as cur:
             cur.execute("SELECT 1")
-        return {"state": "ok", "vendor": connection.vendor, "latency_ms": round((time.perf_counter() - t0) * 1000, 2)}
     except Exception as exc:  # noqa: BLE001 - a status page reports every failure, it never raises
-        return {"state": "down", "error": str(exc)[:200]}
+        return {"state": "down", "error": f"Database unavailable: {database_unavailable_reason(exc)}"}
+    finally:
+        # Back to the pool (or closed) at once: a connection idling on this thread would answer for a server
+        # that has since gone away, and would keep one of the pool's few connections from requests.
+        connection.close()
+    return {"state": "ok", "vendor": connection.vendor, "latency_ms": round((time.perf_counter() - t0) * 1000, 2)}
+
+
+def _check_database() -> dict:
+    """Ping the database from the checker thread, waiting at most DATABASE_CHECK_SECONDS."""
+    global _db_check_pending
+    with _db_check_lock:
+        if _db_check_pending is None or _db_check_pending.done():
+            _db_check_pending = _db_check_executor.submit(_database_ping)
+        pending = _db_check_pending
+    try:
+        return pending.result(timeout=DATABASE_CHECK_SECONDS)
+    except concurrent.futures.TimeoutError:
+        return {"state": "down", "error": f"Database unavailable: no answer within {DATABASE_CHECK_SECONDS:g} s"}
 
 
 def _check_redis() -> dict:
@@ -58,13 +92,23 @@ def _check_celery() -> dict:
 
 
 class HealthView(APIView):
-    """GET /api/system/health: 200 while the process serves requests (no token; for load balancers)."""
+    """GET /api/system/health: 200 while the process can serve requests, 503 when its database cannot answer.
+
+    No token (for load balancers). Redis is not checked here: every web process shares it, so taking them all
+    out of rotation for it would only turn a degraded service (status, HMI pages) into none.
+    """
 
     authentication_classes: list = []
     throttle_classes: list = []  # a load balancer polls it often from one address; a 429 would look like "down"
 
-    @extend_schema(auth=[], responses=inline_serializer("Health", {"status": serializers.CharField()}))
+    @extend_schema(auth=[], responses={
+        200: inline_serializer("Health", {"status": serializers.CharField()}),
+        503: inline_serializer("HealthDown", {"status": serializers.CharField(), "detail": serializers.CharField()})})
     def get(self, request):
+        database = _check_database()
+        if database["state"] != "ok":
+            return Response({"status": "down", "detail": database["error"]}, status=503,
+                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
         return Response({"status": "ok"})
 
 
@@ -83,6 +127,10 @@ class StatusView(APIView):
     def get(self, request):
         components = {"database": _check_database(), "redis": _check_redis(), "celery": _check_celery()}
         for provider in STATUS_PROVIDERS:
+            if getattr(provider, "needs_database", False) and components["database"]["state"] != "ok":
+                name = getattr(provider, "status_name", provider.__name__.strip("_").removesuffix("_status"))
+                components[name] = {"state": "unknown", "error": "not checked: the database is unavailable"}
+                continue
             try:
                 name, info = provider()
             except Exception as exc:  # noqa: BLE001
