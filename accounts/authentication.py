@@ -3,7 +3,13 @@
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
-from accounts.tokens import AuthUnavailable, TokenInvalid, principal_from_bearer, principal_from_bearer_without_redis
+from accounts.tokens import (
+    AuthDatabaseUnavailable,
+    AuthUnavailable,
+    TokenInvalid,
+    principal_from_bearer,
+    principal_from_bearer_without_redis,
+)
 
 
 class ServiceUnavailable(exceptions.APIException):
@@ -36,6 +42,8 @@ class KilnTokenAuthentication(BaseAuthentication):
             principal = principal_from_bearer(raw)
         except TokenInvalid as exc:
             raise exceptions.AuthenticationFailed(f"Invalid or expired token: {exc}")
+        except AuthDatabaseUnavailable as exc:
+            raise exc.error  # the database's outage: answered as such (503 "Database unavailable", scada.outage)
         except AuthUnavailable:
             principal = self._authenticate_without_redis(request, raw)
         return principal, principal

@@ -68,6 +68,14 @@ class AuthUnavailable(Exception):
     """Revocation state cannot be read (Redis down): refuse rather than let a revoked token in."""
 
 
+class AuthDatabaseUnavailable(AuthUnavailable):
+    """Revocations or API keys could not be read from PostgreSQL: the answer is the database's outage (503)."""
+
+    def __init__(self, message: str, error: Exception):
+        super().__init__(message)
+        self.error = error
+
+
 @dataclass(frozen=True)
 class Principal:
     """The authenticated caller of an API request or WebSocket, built from token claims without SQL."""
@@ -215,7 +223,7 @@ def _revocation_markers(sid, user_id, *, access: bool) -> list:
     except redis.RedisError as exc:
         raise AuthUnavailable(str(exc))
     except DatabaseError as exc:
-        raise AuthUnavailable(f"revocations cannot be read from the database: {exc}")
+        raise AuthDatabaseUnavailable(f"revocations cannot be read from the database: {exc}", exc)
     return found[1:]
 
 
@@ -425,7 +433,7 @@ def principal_from_api_key(raw: str) -> Principal:
     try:
         key = ApiKey.objects.select_related("user").filter(key_hash=digest).first()
     except DatabaseError as exc:
-        raise AuthUnavailable(f"API keys cannot be read from the database: {exc}")
+        raise AuthDatabaseUnavailable(f"API keys cannot be read from the database: {exc}", exc)
     if key is None or key.revoked_at is not None or not key.user.is_active:
         r.set(_APIKEY_CACHE.format(digest), f"-{run_id}", ex=60)
         raise TokenInvalid("Invalid API key.")

@@ -50,6 +50,17 @@ def database_at(django_db_blocker):
         s.update(saved)
 
 
+@pytest.fixture(autouse=True)
+def _revocations_cached(django_db_blocker):
+    """As in a running plant: the revocation cache was loaded from PostgreSQL before the database went away
+    (a cold cache with the database down refuses every token: revocation state unknown)."""
+    from accounts.tokens import revocations_load
+
+    with django_db_blocker.unblock():
+        revocations_load()
+        connection.close()
+
+
 @pytest.fixture
 def stopped_database(database_at):
     database_at(closed_port())
