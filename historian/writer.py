@@ -588,6 +588,11 @@ def historian_writer_run(*, budget_seconds: float | None = None, max_samples: in
                 result = historian_writer_flush(r=r, max_samples=max_samples)
             except Exception as exc:
                 _note_error(r, run, exc)
+                if isinstance(exc, psycopg.errors.CheckViolation) or isinstance(
+                        exc.__cause__, psycopg.errors.CheckViolation):
+                    # A sample with no partition although the cache said there was one (dropped behind the
+                    # writer's back, or a restored database): read the catalog again before the next run.
+                    _coverage.loaded_at = 0.0
                 break
             if result is None:
                 break

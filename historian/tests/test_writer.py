@@ -227,3 +227,18 @@ def test_it_commits_a_copy_that_outlasts_the_web_statement_timeout(real_tag, tig
         _append(real_tag.pk, [(now + (chunk * 10_000 + i) / 1000, float(i)) for i in range(10_000)])
     run = historian_writer_run(max_samples=300_000)
     assert run.error is None and run.written == 300_000
+
+
+@pytest.mark.postgresql
+def test_it_reads_the_partitions_again_after_one_was_dropped_behind_its_back(real_tag):
+    from historian.tests.conftest import _truncate
+
+    now = time.time()
+    _append(real_tag.pk, [(now, 1.0)])
+    assert historian_writer_run().error is None  # creates today's partition and caches the coverage
+    _truncate()  # the partition goes away; the writer's cache still covers today
+    _append(real_tag.pk, [(now + 1, 2.0)])
+    first = historian_writer_run()
+    assert first.error and "no partition" in first.error  # the cached coverage is stale once
+    second = historian_writer_run()
+    assert second.error is None and [v for _, v, _ in _stored(real_tag.pk)] == [2.0]
