@@ -22,6 +22,7 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.audit import AuditEntry, audit_record, audit_record_many
 from accounts.models import AuditRecord
+from accounts.signatures import SignatureGrant, signature_check, signature_input_parse, signature_record
 from scada.errors import BadRequest, Conflict, KilnError, NotFound, PermissionDenied, Unprocessable
 from scada.redis import get_redis
 from scada.roles import Role
@@ -152,6 +153,7 @@ def _check_may_write(tag: Tag, user) -> None:
 
 
 def _check_signature_shape(tag: Tag, signature) -> dict | None:
+    # Whether a write needs a signature is the tag's rule; the signature's own shape is accounts' (one set of texts).
     if not tag.requires_signature:
         return None
     if not signature:
@@ -159,24 +161,26 @@ def _check_signature_shape(tag: Tag, signature) -> dict | None:
             f"Tag '{tag.name}' requires an electronic signature: send \"signature\": "
             "{\"password\": ..., \"meaning\": ..., \"reason\": ...} with the write"
         )
-    if not isinstance(signature, dict):
-        raise BadRequest("signature must be an object with password, meaning and reason")
-    missing = [k for k in ("password", "meaning", "reason") if not str(signature.get(k) or "").strip()]
-    if missing:
-        raise BadRequest(f"signature: {', '.join(missing)} required")
-    return {"password": str(signature["password"]), "meaning": str(signature["meaning"])[:200],
-            "reason": str(signature["reason"])[:1000]}
+    return signature_input_parse(signature)
 
 
-def _verify_signature(user, tag: Tag, signature: dict) -> None:
-    from accounts.models import User
-    from accounts.services import password_verify
+def _sign(user, tag: Tag, signature: dict, *, value, quality, timestamp) -> SignatureGrant:
+    # What the signer signs: this value (with its stated quality and time) for this tag; its hash links the two.
+    content = {"tag": tag.name, "value": value, "quality": quality,
+               "timestamp": timestamp.isoformat() if timestamp else None}
+    # Outside any atomic block of ours: a wrong password must stay counted toward lockout. The tag's write role
+    # was checked already (_check_may_write); min_role checks it again on the account row, which signs.
+    return signature_check(signer=user, password=signature["password"], meaning=signature["meaning"],
+                           reason=signature["reason"], object_type="tag", object_id=tag.name, content=content,
+                           min_role=tag.write_role, purpose=f"e-signature on write of tag {tag.name}")
 
-    account = user if isinstance(user, User) else User.objects.filter(pk=user.id).first()
-    if account is None or not account.is_active:
-        raise PermissionDenied("Signature rejected: the signing account is disabled.")
-    # Outside any atomic block of ours: a wrong password must stay counted toward lockout.
-    password_verify(user=account, password=signature["password"], purpose=f"e-signature on write of tag {tag.name}")
+
+def _signed(grant: SignatureGrant, username: str) -> dict:
+    # Stores the granted signature (call inside the transaction of the record that names it) and returns the
+    # audit trail's view of it, as before plus the Signature's id.
+    signature = signature_record(grant=grant)
+    return {"signed_by": username, "meaning": grant.meaning, "reason": grant.reason,
+            "signed_at": grant.signed_at.isoformat(), "password_verified": True, "signature_id": signature.pk}
 
 
 def _acquire_lock(tag: Tag):
@@ -282,7 +286,7 @@ class WritePlan:
     value: Any
     quality: str | None
     timestamp: datetime | None
-    signature: dict | None
+    signature: SignatureGrant | None
     plc: bool
     router: Any
     reason: str
@@ -296,7 +300,9 @@ def tag_write_check(*, tag: Tag, value, user, quality: str | None = None, timest
 
     NUL characters anywhere (value, quality, signature, reason) → 400; writability and role → 403; type and
     limits → 422; quality/timestamp shape → 400, outside the back-fill window or the future skew → 422;
-    e-signature shape → 400/403 and its password (a wrong one counts toward the signer's lockout) → 403.
+    e-signature shape → 400/403, then accounts.signatures.signature_check: account, role and password (a wrong
+    one counts toward the signer's lockout) → 403. The granted signature is stored by tag_write_apply, with the
+    write's first record (see _signed).
     A PLC-fed tag takes a stated quality of GOOD and a timestamp but does not apply them; any other quality is
     a 422 (a PLC register has no quality to write).
     """
@@ -314,10 +320,9 @@ def tag_write_check(*, tag: Tag, value, user, quality: str | None = None, timest
     if plc and quality not in (None, Quality.GOOD):
         raise Unprocessable(f"Tag '{tag.name}' is fed by a PLC: a write sends the value only, so quality {quality} "
                             "cannot be written (the PLC read-back sets the quality)")
-    if sig is not None:
-        _verify_signature(user, tag, sig)
-    reason = (reason or (sig["reason"] if sig else ""))[:1000]
-    return WritePlan(tag=tag, value=coerced, quality=quality, timestamp=ts, signature=sig, plc=plc, router=router,
+    grant = _sign(user, tag, sig, value=coerced, quality=quality, timestamp=ts) if sig is not None else None
+    reason = (reason or (grant.reason if grant else ""))[:1000]
+    return WritePlan(tag=tag, value=coerced, quality=quality, timestamp=ts, signature=grant, plc=plc, router=router,
                      reason=reason, source=source, stated=plc and (quality is not None or ts is not None))
 
 
@@ -335,17 +340,19 @@ def tag_write_refused_record(*, tag: Tag, user, value, error: KilnError, source:
         logger.exception("Could not audit a refused write to tag %s", tag.name)
 
 
-def _audit_attempt(plan: WritePlan, user, old, signed) -> AuditRecord:
+def _audit_attempt(plan: WritePlan, user, old, username: str) -> tuple[AuditRecord, dict | None]:
     # The rule: no PLC is touched before its attempt is on record. Committed now, in its own transaction (the
     # write service runs outside any outer one), so a crash between here and the outcome still leaves a trace.
+    # The signature (if any) is stored in the same transaction: never an attempt without it, nor it without one.
     try:
         with transaction.atomic():
+            signed = _signed(plan.signature, username) if plan.signature is not None else None
             return audit_record(
                 action="tag.write_attempt", user=user, object_type="tag", object_id=plan.tag.name, old_value=old,
                 new_value={"value": plan.value, "source": plan.source, "signature": signed,
                            "stated_quality": plan.quality,
                            "stated_timestamp": plan.timestamp.isoformat() if plan.timestamp else None},
-                reason=plan.reason)
+                reason=plan.reason), signed
     except DatabaseError as exc:
         logger.exception("Audit trail unavailable: write to tag %s refused before reaching the PLC", plan.tag.name)
         raise WriteUnavailable(f"Tag '{plan.tag.name}' was not written: its audit record could not be stored "
@@ -361,7 +368,6 @@ def tag_write_apply(*, plan: WritePlan, user) -> WriteResult:
     the audit cannot be written). Must run outside any outer transaction.
     """
     tag, coerced, plc = plan.tag, plan.value, plan.plc
-    sig = plan.signature
     username = getattr(user, "username", "") or ""
     backfill = False
     lock = _acquire_lock(tag)
@@ -369,13 +375,10 @@ def tag_write_apply(*, plan: WritePlan, user) -> WriteResult:
         previous = live_get_many([tag.pk]).get(tag.pk)
         old = {"value": previous.value, "quality": previous.quality} if previous else None
         signed = None
-        if sig is not None:
-            signed = {"signed_by": username, "meaning": sig["meaning"], "reason": sig["reason"],
-                      "signed_at": timezone.now().isoformat(), "password_verified": True}
         confirmed = None
         attempt = None
         if plc:
-            attempt = _audit_attempt(plan, user, old, signed)
+            attempt, signed = _audit_attempt(plan, user, old, username)
             try:
                 # PLC I/O outside any DB transaction: a slow PLC must not hold row locks or connections.
                 outcome = plan.router.write(tag=tag, value=coerced)
@@ -410,6 +413,9 @@ def tag_write_apply(*, plan: WritePlan, user) -> WriteResult:
                                           write_count=F("write_count") + 1)
                 if updated != 1 and not plc:
                     raise Conflict(f"Tag '{tag.name}' was changed or removed while writing; nothing was written")
+                if not plc and plan.signature is not None:
+                    # The signature commits (or rolls back) with the write and its record, which names it.
+                    signed = _signed(plan.signature, username)
                 new_value = {"value": coerced, "quality": written_quality if not plc else None,
                              "timestamp": sample_ts.isoformat(), "source": plan.source,
                              "confirmed": confirmed, "signature": signed}
