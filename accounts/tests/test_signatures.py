@@ -210,3 +210,24 @@ def test_it_refuses_truncate_when_the_database_does_not_allow_it(supervisor):
             cur.execute("SET LOCAL kiln.allow_audit_truncate = 'off'")
             cur.execute("TRUNCATE accounts_signature")
     assert Signature.objects.count() == 1
+
+
+# --- GET /api/signatures ---------------------------------------------------------------------------------
+
+def test_it_lists_the_signatures_of_one_object_to_a_supervisor(supervisor_client, supervisor, engineer):
+    first = sign(supervisor, meaning="Performed")
+    second = sign(engineer, meaning="Verified", require_different_from=first)
+    sign(supervisor, object_id="B-2000")
+    r = supervisor_client.get("/api/signatures", {"object_type": "batch", "object_id": "B-1042"})
+    assert r.status_code == 200, r.content
+    rows = r.json()["results"]
+    assert [row["id"] for row in rows] == [second.pk, first.pk]
+    assert rows[1] == {"id": first.pk, "signer": "sam", "printed_name": "sam", "meaning": "Performed",
+                       "reason": "QA release", "signed_at": rows[1]["signed_at"], "object_type": "batch",
+                       "object_id": "B-1042", "content": CONTENT, "content_hash": first.content_hash,
+                       "verified": True}
+    assert rows[1]["signed_at"].endswith("Z")
+
+
+def test_it_refuses_the_signatures_list_to_an_operator(operator_client):
+    assert operator_client.get("/api/signatures").status_code == 403
