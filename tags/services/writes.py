@@ -106,7 +106,6 @@ class BatchItemResult:
         return self.result is not None
 
 
-
 def _fmt_number(value) -> str:
     # The seed prints limits as floats ("maximum limit of 150.0"); keep that form for values and limits alike.
     return repr(float(value))
