@@ -1,10 +1,10 @@
-"""Django admin for users (Admin only) and a read-only audit trail."""
+"""Django admin for users (Admin only), a read-only audit trail and read-only e-signatures."""
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from accounts.audit import audit_record
-from accounts.models import ApiKey, AuditCheckpoint, AuditRecord, User
+from accounts.models import ApiKey, AuditCheckpoint, AuditRecord, Signature, User
 from scada.admin import ReadOnlyModelAdmin
 
 
@@ -78,3 +78,13 @@ class AuditCheckpointAdmin(ReadOnlyModelAdmin):
     """Read-only: `manage.py audit_checkpoint` and its task sign them."""
 
     list_display = ["seq", "created", "head_hash"]
+
+
+@admin.register(Signature)
+class SignatureAdmin(ReadOnlyModelAdmin):
+    """Read-only: signatures are made by accounts.signatures and never edited or deleted (Part 11)."""
+
+    list_display = ["id", "signed_at", "printed_name", "signer_username", "meaning", "object_type", "object_id"]
+    list_filter = ["meaning", "object_type"]
+    search_fields = ["signer_username", "printed_name", "object_id", "reason", "content_hash"]
+    date_hierarchy = "signed_at"

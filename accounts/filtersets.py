@@ -1,12 +1,12 @@
-"""Filters for the users and audit trail APIs."""
+"""Filters for the users, audit trail and signatures APIs."""
 
 import django_filters
 from django import forms
 
-from accounts.models import AuditRecord, User
+from accounts.models import AuditRecord, Signature, User
 from scada.roles import ROLE_NAMES, Role
 
-__all__ = ["AuditRecordFilterSet", "UserFilterSet"]
+__all__ = ["AuditRecordFilterSet", "SignatureFilterSet", "UserFilterSet"]
 
 
 class RoleField(forms.Field):
@@ -51,3 +51,16 @@ class AuditRecordFilterSet(django_filters.FilterSet):
     class Meta:
         model = AuditRecord
         fields = ["user", "user_id", "action", "action_prefix", "object_type", "object_id", "start", "end"]
+
+
+class SignatureFilterSet(django_filters.FilterSet):
+    object_type = django_filters.CharFilter(field_name="object_type")
+    object_id = django_filters.CharFilter(field_name="object_id")
+    signer = django_filters.CharFilter(field_name="signer_username")
+    meaning = django_filters.CharFilter(field_name="meaning")
+    start = django_filters.IsoDateTimeFilter(field_name="signed_at", lookup_expr="gte")
+    end = django_filters.IsoDateTimeFilter(field_name="signed_at", lookup_expr="lt")
+
+    class Meta:
+        model = Signature
+        fields = ["object_type", "object_id", "signer", "meaning", "start", "end"]

@@ -1,4 +1,4 @@
-"""Users with a plant role, API keys for integrations, and the append-only audit trail."""
+"""Users with a plant role, API keys for integrations, the append-only audit trail and Part 11 e-signatures."""
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -6,7 +6,7 @@ from django.db import models
 from scada.models import BaseModel
 from scada.roles import Role
 
-__all__ = ["User", "ApiKey", "AuditRecord", "AuditCheckpoint", "RevokedSession", "LoginLockout"]
+__all__ = ["User", "ApiKey", "AuditRecord", "AuditCheckpoint", "RevokedSession", "LoginLockout", "Signature"]
 
 # Django-admin apps an Engineer may configure; users, keys and the audit trail are the Admin's.
 ENGINEER_ADMIN_APPS = {"tags", "drivers", "historian", "alarms", "batches", "reports", "screens", "hmi"}
@@ -198,3 +198,37 @@ class LoginLockout(models.Model):
 
     def __str__(self):
         return f"{self.user_id}@{self.address}: {self.failed_count} failures"
+
+
+class Signature(models.Model):
+    """One electronic signature (21 CFR Part 11): who signed what, meaning what, why and when. Never edited or deleted.
+
+    §11.50: the signer's printed name (full name at signing time), the time and the meaning ("Approved",
+    "Reviewed", "Performed") are kept with it. §11.70: `content` is what was signed, in canonical JSON, and
+    `content_hash` its SHA-256, so the signature cannot be lifted onto another record (accounts.signatures
+    .signature_verify recomputes it). Written only by accounts.signatures, each with a `signature.sign` audit
+    record naming its id; on PostgreSQL a trigger refuses UPDATE, DELETE and TRUNCATE, as for the audit trail.
+    """
+
+    signer = models.ForeignKey(to="accounts.User", on_delete=models.PROTECT, related_name="signatures")
+    signer_username = models.CharField(max_length=150)
+    printed_name = models.CharField(max_length=300)
+    meaning = models.CharField(max_length=200)
+    reason = models.TextField()
+    signed_at = models.DateTimeField(db_index=True)
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=255)
+    content = models.JSONField()
+    content_hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-signed_at", "-id"]
+        verbose_name = "signature"
+        indexes = [models.Index(fields=["object_type", "object_id"], name="accounts_sig_object")]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(meaning=""), name="accounts_signature_meaning_set"),
+            models.CheckConstraint(condition=~models.Q(reason=""), name="accounts_signature_reason_set"),
+        ]
+
+    def __str__(self):
+        return f"{self.printed_name} ({self.signer_username}) {self.meaning} {self.object_type}:{self.object_id}"

@@ -1,11 +1,11 @@
 """The minimum role for each method of the accounts app's API routes:
-auth, users, API keys, audit.
+auth, users, API keys, audit, e-signatures.
 
 scada.api.matrix merges every app's api/roles.py into the one permission matrix; a route without an entry is
 refused, and scada/tests/test_permission_matrix.py walks every URL to find one.
 """
 
-from scada.api.matrix import ADMIN, OPERATOR, PUBLIC
+from scada.api.matrix import ADMIN, OPERATOR, PUBLIC, SUPERVISOR
 
 ROUTE_ROLES = {
     "accounts-api:auth-login": {"POST": PUBLIC},
@@ -18,4 +18,6 @@ ROUTE_ROLES = {
     "accounts-api:apikey-detail": {"GET": ADMIN, "DELETE": ADMIN},
     "accounts-api:audit-list": {"GET": ADMIN},
     "accounts-api:audit-detail": {"GET": ADMIN},
+    "accounts-api:signature-list": {"GET": SUPERVISOR},
+    "accounts-api:signature-detail": {"GET": SUPERVISOR},
 }

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from accounts.models import ApiKey, AuditRecord, User
+from accounts.models import ApiKey, AuditRecord, Signature, User
 from scada.api.renderers import iso_utc
 from scada.api.serializers import KilnModelSerializer, StrictInputSerializer
 from scada.roles import ROLE_NAMES, Role
@@ -16,6 +16,7 @@ __all__ = [
     "ApiKeySerializer",
     "ApiKeyCreateInputSerializer",
     "AuditRecordSerializer",
+    "SignatureSerializer",
 ]
 
 
@@ -113,3 +114,25 @@ class AuditRecordSerializer(KilnModelSerializer):
 
     def get_ts(self, obj) -> str:
         return iso_utc(obj.ts)
+
+
+class SignatureSerializer(KilnModelSerializer):
+    """A Part 11 signature as the API shows it; `verified`: its stored content still hashes to content_hash."""
+
+    signer = serializers.CharField(source="signer_username", read_only=True)
+    signed_at = serializers.SerializerMethodField()
+    verified = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Signature
+        fields = ["id", "signer", "printed_name", "meaning", "reason", "signed_at", "object_type", "object_id",
+                  "content", "content_hash", "verified"]
+        read_only_fields = fields
+
+    def get_signed_at(self, obj) -> str:
+        return iso_utc(obj.signed_at)
+
+    def get_verified(self, obj) -> bool:
+        from accounts.signatures import signature_verify
+
+        return signature_verify(signature=obj)

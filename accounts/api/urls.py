@@ -9,6 +9,7 @@ router = SimpleRouter(trailing_slash=False)
 router.register("users", views.UserViewSet, basename="user")
 router.register("api-keys", views.ApiKeyViewSet, basename="apikey")
 router.register("audit", views.AuditRecordViewSet, basename="audit")
+router.register("signatures", views.SignatureViewSet, basename="signature")
 
 urlpatterns = [
     path("auth/login", views.LoginView.as_view(), name="auth-login"),

@@ -1,4 +1,4 @@
-"""Accounts API: auth, users, API keys, audit trail. Views validate and call services; nothing more."""
+"""Accounts API: auth, users, API keys, audit trail, e-signatures. Views validate and call services; nothing more."""
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -12,12 +12,13 @@ from accounts.api.serializers import (
     AuditRecordSerializer,
     LoginInputSerializer,
     RefreshInputSerializer,
+    SignatureSerializer,
     UserCreateInputSerializer,
     UserSerializer,
     UserUpdateInputSerializer,
 )
-from accounts.filtersets import AuditRecordFilterSet, UserFilterSet
-from accounts.models import ApiKey, AuditRecord, User
+from accounts.filtersets import AuditRecordFilterSet, SignatureFilterSet, UserFilterSet
+from accounts.models import ApiKey, AuditRecord, Signature, User
 from accounts.tokens import API_KEY_PREFIX
 from scada.api.renderers import iso_utc
 from scada.errors import BadRequest, KilnError
@@ -179,3 +180,9 @@ class AuditRecordViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = AuditRecordFilterSet
 
 
+class SignatureViewSet(viewsets.ReadOnlyModelViewSet):
+    """E-signatures (Supervisor+), newest first: filters object_type, object_id, signer, meaning, start, end."""
+
+    queryset = Signature.objects.order_by("-signed_at", "-id")
+    serializer_class = SignatureSerializer
+    filterset_class = SignatureFilterSet

@@ -8,6 +8,8 @@ from django.urls import path
 
 from accounts.audit import audit_record
 from accounts.models import ApiKey
+from accounts.signatures import signature_sign
+from conftest import PASSWORD
 from scada.api.matrix import OPERATOR, PUBLIC
 from scada.api.routes import api_routes, matrix_problems, view_methods
 from scada.api.testing import check_role_boundary, role_cases
@@ -119,6 +121,9 @@ def test_it_refuses_below_the_minimum_role_and_allows_it(case, client_as, make_u
             "pk": ApiKey.objects.create(user=target, name="erp", prefix="kiln_x", key_hash="0" * 64).pk
         },
         "accounts-api:audit-detail": lambda: {"pk": audit_record(action="test.event", user=admin_user).pk},
+        "accounts-api:signature-detail": lambda: {"pk": signature_sign(
+            signer=admin_user, password=PASSWORD, meaning="Reviewed", reason="matrix", object_type="test",
+            object_id="1", content={}).pk},
     }
     counter = iter(range(1000))
     bodies = {

@@ -1,37 +1,36 @@
-"""Tag services: the one write path for tag values, and the audited configuration changes of tags and machines.
+"""The one write path for tag values: check everything (tag_write_check), then act (tag_write_apply).
 
 Writes (`tag_write`, `tag_write_batch`) validate, check the caller's role against the tag's own write role,
 verify an e-signature when the tag asks for one, and then either hand the value to the PLC through the driver
 write contract (tags.writers) or record it through tags.values.tag_values_record — never any other way.
-Configuration changes (`tag_create`, `tag_update`, `tag_delete`, `tags_set_active`, `machine_create_from_type`)
-are audited in the transaction of the change and announce themselves with tags.values.tag_config_changed().
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import F, ProtectedError
+from django.db import DatabaseError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.audit import AuditEntry, audit_record, audit_record_many
 from accounts.models import AuditRecord
+from accounts.signatures import SignatureGrant, signature_check, signature_input_parse, signature_record
 from scada.errors import BadRequest, Conflict, KilnError, NotFound, PermissionDenied, Unprocessable
 from scada.redis import get_redis
 from scada.roles import Role
 from tags.choices import DataType, Quality
-from tags.live import live_delete, live_get_many
-from tags.models import RESERVED_TAG_NAMES, DeviceType, Machine, Site, Tag
-from tags.values import Sample, coerce_value, tag_config_changed, tag_values_record
+from tags.live import live_get_many
+from tags.models import Tag
+from tags.services.parsing import quality_parse
+from tags.values import Sample, coerce_value, tag_values_record
 from tags.writers import DriverWriteError, get_write_router
 
 logger = logging.getLogger(__name__)
@@ -48,16 +47,6 @@ __all__ = [
     "tag_write_refused_record",
     "has_nul",
     "tag_write_batch",
-    "tag_create",
-    "tag_update",
-    "tag_delete",
-    "tags_set_active",
-    "machine_create_from_type",
-    "machine_sync_from_type",
-    "register_tag_deleted_hook",
-    "datatype_parse",
-    "quality_parse",
-    "role_parse",
     "BATCH_WRITE_MAX",
 ]
 
@@ -66,10 +55,6 @@ BATCH_WRITE_MAX = 1000
 WRITE_LOCK_SECONDS = 30
 WRITE_LOCK_WAIT_SECONDS = 15
 _LOCK_KEY = "kiln:lock:tagwrite:{}"
-
-# Fields an engineer may set on a tag (identity — name, machine, datatype — is fixed once created).
-TAG_CONFIG_FIELDS = ("description", "unit", "min_value", "max_value", "deadband", "is_writable", "is_active",
-                     "write_role", "requires_signature")
 
 
 class DriverWriteFailed(KilnError):
@@ -121,35 +106,6 @@ class BatchItemResult:
         return self.result is not None
 
 
-# --- parsing helpers shared by the API and admin ------------------------------------------------------------
-
-def datatype_parse(value) -> str:
-    """'REAL' / 'real' → 'REAL'; anything else is a 400 with the seed's exact message."""
-    text = value if isinstance(value, str) else ("" if value is None else str(value))
-    if text.upper() in DataType.values:
-        return text.upper()
-    raise BadRequest(f"Invalid datatype: '{text}' not in {list(DataType.values)}")
-
-
-def quality_parse(value) -> str:
-    text = value if isinstance(value, str) else ("" if value is None else str(value))
-    if text.upper() in Quality.values:
-        return text.upper()
-    raise BadRequest(f"Invalid quality: '{text}' not in {list(Quality.values)}")
-
-
-def role_parse(value) -> int:
-    """'operator' / 'Supervisor' / 20 → a Role value; 400 otherwise."""
-    if isinstance(value, int) and not isinstance(value, bool) and value in Role.values:
-        return value
-    try:
-        return int(Role.from_name(str(value)))
-    except ValueError:
-        raise BadRequest(f"Invalid write_role: '{value}' not in {[r.label for r in Role]}")
-
-
-# --- writes ---------------------------------------------------------------------------------------------------
-
 def _fmt_number(value) -> str:
     # The seed prints limits as floats ("maximum limit of 150.0"); keep that form for values and limits alike.
     return repr(float(value))
@@ -196,6 +152,7 @@ def _check_may_write(tag: Tag, user) -> None:
 
 
 def _check_signature_shape(tag: Tag, signature) -> dict | None:
+    # Whether a write needs a signature is the tag's rule; the signature's own shape is accounts' (one set of texts).
     if not tag.requires_signature:
         return None
     if not signature:
@@ -203,24 +160,26 @@ def _check_signature_shape(tag: Tag, signature) -> dict | None:
             f"Tag '{tag.name}' requires an electronic signature: send \"signature\": "
             "{\"password\": ..., \"meaning\": ..., \"reason\": ...} with the write"
         )
-    if not isinstance(signature, dict):
-        raise BadRequest("signature must be an object with password, meaning and reason")
-    missing = [k for k in ("password", "meaning", "reason") if not str(signature.get(k) or "").strip()]
-    if missing:
-        raise BadRequest(f"signature: {', '.join(missing)} required")
-    return {"password": str(signature["password"]), "meaning": str(signature["meaning"])[:200],
-            "reason": str(signature["reason"])[:1000]}
+    return signature_input_parse(signature)
 
 
-def _verify_signature(user, tag: Tag, signature: dict) -> None:
-    from accounts.models import User
-    from accounts.services import password_verify
+def _sign(user, tag: Tag, signature: dict, *, value, quality, timestamp) -> SignatureGrant:
+    # What the signer signs: this value (with its stated quality and time) for this tag; its hash links the two.
+    content = {"tag": tag.name, "value": value, "quality": quality,
+               "timestamp": timestamp.isoformat() if timestamp else None}
+    # Outside any atomic block of ours: a wrong password must stay counted toward lockout. The tag's write role
+    # was checked already (_check_may_write); min_role checks it again on the account row, which signs.
+    return signature_check(signer=user, password=signature["password"], meaning=signature["meaning"],
+                           reason=signature["reason"], object_type="tag", object_id=tag.name, content=content,
+                           min_role=tag.write_role, purpose=f"e-signature on write of tag {tag.name}")
 
-    account = user if isinstance(user, User) else User.objects.filter(pk=user.id).first()
-    if account is None or not account.is_active:
-        raise PermissionDenied("Signature rejected: the signing account is disabled.")
-    # Outside any atomic block of ours: a wrong password must stay counted toward lockout.
-    password_verify(user=account, password=signature["password"], purpose=f"e-signature on write of tag {tag.name}")
+
+def _signed(grant: SignatureGrant, username: str) -> dict:
+    # Stores the granted signature (call inside the transaction of the record that names it) and returns the
+    # audit trail's view of it, as before plus the Signature's id.
+    signature = signature_record(grant=grant)
+    return {"signed_by": username, "meaning": grant.meaning, "reason": grant.reason,
+            "signed_at": grant.signed_at.isoformat(), "password_verified": True, "signature_id": signature.pk}
 
 
 def _acquire_lock(tag: Tag):
@@ -326,7 +285,7 @@ class WritePlan:
     value: Any
     quality: str | None
     timestamp: datetime | None
-    signature: dict | None
+    signature: SignatureGrant | None
     plc: bool
     router: Any
     reason: str
@@ -340,7 +299,9 @@ def tag_write_check(*, tag: Tag, value, user, quality: str | None = None, timest
 
     NUL characters anywhere (value, quality, signature, reason) → 400; writability and role → 403; type and
     limits → 422; quality/timestamp shape → 400, outside the back-fill window or the future skew → 422;
-    e-signature shape → 400/403 and its password (a wrong one counts toward the signer's lockout) → 403.
+    e-signature shape → 400/403, then accounts.signatures.signature_check: account, role and password (a wrong
+    one counts toward the signer's lockout) → 403. The granted signature is stored by tag_write_apply, with the
+    write's first record (see _signed).
     A PLC-fed tag takes a stated quality of GOOD and a timestamp but does not apply them; any other quality is
     a 422 (a PLC register has no quality to write).
     """
@@ -358,10 +319,9 @@ def tag_write_check(*, tag: Tag, value, user, quality: str | None = None, timest
     if plc and quality not in (None, Quality.GOOD):
         raise Unprocessable(f"Tag '{tag.name}' is fed by a PLC: a write sends the value only, so quality {quality} "
                             "cannot be written (the PLC read-back sets the quality)")
-    if sig is not None:
-        _verify_signature(user, tag, sig)
-    reason = (reason or (sig["reason"] if sig else ""))[:1000]
-    return WritePlan(tag=tag, value=coerced, quality=quality, timestamp=ts, signature=sig, plc=plc, router=router,
+    grant = _sign(user, tag, sig, value=coerced, quality=quality, timestamp=ts) if sig is not None else None
+    reason = (reason or (grant.reason if grant else ""))[:1000]
+    return WritePlan(tag=tag, value=coerced, quality=quality, timestamp=ts, signature=grant, plc=plc, router=router,
                      reason=reason, source=source, stated=plc and (quality is not None or ts is not None))
 
 
@@ -379,17 +339,19 @@ def tag_write_refused_record(*, tag: Tag, user, value, error: KilnError, source:
         logger.exception("Could not audit a refused write to tag %s", tag.name)
 
 
-def _audit_attempt(plan: WritePlan, user, old, signed) -> AuditRecord:
+def _audit_attempt(plan: WritePlan, user, old, username: str) -> tuple[AuditRecord, dict | None]:
     # The rule: no PLC is touched before its attempt is on record. Committed now, in its own transaction (the
     # write service runs outside any outer one), so a crash between here and the outcome still leaves a trace.
+    # The signature (if any) is stored in the same transaction: never an attempt without it, nor it without one.
     try:
         with transaction.atomic():
+            signed = _signed(plan.signature, username) if plan.signature is not None else None
             return audit_record(
                 action="tag.write_attempt", user=user, object_type="tag", object_id=plan.tag.name, old_value=old,
                 new_value={"value": plan.value, "source": plan.source, "signature": signed,
                            "stated_quality": plan.quality,
                            "stated_timestamp": plan.timestamp.isoformat() if plan.timestamp else None},
-                reason=plan.reason)
+                reason=plan.reason), signed
     except DatabaseError as exc:
         logger.exception("Audit trail unavailable: write to tag %s refused before reaching the PLC", plan.tag.name)
         raise WriteUnavailable(f"Tag '{plan.tag.name}' was not written: its audit record could not be stored "
@@ -405,7 +367,6 @@ def tag_write_apply(*, plan: WritePlan, user) -> WriteResult:
     the audit cannot be written). Must run outside any outer transaction.
     """
     tag, coerced, plc = plan.tag, plan.value, plan.plc
-    sig = plan.signature
     username = getattr(user, "username", "") or ""
     backfill = False
     lock = _acquire_lock(tag)
@@ -413,13 +374,10 @@ def tag_write_apply(*, plan: WritePlan, user) -> WriteResult:
         previous = live_get_many([tag.pk]).get(tag.pk)
         old = {"value": previous.value, "quality": previous.quality} if previous else None
         signed = None
-        if sig is not None:
-            signed = {"signed_by": username, "meaning": sig["meaning"], "reason": sig["reason"],
-                      "signed_at": timezone.now().isoformat(), "password_verified": True}
         confirmed = None
         attempt = None
         if plc:
-            attempt = _audit_attempt(plan, user, old, signed)
+            attempt, signed = _audit_attempt(plan, user, old, username)
             try:
                 # PLC I/O outside any DB transaction: a slow PLC must not hold row locks or connections.
                 outcome = plan.router.write(tag=tag, value=coerced)
@@ -454,6 +412,9 @@ def tag_write_apply(*, plan: WritePlan, user) -> WriteResult:
                                           write_count=F("write_count") + 1)
                 if updated != 1 and not plc:
                     raise Conflict(f"Tag '{tag.name}' was changed or removed while writing; nothing was written")
+                if not plc and plan.signature is not None:
+                    # The signature commits (or rolls back) with the write and its record, which names it.
+                    signed = _signed(plan.signature, username)
                 new_value = {"value": coerced, "quality": written_quality if not plc else None,
                              "timestamp": sample_ts.isoformat(), "source": plan.source,
                              "confirmed": confirmed, "signature": signed}
@@ -604,240 +565,3 @@ def tag_write_batch(*, writes: list[dict], user, source: str = "api.batch") -> l
             logger.exception("Batch write of tag %s failed unexpectedly", out.name)
             out.status_code, out.error = 500, f"Write to tag '{out.name}' failed unexpectedly; check it before retrying"
     return [out for out, _ in planned]
-
-
-
-# --- tag configuration -----------------------------------------------------------------------------------------
-
-_tag_deleted_hooks: list[tuple[str, Callable[[int, str], None]]] = []
-
-
-def register_tag_deleted_hook(name: str, fn: Callable[[int, str], None]) -> None:
-    """Run fn(tag_id, tag_name) after a tag's deletion commits (e.g. the historian dropping its samples).
-
-    Like register_value_consumer: other apps subscribe from their AppConfig.ready(), so `tags` imports none of
-    them. Idempotent by name.
-    """
-    for i, (existing, _) in enumerate(_tag_deleted_hooks):
-        if existing == name:
-            _tag_deleted_hooks[i] = (name, fn)
-            return
-    _tag_deleted_hooks.append((name, fn))
-
-
-def _run_tag_deleted_hooks(tag_id: int, name: str) -> None:
-    for hook_name, fn in list(_tag_deleted_hooks):
-        try:
-            fn(tag_id, name)
-        except Exception:
-            # The tag is gone either way; one subscriber's failure must not hide the others' clean-up.
-            logger.exception("Tag-deleted hook %s failed for tag %s (id %s)", hook_name, name, tag_id)
-
-
-def _tag_snapshot(tag: Tag) -> dict:
-    return {"machine_id": tag.machine.machine_id, "name": tag.name, "datatype": tag.datatype,
-            "description": tag.description, "unit": tag.unit, "min_value": tag.min_value,
-            "max_value": tag.max_value, "deadband": tag.deadband, "is_writable": tag.is_writable,
-            "is_active": tag.is_active, "write_role": Role(tag.write_role).label,
-            "requires_signature": tag.requires_signature, "member": tag.member}
-
-
-def _validate_name(name) -> str:
-    if not isinstance(name, str) or not name:
-        raise BadRequest("name: this field is required")
-    if name.lower() in RESERVED_TAG_NAMES:
-        raise BadRequest(f"name: '{name}' is a reserved name ({', '.join(sorted(RESERVED_TAG_NAMES))})")
-    return name
-
-
-def _full_clean(obj) -> None:
-    from django.core.exceptions import ValidationError
-
-    try:
-        obj.full_clean(validate_unique=False)
-    except ValidationError as exc:
-        parts = [f"{k}: {' '.join(v)}" if k != "__all__" else " ".join(v) for k, v in exc.message_dict.items()]
-        raise BadRequest("; ".join(parts))
-
-
-def _on_config_commit() -> None:
-    transaction.on_commit(tag_config_changed)
-
-
-@transaction.atomic
-def machine_get_or_create(*, machine_id: str, user, site: Site | None = None, name: str = "") -> Machine:
-    """The machine with this id, created (and audited) if it does not exist yet."""
-    machine = Machine.objects.filter(machine_id=machine_id).first()
-    if machine is not None:
-        return machine
-    machine = Machine(machine_id=machine_id, name=name or machine_id, site=site)
-    _full_clean(machine)
-    try:
-        with transaction.atomic():
-            machine.save()
-    except IntegrityError:
-        return Machine.objects.get(machine_id=machine_id)  # created concurrently
-    audit_record(action="machine.create", user=user, object_type="machine", object_id=machine.machine_id,
-                 new_value={"machine_id": machine.machine_id, "name": machine.name,
-                            "site": site.site_id if site else None})
-    return machine
-
-
-@transaction.atomic
-def tag_create(*, user, machine_id: str, name: str, datatype, description: str = "", unit: str = "",
-               min_value: float | None = None, max_value: float | None = None, deadband: float = 0,
-               is_writable: bool = False, is_active: bool = True, write_role=Role.SUPERVISOR,
-               requires_signature: bool = False, member: str = "") -> Tag:
-    """Create a tag on a machine (created too when it does not exist yet). 409 when the name is taken."""
-    name = _validate_name(name)
-    datatype = datatype_parse(datatype)
-    if not machine_id or not isinstance(machine_id, str):
-        raise BadRequest("machine_id: this field is required")
-    if Tag.objects.filter(name=name).exists():
-        raise Conflict(f"Tag '{name}' already exists")
-    machine = machine_get_or_create(machine_id=machine_id, user=user)
-    tag = Tag(machine=machine, name=name, datatype=datatype, description=description or "", unit=unit or "",
-              min_value=min_value, max_value=max_value, deadband=deadband or 0, is_writable=is_writable,
-              is_active=is_active, write_role=role_parse(write_role), requires_signature=requires_signature,
-              member=member or "")
-    _full_clean(tag)
-    try:
-        with transaction.atomic():
-            tag.save()
-    except IntegrityError:
-        raise Conflict(f"Tag '{name}' already exists")
-    audit_record(action="tag.create", user=user, object_type="tag", object_id=tag.name, new_value=_tag_snapshot(tag))
-    _on_config_commit()
-    return tag
-
-
-@transaction.atomic
-def tag_update(*, user, tag: Tag, data: dict[str, Any], reason: str = "") -> Tag:
-    """Change a tag's configuration (never its value). Identity fields may be repeated but not changed."""
-    for key, current in (("name", tag.name), ("machine_id", tag.machine.machine_id), ("datatype", tag.datatype)):
-        if key in data and data[key] is not None:
-            given = datatype_parse(data[key]) if key == "datatype" else data[key]
-            if given != current:
-                raise BadRequest(f"{key} cannot be changed (create a new tag instead)")
-    # Lock the row so two engineers' edits are applied one after the other, each audited against the other.
-    locked = Tag.objects.select_for_update().select_related("machine").get(pk=tag.pk)
-    old = _tag_snapshot(locked)
-    for key in TAG_CONFIG_FIELDS:
-        if key in data:
-            value = data[key]
-            if key == "write_role":
-                value = role_parse(value)
-            elif key in ("description", "unit"):
-                value = value or ""
-            elif key == "deadband":
-                value = value or 0
-            setattr(locked, key, value)
-    _full_clean(locked)
-    locked.save()
-    new = _tag_snapshot(locked)
-    changed = {k: v for k, v in new.items() if old[k] != v}
-    if changed:
-        audit_record(action="tag.update", user=user, object_type="tag", object_id=locked.name,
-                     old_value={k: old[k] for k in changed}, new_value=changed, reason=reason)
-        _on_config_commit()
-    return locked
-
-
-@transaction.atomic
-def tag_delete(*, user, tag: Tag, reason: str = "") -> datetime:
-    """Delete a tag (Admin). 409 when other configuration still refers to it. Returns the deletion time."""
-    snapshot = _tag_snapshot(tag)
-    tag_id = tag.pk
-    try:
-        with transaction.atomic():
-            tag.delete()
-    except ProtectedError as exc:
-        refs = sorted({obj._meta.verbose_name for obj in exc.protected_objects})
-        raise Conflict(f"Tag '{snapshot['name']}' is still used by: {', '.join(refs)}")
-    record = audit_record(action="tag.delete", user=user, object_type="tag", object_id=snapshot["name"],
-                          old_value=snapshot, reason=reason)
-    # The live value (and whatever other apps keep per tag) goes with the tag, once the delete is certain.
-    transaction.on_commit(lambda: live_delete([tag_id]))
-    transaction.on_commit(lambda: _run_tag_deleted_hooks(tag_id, snapshot["name"]))
-    _on_config_commit()
-    return record.ts
-
-
-@transaction.atomic
-def tags_set_active(*, user, tags, is_active: bool, reason: str = "") -> int:
-    """Activate or deactivate many tags (admin bulk action); one audit record per tag changed."""
-    changing = list(Tag.objects.select_for_update().filter(pk__in=[t.pk for t in tags]).exclude(is_active=is_active)
-                    .order_by("pk"))
-    if not changing:
-        return 0
-    Tag.objects.filter(pk__in=[t.pk for t in changing]).update(is_active=is_active, last_updated=timezone.now())
-    audit_record_many(entries=[
-        AuditEntry(action="tag.update", user=user, object_type="tag", object_id=t.name,
-                   old_value={"is_active": not is_active}, new_value={"is_active": is_active}, reason=reason)
-        for t in changing
-    ])
-    _on_config_commit()
-    return len(changing)
-
-
-# --- machines from device types ---------------------------------------------------------------------------------
-
-def _member_tag(machine: Machine, member) -> Tag:
-    return Tag(machine=machine, name=f"{machine.machine_id}.{member.member}", member=member.member,
-               datatype=member.datatype, description=member.description, unit=member.unit,
-               min_value=member.min_value, max_value=member.max_value, deadband=member.deadband,
-               is_writable=member.is_writable, write_role=member.write_role,
-               requires_signature=member.requires_signature)
-
-
-@transaction.atomic
-def machine_create_from_type(*, machine_id: str, device_type: DeviceType, site: Site | None = None, name: str = "",
-                             location: str = "", process_id: str = "", user=None, machine: Machine | None = None
-                             ) -> Machine:
-    """Create a device instance of a type: the Machine and one Tag `<machine_id>.<member>` per member tag.
-
-    Pass `machine` (unsaved, e.g. from an admin form) to save that instance instead of building one. 409 when the
-    machine id or one of the tag names is taken.
-    """
-    if machine is None:
-        machine = Machine(machine_id=machine_id, name=name or machine_id, site=site, location=location,
-                          process_id=process_id)
-    machine.device_type = device_type
-    _full_clean(machine)
-    if Machine.objects.filter(machine_id=machine.machine_id).exclude(pk=machine.pk).exists():
-        raise Conflict(f"Machine '{machine.machine_id}' already exists")
-    members = list(device_type.member_tags.all())
-    tags = [_member_tag(machine, m) for m in members]
-    taken = set(Tag.objects.filter(name__in=[t.name for t in tags]).values_list("name", flat=True))
-    if taken:
-        raise Conflict(f"Tag '{sorted(taken)[0]}' already exists")
-    machine.save()
-    for t in tags:
-        t.machine = machine
-        _full_clean(t)
-    Tag.objects.bulk_create(tags)
-    audit_record(action="machine.create", user=user, object_type="machine", object_id=machine.machine_id,
-                 new_value={"machine_id": machine.machine_id, "name": machine.name,
-                            "site": machine.site.site_id if machine.site else None,
-                            "device_type": str(device_type), "tags": [t.name for t in tags]})
-    _on_config_commit()
-    return machine
-
-
-@transaction.atomic
-def machine_sync_from_type(*, machine: Machine, user=None) -> list[Tag]:
-    """Create the member tags a machine's device type has gained since the machine was made; returns them."""
-    if machine.device_type_id is None:
-        return []
-    have = set(machine.tags.values_list("member", flat=True))
-    missing = [_member_tag(machine, m) for m in machine.device_type.member_tags.all() if m.member not in have]
-    if not missing:
-        return []
-    taken = set(Tag.objects.filter(name__in=[t.name for t in missing]).values_list("name", flat=True))
-    if taken:
-        raise Conflict(f"Tag '{sorted(taken)[0]}' already exists")
-    Tag.objects.bulk_create(missing)
-    audit_record(action="machine.update", user=user, object_type="machine", object_id=machine.machine_id,
-                 new_value={"tags_added": [t.name for t in missing]}, reason=f"synced with {machine.device_type}")
-    _on_config_commit()
-    return missing
