@@ -113,9 +113,14 @@ def test_it_refuses_a_nul_in_a_nested_write_value_and_writes_nothing(admin_clien
     before = _snapshot()
     response = _post(admin_client, "/api/tags/batch/write",
                      {"writes": [{"name": "Lab_Real", "value": 1.0, "signature": {"password": "\x00"}}]})
-    assert response.status_code == 400
-    assert response.json()["detail"] == "JSON strings must not contain NUL characters."
-    assert _snapshot() == before
+    # The write path checks NUL itself, per item, and audits the refusal (scada.api.parsers: json_nul_checked_by_view)
+    assert response.status_code == 200
+    (item,) = response.json()["results"]
+    assert (item["success"], item["status"]) == (False, 400) and "NUL" in item["error"]
+    tags_after, audit_after, users_after = _snapshot()
+    assert (tags_after, users_after) == (before[0], before[2])
+    assert audit_after == before[1] + 1  # the refused attempt, on record (Part 11), and nothing else
+    assert AuditRecord.objects.order_by("-id").first().action == "tag.write_refused"
 
 
 # --- body size and shape ---------------------------------------------------------------------------------------

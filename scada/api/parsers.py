@@ -45,8 +45,11 @@ def _parse_float(text: str) -> float:
     return value
 
 
-def json_problem(data) -> str | None:
+def json_problem(data, *, allow_nul: bool = False) -> str | None:
     """What makes parsed JSON unacceptable (too deep, a NUL in a string or key), or None.
+
+    `allow_nul`: the view checks NUL in values itself, field by field (the write paths: a refused write is answered per
+    field or per batch item and audited as an attempt, which a parser-level 400 could not do).
 
     Iterative, so checking a deep document cannot itself overflow the stack.
     """
@@ -54,13 +57,16 @@ def json_problem(data) -> str | None:
     while stack:
         node, depth = stack.pop()
         if isinstance(node, str):
-            if "\x00" in node:
+            if not allow_nul and "\x00" in node:
                 return NUL_MESSAGE
             continue
         if isinstance(node, dict | list):
             if depth > MAX_JSON_DEPTH:
                 return f"JSON nested too deeply (at most {MAX_JSON_DEPTH} levels)."
             if isinstance(node, dict):
+                # Keys are the body's structure, not a value a write path checks: a NUL in one is always refused.
+                if allow_nul and any("\x00" in key for key in node):
+                    return NUL_MESSAGE
                 stack.extend((key, depth) for key in node)
                 stack.extend((value, depth + 1) for value in node.values())
             else:
@@ -82,7 +88,8 @@ class KilnJSONParser(JSONParser):
             raise ParseError(f"JSON nested too deeply (at most {MAX_JSON_DEPTH} levels).")
         except ValueError as exc:  # JSONDecodeError, bad encoding, our number bounds
             raise ParseError(f"JSON parse error - {exc}")
-        problem = json_problem(data)
+        view = parser_context.get("view")
+        problem = json_problem(data, allow_nul=getattr(view, "json_nul_checked_by_view", False))
         if problem:
             raise ParseError(problem)
         return data

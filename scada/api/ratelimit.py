@@ -16,7 +16,7 @@ import time
 
 import redis
 from django.conf import settings
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ParseError
 from rest_framework.throttling import BaseThrottle
 
 from scada.redis import get_redis
@@ -67,7 +67,7 @@ class RedisRateThrottle(BaseThrottle):
             identity = f"ip:{getattr(request._request, 'client_ip', None) or self.get_ident(request)}"
         else:
             identity = getattr(user, "rate_identity", None) or f"user:{user.id}"
-        cost = _cost(request, view)
+        cost, body_error = _cost(request, view)
         try:
             allowed, remaining, reset_in = rate_limit_hit(scope, identity, limit, cost)
         except redis.RedisError:
@@ -80,20 +80,28 @@ class RedisRateThrottle(BaseThrottle):
         request._request.kiln_ratelimit = {"limit": limit, "remaining": remaining, "cost": cost}
         if not allowed:
             self._wait = reset_in
+        elif body_error is not None:
+            # Counted as one request, then answered with the parse error itself: DRF hands an empty body to
+            # whoever reads request.data after a failed parse, so swallowing it here would turn a NUL or a
+            # malformed body into a misleading "field is required".
+            raise body_error
         return allowed
 
     def wait(self):
         return self._wait
 
 
-def _cost(request, view) -> int:
+def _cost(request, view) -> tuple[int, Exception | None]:
+    """(units this request costs, the body's parse error if reading it failed: it then costs one)."""
     rate_cost = getattr(view, "rate_cost", None)
     if rate_cost is None:
-        return 1
+        return 1, None
     try:
-        return max(1, int(rate_cost(request)))
-    except Exception:  # an unparsable body: the view answers 400 for it; count it as one request
-        return 1
+        return max(1, int(rate_cost(request))), None
+    except ParseError as exc:
+        return 1, exc
+    except Exception:  # noqa: BLE001 - a body the view's serializer will refuse: one request, its 400 follows
+        return 1, None
 
 
 def count_refused_request(request, view) -> bool:

@@ -206,6 +206,8 @@ class DeviceTagDetailView(DeviceAPIView):
     """GET/PUT /api/sites/{siteId}/devices/{deviceId}/tags/{tagName}: read one tag, or write it (Operator+ at
     the route; the tag's own write role, limits and e-signature are enforced by the write service)."""
 
+    json_nul_checked_by_view = True  # the write path refuses NUL per field and audits it
+
     @property
     def rate_scope(self):
         return "tag_write" if self.request.method == "PUT" else "default"
@@ -237,6 +239,8 @@ class DeviceTagDetailView(DeviceAPIView):
 
 class DeviceCommandView(DeviceAPIView):
     """POST /api/sites/{siteId}/devices/{deviceId}/commands/{commandId}: run an operator command."""
+
+    json_nul_checked_by_view = True  # the write path refuses NUL per field and audits it
 
     rate_scope = "tag_write"
 

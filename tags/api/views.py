@@ -130,6 +130,8 @@ class TagDetailView(_TagObjectMixin, TagApiView):
 
 class _TagWriteMixin(_TagObjectMixin):
     rate_scope = "tag_write"
+    # NUL characters are refused by the write path field by field, and the refusal audited (scada.api.parsers).
+    json_nul_checked_by_view = True
 
     def do_write(self, request):
         tag = self.get_tag()
@@ -181,6 +183,7 @@ class TagBatchWriteView(TagApiView):
     """POST /api/tags/batch/write: up to 1000 writes, each on its own; per-item results, partial success."""
 
     rate_scope = "tag_write"
+    json_nul_checked_by_view = True  # refused per item, and audited, by the write path (scada.api.parsers)
 
     def rate_cost(self, request) -> int:
         # Seed 000: 500 writes a minute; a batch spends one per write, so batching cannot multiply the limit.
