@@ -1,0 +1,78 @@
+"""The OpenAPI schema's one AutoSchema: every operation lists the error statuses the shared API layer can answer.
+
+Views document their own success bodies and their domain errors (409, 422, ...). The errors every route shares
+come from one place instead of each view: the exception handler (400 for malformed JSON, unknown fields or bad
+parameters), authentication (401, and 503 while the revocation store is down), the role matrix (403), object
+lookups (404), the JSON-only parser (415) and the rate limit (429). A client generated from /api/schema/ then
+knows every status a route can answer.
+"""
+
+from drf_spectacular.openapi import AutoSchema
+from rest_framework import serializers
+
+from scada.api.serializers import StrictInputSerializer
+
+__all__ = ["KilnAutoSchema", "ErrorSerializer", "STANDARD_ERROR_DESCRIPTIONS"]
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every API error: {"detail": "..."}; a validation error adds DRF's per-field messages as `errors`."""
+
+    detail = serializers.CharField()
+    errors = serializers.JSONField(required=False, help_text="Per-field messages of a validation error (400).")
+
+
+STANDARD_ERROR_DESCRIPTIONS = {
+    "400": "Malformed JSON, an unknown or invalid field, or an invalid parameter.",
+    "401": "Missing, invalid, expired or revoked token.",
+    "403": "Insufficient role for this operation.",
+    "404": "Not found.",
+    "415": "Unsupported media type: the body must be application/json.",
+    "429": "API rate limit exceeded; wait and retry.",
+    "503": "Service temporarily unavailable (the token revocation or rate-limit store is unreachable).",
+}
+
+
+class KilnAutoSchema(AutoSchema):
+    """drf-spectacular's AutoSchema plus the shared error responses (a view's own entry for a status wins).
+
+    A view with another error body (seed 004's device API) names it in `schema_error_serializer`.
+    """
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        error_serializer = getattr(self.view, "schema_error_serializer", ErrorSerializer)
+        for code in self._standard_error_codes():
+            if code not in responses:
+                responses[code] = self._get_response_for_code(
+                    error_serializer, code, media_types=("application/json",), direction=direction
+                )
+                responses[code]["description"] = STANDARD_ERROR_DESCRIPTIONS[code]
+        return dict(sorted(responses.items()))
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request" and isinstance(serializer, StrictInputSerializer):
+            schema["additionalProperties"] = False  # it answers 400 on any field it does not declare
+        return schema
+
+    def _standard_error_codes(self) -> list[str]:
+        codes = []
+        has_body = self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer() is not None
+        has_parameters = any(p.get("in") == "query" for p in self._get_parameters())
+        if has_body or has_parameters:
+            codes.append("400")
+        authenticated = bool(self.view.get_authenticators())
+        if authenticated:
+            codes += ["401", "503"]  # a token is read (even on a public route), and checked against Redis
+        if self.get_auth():  # public routes declare auth=[]; every other one passes the role matrix
+            codes.append("403")
+        if "{" in self.path:
+            codes.append("404")
+        if has_body:
+            codes.append("415")
+        if self.view.get_throttles():
+            codes.append("429")
+        return codes

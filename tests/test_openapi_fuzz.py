@@ -1,0 +1,53 @@
+"""A bounded schemathesis run against the whole API, in-process: the schema at /api/schema/ must tell the truth.
+
+Every check schemathesis has (no 5xx, every status and body documented, schema-valid requests accepted,
+schema-invalid ones refused, ...) over every operation but logout, as Admin and as Operator.
+"""
+
+import pytest
+import schemathesis
+from django.core import signals
+from django.db import close_old_connections
+from hypothesis import HealthCheck, settings
+
+from accounts.tokens import issue_token_pair
+from scada.roles import Role
+
+MAX_EXAMPLES = 15
+
+
+def _load_schema():
+    """The schema /api/schema/ serves, generated at collection (no request: that needs no database)."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    from scada.wsgi import application
+
+    document = SchemaGenerator().get_schema(request=None, public=True)
+    loaded = schemathesis.openapi.from_dict(document)
+    loaded.app = application
+    return loaded.exclude(path_regex=r"^/api/auth/logout$")
+
+
+schema = _load_schema()
+
+
+@pytest.fixture(params=[Role.ADMIN, Role.OPERATOR], ids=["admin", "operator"])
+def fuzz_user(request, db, make_user, settings):
+    """The user every request is made as, plus a second account for the user routes to act on."""
+    settings.KILN_RATE_LIMIT_ENABLED = False
+    # The WSGI handler closes "old" connections around each request; inside the test's transaction that would
+    # drop it, so the calls share the test's connection as Django's own test client does.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    user = make_user(f"fuzz-{Role(request.param).label.lower()}", request.param)
+    make_user("fuzz-target", Role.OPERATOR)
+    yield user
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@schema.parametrize()
+@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+def test_it_answers_as_the_schema_says(case, fuzz_user):
+    # A fresh token per case: a password change in an earlier case may have ended the previous session.
+    case.call_and_validate(headers={"Authorization": f"Bearer {issue_token_pair(fuzz_user)['token']}"})
