@@ -3,13 +3,14 @@
 import django_filters
 
 from accounts.models import AuditRecord
+from scada.api.filters import IntegerFilter
 
 __all__ = ["AuditRecordFilterSet"]
 
 
 class AuditRecordFilterSet(django_filters.FilterSet):
     user = django_filters.CharFilter(field_name="username")
-    user_id = django_filters.NumberFilter(field_name="user_id")
+    user_id = IntegerFilter(field_name="user_id")
     action = django_filters.CharFilter(field_name="action")
     action_prefix = django_filters.CharFilter(field_name="action", lookup_expr="startswith")
     object_type = django_filters.CharFilter(field_name="object_type")

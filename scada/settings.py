@@ -257,7 +257,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["scada.api.ratelimit.RedisRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["scada.api.renderers.KilnJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["scada.api.filters.KilnFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "scada.api.pagination.LimitOffsetPagination",
     "DEFAULT_SCHEMA_CLASS": "scada.api.schema.KilnAutoSchema",
     "EXCEPTION_HANDLER": "scada.api.errors.exception_handler",

@@ -4,16 +4,31 @@ Every check schemathesis has (no 5xx, every status and body documented, schema-v
 schema-invalid ones refused, ...) over every operation but logout, as Admin and as Operator.
 """
 
+import re
+
 import pytest
 import schemathesis
 from django.core import signals
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from accounts.tokens import issue_token_pair
 from scada.roles import Role
 
 MAX_EXAMPLES = 15
+
+# Refusals that depend on data or on several parameters together, which an OpenAPI 3.0 schema cannot state:
+# a 400 whose detail matches is not "a schema-valid request rejected". Every other check still applies.
+DATA_DEPENDENT_REFUSALS = {
+    ("POST", "/api/api-keys"): r"^user: Invalid pk",  # the account must exist
+    ("POST", "/api/users"): r"^password: .*(too common|too similar|entirely numeric)",  # password validators
+    ("PUT", "/api/users/{id}"): r"^password: .*(too common|too similar|entirely numeric)",
+    ("PATCH", "/api/users/{id}"): r"^password: .*(too common|too similar|entirely numeric)",
+    ("GET", "/api/alarms/kpis"): r"KPI window is at most 31 days|start must be before end",
+    ("GET", "/api/history"): r"mode=raw returns every stored sample|needs interval|end must be after start",
+    ("GET", "/api/tags/{name}/history"): r"mode=raw returns every stored sample|needs interval|end must be after start",
+}
 
 
 def _load_schema():
@@ -49,5 +64,12 @@ def fuzz_user(request, db, make_user, settings):
 @schema.parametrize()
 @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_it_answers_as_the_schema_says(case, fuzz_user):
-    # A fresh token per case: a password change in an earlier case may have ended the previous session.
-    case.call_and_validate(headers={"Authorization": f"Bearer {issue_token_pair(fuzz_user)['token']}"})
+    if not case.operation.schema.is_security_param_negated(case):  # a case testing "no token" goes without one
+        # A fresh token per case: a password change in an earlier case may have ended the previous session.
+        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {issue_token_pair(fuzz_user)['token']}"}
+    response = case.call()
+    excluded = []
+    refusal = DATA_DEPENDENT_REFUSALS.get((case.method.upper(), case.path))
+    if refusal and response.status_code == 400 and re.search(refusal, response.json().get("detail", "")):
+        excluded = [positive_data_acceptance]
+    case.validate_response(response, excluded_checks=excluded)

@@ -33,6 +33,10 @@ STANDARD_ERROR_DESCRIPTIONS = {
 }
 
 
+# Query parameters whose empty value is a 400 (scada.api.pagination.parse_limit_offset), not "not given".
+STRICT_QUERY_PARAMETERS = {"limit", "offset"}
+
+
 class KilnAutoSchema(AutoSchema):
     """drf-spectacular's AutoSchema plus the shared error responses (a view's own entry for a status wins).
 
@@ -46,11 +50,21 @@ class KilnAutoSchema(AutoSchema):
         error_serializer = getattr(self.view, "schema_error_serializer", ErrorSerializer)
         for code in self._standard_error_codes():
             if code not in responses:
-                responses[code] = self._get_response_for_code(
-                    error_serializer, code, media_types=("application/json",), direction=direction
-                )
+                # In each media type the route renders: a CSV export's error is a one-cell CSV of the detail.
+                responses[code] = self._get_response_for_code(error_serializer, code, direction=direction)
                 responses[code]["description"] = STANDARD_ERROR_DESCRIPTIONS[code]
         return dict(sorted(responses.items()))
+
+    def _get_parameters(self):
+        parameters = super()._get_parameters()
+        for parameter in parameters:
+            schema = parameter.get("schema", {})
+            typed = (schema.get("type") in ("integer", "number", "boolean")
+                     or any(key in schema for key in ("format", "enum", "pattern")))
+            if parameter.get("in") == "query" and typed and parameter["name"] not in STRICT_QUERY_PARAMETERS:
+                # Query parsing (django-filter, the query serializers, the tag list) reads `?start=` as "not given".
+                parameter["allowEmptyValue"] = True
+        return parameters
 
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)
@@ -61,18 +75,20 @@ class KilnAutoSchema(AutoSchema):
     def _standard_error_codes(self) -> list[str]:
         codes = []
         has_body = self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer() is not None
-        has_parameters = any(p.get("in") == "query" for p in self._get_parameters())
-        if has_body or has_parameters:
+        query = [p for p in self._get_parameters() if p.get("in") == "query"]
+        if has_body or query:
             codes.append("400")
         authenticated = bool(self.view.get_authenticators())
         if authenticated:
             codes += ["401", "503"]  # a token is read (even on a public route), and checked against Redis
         if self.get_auth():  # public routes declare auth=[]; every other one passes the role matrix
             codes.append("403")
-        if "{" in self.path:
-            codes.append("404")
+        if "{" in self.path or any(p["name"] == "format" for p in query):
+            codes.append("404")  # an unknown object, or DRF's answer to an unknown ?format=
         if has_body:
             codes.append("415")
         if self.view.get_throttles():
             codes.append("429")
+            if getattr(self.view, "rate_scope", None) == "login" and "503" not in codes:
+                codes.append("503")  # logins are refused while the rate-limit counter is unreachable
         return codes

@@ -7,7 +7,26 @@ from rest_framework import serializers
 
 from scada.api.renderers import iso_utc
 
-__all__ = ["StrictInputSerializer", "KilnModelSerializer", "IsoUtcDateTimeField"]
+__all__ = ["StrictInputSerializer", "KilnModelSerializer", "IsoUtcDateTimeField", "case_insensitive_pattern",
+           "documented_field"]
+
+
+def case_insensitive_pattern(words, *, anchored: bool = True) -> str:
+    """An OpenAPI (ECMA 262) regex matching any of `words` in any letter case: it has no (?i) flag."""
+    alternatives = "|".join("".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in w) for w in words)
+    return f"^(?:{alternatives})$" if anchored else f"(?:{alternatives})"
+
+
+def documented_field(field_class, schema: dict, **kwargs):
+    """`field_class(**kwargs)` whose OpenAPI schema is `schema`: the rule a service enforces, stated for clients.
+
+    For fields whose checks live in a service (so its error keeps the seed's text) but whose constraint a
+    generated client must still know. A subclass, since DRF copies declared fields by class and arguments.
+    """
+    from drf_spectacular.utils import extend_schema_field
+
+    documented = extend_schema_field(schema)(type(f"Documented{field_class.__name__}", (field_class,), {}))
+    return documented(**kwargs)
 
 
 class StrictInputSerializer(serializers.Serializer):
@@ -25,6 +44,12 @@ class StrictInputSerializer(serializers.Serializer):
                 raise serializers.ValidationError(
                     {"non_field_errors": [f"Unknown or read-only fields: {', '.join(unknown)}"]}
                 )
+            # DRF's CharField turns 0 or true into "0"/"True"; the schema says string, so a number is refused.
+            not_strings = {name: ["Not a valid string."] for name, field in self.fields.items()
+                           if isinstance(field, serializers.CharField) and not field.read_only
+                           and isinstance(data.get(name), int | float | bool)}
+            if not_strings:
+                raise serializers.ValidationError(not_strings)
         return super().to_internal_value(data)
 
 
