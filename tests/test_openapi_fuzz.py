@@ -62,7 +62,8 @@ def fuzz_user(request, db, make_user, settings):
 
 
 @schema.parametrize()
-@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
 def test_it_answers_as_the_schema_says(case, fuzz_user):
     if not case.operation.schema.is_security_param_negated(case):  # a case testing "no token" goes without one
         # A fresh token per case: a password change in an earlier case may have ended the previous session.

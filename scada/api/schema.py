@@ -8,6 +8,7 @@ knows every status a route can answer.
 """
 
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import get_override
 from rest_framework import serializers
 
 from scada.api.serializers import StrictInputSerializer
@@ -61,10 +62,18 @@ class KilnAutoSchema(AutoSchema):
             schema = parameter.get("schema", {})
             typed = (schema.get("type") in ("integer", "number", "boolean")
                      or any(key in schema for key in ("format", "enum", "pattern")))
-            if parameter.get("in") == "query" and typed and parameter["name"] not in STRICT_QUERY_PARAMETERS:
+            optional = not parameter.get("required") and parameter["name"] not in STRICT_QUERY_PARAMETERS
+            if parameter.get("in") == "query" and optional and typed:
                 # Query parsing (django-filter, the query serializers, the tag list) reads `?start=` as "not given".
                 parameter["allowEmptyValue"] = True
         return parameters
+
+    def _get_serializer_field_meta(self, field, direction):
+        meta = super()._get_serializer_field_meta(field, direction)
+        override = get_override(field, "field")
+        if isinstance(override, dict) and "minLength" in override:
+            meta.pop("minLength", None)  # a documented_field's own minimum, not the generic "not blank" 1
+        return meta
 
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)

@@ -44,12 +44,19 @@ class StrictInputSerializer(serializers.Serializer):
                 raise serializers.ValidationError(
                     {"non_field_errors": [f"Unknown or read-only fields: {', '.join(unknown)}"]}
                 )
-            # DRF's CharField turns 0 or true into "0"/"True"; the schema says string, so a number is refused.
-            not_strings = {name: ["Not a valid string."] for name, field in self.fields.items()
-                           if isinstance(field, serializers.CharField) and not field.read_only
-                           and isinstance(data.get(name), int | float | bool)}
-            if not_strings:
-                raise serializers.ValidationError(not_strings)
+            # DRF's CharField turns 0 into "0" and its BooleanField reads 1 or "yes" as true; the schema says
+            # string and boolean, so a value of another JSON type is refused.
+            wrong_type = {}
+            for name, field in self.fields.items():
+                value = data.get(name)
+                if field.read_only or value is None:
+                    continue
+                if isinstance(field, serializers.CharField) and isinstance(value, int | float | bool):
+                    wrong_type[name] = ["Not a valid string."]
+                elif isinstance(field, serializers.BooleanField) and not isinstance(value, bool):
+                    wrong_type[name] = ["Must be true or false."]
+            if wrong_type:
+                raise serializers.ValidationError(wrong_type)
         return super().to_internal_value(data)
 
 
