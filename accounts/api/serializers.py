@@ -48,6 +48,9 @@ class RefreshInputSerializer(serializers.Serializer):
 
 class UserSerializer(KilnModelSerializer):
     role = RoleField()
+    # An account may have no email address: "" is answered, which `format: email` alone would not allow.
+    email = documented_field(serializers.EmailField, {"oneOf": [{"type": "string", "format": "email"},
+                                                                {"type": "string", "maxLength": 0}]}, read_only=True)
     locked = serializers.SerializerMethodField()
 
     class Meta:

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from scada.api.pagination import parse_limit_offset
 from scada.api.renderers import iso_utc
+from scada.api.schema import ErrorSerializer
 from scada.api.serializers import case_insensitive_pattern
 from tags import selectors, services
 from tags.api.serializers import (
@@ -79,7 +80,7 @@ class TagListView(TagApiView):
                                   include_values=include_values, quality=quality, cache_key=filterset.key)
         return Response(rows)
 
-    @extend_schema(request=TagCreateInputSerializer, responses={201: TagSerializer})
+    @extend_schema(request=TagCreateInputSerializer, responses={201: TagSerializer, 409: ErrorSerializer})
     def post(self, request):
         data = TagCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
