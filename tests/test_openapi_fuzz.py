@@ -20,7 +20,12 @@ MAX_EXAMPLES = 15
 
 # Refusals that depend on data or on several parameters together, which an OpenAPI 3.0 schema cannot state:
 # a 400 whose detail matches is not "a schema-valid request rejected". Every other check still applies.
+TAG_LIMIT_RULES = r"^min_value: (min_value must be less than max_value|\w+ tags have no limits)"
+
 DATA_DEPENDENT_REFUSALS = {
+    ("POST", "/api/tags"): TAG_LIMIT_RULES,  # min < max; BOOL and STRING tags take no limits
+    ("PUT", "/api/tags/{name}"): TAG_LIMIT_RULES,
+    ("PUT", "/api/tags/{machine_id}/{name}"): TAG_LIMIT_RULES,
     ("POST", "/api/api-keys"): r"^user: Invalid pk",  # the account must exist
     ("POST", "/api/users"): r"^password: .*(too common|too similar|entirely numeric)",  # password validators
     ("PUT", "/api/users/{id}"): r"^password: .*(too common|too similar|entirely numeric)",
