@@ -93,3 +93,11 @@ def test_it_answers_a_csv_history_error_as_csv_not_a_500(operator_client):
     r = operator_client.options("/api/history?format=csv")
     assert r.status_code == 200
     assert r["Content-Type"].startswith("text/csv")
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_boolean_where_a_number_field_is_declared(engineer_client):
+    r = engineer_client.post("/api/tags", {"machine_id": "reactor-1", "name": "Reactor_Temp", "datatype": "REAL",
+                                           "deadband": False}, format="json")
+    assert r.status_code == 400
+    assert r.json()["errors"] == {"deadband": ["Must be a number."]}

@@ -29,6 +29,13 @@ def documented_field(field_class, schema: dict, **kwargs):
     return documented(**kwargs)
 
 
+_NUMBER_FIELDS = (serializers.IntegerField, serializers.FloatField, serializers.DecimalField)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 class StrictInputSerializer(serializers.Serializer):
     """An input serializer that answers 400 on any field it does not declare.
 
@@ -44,8 +51,8 @@ class StrictInputSerializer(serializers.Serializer):
                 raise serializers.ValidationError(
                     {"non_field_errors": [f"Unknown or read-only fields: {', '.join(unknown)}"]}
                 )
-            # DRF's CharField turns 0 into "0" and its BooleanField reads 1 or "yes" as true; the schema says
-            # string and boolean, so a value of another JSON type is refused.
+            # DRF's CharField turns 0 into "0", its BooleanField reads 1 or "yes" as true and its FloatField
+            # "1.5" or false as numbers; the schema says string, boolean, number, so another JSON type is refused.
             wrong_type = {}
             for name, field in self.fields.items():
                 value = data.get(name)
@@ -55,6 +62,8 @@ class StrictInputSerializer(serializers.Serializer):
                     wrong_type[name] = ["Not a valid string."]
                 elif isinstance(field, serializers.BooleanField) and not isinstance(value, bool):
                     wrong_type[name] = ["Must be true or false."]
+                elif isinstance(field, _NUMBER_FIELDS) and not _is_number(value):
+                    wrong_type[name] = ["Must be a number."]
             if wrong_type:
                 raise serializers.ValidationError(wrong_type)
         return super().to_internal_value(data)
