@@ -4,6 +4,7 @@ import django_filters
 from django import forms
 
 from accounts.models import AuditRecord, Signature, User
+from scada.api.filters import IntegerFilter
 from scada.roles import ROLE_NAMES, Role
 
 __all__ = ["AuditRecordFilterSet", "SignatureFilterSet", "UserFilterSet"]
@@ -40,7 +41,7 @@ class UserFilterSet(django_filters.FilterSet):
 
 class AuditRecordFilterSet(django_filters.FilterSet):
     user = django_filters.CharFilter(field_name="username")
-    user_id = django_filters.NumberFilter(field_name="user_id")
+    user_id = IntegerFilter(field_name="user_id")
     action = django_filters.CharFilter(field_name="action")
     action_prefix = django_filters.CharFilter(field_name="action", lookup_expr="startswith")
     object_type = django_filters.CharFilter(field_name="object_type")

@@ -6,6 +6,7 @@ import django_filters
 
 from alarms.choices import ANNUNCIATED_STATES, AlarmEventType, AlarmPriority, AlarmState
 from alarms.models import Alarm, AlarmEvent
+from scada.api.filters import IntegerFilter, StrictBooleanFilter
 
 __all__ = ["AlarmFilterSet", "AlarmEventFilterSet"]
 
@@ -19,8 +20,8 @@ class AlarmFilterSet(django_filters.FilterSet):
     tag = django_filters.CharFilter(field_name="tag__name")
     key = django_filters.CharFilter(field_name="definition__key")
     state = django_filters.MultipleChoiceFilter(choices=AlarmState.choices)
-    acked = django_filters.BooleanFilter(field_name="acked")
-    active = django_filters.BooleanFilter(field_name="active")
+    acked = StrictBooleanFilter(field_name="acked")
+    active = StrictBooleanFilter(field_name="active")
 
     class Meta:
         model = Alarm
@@ -44,7 +45,7 @@ class AlarmEventFilterSet(django_filters.FilterSet):
     tag = django_filters.CharFilter(field_name="tag_name")
     machine = django_filters.CharFilter(field_name="machine_id")
     key = django_filters.CharFilter(field_name="key")
-    alarm = django_filters.NumberFilter(field_name="alarm_id")
+    alarm = IntegerFilter(field_name="alarm_id")
     priority = django_filters.MultipleChoiceFilter(choices=AlarmPriority.choices)
     state = django_filters.MultipleChoiceFilter(field_name="state_after", choices=AlarmState.choices)
     event = django_filters.MultipleChoiceFilter(choices=AlarmEventType.choices)

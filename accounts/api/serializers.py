@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from accounts.models import ApiKey, AuditRecord, Signature, User
 from scada.api.renderers import iso_utc
-from scada.api.serializers import KilnModelSerializer, StrictInputSerializer
+from scada.api.serializers import KilnModelSerializer, StrictInputSerializer, documented_field
 from scada.roles import ROLE_NAMES, Role
 
 __all__ = [
@@ -49,6 +49,9 @@ class RefreshInputSerializer(serializers.Serializer):
 
 class UserSerializer(KilnModelSerializer):
     role = RoleField()
+    # An account may have no email address: "" is answered, which `format: email` alone would not allow.
+    email = documented_field(serializers.EmailField, {"oneOf": [{"type": "string", "format": "email"},
+                                                                {"type": "string", "maxLength": 0}]}, read_only=True)
     locked = serializers.SerializerMethodField()
 
     class Meta:
@@ -63,9 +66,14 @@ class UserSerializer(KilnModelSerializer):
         return bool(obj.locked_until and obj.locked_until > timezone.now())
 
 
+# AUTH_PASSWORD_VALIDATORS: at least 8 characters (the validator keeps its message), not a common password.
+PASSWORD_SCHEMA = {"type": "string", "minLength": 8, "maxLength": 4096, "writeOnly": True,
+                   "description": "At least 8 characters; common passwords are refused (400)."}
+
+
 class UserCreateInputSerializer(StrictInputSerializer):
     username = serializers.RegexField(r"^[\w.@+-]{1,150}$", max_length=150)
-    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    password = documented_field(serializers.CharField, PASSWORD_SCHEMA, max_length=4096, trim_whitespace=False)
     role = RoleField()
     email = serializers.EmailField(required=False, allow_blank=True, default="")
     first_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=150)
@@ -82,7 +90,8 @@ class UserUpdateInputSerializer(StrictInputSerializer):
     last_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
     is_active = serializers.BooleanField(required=False)
     is_integration = serializers.BooleanField(required=False)
-    password = serializers.CharField(required=False, max_length=4096, trim_whitespace=False)
+    password = documented_field(serializers.CharField, PASSWORD_SCHEMA, required=False, max_length=4096,
+                                trim_whitespace=False)
 
 
 class ApiKeySerializer(KilnModelSerializer):

@@ -21,6 +21,7 @@ from accounts.filtersets import AuditRecordFilterSet, SignatureFilterSet, UserFi
 from accounts.models import ApiKey, AuditRecord, Signature, User
 from accounts.tokens import API_KEY_PREFIX
 from scada.api.renderers import iso_utc
+from scada.api.schema import ErrorSerializer
 from scada.errors import BadRequest, KilnError
 
 TokenResponse = inline_serializer(
@@ -44,7 +45,7 @@ class LoginView(APIView):
     authentication_classes: list = []
     rate_scope = "login"
 
-    @extend_schema(request=LoginInputSerializer, responses={200: TokenResponse}, auth=[])
+    @extend_schema(request=LoginInputSerializer, responses={200: TokenResponse, 401: ErrorSerializer}, auth=[])
     def post(self, request):
         data = LoginInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -74,7 +75,8 @@ class RefreshView(APIView):
     @extend_schema(
         request=RefreshInputSerializer,
         responses={200: inline_serializer("RefreshResponse", {"token": serializers.CharField(),
-                                                             "expires_at": serializers.CharField()})},
+                                                             "expires_at": serializers.CharField()}),
+                   401: ErrorSerializer},
         auth=[],
     )
     def post(self, request):
@@ -124,7 +126,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     serializer_class = UserSerializer
     filterset_class = UserFilterSet
 
-    @extend_schema(request=UserCreateInputSerializer, responses={201: UserSerializer})
+    @extend_schema(request=UserCreateInputSerializer, responses={201: UserSerializer, 409: ErrorSerializer})
     def create(self, request):
         data = UserCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -28,8 +28,10 @@ from alarms.api.serializers import (
     DeviceAlarmAckSerializer,
     DeviceAlarmSerializer,
 )
+from alarms.choices import AlarmEventType, AlarmPriority, AlarmState
 from alarms.filtersets import AlarmEventFilterSet, AlarmFilterSet
 from scada.api.renderers import KilnJSONRenderer, iso_utc
+from scada.api.schema import ErrorSerializer
 from scada.csv_safe import csv_safe_cell
 from tags.api.devices import device_exception_handler
 from tags.device_selectors import device_get
@@ -71,7 +73,8 @@ def _csv_stream(queryset):
 ErrorBody = inline_serializer("DeviceAlarmError", {"error": inline_serializer("DeviceAlarmErrorDetail", {
     "code": serializers.CharField(), "message": serializers.CharField(),
     "details": serializers.ListField(child=serializers.DictField())})})
-_errors = {400: OpenApiTypes.OBJECT, 403: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT}
+# 400/401/403/404/429 come from scada.api.schema.KilnAutoSchema; a state change may also conflict.
+_errors = {409: ErrorSerializer}
 
 
 class AlarmViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -98,7 +101,7 @@ class AlarmViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(
         summary="List active alarms",
-        parameters=[OpenApiParameter("state", OpenApiTypes.STR, many=True,
+        parameters=[OpenApiParameter("state", OpenApiTypes.STR, many=True, enum=AlarmState.values,
                                      description="Default: active_unacked, active_acked, rtn_unacked.")],
     )
     def list(self, request, *args, **kwargs):
@@ -157,7 +160,15 @@ class AlarmViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(
         summary="Alarm journal (paginated; ?format=csv exports every matching row)",
-        parameters=[OpenApiParameter(name, OpenApiTypes.STR) for name in AlarmEventFilterSet.base_filters],
+        parameters=[
+            OpenApiParameter("date", OpenApiTypes.DATE, description="One UTC day, YYYY-MM-DD"),
+            OpenApiParameter("start", OpenApiTypes.DATETIME), OpenApiParameter("end", OpenApiTypes.DATETIME),
+            *(OpenApiParameter(name, OpenApiTypes.STR) for name in ("user", "tag", "machine", "key")),
+            OpenApiParameter("alarm", OpenApiTypes.INT),
+            OpenApiParameter("priority", OpenApiTypes.STR, many=True, enum=AlarmPriority.values),
+            OpenApiParameter("state", OpenApiTypes.STR, many=True, enum=AlarmState.values),
+            OpenApiParameter("event", OpenApiTypes.STR, many=True, enum=AlarmEventType.values),
+        ],
         responses={200: AlarmEventSerializer(many=True)},
     )
     @action(detail=False, methods=["get"], renderer_classes=[KilnJSONRenderer, AlarmCSVRenderer],

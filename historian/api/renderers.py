@@ -22,6 +22,13 @@ class HistoryCSVRenderer(BaseRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None):
         if data is None:
             return b""
+        if not isinstance(data, dict) or not ("series" in data or "data" in data):
+            # An error ({"detail"}) or OPTIONS metadata asked for as CSV: one cell, never a 500.
+            buf = io.StringIO()
+            writer = csv.writer(buf, lineterminator="\n")
+            writer.writerow(["detail"])
+            writer.writerow([_cell(data.get("detail", data.get("name", "")) if isinstance(data, dict) else data)])
+            return buf.getvalue().encode("utf-8")
         series = data.get("series", [data])
         raw = (renderer_context or {}).get("history_mode") == "raw"
         buf = io.StringIO()

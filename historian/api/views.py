@@ -19,6 +19,7 @@ from historian.conf import conf
 from historian.constants import MODES
 from historian.selectors import HistoryTag, history_query
 from scada.api.renderers import KilnJSONRenderer, iso_utc
+from scada.api.schema import ErrorSerializer
 from scada.errors import BadRequest, NotFound
 from tags.models import Tag
 from tags.selectors import tag_get
@@ -29,7 +30,8 @@ _PARAMS = [
     OpenApiParameter("start", OpenApiTypes.DATETIME, description="ISO 8601, UTC (default: one hour before end)"),
     OpenApiParameter("end", OpenApiTypes.DATETIME, description="ISO 8601, UTC, exclusive (default: now)"),
     OpenApiParameter("mode", OpenApiTypes.STR, enum=list(MODES), description="default raw"),
-    OpenApiParameter("interval", OpenApiTypes.INT, description="bucket size in seconds (aggregate modes)"),
+    OpenApiParameter("interval", {"type": "integer", "minimum": 1},
+                     description="bucket size in seconds: required with an aggregate mode, refused with raw"),
     OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"], description="or Accept: text/csv"),
 ]
 _POINT = {"ts": serializers.CharField(), "v": serializers.JSONField(allow_null=True),
@@ -87,10 +89,12 @@ class HistoryView(_HistoryBase):
     """GET /api/history?tags=a,b,c&start=&end=&mode=&interval= → {"start", "end", "mode", "interval", "series"}."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("tags", OpenApiTypes.STR, required=True, description="a,b,c"), *_PARAMS],
+        parameters=[OpenApiParameter("tags", {"type": "string", "pattern": r"[^,\s]"}, required=True,
+                                    description="tag names, comma-separated: a,b,c"), *_PARAMS],
         responses={200: inline_serializer("HistoryMany", {
             "start": serializers.CharField(), "end": serializers.CharField(), "mode": serializers.CharField(),
-            "interval": serializers.IntegerField(allow_null=True), "series": _series(many=True)})},
+            "interval": serializers.IntegerField(allow_null=True), "series": _series(many=True)}),
+            404: ErrorSerializer},
     )
     def get(self, request):
         params = HistoryManyQueryInputSerializer(data=request.query_params)

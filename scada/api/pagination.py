@@ -25,9 +25,23 @@ def parse_limit_offset(params, default: int = 100, maximum: int = 1000) -> tuple
     return limit, offset
 
 
+def limit_offset_parameters(default: int = 100, maximum: int = 1000) -> list[dict]:
+    """The OpenAPI query parameters parse_limit_offset reads, with the bounds it enforces."""
+    return [
+        {"name": "limit", "in": "query", "required": False,
+         "description": f"Maximum results (1-{maximum}, default: {default})",
+         "schema": {"type": "integer", "minimum": 1, "maximum": maximum, "default": default}},
+        {"name": "offset", "in": "query", "required": False, "description": "Results to skip (default: 0)",
+         "schema": {"type": "integer", "minimum": 0, "default": 0}},
+    ]
+
+
 class LimitOffsetPagination(pagination.LimitOffsetPagination):
     default_limit = 100
     max_limit = 1000
+
+    def get_schema_operation_parameters(self, view):
+        return limit_offset_parameters(self.default_limit, self.max_limit)
 
     def paginate_queryset(self, queryset, request, view=None):
         self.limit, self.offset = parse_limit_offset(request.query_params, self.default_limit, self.max_limit)

@@ -170,6 +170,8 @@ _write_errors = {**_errors, **{status: DeviceErrorSerializer for status in (409,
 class DeviceAPIView(APIView):
     """Base of the device views: seed 004's error shape."""
 
+    schema_error_serializer = DeviceErrorSerializer  # the shared error responses in the schema (scada.api.schema)
+
     def get_exception_handler(self):
         return device_exception_handler
 

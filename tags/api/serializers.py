@@ -9,10 +9,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from scada.api.renderers import iso_utc
-from scada.api.serializers import StrictInputSerializer
+from scada.api.serializers import StrictInputSerializer, case_insensitive_pattern, documented_field
 from scada.roles import Role
+from tags.choices import DataType, Quality
 from tags.live import LiveValue
-from tags.models import Tag
+from tags.models import RESERVED_TAG_NAMES, SLUG_RE, TAG_NAME_RE, Tag
 from tags.selectors import live_value_dict
 from tags.services import BATCH_WRITE_MAX
 
@@ -100,6 +101,19 @@ class TagListItemSerializer(serializers.Serializer):
     is_active = serializers.BooleanField()
 
 
+# The rules tags.services and the Tag model enforce, stated in the schema (the service keeps the seed's messages).
+TAG_NAME_SCHEMA = {"type": "string", "pattern": TAG_NAME_RE, "maxLength": 128,
+                   "not": {"pattern": case_insensitive_pattern(sorted(RESERVED_TAG_NAMES))},
+                   "description": f"Unique across the plant; reserved: {', '.join(sorted(RESERVED_TAG_NAMES))}"}
+MACHINE_ID_SCHEMA = {"type": "string", "pattern": SLUG_RE, "maxLength": 64}
+DATATYPE_SCHEMA = {"type": "string", "pattern": case_insensitive_pattern(DataType.values),
+                   "description": f"One of {', '.join(DataType.values)} (any letter case)"}
+QUALITY_SCHEMA = {"type": "string", "pattern": case_insensitive_pattern(Quality.values),
+                  "description": f"One of {', '.join(Quality.values)} (any letter case)"}
+ROLE_SCHEMA = {"type": "string", "pattern": case_insensitive_pattern([r.label for r in Role]),
+               "description": "operator, supervisor, engineer or admin"}
+
+
 class _TagConfigFields(StrictInputSerializer):
     """Configuration fields only: a `value` (or a typo) in a create or update body is refused, not ignored."""
 
@@ -110,24 +124,24 @@ class _TagConfigFields(StrictInputSerializer):
     deadband = serializers.FloatField(required=False, min_value=0)
     is_writable = serializers.BooleanField(required=False)
     is_active = serializers.BooleanField(required=False)
-    write_role = serializers.CharField(required=False, help_text="operator, supervisor, engineer or admin")
+    write_role = documented_field(serializers.CharField, ROLE_SCHEMA, required=False)
     requires_signature = serializers.BooleanField(required=False)
 
 
 class TagCreateInputSerializer(_TagConfigFields):
     """POST /api/tags. `datatype` is checked by the service so its error carries the seed's exact text."""
 
-    machine_id = serializers.CharField(max_length=64)
-    name = serializers.CharField(max_length=128)
-    datatype = serializers.CharField(max_length=32)
+    machine_id = documented_field(serializers.CharField, MACHINE_ID_SCHEMA, max_length=64)
+    name = documented_field(serializers.CharField, TAG_NAME_SCHEMA, max_length=128)
+    datatype = documented_field(serializers.CharField, DATATYPE_SCHEMA, max_length=32)
 
 
 class TagUpdateInputSerializer(_TagConfigFields):
     """PUT /api/tags/{name}: any subset of the configuration; name, machine_id, datatype may only repeat."""
 
-    machine_id = serializers.CharField(required=False)
-    name = serializers.CharField(required=False)
-    datatype = serializers.CharField(required=False)
+    machine_id = documented_field(serializers.CharField, MACHINE_ID_SCHEMA, required=False)
+    name = documented_field(serializers.CharField, TAG_NAME_SCHEMA, required=False)
+    datatype = documented_field(serializers.CharField, DATATYPE_SCHEMA, required=False)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
 
 
@@ -141,7 +155,7 @@ class TagWriteInputSerializer(StrictInputSerializer):
     """A write: value, and for tags no PLC feeds an optional quality and timestamp; signature when required."""
 
     value = ANY_JSON(allow_null=True)
-    quality = serializers.CharField(required=False, allow_null=True)
+    quality = documented_field(serializers.CharField, QUALITY_SCHEMA, required=False, allow_null=True)
     timestamp = serializers.DateTimeField(required=False, allow_null=True)
     signature = serializers.DictField(required=False, allow_null=True,
                                       help_text="{password, meaning, reason} for tags that require an e-signature")

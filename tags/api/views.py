@@ -13,9 +13,13 @@ from rest_framework.views import APIView
 from scada.api.errors import flatten_errors
 from scada.api.pagination import parse_limit_offset
 from scada.api.renderers import iso_utc
+from scada.api.schema import ErrorSerializer
+from scada.api.serializers import case_insensitive_pattern
 from scada.errors import BadRequest
 from tags import selectors, services
 from tags.api.serializers import (
+    DATATYPE_SCHEMA,
+    QUALITY_SCHEMA,
     BatchWriteInputSerializer,
     BatchWriteResponseSerializer,
     TagCreateInputSerializer,
@@ -28,21 +32,24 @@ from tags.api.serializers import (
     TagWriteResponseSerializer,
     tag_write_response,
 )
+from tags.choices import Quality
 from tags.filtersets import TagFilterSet, parse_bool
 from tags.live import live_get_many
 from tags.models import Tag
 
 LIST_PARAMETERS = [
     OpenApiParameter("machine_id", str, description="Filter tags by machine ID"),
-    OpenApiParameter("datatype", str, enum=["BOOL", "INT", "REAL", "STRING"]),
+    OpenApiParameter("datatype", DATATYPE_SCHEMA),
     OpenApiParameter("active_only", bool, description="Show only active tags (default: true)"),
     OpenApiParameter("writable_only", bool, description="Show only writable tags (default: false)"),
     OpenApiParameter("include_values", bool, description="Include current tag values (default: true)"),
-    OpenApiParameter("quality", str, enum=["GOOD", "UNCERTAIN", "BAD", "NULL"],
-                     description="Filter by live quality (NULL: tags that never had a value)"),
+    OpenApiParameter("quality", {**QUALITY_SCHEMA, "pattern": case_insensitive_pattern([*Quality.values, "NULL"])},
+                     description="Filter by live quality, any letter case (NULL: tags that never had a value)"),
     OpenApiParameter("search", str, description="Search in tag name and description"),
-    OpenApiParameter("limit", int, description="Maximum results (max: 1000, default: 100)"),
-    OpenApiParameter("offset", int, description="Results to skip (default: 0)"),
+    OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                     description="Maximum results (1-1000, default: 100)"),
+    OpenApiParameter("offset", {"type": "integer", "minimum": 0, "default": 0},
+                     description="Results to skip (default: 0)"),
 ]
 
 
@@ -76,7 +83,7 @@ class TagListView(TagApiView):
                                   include_values=include_values, quality=quality, cache_key=filterset.key)
         return Response(rows)
 
-    @extend_schema(request=TagCreateInputSerializer, responses={201: TagSerializer})
+    @extend_schema(request=TagCreateInputSerializer, responses={201: TagSerializer, 409: ErrorSerializer})
     def post(self, request):
         data = TagCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
