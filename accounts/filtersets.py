@@ -4,7 +4,7 @@ import django_filters
 from django import forms
 
 from accounts.models import AuditRecord, Signature, User
-from scada.api.filters import IntegerFilter
+from scada.api.filters import IntegerFilter, KilnFilterSet, StrictBooleanFilter, UtcDateTimeFilter
 from scada.roles import ROLE_NAMES, Role
 
 __all__ = ["AuditRecordFilterSet", "SignatureFilterSet", "UserFilterSet"]
@@ -30,9 +30,9 @@ class RoleFilter(django_filters.Filter):
     field_class = RoleField
 
 
-class UserFilterSet(django_filters.FilterSet):
+class UserFilterSet(KilnFilterSet):
     role = RoleFilter(field_name="role")
-    is_active = django_filters.BooleanFilter(field_name="is_active")
+    is_active = StrictBooleanFilter(field_name="is_active")
 
     class Meta:
         model = User
@@ -46,8 +46,8 @@ class AuditRecordFilterSet(django_filters.FilterSet):
     action_prefix = django_filters.CharFilter(field_name="action", lookup_expr="startswith")
     object_type = django_filters.CharFilter(field_name="object_type")
     object_id = django_filters.CharFilter(field_name="object_id")
-    start = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="gte")
-    end = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="lt")
+    start = UtcDateTimeFilter(field_name="ts", lookup_expr="gte")
+    end = UtcDateTimeFilter(field_name="ts", lookup_expr="lt")
 
     class Meta:
         model = AuditRecord
@@ -59,8 +59,8 @@ class SignatureFilterSet(django_filters.FilterSet):
     object_id = django_filters.CharFilter(field_name="object_id")
     signer = django_filters.CharFilter(field_name="signer_username")
     meaning = django_filters.CharFilter(field_name="meaning")
-    start = django_filters.IsoDateTimeFilter(field_name="signed_at", lookup_expr="gte")
-    end = django_filters.IsoDateTimeFilter(field_name="signed_at", lookup_expr="lt")
+    start = UtcDateTimeFilter(field_name="signed_at", lookup_expr="gte")
+    end = UtcDateTimeFilter(field_name="signed_at", lookup_expr="lt")
 
     class Meta:
         model = Signature

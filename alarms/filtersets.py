@@ -6,7 +6,7 @@ import django_filters
 
 from alarms.choices import ANNUNCIATED_STATES, AlarmEventType, AlarmPriority, AlarmState
 from alarms.models import Alarm, AlarmEvent
-from scada.api.filters import IntegerFilter, StrictBooleanFilter
+from scada.api.filters import IntegerFilter, StrictBooleanFilter, UtcDateTimeFilter
 
 __all__ = ["AlarmFilterSet", "AlarmEventFilterSet"]
 
@@ -39,8 +39,8 @@ class AlarmEventFilterSet(django_filters.FilterSet):
     """Seed 000 names the journal's filters "date/user": `date` is one UTC day (YYYY-MM-DD); start/end narrow."""
 
     date = django_filters.DateFilter(method="filter_date", help_text="One UTC day, YYYY-MM-DD")
-    start = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="gte")
-    end = django_filters.IsoDateTimeFilter(field_name="ts", lookup_expr="lt")
+    start = UtcDateTimeFilter(field_name="ts", lookup_expr="gte")
+    end = UtcDateTimeFilter(field_name="ts", lookup_expr="lt")
     user = django_filters.CharFilter(field_name="username")
     tag = django_filters.CharFilter(field_name="tag_name")
     machine = django_filters.CharFilter(field_name="machine_id")

@@ -104,9 +104,18 @@ def test_it_refuses_a_nul_in_any_json_string_and_creates_nothing(admin_client, p
 
 
 def test_it_refuses_a_nul_in_a_json_key(admin_client, plant):
-    response = _post(admin_client, "/api/tags/Lab_Real/write", {"value": 1.0, "re\x00ason": "x"})
+    before = _snapshot()
+    response = _post(admin_client, "/api/tags", {"machine_id": "lab", "name": "New_Tag", "datatype": "REAL",
+                                                 "descr\x00iption": "x"})
     assert response.status_code == 400
     assert response.json() == {"detail": "JSON strings must not contain NUL characters."}
+    assert _snapshot() == before
+
+
+def test_it_refuses_a_nul_in_a_write_body_key_as_an_unknown_field_and_audits_it(admin_client, plant):
+    response = _post(admin_client, "/api/tags/Lab_Real/write", {"value": 1.0, "re\x00ason": "x"})
+    assert response.status_code == 400 and "Unknown" in response.json()["detail"]
+    assert AuditRecord.objects.filter(action="tag.write_refused", object_id="Lab_Real").count() == 1
 
 
 def test_it_refuses_a_nul_in_a_nested_write_value_and_writes_nothing(admin_client, plant):
@@ -276,3 +285,10 @@ def test_it_lists_the_audit_trail_after_extreme_values_were_written(admin_client
     [record] = response.json()["results"]
     # jsonb keeps 1e20 as the integer 100000000000000000000; the listing renders it, equal as a number.
     assert float(record["new_value"]["value"]) == value
+
+
+def test_it_refuses_a_zone_offset_postgresql_cannot_store_in_a_date_filter(admin_client):
+    response = admin_client.get("/api/audit?end=0405-12-20T06:13:47.8-19:50")
+    assert response.status_code == 200  # compared in UTC: the offset never reaches PostgreSQL
+    response = admin_client.get("/api/audit?start=0001-01-01T00:00:00%2B05:00")
+    assert response.status_code == 400 and "out of range" in response.json()["detail"]

@@ -14,7 +14,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from historian.api.renderers import HistoryCSVRenderer
-from historian.api.serializers import HistoryManyQueryInputSerializer, HistoryQueryInputSerializer
+from historian.api.serializers import (
+    MAX_INTERVAL_SECONDS,
+    HistoryManyQueryInputSerializer,
+    HistoryQueryInputSerializer,
+)
 from historian.conf import conf
 from historian.constants import MODES
 from historian.selectors import HistoryTag, history_query
@@ -30,7 +34,7 @@ _PARAMS = [
     OpenApiParameter("start", OpenApiTypes.DATETIME, description="ISO 8601, UTC (default: one hour before end)"),
     OpenApiParameter("end", OpenApiTypes.DATETIME, description="ISO 8601, UTC, exclusive (default: now)"),
     OpenApiParameter("mode", OpenApiTypes.STR, enum=list(MODES), description="default raw"),
-    OpenApiParameter("interval", {"type": "integer", "minimum": 1},
+    OpenApiParameter("interval", {"type": "integer", "minimum": 1, "maximum": MAX_INTERVAL_SECONDS},
                      description="bucket size in seconds: required with an aggregate mode, refused with raw"),
     OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"], description="or Accept: text/csv"),
 ]

@@ -5,12 +5,14 @@ a foreign key filter answers 400 for an id that does not exist (a valid integer)
 integer, so: a bad boolean or integer is a 400; an integer that matches nothing is an empty list.
 """
 
+from datetime import UTC
+
 import django_filters
 from django import forms
 from django.db import models
 from django_filters.rest_framework import DjangoFilterBackend
 
-__all__ = ["StrictBooleanFilter", "IntegerFilter", "KilnFilterSet", "KilnFilterBackend"]
+__all__ = ["StrictBooleanFilter", "IntegerFilter", "UtcDateTimeFilter", "KilnFilterSet", "KilnFilterBackend"]
 
 _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 
@@ -41,6 +43,25 @@ class IntegerFilter(django_filters.NumberFilter):
     """A whole number; a fraction or text is a 400."""
 
     field_class = forms.IntegerField
+
+
+class _UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        # In UTC, as stored: PostgreSQL refuses zone offsets beyond ±15:59 that ISO 8601 (and Python) allow, and a
+        # date near year 1 or 9999 may leave the calendar once moved to UTC: both are the caller's 400, not a 500.
+        try:
+            return parsed.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise forms.ValidationError(f"'{value}' is out of range once converted to UTC.", code="invalid")
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 date-time, compared in UTC; one that cannot be expressed in UTC is a 400."""
+
+    field_class = _UtcIsoDateTimeField
 
 
 class KilnFilterSet(django_filters.FilterSet):

@@ -32,7 +32,7 @@ def limit_offset_parameters(default: int = 100, maximum: int = 1000) -> list[dic
          "description": f"Maximum results (1-{maximum}, default: {default})",
          "schema": {"type": "integer", "minimum": 1, "maximum": maximum, "default": default}},
         {"name": "offset", "in": "query", "required": False, "description": "Results to skip (default: 0)",
-         "schema": {"type": "integer", "minimum": 0, "default": 0}},
+         "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}},
     ]
 
 

@@ -48,8 +48,9 @@ def _parse_float(text: str) -> float:
 def json_problem(data, *, allow_nul: bool = False) -> str | None:
     """What makes parsed JSON unacceptable (too deep, a NUL in a string or key), or None.
 
-    `allow_nul`: the view checks NUL in values itself, field by field (the write paths: a refused write is answered per
-    field or per batch item and audited as an attempt, which a parser-level 400 could not do).
+    `allow_nul`: the view checks NUL itself, field by field (an unknown key is refused as such): the write
+    paths answer a refused write per field or per batch item and audit it as an attempt, which a parser-level
+    400 could not do.
 
     Iterative, so checking a deep document cannot itself overflow the stack.
     """
@@ -64,9 +65,6 @@ def json_problem(data, *, allow_nul: bool = False) -> str | None:
             if depth > MAX_JSON_DEPTH:
                 return f"JSON nested too deeply (at most {MAX_JSON_DEPTH} levels)."
             if isinstance(node, dict):
-                # Keys are the body's structure, not a value a write path checks: a NUL in one is always refused.
-                if allow_nul and any("\x00" in key for key in node):
-                    return NUL_MESSAGE
                 stack.extend((key, depth) for key in node)
                 stack.extend((value, depth + 1) for value in node.values())
             else:
