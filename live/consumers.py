@@ -25,8 +25,7 @@ when any subscription naming the tag asked for batches.
 Slow clients: a connection keeps at most one pending frame per tag (the latest; intermediate values are
 dropped and counted). Under daphne the connection registers as a Twisted push producer on its transport
 (live.daphne_flow), so when the socket's buffer passes its high-water mark we stop writing and resume when it
-drains. Memory per
-connection is therefore bounded by its subscribed tags, never by the change rate.
+drains. Memory per connection is therefore bounded by its subscribed tags, never by the change rate.
 
 The socket closes with code 4001 when its token expires, its session is logged out, or its API key is revoked
 (checked by the process's LiveHub every KILN_WS_AUTH_CHECK_SECONDS for all connections at once).
