@@ -6,8 +6,9 @@ class AlarmsConfig(AppConfig):
     verbose_name = "Alarms"
 
     def ready(self):
-        # Alarms subscribe to tags (values, device detail, WebSocket); tags never import alarms.
-        from alarms import consumers, signals  # noqa: F401 (signals: cache invalidation receivers)
+        # Alarms subscribe to tags (values, device detail) and plug their /ws messages into live through
+        # settings (KILN_LIVE_MESSAGE_HANDLERS); neither tags nor live imports alarms.
+        from alarms import signals  # noqa: F401 (cache invalidation receivers)
         from alarms.evaluation import alarms_on_values
         from alarms.selectors import device_alarms
         from tags.device_services import register_active_alarms_provider
@@ -15,4 +16,3 @@ class AlarmsConfig(AppConfig):
 
         register_value_consumer("alarms", alarms_on_values)
         register_active_alarms_provider(device_alarms)
-        consumers.register()

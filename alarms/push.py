@@ -2,7 +2,7 @@
 
 Services call `alarms_broadcast_on_commit(summaries)` once per transaction (one evaluated batch, or one person's
 action), so a flood of transitions costs one `group_send` per batch, never one per alarm, and nothing is pushed
-for a change that rolled back. Clients join the group with {"type": "subscribe_alarms"} (alarms.consumers).
+for a change that rolled back. Clients join the group with {"type": "subscribe_alarms"} (alarms.live).
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ from channels.layers import get_channel_layer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
-from tags.push import change_frame  # noqa: E402
-from tags.ws_auth import ws_auth_stack  # noqa: E402
+from accounts.ws_auth import ws_auth_stack  # noqa: E402
+from live.publisher import change_frame  # noqa: E402
 
 
 def _ids(names):
@@ -73,7 +73,7 @@ def naive_push_changes(changes):
 def naive_push_changes_one_loop(changes, alias="default"):
     """The same one group_send per change, but awaited on one long-lived event loop (no async_to_sync cost):
     the most generous form of the per-change design."""
-    from tags.push import _publisher
+    from live.publisher import _publisher
 
     layer = get_channel_layer(alias)
 

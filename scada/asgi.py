@@ -1,4 +1,8 @@
-"""ASGI entry point for daphne: HTTP through Django, WebSockets through Channels."""
+"""ASGI entry point for daphne: HTTP through Django, WebSockets through Channels.
+
+The composition root: the one place (with scada/urls.py) where scada imports apps. WebSockets are accounts'
+authentication stack around live's routes.
+"""
 
 import gc
 import os
@@ -11,8 +15,9 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from scada.routing import websocket_urlpatterns  # noqa: E402
-from tags.ws_auth import ws_auth_stack  # noqa: E402
+from accounts.ws_auth import ws_auth_stack  # noqa: E402
+from live.routing import websocket_urlpatterns  # noqa: E402
+from scada.reason_phrases import add_reason_phrases  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -24,12 +29,7 @@ application = ProtocolTypeRouter(
 
 # Twisted, under daphne, knows no reason phrase for 429 (RFC 6585) and would send "429 Unknown Status" with every
 # rate-limited answer; give it the standard one.
-try:
-    from twisted.web import http as _twisted_http
-except ImportError:  # served by something other than daphne
-    pass
-else:
-    _twisted_http.RESPONSES.setdefault(429, b"Too Many Requests")
+add_reason_phrases()
 
 # What is loaded by now lives as long as the process: move it out of the cyclic GC's reach. Otherwise every full
 # collection scans the whole of Django again and stalls the event loop (40-180 ms pauses measured under live push).

@@ -13,6 +13,13 @@ the way out). Here a request borrows a long-lived single-thread executor from a 
 
 WebSockets never come here (Channels routes them); streaming responses still stream (Django's send_response
 iterates them on the event loop as before).
+
+Framework internals this relies on (tests/test_framework_overrides.py checks that they exist and pins the
+versions they were verified against; on a Django or asgiref upgrade re-check them, run tests/test_asgi_handler.py,
+then move the pin): `BaseHandler.load_middleware(is_async=False)`; `ASGIHandler.handle()` calling
+`self.get_response_async(request)` and sending `request_finished` through the thread-sensitive executor;
+`ThreadSensitiveContext(executor=...)` running `sync_to_async(thread_sensitive=True)` calls on that executor.
+Stock Django cannot replace this file: its ASGIHandler always builds the async chain.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +28,12 @@ from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.handlers import base
 from django.core.handlers.asgi import ASGIHandler
 
-__all__ = ["SyncChainASGIHandler", "get_asgi_application"]
+__all__ = ["VERIFIED_AGAINST", "SyncChainASGIHandler", "get_asgi_application"]
+
+VERIFIED_AGAINST = {"django": "5.2.19", "asgiref": "3.13.0"}
+RECHECK = ("django.core.handlers.asgi.ASGIHandler.handle/__call__ and base.BaseHandler.load_middleware(is_async=) "
+           "and get_response; asgiref.sync.ThreadSensitiveContext(executor=) and how sync_to_async picks the "
+           "executor; then run tests/test_asgi_handler.py")
 
 
 class SyncChainASGIHandler(ASGIHandler):

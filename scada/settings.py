@@ -133,6 +133,7 @@ INSTALLED_APPS = [
     "scada",
     "accounts",
     "tags",
+    "live",
     "drivers",
     "historian",
     "alarms",
@@ -353,7 +354,7 @@ CHANNEL_LAYERS = {
         },
     }
 }
-# Live tag values (tags.push): one Redis PUBLISH per recorded batch, pushed to each web process's hub; measured
+# Live tag values (live.publisher): one Redis PUBLISH per recorded batch, pushed to each web process's hub; measured
 # ~7x less CPU and ~8x less latency per batch than the list-based layer above. At most once: a hub that misses a
 # batch sees the gap in its sequence numbers and resends current values. Pub/sub channels are server-wide, not
 # per database, so the prefix names the database: Kilns (or test runs) sharing one Redis never hear each other.
@@ -362,6 +363,13 @@ CHANNEL_LAYERS["live"] = {
     "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_connect_timeout": 5}],
                "prefix": f"kiln:{REDIS_URL.split('?')[0].rsplit('/', 1)[-1]}:"},
 }
+# Other apps' messages on /ws (live/consumers.py), resolved with import_string when live loads: client message
+# type → async handler(consumer, content), and channel-layer event type → async handler(consumer, message).
+KILN_LIVE_MESSAGE_HANDLERS = {
+    "subscribe_alarms": "alarms.live.handle_subscribe_alarms",
+    "unsubscribe_alarms": "alarms.live.handle_unsubscribe_alarms",
+}
+KILN_LIVE_EVENT_HANDLERS = {"alarm.update": "alarms.live.on_alarm_update"}
 
 # --- Celery ---
 CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", REDIS_URL)

@@ -6,12 +6,6 @@ class TagsConfig(AppConfig):
     verbose_name = "Tags and devices"
 
     def ready(self):
-        # Live push is a value consumer like the historian and alarms: one channel-layer message per batch.
-        from tags.push import push_changes
-        from tags.values import register_value_consumer
-
-        register_value_consumer("push", push_changes)
-
         # Per-process caches of tag configuration (values path, tag list pages) key on the version in Redis.
         # Services announce their changes; these receivers also catch every other save or delete of a Tag or
         # Machine (admin, shell, fixtures), at once and again on commit: a process that re-read the rows

@@ -32,6 +32,7 @@ __all__ = [
     "tag_list",
     "tag_stats",
     "live_value_dict",
+    "tags_refused",
 ]
 
 # Column order of the list query; tag_list turns each tuple into the seed's list item.
@@ -232,3 +233,10 @@ def tag_stats() -> dict:
         "writable_tags": agg["writable"],
         "recent_writes": recent,
     }
+
+
+def tags_refused(principal, tags: list[tuple[int, str]]) -> list[str]:
+    """Names of the tags among (id, name) pairs this caller may not read. Every role may read every tag today;
+    this is the hook where per-site or per-area read rights will go (the WebSocket refuses any subscription it
+    names). A tags rule, not a transport one: REST reads will ask the same question."""
+    return []

@@ -7,10 +7,12 @@ import pytest
 
 from accounts.services import api_key_create, api_key_revoke, auth_logout
 from accounts.tokens import issue_token_pair, principal_from_access_token
-from tags import push
-from tags.consumers import CLOSE_AUTH, _TransportFlow
-from tags.push import get_hub, live_layer
-from tags.tests.ws_helpers import ORIGIN, arecord, make_tags, open_ws, record, run, short_token, subscribe, wait_for
+from live import publisher
+from live.consumers import CLOSE_AUTH
+from live.daphne_flow import TransportFlow
+from live.hub import get_hub
+from live.publisher import live_layer
+from live.tests.ws_helpers import ORIGIN, arecord, make_tags, open_ws, record, run, short_token, subscribe, wait_for
 
 # Channels' database_sync_to_async closes connections around each call: tests need real transactions.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -282,7 +284,7 @@ def test_it_sends_one_channel_layer_message_per_batch(token, monkeypatch):
         await comm.disconnect()
 
     run(body)
-    assert sends == [(push.LIVE_GROUP, 200)]
+    assert sends == [(publisher.LIVE_GROUP, 200)]
 
 
 # --- limits and errors -----------------------------------------------------------------------------------------
@@ -368,7 +370,7 @@ def test_it_gives_a_slot_back_when_a_subscription_is_refused(token, settings):
 
 
 def test_it_frees_the_slots_of_a_connection_whose_process_stopped_renewing(token, settings):
-    from tags.ws_quota import client_key, subscription_reserve
+    from live.quota import client_key, subscription_reserve
 
     settings.KILN_WS_MAX_SUBSCRIPTIONS = 2
     settings.KILN_WS_SUBSCRIPTION_TTL_SECONDS = 1
@@ -404,7 +406,7 @@ def test_it_names_unknown_tags_and_subscribes_nothing(token, tags3):
 
 def test_it_refuses_tags_the_user_may_not_read(token, tags3, monkeypatch):
     # Every role reads every tag today; this exercises the policy hook the consumer must obey.
-    monkeypatch.setattr("tags.consumers.tags_refused",
+    monkeypatch.setattr("live.consumers.tags_refused",
                         lambda principal, tags: [n for _, n in tags if n == "Valve_Open"])
 
     async def body():
@@ -431,6 +433,35 @@ def test_it_answers_malformed_messages_with_an_error(token):
         await comm.disconnect()
 
     run(body)
+
+
+# --- other apps' messages (settings.KILN_LIVE_MESSAGE_HANDLERS) ---------------------------------------------------
+
+async def echo_handler(consumer, content):
+    """A handler another app would name in KILN_LIVE_MESSAGE_HANDLERS."""
+    await consumer.reply(content, {"type": "echoed", "by": consumer.principal.username})
+
+
+def test_it_routes_a_message_type_named_in_the_handler_setting(token, settings):
+    settings.KILN_LIVE_MESSAGE_HANDLERS = {**settings.KILN_LIVE_MESSAGE_HANDLERS,
+                                           "echo": "live.tests.test_ws.echo_handler"}
+
+    async def body():
+        comm, _, _ = await open_ws(token)
+        await comm.send_json_to({"type": "echo", "id": 3})
+        assert await comm.receive_json_from() == {"type": "echoed", "by": "olivia", "id": 3}
+        await comm.send_json_to({"type": "dance"})
+        assert "echo, ping, subscribe, subscribe_alarms" in (await comm.receive_json_from())["detail"]
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_it_refuses_a_handler_setting_that_takes_a_message_type_of_its_own(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    with pytest.raises(ImproperlyConfigured, match="ping"):
+        settings.KILN_LIVE_MESSAGE_HANDLERS = {"ping": "live.tests.test_ws.echo_handler"}
 
 
 def test_it_unsubscribes_by_tag_and_stops_delivering_it(token, tags3):
@@ -465,7 +496,7 @@ def test_it_keeps_only_the_latest_value_per_tag_while_the_socket_is_backed_up(to
         await subscribe(comm, ["Reactor_Temp", "Pump_Speed"])
         hub = get_hub()
         (conn,) = hub.connections
-        flow = _TransportFlow(conn)
+        flow = TransportFlow(conn)
         flow.pauseProducing()  # what daphne's transport does past its high-water mark
         start = hub.batches
         for i in range(50):
@@ -549,8 +580,8 @@ def test_it_keeps_a_live_session_open_across_sweeps(token, settings):
 # --- lost batches ------------------------------------------------------------------------------------------
 
 def test_it_resends_current_values_when_a_batch_was_lost(token, tags3):
+    from live.publisher import _publisher
     from tags.live import LiveValue, live_set_many
-    from tags.push import _publisher
 
     temp, speed, _ = tags3
 
@@ -601,7 +632,7 @@ def test_it_resyncs_after_its_channel_layer_connection_dropped(token, tags3, set
 
 
 def test_it_ignores_a_client_that_floods_messages(token, monkeypatch):
-    monkeypatch.setattr("tags.consumers.MESSAGES_PER_WINDOW", 3)
+    monkeypatch.setattr("live.consumers.MESSAGES_PER_WINDOW", 3)
 
     async def body():
         comm, _, _ = await open_ws(token)

@@ -1,166 +1,45 @@
-"""Live push: recorded changes → one channel-layer message per batch → one hub per process → WebSocket clients.
+"""Live push, receiving side: one hub per event loop that serves WebSockets (one per daphne process).
 
-Producer side (`push_changes`, registered as a value consumer in `TagsConfig.ready()`): every batch that
-`tag_values_record` hands over becomes ONE `group_send` to the group `tags.live`, whatever its size and however
-many clients watch it. Each change is encoded once, here, into its seed-form JSON frame; nobody re-encodes it.
+The hub is the only member of the group `tags.live` from its process (see live.publisher). It keeps an index
+tag id → connections and hands each connection the frames of the tags it subscribed to, so a client's filter
+costs a dict lookup, not a Redis round trip or a channel-layer dispatch.
 
-Receiving side (`LiveHub`): each event loop that serves WebSockets (one per daphne process) runs one hub, the
-only member of `tags.live` from that process. It keeps an index tag id → connections and hands each connection
-the frames of the tags it subscribed to. So the channel layer carries one message per batch per web process,
-not one per tag change or per client, and a client's filter costs a dict lookup, not a Redis round trip.
+Batches carry their producer's id and a sequence number; a hub that sees a gap, or whose pings to itself stop
+coming back, resends current values from the live table (`resync`): a lost message may delay a value, never
+freeze a stale one.
 
-Why not one group per tag, or per client group membership: with channels_redis a group_send reads the whole
-member list and writes a message naming every member; per tag change that is thousands of Redis commands and
-msgpack copies a second, and the consumer side pays a dispatch (and a thread hop for close_old_connections) per
-message. bench/bench_push.py measures the difference side by side.
-
-Transport: the channel layer alias "live" (settings: Redis pub/sub, one PUBLISH per batch, pushed to the hubs)
-when configured, else "default". Pub/sub is at most once, so batches carry their producer's id and a sequence
-number; a hub that sees a gap, or whose pings to itself stop coming back, resends current values from the live
-table (`resync`): a lost message may delay a value, never freeze a stale one.
-
-The hub also sweeps the connections' credentials every KILN_WS_AUTH_CHECK_SECONDS (one pass for all of them),
-so a logged-out session's sockets close with 4001 without each socket polling Redis on its own.
+The hub also sweeps the connections' credentials every KILN_WS_AUTH_CHECK_SECONDS (one pass for all of them,
+through accounts.ws_auth.revoked_credentials), so a logged-out session's sockets close with 4001 without each
+socket polling Redis on its own; and it renews its connections' subscription counts (live.quota).
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-import os
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-import orjson
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 
-from scada.api.renderers import iso_utc
-from scada.channels import LoopPublisher
-
-if TYPE_CHECKING:
-    from tags.values import Change
-
+from live.publisher import BATCH_EVENT, LIVE_GROUP, PING_EVENT, live_layer, value_frame
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LIVE_GROUP", "BATCH_EVENT", "change_frame", "value_frame", "snapshot_entry", "push_changes", "LiveHub",
-           "get_hub"]
+__all__ = ["LiveHub", "get_hub"]
 
-LIVE_GROUP = "tags.live"
-LIVE_LAYER = "live"
-BATCH_EVENT = "tags.batch"
-PING_EVENT = "tags.ping"
 # A hub re-joins its group this often, so a Redis restart or flush never silences a process for long.
 REJOIN_SECONDS = 10.0
 # A hub pings itself through the live layer this often; two lost pings in a row mean batches may be lost.
 WATCHDOG_SECONDS = 2.0
-PUBLISH_TIMEOUT = 2.0
 YIELD_EVERY = 200
 SWEEP_CHUNK = 50
 
 
-def live_layer():
-    """The channel layer for the live fan-out: alias "live" (Redis pub/sub) when configured, else the default."""
-    return get_channel_layer(LIVE_LAYER) or get_channel_layer()
-
-
-def _iso(ts: float | None) -> str | None:
-    return None if ts is None else iso_utc(datetime.fromtimestamp(ts, tz=UTC))
-
-
-def value_frame(name: str, value, quality, substatus, ts: float | None) -> str:
-    """One update in the seed's form {"tag","value","quality","ts"} (+ "substatus" when there is one)."""
-    doc = {"type": "update", "tag": name, "value": value, "quality": quality, "ts": _iso(ts)}
-    if substatus:
-        doc["substatus"] = substatus
-    return orjson.dumps(doc).decode()
-
-
-def snapshot_entry(name: str, lv) -> dict:
-    """A live value (tags.live.LiveValue) in the seed's form, for snapshots."""
-    doc = {"tag": name, "value": lv.value, "quality": lv.quality, "ts": _iso(lv.ts)}
-    if lv.substatus:
-        doc["substatus"] = lv.substatus
-    return doc
-
-
-def change_frame(change: Change) -> str:
-    return value_frame(change.name, change.value, change.quality, change.substatus, change.ts)
-
-
-def push_changes(changes: list[Change]) -> None:
-    """Value consumer: broadcast one batch of changes as ONE channel-layer message to every web process.
-
-    Runs immediately rather than on transaction commit: the live table (Redis) already holds these values, and
-    the push must agree with what a snapshot read at the same moment would show.
-    """
-    if not changes:
-        return
-    layer = live_layer()
-    if layer is None:
-        return
-    message = {
-        "type": BATCH_EVENT,
-        "src": _publisher.source_id(),
-        "seq": _publisher.next_seq(),
-        "ids": [c.tag_id for c in changes],
-        "ts": [c.ts for c in changes],
-        "frames": [change_frame(c) for c in changes],
-    }
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        loop = None
-    if loop is None:
-        _publisher.group_send(layer, LIVE_GROUP, message)
-    else:
-        # Called synchronously from inside an event loop (a test, an async driver): schedule it on that loop.
-        task = loop.create_task(layer.group_send(LIVE_GROUP, message))
-        task.add_done_callback(_log_failure)
-
-
-class _Publisher(LoopPublisher):
-    """The live push's loop publisher, which also numbers this process's batches (source id + sequence)."""
-
-    def __init__(self):
-        super().__init__("kiln-live-push", timeout=PUBLISH_TIMEOUT)
-        self._source: tuple[int, str] | None = None
-        self._seq = itertools.count(1)
-
-    def source_id(self) -> str:
-        """This process's name in batch messages; hubs number-check each source to notice lost batches."""
-        if self._source is None or self._source[0] != os.getpid():
-            self._source = (os.getpid(), uuid.uuid4().hex[:12])
-            self._seq = itertools.count(1)
-        return self._source[1]
-
-    def next_seq(self) -> int:
-        return next(self._seq)
-
-    def group_send(self, layer, group: str, message: dict) -> bool:
-        sent = super().group_send(layer, group, message)
-        if not sent:
-            logger.error("Live push of a batch of %d changes timed out; clients will resync on reconnect",
-                         len(message["ids"]))
-        return sent
-
-
-_publisher = _Publisher()
-
-
-def _log_failure(task: asyncio.Task) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        logger.error("Live push of a batch failed", exc_info=task.exception())
-
-
 class Connection(Protocol):
-    """What the hub needs from a WebSocket connection (tags.consumers.TagConsumer)."""
+    """What the hub needs from a WebSocket connection (live.consumers.LiveConsumer)."""
 
     def offer(self, tag_id: int, ts: float, frame: str) -> None: ...
 
@@ -211,10 +90,10 @@ class LiveHub:
                 self._started.exception()  # mark retrieved; callers re-raise below
                 self._started = None
                 raise
-            self._tasks = [self.loop.create_task(self._receive_loop(), name="tags-hub-receive"),
-                           self.loop.create_task(self._deliver_loop(), name="tags-hub-deliver"),
-                           self.loop.create_task(self._auth_sweep_loop(), name="tags-hub-auth"),
-                           self.loop.create_task(self._watchdog_loop(), name="tags-hub-watchdog")]
+            self._tasks = [self.loop.create_task(self._receive_loop(), name="live-hub-receive"),
+                           self.loop.create_task(self._deliver_loop(), name="live-hub-deliver"),
+                           self.loop.create_task(self._auth_sweep_loop(), name="live-hub-auth"),
+                           self.loop.create_task(self._watchdog_loop(), name="live-hub-watchdog")]
             self._started.set_result(True)
         else:
             await asyncio.shield(self._started)
@@ -344,9 +223,9 @@ class LiveHub:
                 logger.warning("Live hub watchdog could not reach the channel layer", exc_info=True)
 
     async def renew_subscription_counts(self) -> None:
-        """Keep this process's connections' subscription counts alive in Redis (tags.ws_quota): a process that
+        """Keep this process's connections' subscription counts alive in Redis (live.quota): a process that
         dies stops renewing, and its slots free themselves when their deadline passes."""
-        from tags.ws_quota import subscriptions_renew
+        from live.quota import subscriptions_renew
 
         entries = [e for e in (c.quota_entry() for c in list(self.connections)) if e is not None and e[2] > 0]
         try:
@@ -453,7 +332,7 @@ class LiveHub:
         One check per distinct credential, in chunks of SWEEP_CHUNK spread over `spread` seconds: a thousand
         sessions checked at once would hold the GIL in bursts and show up as latency spikes in the push.
         """
-        from tags.ws_auth import revoked_credentials
+        from accounts.ws_auth import revoked_credentials
 
         groups: dict[tuple, list[Connection]] = defaultdict(list)
         for conn in list(self.connections):

@@ -10,7 +10,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from accounts.tokens import issue_token_pair
-from tags.tests.ws_helpers import arecord, make_tags, run, running_daphne
+from live.tests.ws_helpers import arecord, make_tags, run, running_daphne
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

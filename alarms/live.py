@@ -1,4 +1,5 @@
-"""WebSocket handlers for alarms, plugged into tags.consumers.TagConsumer from AlarmsConfig.ready().
+"""Alarms on the /ws WebSocket: handlers plugged into live.consumers.LiveConsumer through settings
+(KILN_LIVE_MESSAGE_HANDLERS: "subscribe_alarms", "unsubscribe_alarms"; KILN_LIVE_EVENT_HANDLERS: "alarm.update").
 
     {"type": "subscribe_alarms"}   → {"type": "alarms_snapshot", "alarms": [annunciated alarms]}
                                      then {"type": "alarms", "alarms": [changed alarms]} per transaction
@@ -12,10 +13,10 @@ from __future__ import annotations
 
 from channels.db import database_sync_to_async
 
-from alarms.push import ALARM_EVENT, ALARMS_GROUP
+from alarms.push import ALARMS_GROUP
 from alarms.selectors import alarms_snapshot
 
-__all__ = ["handle_subscribe_alarms", "handle_unsubscribe_alarms", "on_alarm_update", "register"]
+__all__ = ["handle_subscribe_alarms", "handle_unsubscribe_alarms", "on_alarm_update"]
 
 
 async def handle_subscribe_alarms(consumer, content: dict) -> None:
@@ -45,15 +46,8 @@ async def handle_unsubscribe_alarms(consumer, content: dict) -> None:
 
 
 async def on_alarm_update(consumer, message: dict) -> None:
+    """An alarms_broadcast message (alarms.push.ALARM_EVENT) reached a connection that joined the alarms group."""
     if not getattr(consumer, "alarms_subscribed", False) or consumer.closing:
         return
     await consumer.send_json({"type": "alarms", "alarms": message["alarms"]})
 
-
-def register() -> None:
-    """Add the alarm messages to the WebSocket consumer (tags owns it; it offers these hooks)."""
-    from tags.consumers import register_event_handler, register_message_handler
-
-    register_message_handler("subscribe_alarms", handle_subscribe_alarms)
-    register_message_handler("unsubscribe_alarms", handle_unsubscribe_alarms)
-    register_event_handler(ALARM_EVENT, on_alarm_update)

@@ -18,21 +18,22 @@ MESSAGES_PER_WINDOW messages in RATE_WINDOW_SECONDS (subscribing costs a query).
 A subscription is one subscribe message, whatever the number of tags in it (seed: "10 concurrent subscriptions
 per client"): an HMI page subscribes its tags at once, so counting tags would cap a page at ten values.
 At most settings.KILN_WS_MAX_SUBSCRIPTIONS per client (its login session or API key) over all its connections
-in every web process, counted in Redis (tags.ws_quota); at most MAX_TAGS_PER_SUBSCRIPTION tags in each.
+in every web process, counted in Redis (live.quota); at most MAX_TAGS_PER_SUBSCRIPTION tags in each.
 A change is delivered once per connection even when two subscriptions name its tag; it goes in a batch frame
 when any subscription naming the tag asked for batches.
 
 Slow clients: a connection keeps at most one pending frame per tag (the latest; intermediate values are
-dropped and counted). Under daphne the connection registers as a Twisted push producer on its transport, so
-when the socket's buffer passes its high-water mark we stop writing and resume when it drains. Memory per
-connection is therefore bounded by its subscribed tags, never by the change rate.
+dropped and counted). Under daphne the connection registers as a Twisted push producer on its transport
+(live.daphne_flow), so when the socket's buffer passes its high-water mark we stop writing and resume when it
+drains. Memory per connection is therefore bounded by its subscribed tags, never by the change rate.
 
 The socket closes with code 4001 when its token expires, its session is logged out, or its API key is revoked
 (checked by the process's LiveHub every KILN_WS_AUTH_CHECK_SECONDS for all connections at once).
 
-Other apps extend the consumer without editing it: `register_message_handler("subscribe_alarms", fn)` for a
-client message type, `register_event_handler("alarm.update", fn)` for a channel-layer event (after joining a
-group with `consumer.channel_layer.group_add(...)`), `consumer.reserve_subscription()` to count toward the limit.
+Other apps extend the consumer without editing it, through settings (dotted paths, resolved once when the app
+loads): KILN_LIVE_MESSAGE_HANDLERS maps a client message type to `async fn(consumer, content)`,
+KILN_LIVE_EVENT_HANDLERS a channel-layer event type to `async fn(consumer, message)` (for a group the handler
+joined with `consumer.channel_layer.group_add(...)`). `consumer.reserve_subscription()` counts toward the limit.
 """
 
 from __future__ import annotations
@@ -51,17 +52,21 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
+from django.utils.module_loading import import_string
 
+from accounts.ws_auth import credential_key
+from live.daphne_flow import install_flow_control
+from live.hub import get_hub
+from live.publisher import snapshot_entry
+from live.quota import client_key, subscription_release, subscription_reserve, subscriptions_drop
 from tags.live import live_get_many
-from tags.push import get_hub, snapshot_entry
-from tags.ws_auth import credential_key, tags_refused
-from tags.ws_quota import client_key, subscription_release, subscription_reserve, subscriptions_drop
+from tags.selectors import tags_refused
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TagConsumer", "register_message_handler", "register_event_handler", "CLOSE_AUTH",
-           "MAX_TAGS_PER_SUBSCRIPTION"]
+__all__ = ["LiveConsumer", "load_handlers", "CLOSE_AUTH", "MAX_TAGS_PER_SUBSCRIPTION"]
 
 CLOSE_AUTH = 4001  # token expired, logged out or revoked
 MAX_TAGS_PER_SUBSCRIPTION = 5000
@@ -69,19 +74,28 @@ MAX_TAGS_PER_SUBSCRIPTION = 5000
 MESSAGES_PER_WINDOW = 60
 RATE_WINDOW_SECONDS = 10.0
 
-MessageHandler = Callable[["TagConsumer", dict], Awaitable[None]]
+MessageHandler = Callable[["LiveConsumer", dict], Awaitable[None]]
+# Other apps' handlers, resolved from settings by load_handlers() (LiveConfig.ready(), and again when a test
+# overrides the settings); filled in place, so the consumer's lookups stay plain dict reads.
 _message_handlers: dict[str, MessageHandler] = {}
 _event_handlers: dict[str, MessageHandler] = {}
 
 
-def register_message_handler(message_type: str, handler: MessageHandler) -> None:
-    """Handle a client message type (e.g. "subscribe_alarms") from another app's AppConfig.ready()."""
-    _message_handlers[message_type] = handler
+def load_handlers() -> None:
+    """Resolve KILN_LIVE_MESSAGE_HANDLERS and KILN_LIVE_EVENT_HANDLERS (type → dotted path) with import_string.
 
-
-def register_event_handler(event_type: str, handler: MessageHandler) -> None:
-    """Handle a channel-layer event type (e.g. "alarm.update") sent to a group the consumer joined."""
-    _event_handlers[event_type] = handler
+    A wrong path, or a message type the consumer answers itself, fails at startup rather than on a client's
+    first message.
+    """
+    messages = {kind: import_string(path) for kind, path in settings.KILN_LIVE_MESSAGE_HANDLERS.items()}
+    events = {kind: import_string(path) for kind, path in settings.KILN_LIVE_EVENT_HANDLERS.items()}
+    taken = sorted(set(messages) & set(LiveConsumer.message_handlers))
+    if taken:
+        raise ImproperlyConfigured(f"KILN_LIVE_MESSAGE_HANDLERS names message types /ws answers itself: {taken}")
+    _message_handlers.clear()
+    _message_handlers.update(messages)
+    _event_handlers.clear()
+    _event_handlers.update(events)
 
 
 @dataclass(slots=True)
@@ -102,74 +116,10 @@ class _Outbox:
     conflated: int = 0  # intermediate values dropped for this connection
 
 
-class _TransportFlow:
-    """Twisted push producer on daphne's transport: tells the consumer when to stop and resume writing.
-
-    daphne leaves the HTTP channel that performed the upgrade registered as the transport's producer; we take
-    its place and pass every call on to it, so daphne's own behaviour (it stops reading a client it cannot
-    write to) is unchanged.
-    """
-
-    def __init__(self, consumer: TagConsumer, previous=None):
-        self.consumer = consumer
-        self.previous = previous
-
-    def pauseProducing(self):  # noqa: N802 (Twisted's interface names)
-        self.consumer.outbox.paused = True
-        if self.previous is not None:
-            self.previous.pauseProducing()
-
-    def resumeProducing(self):  # noqa: N802
-        self.consumer.outbox.paused = False
-        if self.previous is not None:
-            self.previous.resumeProducing()
-        if self.consumer.outbox.pending:
-            asyncio.ensure_future(self.consumer.flush())
-
-    def stopProducing(self):  # noqa: N802
-        self.consumer.outbox.paused = True
-        if self.previous is not None:
-            self.previous.stopProducing()
-
-
-try:  # Declare the interface when Twisted is there (it is under daphne); nothing depends on it otherwise.
-    from twisted.internet.interfaces import IPushProducer
-    from zope.interface import classImplements
-
-    classImplements(_TransportFlow, IPushProducer)
-except ImportError:  # pragma: no cover
-    pass
-
-
-def _daphne_transport(send):
-    """daphne passes send=partial(server.handle_reply, protocol); the protocol owns the TCP (or TLS) transport."""
-    func, args = getattr(send, "func", None), getattr(send, "args", ())
-    if func is not None and getattr(func, "__name__", "") == "handle_reply" and args:
-        transport = getattr(args[0], "transport", None)
-        if transport is not None and hasattr(transport, "registerProducer"):
-            return transport
-    return None
-
-
-def _install_flow_control(consumer: TagConsumer) -> bool:
-    transport = _daphne_transport(consumer.base_send)
-    if transport is None:
-        return False  # not daphne (tests, another server): no transport to watch
-    previous = getattr(transport, "producer", None) or getattr(transport, "_producer", None)
-    try:
-        if previous is not None:
-            transport.unregisterProducer()
-        transport.registerProducer(_TransportFlow(consumer, previous), True)
-    except Exception:
-        logger.warning("No flow control for this WebSocket: its transport refused a producer", exc_info=True)
-        return False
-    return True
-
-
-class TagConsumer(AsyncJsonWebsocketConsumer):
+class LiveConsumer(AsyncJsonWebsocketConsumer):
     """One WebSocket connection: its subscriptions, its outbox, its credential."""
 
-    # Client message type → method; other apps add theirs with register_message_handler().
+    # Client message type → method; other apps add theirs in settings.KILN_LIVE_MESSAGE_HANDLERS.
     message_handlers: dict[str, str] = {
         "subscribe": "handle_subscribe",
         "unsubscribe": "handle_unsubscribe",
@@ -212,7 +162,7 @@ class TagConsumer(AsyncJsonWebsocketConsumer):
             return
         await self.accept()
         self.hub.attach(self)
-        self.flow_controlled = _install_flow_control(self)
+        self.flow_controlled = install_flow_control(self)
         expires_at = getattr(principal, "expires_at", None)
         if expires_at is not None:
             loop = asyncio.get_running_loop()

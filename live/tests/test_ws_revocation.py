@@ -5,9 +5,9 @@ import pytest
 
 from accounts.services import api_key_create, api_key_revoke, auth_logout, user_disable
 from accounts.tokens import issue_token_pair, principal_from_access_token, principal_from_bearer
+from accounts.ws_auth import credential_key, revoked_credentials
+from live.tests.ws_helpers import open_ws, run
 from scada.redis import get_redis
-from tags.tests.ws_helpers import open_ws, run
-from tags.ws_auth import credential_key, revoked_credentials
 
 # Channels' database_sync_to_async closes connections around each call: tests need real transactions.
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,5 +1,9 @@
 """WebSocket authentication: the token in /ws?token=..., the Origin check, and re-checking credentials later.
 
+Used by the composition root (scada/asgi.py wraps the WebSocket router in `ws_auth_stack`) and by live's hub,
+whose sweep asks `revoked_credentials` about the credential keys of its open connections every
+KILN_WS_AUTH_CHECK_SECONDS; accounts knows nothing of the transport.
+
 A browser always sends Origin, so a present Origin must name one of ALLOWED_HOSTS (cross-site WebSocket
 hijacking); a missing Origin means a non-browser client (ERP, MES scripts), which could forge the header
 anyway, so it is let through to the token check instead of forcing every integration to invent one.
@@ -29,8 +33,7 @@ from scada.redis import get_redis
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["KilnOriginValidator", "TokenAuthMiddleware", "ws_auth_stack", "credential_key", "revoked_credentials",
-           "tags_refused"]
+__all__ = ["KilnOriginValidator", "TokenAuthMiddleware", "ws_auth_stack", "credential_key", "revoked_credentials"]
 
 
 class KilnOriginValidator(OriginValidator):
@@ -135,8 +138,3 @@ def revoked_credentials(keys: list[tuple]) -> list[tuple]:
                 pass
     return revoked
 
-
-def tags_refused(principal: Principal, tags: list[tuple[int, str]]) -> list[str]:
-    """Names of the tags this caller may not read. Every role may read every tag today; this is the hook
-    where per-site or per-area read rights will go, and the consumer refuses any subscription it names."""
-    return []

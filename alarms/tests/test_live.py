@@ -15,7 +15,7 @@ from websockets.asyncio.client import connect
 
 from accounts.tokens import issue_token_pair
 from alarms.services import alarm_acknowledge
-from tags.tests.ws_helpers import running_daphne
+from live.tests.ws_helpers import running_daphne
 from tags.values import Sample, tag_values_record
 
 pytestmark = pytest.mark.django_db(transaction=True)
