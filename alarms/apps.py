@@ -6,13 +6,8 @@ class AlarmsConfig(AppConfig):
     verbose_name = "Alarms"
 
     def ready(self):
-        # Alarms subscribe to tags (values, device detail, WebSocket); tags never import alarms.
+        # Alarms hang off tags without tags importing them: the value consumer and the device alarms provider are
+        # named in settings (KILN_VALUE_CONSUMERS, KILN_DEVICE_ALARMS_PROVIDER); the WebSocket handlers here.
         from alarms import consumers, signals  # noqa: F401 (signals: cache invalidation receivers)
-        from alarms.evaluation import alarms_on_values
-        from alarms.selectors import device_alarms
-        from tags.device_services import register_active_alarms_provider
-        from tags.values import register_value_consumer
 
-        register_value_consumer("alarms", alarms_on_values)
-        register_active_alarms_provider(device_alarms)
         consumers.register()

@@ -6,11 +6,17 @@ class TagsConfig(AppConfig):
     verbose_name = "Tags and devices"
 
     def ready(self):
-        # Live push is a value consumer like the historian and alarms: one channel-layer message per batch.
-        from tags.push import push_changes
-        from tags.values import register_value_consumer
+        # Import every value consumer now, as Django builds MIDDLEWARE at start: a wrong path in
+        # KILN_VALUE_CONSUMERS stops startup instead of the first poll cycle, and no batch pays for an import.
+        from scada.extensions import extension_list
 
-        register_value_consumer("push", push_changes)
+        extension_list("KILN_VALUE_CONSUMERS")
+
+        # TEMPORARY bridge until tags.services sends tags.signals.tag_deleted itself (issue 12 item 3; the
+        # merge replaces tags.services' hook registry with tag_deleted_send and deletes these three lines).
+        from tags import services, signals
+
+        services.register_tag_deleted_hook("tag_deleted signal", signals.tag_deleted_send)
 
         # Per-process caches of tag configuration (values path, tag list pages) key on the version in Redis.
         # Services announce their changes; these receivers also catch every other save or delete of a Tag or

@@ -9,18 +9,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from scada.extensions import extension_list
 from scada.redis import get_redis
 
 STARTED_AT = time.time()
-
-# Apps add components to /api/system/status by registering a callable returning (name, dict).
-STATUS_PROVIDERS: list = []
-
-
-def register_status_provider(provider) -> None:
-    """Let an app (historian buffer, drivers) report into /api/system/status without scada importing it."""
-    if provider not in STATUS_PROVIDERS:
-        STATUS_PROVIDERS.append(provider)
 
 
 def _check_database() -> dict:
@@ -82,7 +74,8 @@ class StatusView(APIView):
         "uptime_seconds": serializers.IntegerField(), "components": serializers.DictField()}))
     def get(self, request):
         components = {"database": _check_database(), "redis": _check_redis(), "celery": _check_celery()}
-        for provider in STATUS_PROVIDERS:
+        # Apps' components (historian buffer, drivers), each a callable returning (name, dict), in settings order.
+        for _path, provider in extension_list("KILN_STATUS_PROVIDERS"):
             try:
                 name, info = provider()
             except Exception as exc:  # noqa: BLE001
