@@ -221,9 +221,10 @@ def tag_values_record(*, samples: list[Sample], force: bool = False) -> list[Cha
     if live_updates:
         r.hset(LIVE_KEY, mapping={tid: lv.encode() for tid, lv in live_updates.items()})
     present = [c for c in changes if not c.backfill] if any(c.backfill for c in changes) else changes
-    # Every place a value goes from here: settings.KILN_VALUE_CONSUMERS, in order (imported once, cached).
+    # Every place a value goes from here: settings.KILN_VALUE_CONSUMERS, in order (imported once, cached). A batch
+    # without backfills (the usual one: `present is changes`) skips the consumer's `backfill` look-up.
     for path, consumer in extension_list("KILN_VALUE_CONSUMERS"):
-        batch = changes if getattr(consumer, "backfill", False) else present
+        batch = changes if present is changes or getattr(consumer, "backfill", False) else present
         if not batch:
             continue
         try:

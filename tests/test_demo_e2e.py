@@ -134,7 +134,8 @@ def test_it_carries_a_plc_value_to_the_live_table_history_alarms_and_websocket(d
     async def ws_update():
         url = f"ws://127.0.0.1:{demo.base.rsplit(':', 1)[1]}/ws?token={demo.token}"
         async with connect(url, origin="http://localhost") as ws:
-            await ws.send(orjson.dumps({"type": "subscribe", "tags": ["Reactor_Temp"]}).decode())
+            # One snapshot frame first (the HMI's form; without "snapshot" the initial values come as updates).
+            await ws.send(orjson.dumps({"type": "subscribe", "tags": ["Reactor_Temp"], "snapshot": True}).decode())
             snap = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
             assert snap["type"] == "snapshot", snap
             while True:
