@@ -1,11 +1,10 @@
 """Demo accounts, one per role."""
 
 from accounts.models import User
-from scada.demo import DEMO_USERS, register
+from scada.demo import DEMO_USERS
 from scada.roles import Role
 
 
-@register(0, "users")
 def load_users():
     created = 0
     for username, role, password in DEMO_USERS:

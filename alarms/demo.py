@@ -18,7 +18,6 @@ from django.db import transaction
 from accounts.audit import audit_record
 from alarms.models import AlarmDefinition
 from alarms.services import alarm_instances_sync
-from scada.demo import register
 from tags.models import DeviceTypeTag, Tag
 
 PUMP_TYPE = "pump.centrifugal"
@@ -44,7 +43,6 @@ DEMO_ALARMS = [
 ]
 
 
-@register(30, "alarms")
 @transaction.atomic
 def load_alarms() -> str:
     created, skipped = [], []

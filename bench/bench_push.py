@@ -410,8 +410,10 @@ def main() -> None:
         stop_daphne(proc)
 
     if "baseline" in phases:
+        from django.conf import settings
+        from django.test import override_settings
+
         import bench.naive_push as naive
-        from tags.values import register_value_consumer
 
         proc, port = start_daphne(env, "bench.naive_push:application")
         try:
@@ -422,8 +424,11 @@ def main() -> None:
                 clients = Clients(f"ws://127.0.0.1:{port}/{path}", assignments_for(2000, names), sample_every=10)
                 print(f"baseline: {clients.connected} clients on the per-tag-group consumer (/{path})", flush=True)
                 for label, _, fn in (v for v in variants if v[1] == path):
-                    register_value_consumer("push", fn)
-                    r = measure(clients, proc.pid, secs, lambda s: produce(ids, None, s, batch_hz=100))
+                    # The naive push in the live push's place; the historian and alarms consumers stay as they are.
+                    consumers = [f"bench.naive_push.{fn.__name__}" if c == "live.publisher.push_changes" else c
+                                 for c in settings.KILN_VALUE_CONSUMERS]
+                    with override_settings(KILN_VALUE_CONSUMERS=consumers):
+                        r = measure(clients, proc.pid, secs, lambda s: produce(ids, None, s, batch_hz=100))
                     results[f"baseline_{label}_2000c"] = r
                     show(f"baseline {label}", r)
                 clients.close()

@@ -14,13 +14,11 @@ from django.db import transaction
 from accounts.audit import audit_record
 from drivers.models import Connection, TagBinding
 from drivers.plcsim import DEMO_MAP
-from scada.demo import register
 from tags.models import Tag
 
 CONNECTION_NAME = "plcsim"
 
 
-@register(20, "drivers")
 @transaction.atomic
 def load_drivers() -> str:
     port = int(os.environ.get("PLCSIM_PORT") or 5020)

@@ -214,7 +214,7 @@ class TagBinding(BaseModel):
 
 
 def tag_fits_its_binding(tag) -> None:
-    """Tag validator (tags.models.register_tag_validator): a tag change must not break the tag's binding.
+    """Tag validator (settings.KILN_TAG_VALIDATORS, run by Tag.clean): a tag change must not break the tag's binding.
 
     Without it an engineer could make a tag on an input register writable (every write would then fail at the
     PLC) or, in admin, give a bound tag a datatype its binding cannot decode (every poll would be BAD).

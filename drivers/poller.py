@@ -204,6 +204,8 @@ class ConnectionPoller:
         if not samples:
             return
         try:
+            # In production: drivers.services._record → tags.values.tag_values_record → the live table, then each
+            # of settings.KILN_VALUE_CONSUMERS in order (docs/architecture.md, "Extending Kiln").
             self.sink(samples)
         except Exception as exc:  # noqa: BLE001 - a failing recorder is reported, the loop keeps its schedule
             self._note_error(f"recording values failed: {exc}")

@@ -18,7 +18,7 @@ from drivers.models import Connection
 from scada.api.renderers import iso_utc
 from scada.redis import get_redis
 
-__all__ = ["connection_queryset", "connection_status_rows", "drivers_summary"]
+__all__ = ["connection_queryset", "connection_status_rows", "drivers_summary", "drivers_status_provider"]
 
 
 def connection_queryset():
@@ -89,3 +89,13 @@ def drivers_summary() -> dict:
         "tags_bad": sum(r["tags_bad"] or 0 for r in rows),
         "checked_at": iso_utc(datetime.fromtimestamp(time.time(), tz=UTC)),
     }
+
+
+def drivers_status_provider() -> tuple[str, dict]:
+    """The drivers' part of /api/system/status (settings.KILN_STATUS_PROVIDERS): every connection's state."""
+    return "drivers", drivers_summary()
+
+
+# It reads the database: while the database is down /api/system/status reports it "unknown" instead of waiting.
+drivers_status_provider.needs_database = True
+drivers_status_provider.status_name = "drivers"

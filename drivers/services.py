@@ -67,6 +67,7 @@ def connection_plan_load(connection_id: int):
 
 
 def _record(samples: list[Sample]) -> None:
+    """The poll loop's sink: where every polled value goes (and from there, to settings.KILN_VALUE_CONSUMERS)."""
     tag_values_record(samples=samples)
 
 

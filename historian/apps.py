@@ -6,14 +6,7 @@ class HistorianConfig(AppConfig):
     verbose_name = "Historian"
 
     def ready(self):
-        # The historian subscribes to the values service; tags never imports historian (docs/architecture.md).
-        from historian.buffer import historian_buffer_append, historian_status_provider
-        from historian.services import historian_tag_deleted
-        from scada.api.views import register_status_provider
-        from tags import services as tag_services
-        from tags.values import register_value_consumer
-
-        register_value_consumer("historian", historian_buffer_append, backfill=True)
-        register_status_provider(historian_status_provider)
-        # Deleting a tag deletes its history (seed 000): tags runs its tag-deleted hooks once the delete commits.
-        tag_services.register_tag_deleted_hook("historian", historian_tag_deleted)
+        # The historian hangs off tags without tags importing it (docs/architecture.md, "Extending Kiln"): its
+        # value consumer and status provider are named in settings (KILN_VALUE_CONSUMERS, KILN_STATUS_PROVIDERS),
+        # and deleting a tag deletes its history through the tags.signals.tag_deleted receiver connected here.
+        from historian import signals  # noqa: F401

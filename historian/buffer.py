@@ -101,7 +101,8 @@ def buffer_append_rows(ts: list[float], tag_ids: list[int], values: list, codes:
 
 
 def historian_buffer_append(changes: list) -> None:
-    """The value consumer: one recorded batch (tags.values.Change list) → one stream entry.
+    """The value consumer (settings.KILN_VALUE_CONSUMERS): one recorded batch (tags.values.Change list) → one
+    stream entry. Also gets backfills (samples older than the live value): history keeps the past.
 
     Runs inside every poll cycle, so it does as little as possible: four list comprehensions, one orjson
     call, one Redis round trip (EVALSHA).
@@ -114,6 +115,10 @@ def historian_buffer_append(changes: list) -> None:
         [c.value for c in changes],
         [quality_code(c.quality, c.substatus) for c in changes],
     )
+
+
+# tags.values hands this consumer backfilled samples too (tags.values.Change.backfill); the others act on the present.
+historian_buffer_append.backfill = True
 
 
 def buffer_status(r=None) -> dict:

@@ -67,7 +67,7 @@ def history_delete_for_tag(tag_id: int) -> int:
 
 @transaction.atomic
 def historian_tag_deleted(tag_id: int, name: str) -> int:
-    """The tags app's tag-deleted hook (tags.services.register_tag_deleted_hook, run once the delete commits):
+    """What the historian does on tags.signals.tag_deleted (historian.signals, sent once the delete commits):
     delete the tag's history and audit how many samples went (`historian.history_delete`)."""
     samples = history_delete_for_tag(tag_id)
     audit_record(action="historian.history_delete", object_type="tag", object_id=name,

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from hmi.models import Screen
 from hmi.services import screen_save
-from scada.demo import register
 
 SCREENS_DIR = Path(__file__).resolve().parent / "screens"
 
@@ -76,7 +75,6 @@ DEMO_SCREENS = [
 ]
 
 
-@register(40, "screens")
 def load_screens():
     created = 0
     for slug, name, description, filename, bindings, is_home, order in DEMO_SCREENS:

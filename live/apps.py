@@ -6,12 +6,8 @@ class LiveConfig(AppConfig):
     verbose_name = "Live push (WebSocket)"
 
     def ready(self):
-        # Live push is a value consumer like the historian and alarms: one channel-layer message per batch.
-        from live.publisher import push_changes
-        from tags.values import register_value_consumer
-
-        register_value_consumer("push", push_changes)
-
+        # Live push is a value consumer like the historian and alarms (settings.KILN_VALUE_CONSUMERS, first):
+        # one channel-layer message per batch.
         # Other apps' /ws messages (settings.KILN_LIVE_MESSAGE_HANDLERS / _EVENT_HANDLERS), resolved once here
         # so a wrong dotted path fails at startup; again when a test overrides either setting.
         from django.core.signals import setting_changed

@@ -1,9 +1,8 @@
-"""Demo plant loaders: each app's `demo.py` registers one; `manage.py demo_load` runs them in order.
+"""Demo plant: each app's `demo.py` has a loader; `manage.py demo_load` runs settings.KILN_DEMO_LOADERS in order.
 
-Loaders are idempotent (get_or_create), so `make run` can load the demo on every start.
+Loaders are idempotent (get_or_create), so `make run` can load the demo on every start. Each returns a short
+summary, printed as `demo: <name>: <summary>`, where <name> is the function's name without `load_`.
 """
-
-DEMO_LOADERS: list[tuple[int, str, object]] = []
 
 # The demo accounts (printed by `make run`). Only for the zero-setup demo; never load these in a plant.
 DEMO_USERS = [
@@ -13,10 +12,3 @@ DEMO_USERS = [
     ("admin", "admin", "kiln-admin"),
 ]
 
-
-def register(order: int, name: str):
-    def deco(fn):
-        DEMO_LOADERS.append((order, name, fn))
-        return fn
-
-    return deco

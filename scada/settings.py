@@ -407,6 +407,33 @@ CELERY_BEAT_SCHEDULE |= {
                               "options": {"expires": 600}},
 }
 
+# --- Extension points (code settings, not env vars; docs/architecture.md "Extending Kiln", scada/extensions.py) ---
+# What tags.values.tag_values_record hands each recorded batch to, in this order (like MIDDLEWARE). Push first:
+# the HMI's latency is one PUBLISH, not the historian's EVALSHA plus alarm evaluation. Historian before alarms:
+# a sample is buffered even if alarm evaluation fails. A consumer whose function has `backfill = True` (the
+# historian) also receives samples older than the live value (tags.values.Change.backfill).
+KILN_VALUE_CONSUMERS = [
+    "live.publisher.push_changes",
+    "historian.buffer.historian_buffer_append",
+    "alarms.evaluation.alarms_on_values",
+]
+# How a tag write reaches a PLC (tags.writers.WriteRouter); a class, instantiated once per process.
+KILN_WRITE_ROUTER = "drivers.writes.ModbusWriteRouter"
+# Run by Tag.clean in order; each raises ValidationError keyed by Tag fields.
+KILN_TAG_VALIDATORS = ["drivers.models.tag_fits_its_binding"]
+# fn(machine) → seed 004 alarm dicts for a device's `activeAlarms`; empty means a device never shows alarms.
+KILN_DEVICE_ALARMS_PROVIDER = "alarms.selectors.device_alarms"
+# Components of /api/system/status after database, Redis and Celery, in this order; each returns (name, dict).
+KILN_STATUS_PROVIDERS = ["drivers.selectors.drivers_status_provider", "historian.buffer.historian_status_provider"]
+# `manage.py demo_load` runs these in order: users, plant tags, drivers, alarms (on the plant's tags), screens.
+KILN_DEMO_LOADERS = [
+    "accounts.demo.load_users",
+    "tags.demo.load_plant",
+    "drivers.demo.load_drivers",
+    "alarms.demo.load_alarms",
+    "hmi.demo.load_screens",
+]
+
 # --- Historian (docs/configuration.md; read through historian.conf so tests can override them) ---
 # Store and forward: most samples the Redis buffer may hold before new batches are dropped (counted, audited).
 KILN_HISTORIAN_BUFFER_QUOTA = envint("KILN_HISTORIAN_BUFFER_QUOTA", 5_000_000, minimum=1_000)

@@ -6,6 +6,12 @@ class TagsConfig(AppConfig):
     verbose_name = "Tags and devices"
 
     def ready(self):
+        # Import every value consumer now, as Django builds MIDDLEWARE at start: a wrong path in
+        # KILN_VALUE_CONSUMERS stops startup instead of the first poll cycle, and no batch pays for an import.
+        from scada.extensions import extension_list
+
+        extension_list("KILN_VALUE_CONSUMERS")
+
         # Per-process caches of tag configuration (values path, tag list pages) key on the version in Redis.
         # Services announce their changes; these receivers also catch every other save or delete of a Tag or
         # Machine (admin, shell, fixtures), at once and again on commit: a process that re-read the rows

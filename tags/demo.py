@@ -7,7 +7,6 @@ tag_values_record, and only for tags that have no value yet.
 
 from __future__ import annotations
 
-from scada.demo import register
 from scada.roles import Role
 from tags.live import live_get_many
 from tags.models import DeviceCommand, DeviceType, DeviceTypeTag, Machine, Site, Tag
@@ -99,7 +98,6 @@ def _record_initial(values: dict[str, object]) -> int:
     return len(tag_values_record(samples=samples, force=True))
 
 
-@register(10, "plant")
 def load_plant() -> str:
     site, _ = Site.objects.get_or_create(site_id="demo-site", defaults={"name": "Demo site",
                                                                         "description": "Kiln demo plant"})

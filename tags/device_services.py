@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -33,6 +32,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from scada.errors import BadRequest, Conflict, KilnError, NotFound, PermissionDenied, Unprocessable
+from scada.extensions import extension_backend
 from scada.redis import get_redis
 from scada.roles import Role
 from tags.choices import DataType
@@ -49,7 +49,6 @@ __all__ = [
     "PreconditionFailed",
     "CommandMisconfigured",
     "CommandResult",
-    "register_active_alarms_provider",
     "device_active_alarms",
     "device_tag_write",
     "device_command_get",
@@ -103,28 +102,21 @@ class CommandResult:
 
 # --- active alarms, filled by the alarms app ------------------------------------------------------------------
 
-_alarm_providers: list[Callable[[Machine], list[dict]]] = []
-
-
-def register_active_alarms_provider(fn: Callable[[Machine], list[dict]]) -> None:
-    """Let alarms fill a device's `activeAlarms` without `tags` importing it; call from AppConfig.ready().
-
-    `fn(machine)` returns seed 004 alarm dicts. Registering the same function twice has no effect.
-    """
-    if fn not in _alarm_providers:
-        _alarm_providers.append(fn)
-
-
 def device_active_alarms(machine: Machine) -> list[dict]:
-    """Every registered provider's active alarms for the device; a failing provider is logged and skipped."""
-    alarms: list[dict] = []
-    for fn in list(_alarm_providers):
-        try:
-            alarms.extend(fn(machine) or [])
-        except Exception:
-            # The device page must still show its tags when the alarm lookup breaks.
-            logger.exception("Active alarms provider %r failed for device %s", fn, machine.machine_id)
-    return alarms
+    """The device's active alarms from settings.KILN_DEVICE_ALARMS_PROVIDER (none when it is empty).
+
+    The provider is `fn(machine)` returning seed 004 alarm dicts (alarms.selectors.device_alarms). If it fails,
+    the failure is logged and the device shows no alarms.
+    """
+    provider = extension_backend("KILN_DEVICE_ALARMS_PROVIDER")
+    if provider is None:
+        return []
+    try:
+        return list(provider(machine) or [])
+    except Exception:
+        # The device page must still show its tags when the alarm lookup breaks.
+        logger.exception("Active alarms provider %r failed for device %s", provider, machine.machine_id)
+        return []
 
 
 # --- tag writes ----------------------------------------------------------------------------------------------

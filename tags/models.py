@@ -4,13 +4,12 @@ A Tag row is configuration and write tracking only. Its current value, quality a
 live value table in Redis (tags.live); a value change never UPDATEs this table.
 """
 
-from collections.abc import Callable
-
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
+from scada.extensions import extension_list
 from scada.models import BaseModel
 from scada.roles import Role
 from tags.choices import DataType, MachineStatus
@@ -143,22 +142,6 @@ class Machine(BaseModel):
         return self.machine_id
 
 
-_tag_validators: list[tuple[str, Callable[["Tag"], None]]] = []
-
-
-def register_tag_validator(name: str, fn: Callable[["Tag"], None]) -> None:
-    """Have fn(tag) check a tag's configuration in Tag.clean (API and admin alike) and raise ValidationError,
-    keyed by Tag fields, when it no longer fits what another app keeps for it (e.g. a driver binding).
-
-    Like tags.values.register_value_consumer: apps subscribe from AppConfig.ready(); idempotent by name.
-    """
-    for i, (existing, _) in enumerate(_tag_validators):
-        if existing == name:
-            _tag_validators[i] = (name, fn)
-            return
-    _tag_validators.append((name, fn))
-
-
 class Tag(BaseModel):
     """A tag (seed 003 Tag Data Model): configuration, limits, who may write it, and write tracking.
 
@@ -211,5 +194,6 @@ class Tag(BaseModel):
             # A limit the write check would never apply must not look as if it protected the tag.
             raise ValidationError({"min_value": f"{self.datatype} tags have no limits: min_value and max_value "
                                                 f"apply to INT and REAL tags"})
-        for _name, validate in list(_tag_validators):
+        # Other apps' checks (a driver binding the new datatype no longer fits), in settings.KILN_TAG_VALIDATORS order.
+        for _path, validate in extension_list("KILN_TAG_VALIDATORS"):
             validate(self)

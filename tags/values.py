@@ -3,10 +3,10 @@
 Drivers, the write path for tags without a PLC, and the simulator all call it with a batch of samples
 (one poll cycle). Per batch it: coerces each value to the tag's datatype, applies the tag's deadband and
 change detection against the live table, stores the changes in the live table (one HSET), then hands the
-list of changes to every registered consumer (historian buffer, alarm evaluation, WebSocket push) once.
+list of changes to each value consumer once, in the order of settings.KILN_VALUE_CONSUMERS (WebSocket push,
+historian buffer, alarm evaluation): that setting is the list of every place a value goes from here.
 
-`tags` knows nothing of those consumers: each registers itself when its app loads
-(`register_value_consumer`), so adding one never edits this module.
+`tags` imports none of those consumers: adding one is a line in KILN_VALUE_CONSUMERS, never an edit here.
 """
 
 from __future__ import annotations
@@ -15,16 +15,17 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from scada.extensions import extension_list
 from scada.redis import get_redis, version_token, version_token_move
 from tags.choices import DataType, Quality
 from tags.live import LIVE_KEY, LiveValue
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Sample", "Change", "tag_values_record", "register_value_consumer", "tag_config_changed",
+__all__ = ["Sample", "Change", "tag_values_record", "tag_config_changed",
            "tag_config_version", "coerce_value", "TagMeta", "get_tag_meta"]
 
 CONFIG_VERSION_KEY = "kiln:tags:config_version"
@@ -54,7 +55,7 @@ class Change:
 
     `backfill`: the sample, with a writer-stated time (Sample.stated_time), is older than the tag's live value
     (a lab result entered with its sample time). It goes to history but does not replace the live value, so
-    only consumers registered with backfill=True (the historian) see it; alarms and the live push act on the
+    only consumers marked `backfill = True` (the historian) see it; alarms and the live push act on the
     present, not on the past.
     """
 
@@ -110,19 +111,6 @@ class _MetaCache:
 
 
 _meta = _MetaCache()
-_consumers: list[tuple[str, Callable[[list[Change]], None], bool]] = []
-
-
-def register_value_consumer(name: str, fn: Callable[[list[Change]], None], *, backfill: bool = False) -> None:
-    """Subscribe to every recorded batch of changes. Called from an AppConfig.ready(); idempotent by name.
-
-    With backfill=True the consumer also gets samples older than the live value (see Change.backfill).
-    """
-    for i, (existing, _, _) in enumerate(_consumers):
-        if existing == name:
-            _consumers[i] = (name, fn, backfill)
-            return
-    _consumers.append((name, fn, backfill))
 
 
 def tag_config_changed() -> None:
@@ -233,13 +221,15 @@ def tag_values_record(*, samples: list[Sample], force: bool = False) -> list[Cha
     if live_updates:
         r.hset(LIVE_KEY, mapping={tid: lv.encode() for tid, lv in live_updates.items()})
     present = [c for c in changes if not c.backfill] if any(c.backfill for c in changes) else changes
-    for name, consumer, backfill in list(_consumers):
-        batch = changes if backfill else present
+    # Every place a value goes from here: settings.KILN_VALUE_CONSUMERS, in order (imported once, cached). A batch
+    # without backfills (the usual one: `present is changes`) skips the consumer's `backfill` look-up.
+    for path, consumer in extension_list("KILN_VALUE_CONSUMERS"):
+        batch = changes if present is changes or getattr(consumer, "backfill", False) else present
         if not batch:
             continue
         try:
             consumer(batch)
         except Exception:
             # One failing consumer (say, the historian buffer) must not stop alarms or the live push.
-            logger.exception("Value consumer %s failed on a batch of %d changes", name, len(batch))
+            logger.exception("Value consumer %s failed on a batch of %d changes", path, len(batch))
     return changes

@@ -1,6 +1,7 @@
 """The driver contract for writes: how a tag write reaches a PLC without `tags` importing `drivers`.
 
-`drivers` registers one WriteRouter when its app loads. The tag write service asks it whether a tag is fed by
+settings.KILN_WRITE_ROUTER names the one WriteRouter (drivers.writes.ModbusWriteRouter), instantiated once per
+process like an authentication backend. The tag write service asks it whether a tag is fed by
 a PLC; if so the router encodes, writes, reads back and answers a DriverWriteOutcome. Tags no driver feeds
 (manual / calculated / external-system tags) are recorded straight through tags.values.tag_values_record.
 """
@@ -10,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["DriverWriteOutcome", "WriteRouter", "register_write_router", "get_write_router", "DriverWriteError"]
+from scada.extensions import extension_backend
+
+__all__ = ["DriverWriteOutcome", "WriteRouter", "get_write_router", "DriverWriteError"]
 
 
 class DriverWriteError(Exception):
@@ -43,13 +46,10 @@ class WriteRouter(Protocol):
         """
 
 
-_router: WriteRouter | None = None
-
-
-def register_write_router(router: WriteRouter) -> None:
-    global _router
-    _router = router
-
-
 def get_write_router() -> WriteRouter | None:
-    return _router
+    """The router settings.KILN_WRITE_ROUTER names (one instance per process), or None when it is empty.
+
+    Tests swap in a fake by overriding the setting (pytest-django's `settings` fixture), which drops the cached
+    instance; see tags/tests/conftest.py `plc_router`.
+    """
+    return extension_backend("KILN_WRITE_ROUTER")

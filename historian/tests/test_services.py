@@ -116,6 +116,17 @@ def test_it_deletes_the_history_when_the_tag_is_deleted_and_audits_the_count(rea
     assert (record.object_id, record.old_value) == ("Reactor_Temp", {"tag_id": tag_id, "samples": 30})
 
 
+def test_it_deletes_the_history_of_a_tag_deleted_through_the_api(real_tag, admin_client, load_samples,
+                                                                 django_capture_on_commit_callbacks):
+    """DELETE /api/tags/... → tags.signals.tag_deleted after commit → historian.signals → samples gone."""
+    load_samples(real_tag.pk, [(T0 + i, float(i)) for i in range(5)])
+    tag_id = real_tag.pk
+    with django_capture_on_commit_callbacks(execute=True):
+        r = admin_client.delete(f"/api/tags/{real_tag.machine.machine_id}/{real_tag.name}")
+    assert r.status_code == 200
+    assert _count(tag_id) == 0
+
+
 @pytest.mark.postgresql
 def test_it_sweeps_the_history_of_tags_deleted_behind_its_back(real_tag, make_tag, load_samples):
     from historian.services import historian_orphans_delete

@@ -11,24 +11,11 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from scada.extensions import extension_list
 from scada.outage import RETRY_AFTER_SECONDS, database_unavailable_reason
 from scada.redis import get_redis
 
 STARTED_AT = time.time()
-
-# Apps add components to /api/system/status by registering a callable returning (name, dict).
-STATUS_PROVIDERS: list = []
-
-
-def register_status_provider(provider, *, needs_database: bool = False) -> None:
-    """Let an app (historian buffer, drivers) report into /api/system/status without scada importing it.
-
-    A provider that reads the database says so: with the database down it is reported "unknown" instead of
-    being run, so the page does not wait out one more connect timeout per provider.
-    """
-    if provider not in STATUS_PROVIDERS:
-        provider.needs_database = needs_database
-        STATUS_PROVIDERS.append(provider)
 
 
 # The longest /api/system/status waits for the database before reporting it down. The check runs on its own
@@ -126,9 +113,10 @@ class StatusView(APIView):
         "uptime_seconds": serializers.IntegerField(), "components": serializers.DictField()}))
     def get(self, request):
         components = {"database": _check_database(), "redis": _check_redis(), "celery": _check_celery()}
-        for provider in STATUS_PROVIDERS:
+        # Apps' components (historian buffer, drivers), each a callable returning (name, dict), in settings order.
+        for _path, provider in extension_list("KILN_STATUS_PROVIDERS"):
             if getattr(provider, "needs_database", False) and components["database"]["state"] != "ok":
-                name = getattr(provider, "status_name", provider.__name__.strip("_").removesuffix("_status"))
+                name = getattr(provider, "status_name", provider.__name__)
                 components[name] = {"state": "unknown", "error": "not checked: the database is unavailable"}
                 continue
             try:

@@ -3,7 +3,6 @@
 A package split along its seams; `from tags.services import X` keeps working for every name below.
 - `writes`: `tag_write`, `tag_write_batch`, and their two phases `tag_write_check` / `tag_write_apply`.
 - `config`: `tag_create`, `tag_update`, `tag_delete`, `tags_set_active`, machines from device types.
-- `hooks`: `register_tag_deleted_hook` (other apps clean up after a deleted tag).
 - `parsing`: `datatype_parse`, `quality_parse`, `role_parse`, shared by the API, admin and filters.
 """
 
@@ -16,8 +15,6 @@ from tags.services.config import (
     tag_update,
     tags_set_active,
 )
-from tags.services.hooks import _tag_deleted_hooks as _tag_deleted_hooks  # noqa: F401 - tests reset the hooks
-from tags.services.hooks import register_tag_deleted_hook
 from tags.services.parsing import datatype_parse, quality_parse, role_parse
 from tags.services.writes import (
     BATCH_WRITE_MAX,
@@ -53,7 +50,6 @@ __all__ = [
     "machine_create_from_type",
     "machine_get_or_create",
     "machine_sync_from_type",
-    "register_tag_deleted_hook",
     "datatype_parse",
     "quality_parse",
     "role_parse",

@@ -19,8 +19,8 @@ from scada.errors import BadRequest, Conflict
 from scada.roles import Role
 from tags.live import live_delete
 from tags.models import RESERVED_TAG_NAMES, DeviceType, Machine, Site, Tag
-from tags.services.hooks import _run_tag_deleted_hooks
 from tags.services.parsing import datatype_parse, role_parse
+from tags.signals import tag_deleted_send
 from tags.values import tag_config_changed
 
 __all__ = [
@@ -162,7 +162,7 @@ def tag_delete(*, user, tag: Tag, reason: str = "") -> datetime:
                           old_value=snapshot, reason=reason)
     # The live value (and whatever other apps keep per tag) goes with the tag, once the delete is certain.
     transaction.on_commit(lambda: live_delete([tag_id]))
-    transaction.on_commit(lambda: _run_tag_deleted_hooks(tag_id, snapshot["name"]))
+    transaction.on_commit(lambda: tag_deleted_send(tag_id, snapshot["name"]))
     _on_config_commit()
     return record.ts
 

@@ -8,7 +8,7 @@ import pytest
 from scada.roles import Role
 from tags.live import LiveValue, live_set_many
 from tags.models import DeviceCommand, DeviceType, DeviceTypeTag, Machine, Site, Tag
-from tags.writers import DriverWriteError, DriverWriteOutcome, get_write_router, register_write_router
+from tags.writers import DriverWriteError, DriverWriteOutcome, get_write_router
 
 
 @pytest.fixture
@@ -64,10 +64,13 @@ def pump_type(db):
 
 
 class FakePlcRouter:
-    """Stands in for the drivers app at the edge: which tags a PLC feeds, and what the PLC answers."""
+    """Stands in for the drivers app at the edge: which tags a PLC feeds, and what the PLC answers.
 
-    def __init__(self, tag_ids, *, fail: str | None = None, unknown: bool = False, confirmed: bool = True):
-        self.tag_ids, self.fail, self.unknown, self.confirmed = set(tag_ids), fail, unknown, confirmed
+    Built by get_write_router() from settings.KILN_WRITE_ROUTER, so without arguments; `plc_router` sets it up.
+    """
+
+    def __init__(self):
+        self.tag_ids, self.fail, self.unknown, self.confirmed = set(), None, False, True
         self.writes = []
 
     def handles(self, tag_id):
@@ -84,19 +87,17 @@ class FakePlcRouter:
 
 
 @pytest.fixture
-def plc_router():
-    """plc_router(tags, fail=...) registers a fake PLC router for those tags; unregistered after the test."""
-    made = []
-    previous = get_write_router()
+def plc_router(settings):
+    """plc_router(tags, fail=...) makes a fake PLC feed those tags: KILN_WRITE_ROUTER names FakePlcRouter for
+    this test (the override ends with it, and the drivers app's router is built again)."""
 
-    def install(tags, **kw):
-        router = FakePlcRouter([t.pk for t in tags], **kw)
-        register_write_router(router)
-        made.append(router)
+    def install(tags, *, fail: str | None = None, unknown: bool = False, confirmed: bool = True):
+        settings.KILN_WRITE_ROUTER = f"{__name__}.FakePlcRouter"  # a fresh instance on every install
+        router = get_write_router()
+        router.tag_ids, router.fail, router.unknown, router.confirmed = {t.pk for t in tags}, fail, unknown, confirmed
         return router
 
-    yield install
-    register_write_router(previous)  # put the drivers app's router back for the tests that follow
+    return install
 
 
 @contextlib.contextmanager
@@ -128,3 +129,29 @@ def audit_insert_fails(action: str):
     finally:
         with connection.cursor() as cur:
             cur.execute("DROP TRIGGER IF EXISTS kiln_test_audit_fails ON accounts_auditrecord")
+
+
+class ValueRecorder:
+    """A value consumer for tests (a KILN_VALUE_CONSUMERS entry): keeps every change it is handed."""
+
+    def __init__(self, *, backfill: bool = False):
+        self.backfill = backfill  # as historian_buffer_append.backfill: also hand it samples older than live
+        self.changes = []
+
+    def __call__(self, changes):
+        self.changes.extend(changes)
+
+
+# Module-level, so a setting can name them by dotted path; `recorded_values` empties them for each test.
+push_recorder, historian_recorder, alarms_recorder = ValueRecorder(), ValueRecorder(backfill=True), ValueRecorder()
+
+
+@pytest.fixture
+def recorded_values(settings):
+    """For one test, KILN_VALUE_CONSUMERS is three recorders standing in for push, historian (backfill) and
+    alarms, in that order; returns them by name."""
+    recorders = {"push": push_recorder, "historian": historian_recorder, "alarms": alarms_recorder}
+    for recorder in recorders.values():
+        recorder.changes.clear()
+    settings.KILN_VALUE_CONSUMERS = [f"{__name__}.{name}_recorder" for name in recorders]
+    return recorders

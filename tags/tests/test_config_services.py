@@ -126,13 +126,21 @@ def test_it_loads_the_demo_plant_idempotently(db):
     assert live_get_many([running.pk])[running.pk].value is True
 
 
-def test_it_tells_subscribers_about_a_deleted_tag_after_commit(temp_sensor, admin_user,
-                                                               django_capture_on_commit_callbacks):
-    from tags.services import _tag_deleted_hooks, register_tag_deleted_hook, tag_delete
+def test_it_tells_tag_deleted_receivers_after_commit_and_survives_a_failing_one(
+        temp_sensor, admin_user, django_capture_on_commit_callbacks):
+    from tags.services import tag_delete
+    from tags.signals import tag_deleted
 
     seen = []
-    register_tag_deleted_hook("test", lambda tag_id, name: seen.append((tag_id, name)))
-    register_tag_deleted_hook("broken", lambda tag_id, name: 1 / 0)
+
+    def broken(sender, **kwargs):
+        raise RuntimeError("receiver down")
+
+    def record(sender, *, tag_id, name, **kwargs):
+        seen.append((tag_id, name))
+
+    tag_deleted.connect(broken, dispatch_uid="test-broken")  # connected first: must not stop the next one
+    tag_deleted.connect(record, dispatch_uid="test-record")
     try:
         tag_id = temp_sensor.pk
         with django_capture_on_commit_callbacks(execute=True):
@@ -140,4 +148,5 @@ def test_it_tells_subscribers_about_a_deleted_tag_after_commit(temp_sensor, admi
             assert seen == []
         assert seen == [(tag_id, "Temperature_Sensor_01")]
     finally:
-        _tag_deleted_hooks[:] = [h for h in _tag_deleted_hooks if h[0] not in ("test", "broken")]
+        tag_deleted.disconnect(dispatch_uid="test-broken")
+        tag_deleted.disconnect(dispatch_uid="test-record")

@@ -7,7 +7,6 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import AuditRecord
 from scada.roles import Role
-from tags import device_services
 from tags.models import DeviceCommand, DeviceType, DeviceTypeTag, Machine, Site, Tag
 from tags.services import machine_create_from_type
 from tags.values import Sample, tag_values_record
@@ -178,17 +177,34 @@ def test_it_lists_the_commands_a_client_may_send_in_device_detail(operator_clien
     assert by_id["start"]["parameters"] == {}
 
 
-def test_it_fills_active_alarms_from_registered_providers(operator_client, pump1, monkeypatch):
-    monkeypatch.setattr(device_services, "_alarm_providers", [])
-    alarm = {"id": "bearing_temp_high", "name": "Bearing Temp High", "priority": "warning"}
-    device_services.register_active_alarms_provider(lambda m: [alarm] if m.machine_id == "pump-01" else [])
+BEARING_ALARM = {"id": "bearing_temp_high", "name": "Bearing Temp High", "priority": "warning"}
 
-    def broken(machine):
-        raise RuntimeError("alarm store down")
 
-    device_services.register_active_alarms_provider(broken)
+def bearing_alarm_on_pump_01(machine):
+    """A KILN_DEVICE_ALARMS_PROVIDER for the tests below."""
+    return [BEARING_ALARM] if machine.machine_id == "pump-01" else []
+
+
+def broken_alarms_provider(machine):
+    raise RuntimeError("alarm store down")
+
+
+def test_it_fills_active_alarms_from_the_configured_provider(operator_client, pump1, settings):
+    settings.KILN_DEVICE_ALARMS_PROVIDER = f"{__name__}.bearing_alarm_on_pump_01"
     r = operator_client.get(f"{BASE}/pump-01")
-    assert r.status_code == 200 and r.json()["activeAlarms"] == [alarm]  # the broken provider is skipped
+    assert r.status_code == 200 and r.json()["activeAlarms"] == [BEARING_ALARM]
+
+
+def test_it_shows_the_device_without_alarms_when_the_provider_fails(operator_client, pump1, settings):
+    settings.KILN_DEVICE_ALARMS_PROVIDER = f"{__name__}.broken_alarms_provider"
+    r = operator_client.get(f"{BASE}/pump-01")
+    assert r.status_code == 200 and r.json()["activeAlarms"] == []
+
+
+def test_it_shows_no_active_alarms_when_no_provider_is_configured(operator_client, pump1, settings):
+    settings.KILN_DEVICE_ALARMS_PROVIDER = ""
+    r = operator_client.get(f"{BASE}/pump-01")
+    assert r.status_code == 200 and r.json()["activeAlarms"] == []
 
 
 def test_it_reads_a_device_with_a_constant_number_of_queries(operator_client, pump1, pump2, record):

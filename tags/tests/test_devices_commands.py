@@ -313,29 +313,36 @@ def test_it_lists_definition_problems_for_engineers(centrifugal):
 # --- concurrency -----------------------------------------------------------------------------------------
 
 
+class StartingPumpPlc:
+    """A write router (KILN_WRITE_ROUTER) whose PLC starts the pump: Running follows the start command."""
+
+    start_cmd_id = running_id = None  # set by the test on the instance get_write_router() built
+
+    def handles(self, tag_id):
+        return tag_id == self.start_cmd_id
+
+    def write(self, *, tag, value):
+        from tags.values import Sample, tag_values_record
+        from tags.writers import DriverWriteOutcome
+
+        tag_values_record(samples=[Sample(tag_id=tag.pk, value=value), Sample(tag_id=self.running_id, value=True)])
+        return DriverWriteOutcome(confirmed=True, readback=value)
+
+
 @pytest.mark.django_db(transaction=True)
-def test_it_runs_one_command_per_device_at_a_time(pump1, record, operator):
+def test_it_runs_one_command_per_device_at_a_time(pump1, record, operator, settings):
     # Two operators press Start at once: the preconditions and the write happen as one step per device, so
     # exactly one start is executed and the other sees the pump's state after it.
-    from tags.values import Sample, tag_values_record
-    from tags.writers import DriverWriteOutcome, get_write_router, register_write_router
+    from tags.writers import get_write_router
 
     record(pump1, Running=False, Faulted=False)
     start_cmd = Tag.objects.get(name="pump-01.StartCmd")
     running = Tag.objects.get(name="pump-01.Running")
     gate = threading.Barrier(2)
 
-    class SlowPlc:
-        def handles(self, tag_id):
-            return tag_id == start_cmd.pk
-
-        def write(self, *, tag, value):
-            # The PLC starts the pump: Running follows the start command.
-            tag_values_record(samples=[Sample(tag_id=tag.pk, value=value), Sample(tag_id=running.pk, value=True)])
-            return DriverWriteOutcome(confirmed=True, readback=value)
-
-    previous_router = get_write_router()
-    register_write_router(SlowPlc())
+    settings.KILN_WRITE_ROUTER = f"{__name__}.StartingPumpPlc"  # for this test; the drivers' router after it
+    plc = get_write_router()
+    plc.start_cmd_id, plc.running_id = start_cmd.pk, running.pk
     outcomes = []
 
     def press():
@@ -348,14 +355,11 @@ def test_it_runs_one_command_per_device_at_a_time(pump1, record, operator):
         finally:
             connection.close()
 
-    try:
-        threads = [threading.Thread(target=press) for _ in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
-    finally:
-        register_write_router(previous_router)  # the drivers app's router, for the tests that follow
+    threads = [threading.Thread(target=press) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
     assert sorted(outcomes) == ["PreconditionFailed", "executed"]
     assert Tag.objects.get(pk=start_cmd.pk).write_count == 1
 

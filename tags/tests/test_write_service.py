@@ -214,16 +214,10 @@ def test_it_still_audits_a_plc_write_when_the_tag_was_made_read_only_meanwhile(s
 
 @time_machine.travel("2026-03-01T12:10:00Z", tick=True)
 def test_it_keeps_the_newer_live_value_when_a_write_brings_an_older_sample(setpoint, supervisor, set_live,
-                                                                            monkeypatch):
+                                                                            recorded_values):
     """A lab result entered with its (earlier) sample time goes to history; the live value stays the newest,
     and only consumers that asked for backfills (the historian) see it: alarms and the live push do not."""
-    from tags import values
-
-    seen: dict[str, list] = {"historian": [], "alarms": [], "push": []}
-    monkeypatch.setattr(values, "_consumers", [])
-    values.register_value_consumer("historian", seen["historian"].extend, backfill=True)
-    values.register_value_consumer("alarms", seen["alarms"].extend)
-    values.register_value_consumer("push", seen["push"].extend)
+    seen = {name: recorder.changes for name, recorder in recorded_values.items()}
     set_live(setpoint, 80.0, ts=datetime(2026, 3, 1, 12, 0, tzinfo=UTC).timestamp())
 
     result = tag_write(tag=setpoint, value=75.5, user=supervisor, quality="GOOD",

@@ -1,9 +1,8 @@
 """manage.py demo_load: the demo plant (users, site, machines, tags, alarms, screens). Idempotent."""
 
 from django.core.management.base import BaseCommand
-from django.utils.module_loading import autodiscover_modules
 
-from scada.demo import DEMO_LOADERS
+from scada.extensions import extension_list
 from scada.redis import get_redis
 
 # Redis state that belongs to one database: Kiln's own keys, and the Celery queues whose tasks name its rows.
@@ -28,7 +27,6 @@ class Command(BaseCommand):
                 for i in range(0, len(keys), 500):
                     removed += r.delete(*keys[i:i + 500])
             self.stdout.write(f"demo: fresh database: {removed} Redis keys left by an earlier database removed")
-        autodiscover_modules("demo")
-        for _order, name, loader in sorted(DEMO_LOADERS, key=lambda item: (item[0], item[1])):
+        for _path, loader in extension_list("KILN_DEMO_LOADERS"):  # in order: later loaders use earlier rows
             summary = loader()
-            self.stdout.write(f"demo: {name}: {summary or 'ok'}")
+            self.stdout.write(f"demo: {loader.__name__.removeprefix('load_')}: {summary or 'ok'}")
