@@ -219,6 +219,7 @@ def tight_statement_timeout(hist_clean):
         options["options"] = saved
 
 
+@pytest.mark.postgresql
 def test_it_commits_a_copy_that_outlasts_the_web_statement_timeout(real_tag, tight_statement_timeout):
     # COPY of 300,000 samples takes well over 100 ms: only the writer's own timeout
     # (KILN_HISTORIAN_STATEMENT_TIMEOUT_MS) lets it through.
