@@ -58,6 +58,11 @@ class OwnRedis:
 
 @pytest.fixture
 def own_redis(tmp_path, settings):
+    from historian import writer
+
+    # The writer caches partition coverage per process; another test may have dropped the partitions since.
+    writer._coverage.ranges = []
+    writer._coverage.loaded_at = 0.0
     server = OwnRedis(tmp_path)
     server.start()
     settings.REDIS_URL = server.url
