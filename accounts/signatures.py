@@ -31,6 +31,7 @@ from accounts.models import Signature, User
 from accounts.services import password_verify
 from scada.errors import BadRequest, KilnError, PermissionDenied
 from scada.roles import Role
+from scada.text import has_nul as _has_nul
 
 logger = logging.getLogger(__name__)
 
@@ -68,22 +69,6 @@ class SignatureGrant:
     object_id: str
     content: Any
     content_hash: str
-
-
-def _has_nul(value) -> bool:
-    # The same test as tags.services.has_nul (accounts may not import tags): any string, keys included.
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, str):
-            if "\x00" in v:
-                return True
-        elif isinstance(v, dict):
-            stack.extend(v.keys())
-            stack.extend(v.values())
-        elif isinstance(v, (list, tuple)):
-            stack.extend(v)
-    return False
 
 
 def _canonical_bytes(content: Any) -> bytes:

@@ -26,6 +26,7 @@ from accounts.signatures import SignatureGrant, signature_check, signature_input
 from scada.errors import BadRequest, Conflict, KilnError, NotFound, PermissionDenied, Unprocessable
 from scada.redis import get_redis
 from scada.roles import Role
+from scada.text import has_nul
 from tags.choices import DataType, Quality
 from tags.live import live_get_many
 from tags.models import Tag
@@ -230,22 +231,6 @@ def _normalize_timestamp(timestamp) -> datetime | None:
         raise Unprocessable(f"timestamp {timestamp.strftime('%Y-%m-%dT%H:%M:%SZ')} is older than the back-fill "
                             f"window of {days} days (KILN_WRITE_BACKFILL_DAYS); nothing was written")
     return timestamp
-
-
-def has_nul(value) -> bool:
-    """True when any string in a JSON value (keys included) holds a NUL. Iterative: no depth limit to trip."""
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, str):
-            if "\x00" in v:
-                return True
-        elif isinstance(v, dict):
-            stack.extend(v.keys())
-            stack.extend(v.values())
-        elif isinstance(v, (list, tuple)):
-            stack.extend(v)
-    return False
 
 
 def _refuse_nul(tag: Tag, *, value, quality, signature, reason) -> None:
