@@ -8,6 +8,9 @@ from django.db import connection
 
 from scada.roles import Role
 
+# Fixtures that several apps' tests share (tests/fixtures.py); an app's own fixtures stay in its conftest.py.
+pytest_plugins = ["tests.fixtures"]
+
 
 def pytest_configure(config):
     engine = settings.DATABASES["default"]["ENGINE"]

@@ -125,7 +125,7 @@ class ApiErrorMiddleware:
 
 
 # Seed 004's device routes answer errors as {"error": {"code", "message", "details"}} (design.md); the codes
-# are the device API's own (tags.api.devices.ERROR_CODES), repeated here for the two statuses answered below.
+# are the device API's own (devices.api.views.ERROR_CODES), repeated here for the two statuses answered below.
 _DEVICE_ROUTE_RE = re.compile(r"^/api/sites/[^/]+/devices(/|$)")
 _DEVICE_ERROR_CODES = {400: "BAD_REQUEST", 413: "PAYLOAD_TOO_LARGE"}
 

@@ -133,6 +133,7 @@ INSTALLED_APPS = [
     "scada",
     "accounts",
     "tags",
+    "devices",
     "live",
     "drivers",
     "historian",

@@ -18,5 +18,6 @@ urlpatterns = [
     path("api/", include("alarms.api.urls")),
     path("api/", include("drivers.api.urls")),
     path("api/", include("tags.api.urls")),
+    path("api/", include("devices.api.urls")),  # seed 004: sites/{siteId}/devices/...
     path("", include("hmi.urls")),
 ]

@@ -50,6 +50,6 @@ def get_write_router() -> WriteRouter | None:
     """The router settings.KILN_WRITE_ROUTER names (one instance per process), or None when it is empty.
 
     Tests swap in a fake by overriding the setting (pytest-django's `settings` fixture), which drops the cached
-    instance; see tags/tests/conftest.py `plc_router`.
+    instance; see tests/fixtures.py `plc_router`.
     """
     return extension_backend("KILN_WRITE_ROUTER")

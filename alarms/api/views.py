@@ -30,11 +30,11 @@ from alarms.api.serializers import (
 )
 from alarms.choices import AlarmEventType, AlarmPriority, AlarmState
 from alarms.filtersets import AlarmEventFilterSet, AlarmFilterSet
+from devices.api.views import device_exception_handler
+from devices.selectors import device_get
 from scada.api.renderers import KilnJSONRenderer, iso_utc
 from scada.api.schema import ErrorSerializer
 from scada.csv_safe import csv_safe_cell
-from tags.api.devices import device_exception_handler
-from tags.device_selectors import device_get
 
 __all__ = ["AlarmViewSet", "DeviceAlarmListView", "DeviceAlarmAcknowledgeView", "AlarmCSVRenderer"]
 

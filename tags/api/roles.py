@@ -1,5 +1,5 @@
 """The minimum role for each method of the tags app's API routes:
-seed 000/003 tag routes, seed 004 device routes.
+seed 000/003 tag routes (seed 004's device routes are declared by devices/api/roles.py).
 
 scada.api.matrix merges every app's api/roles.py into the one permission matrix; a route without an entry is
 refused, and scada/tests/test_permission_matrix.py walks every URL to find one.
@@ -16,10 +16,4 @@ ROUTE_ROLES = {
     "tags-api:tag-write": {"POST": OPERATOR, "PUT": OPERATOR},
     "tags-api:tag-machine-write": {"POST": OPERATOR, "PUT": OPERATOR},
     "tags-api:tag-batch-write": {"POST": OPERATOR},
-    # Seed 004 devices: Operator+ at the route; a tag's write_role and a command's min_role are enforced by services.
-    "tags-api:device-list": {"GET": OPERATOR},
-    "tags-api:device-detail": {"GET": OPERATOR},
-    "tags-api:device-tag-list": {"GET": OPERATOR},
-    "tags-api:device-tag-detail": {"GET": OPERATOR, "PUT": OPERATOR},
-    "tags-api:device-command": {"POST": OPERATOR},
 }

@@ -6,7 +6,7 @@ so no tag can shadow them. The second segment of `tags/{machine_id}/{name}` neve
 (TagNameSegment), so `GET /api/tags/{name}/history` reaches the historian whichever app's URLs come first.
 """
 
-from django.urls import include, path, register_converter
+from django.urls import path, register_converter
 
 from tags.api import views
 
@@ -46,7 +46,4 @@ tag_urlpatterns = [
          name="tag-machine-detail"),
 ]
 
-urlpatterns = [
-    *tag_urlpatterns,
-    path("", include("tags.api.device_urls")),  # seed 004: sites/{siteId}/devices/...
-]
+urlpatterns = tag_urlpatterns

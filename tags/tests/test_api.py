@@ -624,7 +624,7 @@ def test_it_checks_every_batch_item_first_and_answers_each_when_one_in_the_middl
 
 
 def test_it_answers_503_per_item_when_the_audit_trail_fails_mid_batch(supervisor_client, setpoint, make_tag):
-    from tags.tests.conftest import audit_insert_fails
+    from tests.fixtures import audit_insert_fails
 
     make_tag("Other_SP", is_writable=True)
     with audit_insert_fails("tag.write"):

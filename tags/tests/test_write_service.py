@@ -273,7 +273,7 @@ def test_it_audits_a_wrong_signature_as_a_refused_attempt(make_tag, supervisor):
 
 
 def test_it_answers_503_and_changes_nothing_when_the_audit_trail_refuses_the_record(setpoint, supervisor):
-    from tags.tests.conftest import audit_insert_fails
+    from tests.fixtures import audit_insert_fails
 
     with audit_insert_fails("tag.write"), pytest.raises(WriteUnavailable) as exc:
         tag_write(tag=setpoint, value=42.0, user=supervisor)
@@ -283,7 +283,7 @@ def test_it_answers_503_and_changes_nothing_when_the_audit_trail_refuses_the_rec
 
 
 def test_it_never_calls_the_driver_when_the_attempt_cannot_be_recorded(setpoint, supervisor, plc_router):
-    from tags.tests.conftest import audit_insert_fails
+    from tests.fixtures import audit_insert_fails
 
     router = plc_router([setpoint])
     with audit_insert_fails("tag.write_attempt"), pytest.raises(WriteUnavailable):

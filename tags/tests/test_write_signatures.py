@@ -50,7 +50,7 @@ def test_it_stores_the_signature_with_the_attempt_before_the_plc_is_written(rele
 
 
 def test_it_stores_no_signature_when_the_attempt_cannot_be_recorded(release, supervisor, plc_router):
-    from tags.tests.conftest import audit_insert_fails
+    from tests.fixtures import audit_insert_fails
 
     router = plc_router([release])
     with audit_insert_fails("tag.write_attempt"), pytest.raises(WriteUnavailable):

@@ -1,96 +1,18 @@
 """Seed 004 device routes: device list and detail with live values and status, tag reads and writes, roles,
-404s in seed 004's error shape. Commands are in test_devices_commands.py (it reuses these fixtures)."""
+404s in seed 004's error shape. Commands are in test_commands.py; both use the fixtures of conftest.py."""
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import AuditRecord
+from devices.tests.conftest import BASE, TS, error_of
 from scada.roles import Role
-from tags.models import DeviceCommand, DeviceType, DeviceTypeTag, Machine, Site, Tag
+from tags.models import Machine, Site, Tag
 from tags.services import machine_create_from_type
 from tags.values import Sample, tag_values_record
 
 pytestmark = pytest.mark.django_db
-
-TS = 1771410600.0  # 2026-02-18T10:30:00Z, the seed's example time
-BASE = "/api/sites/demo-site/devices"
-
-
-@pytest.fixture
-def demo_site(db):
-    return Site.objects.create(site_id="demo-site", name="Demo site")
-
-
-@pytest.fixture
-def centrifugal(db):
-    """The seed's pump type: status members, measured values, an Operator setpoint, commands."""
-    dt = DeviceType.objects.create(type_id="consystence.pump.centrifugal", version="1.2.0", name="Centrifugal pump")
-    members = [
-        ("Running", "BOOL", "", {}),
-        ("Faulted", "BOOL", "", {}),
-        ("Speed", "REAL", "RPM", {"min_value": 0, "max_value": 3000}),
-        ("SpeedSetpoint", "REAL", "RPM", {"min_value": 0, "max_value": 3000, "is_writable": True,
-                                          "write_role": Role.OPERATOR}),
-        ("Current", "REAL", "A", {}),
-        ("BearingTempDE", "REAL", "°C", {}),
-        ("BearingTempNDE", "REAL", "°C", {}),
-        ("StartCmd", "BOOL", "", {"is_writable": True, "write_role": Role.OPERATOR}),
-        ("StopCmd", "BOOL", "", {"is_writable": True, "write_role": Role.OPERATOR}),
-        ("Mode", "STRING", "", {"is_writable": True}),  # a Supervisor tag (the default write role)
-    ]
-    for member, datatype, unit, extra in members:
-        DeviceTypeTag.objects.create(device_type=dt, member=member, datatype=datatype, unit=unit, **extra)
-    DeviceCommand.objects.create(
-        device_type=dt, command_id="start", name="Start",
-        preconditions=[{"condition": "!{tags.Running}", "reason": "Pump is already running"},
-                       {"condition": "!{tags.Faulted}", "reason": "Pump is faulted"}],
-        actions=[{"write": "StartCmd", "value": True}])
-    DeviceCommand.objects.create(
-        device_type=dt, command_id="stop", name="Stop",
-        preconditions=[{"condition": "{tags.Running}", "reason": "Pump is not running"}],
-        actions=[{"write": "StopCmd", "value": True}])
-    DeviceCommand.objects.create(
-        device_type=dt, command_id="set_speed", name="Set speed",
-        parameters={"speed": {"type": "REAL", "min": 0, "max": 3000}},
-        preconditions=[{"condition": "!{tags.Faulted}", "reason": "Pump is faulted"}],
-        actions=[{"write": "SpeedSetpoint", "value": "{params.speed}"}])
-    DeviceCommand.objects.create(
-        device_type=dt, command_id="set_mode", name="Set mode", min_role=Role.SUPERVISOR,
-        parameters={"mode": {"type": "STRING", "choices": ["auto", "manual"]}},
-        actions=[{"write": "Mode", "value": "{params.mode}"}])
-    return dt
-
-
-@pytest.fixture
-def pump1(demo_site, centrifugal):
-    return machine_create_from_type(machine_id="pump-01", name="Pump 1", device_type=centrifugal, site=demo_site,
-                                    location="Sump Room North", process_id="demo-pump-station")
-
-
-@pytest.fixture
-def pump2(demo_site, centrifugal):
-    return machine_create_from_type(machine_id="pump-02", name="Pump 2", device_type=centrifugal, site=demo_site,
-                                    location="Sump Room North", process_id="demo-pump-station")
-
-
-@pytest.fixture
-def record():
-    """record(machine, Member=value, ...) puts live values in place through the one values entry."""
-
-    def put(machine, quality="GOOD", ts=TS, substatus=None, **values):
-        tags = {t.member: t for t in Tag.objects.filter(machine=machine)}
-        tag_values_record(samples=[Sample(tag_id=tags[m].pk, value=v, quality=quality, substatus=substatus, ts=ts)
-                                   for m, v in values.items()])
-
-    return put
-
-
-def error_of(response, status):
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}, body
-    return body["error"]
 
 
 # --- list and detail -------------------------------------------------------------------------------------
@@ -394,10 +316,11 @@ def test_it_has_a_matrix_entry_for_every_device_route():
     from scada.api.matrix import ROUTE_ROLES
     from scada.api.routes import api_routes
 
-    device_routes = {r.view_name: r.methods for r in api_routes() if r.view_name.startswith("tags-api:device-")}
+    device_routes = {r.view_name: r.methods for r in api_routes() if r.view_name.startswith("devices-api:device-")}
     assert device_routes == {
-        "tags-api:device-list": {"GET"}, "tags-api:device-detail": {"GET"}, "tags-api:device-tag-list": {"GET"},
-        "tags-api:device-tag-detail": {"GET", "PUT"}, "tags-api:device-command": {"POST"}}
+        "devices-api:device-list": {"GET"}, "devices-api:device-detail": {"GET"},
+        "devices-api:device-tag-list": {"GET"}, "devices-api:device-tag-detail": {"GET", "PUT"},
+        "devices-api:device-command": {"POST"}}
     for name, methods in device_routes.items():
         assert {m: ROUTE_ROLES[name][m] for m in methods} == {m: Role.OPERATOR for m in methods}
 

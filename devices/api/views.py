@@ -1,6 +1,6 @@
 """Seed 004 device API: sites' device instances, their tags, tag writes and operator commands.
 
-Views validate the input and call tags.device_selectors / tags.device_services; nothing more. Errors keep seed
+Views validate the input and call devices.selectors / devices.services; nothing more. Errors keep seed
 004's shape, {"error": {"code", "message", "details"}} (design.md), with the seeds' status codes.
 """
 
@@ -11,11 +11,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from devices import selectors, services
 from scada.api.errors import exception_handler as kiln_exception_handler
 from scada.api.renderers import iso_utc
 from scada.api.serializers import StrictInputSerializer
-from tags import device_selectors as selectors
-from tags import device_services as services
 from tags.live import live_get_many
 
 __all__ = [

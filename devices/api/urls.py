@@ -1,8 +1,10 @@
-"""Seed 004 device routes, included by tags/api/urls.py (namespace `tags-api`), e.g. `tags-api:device-detail`."""
+"""Seed 004 device routes under /api/ (namespace `devices-api`, e.g. `devices-api:device-detail`), no trailing slash."""
 
 from django.urls import path
 
-from tags.api import devices
+from devices.api import views as devices
+
+app_name = "devices-api"
 
 urlpatterns = [
     path("sites/<str:site_id>/devices", devices.DeviceListView.as_view(), name="device-list"),

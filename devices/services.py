@@ -31,12 +31,12 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from accounts.audit import audit_record
+from devices.selectors import member_name, tag_live_context
 from scada.errors import BadRequest, Conflict, KilnError, NotFound, PermissionDenied, Unprocessable
 from scada.extensions import extension_backend
 from scada.redis import get_redis
 from scada.roles import Role
 from tags.choices import DataType
-from tags.device_selectors import member_name, tag_live_context
 from tags.expressions import ExpressionError
 from tags.expressions import compile as compile_expression
 from tags.live import live_get_many

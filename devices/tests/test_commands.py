@@ -7,19 +7,11 @@ import pytest
 from django.db import connection
 
 from accounts.models import AuditRecord
+from devices.services import command_definition_problems, device_command_execute
+from devices.tests.conftest import BASE, error_of
 from scada.roles import Role
-from tags.device_services import command_definition_problems, device_command_execute
 from tags.live import live_get_many
 from tags.models import DeviceCommand, Tag
-from tags.tests import test_devices as device_fixtures
-from tags.tests.test_devices import BASE, error_of
-
-# The device fixtures of test_devices.py, shared without a conftest of their own.
-demo_site = device_fixtures.demo_site
-centrifugal = device_fixtures.centrifugal
-pump1 = device_fixtures.pump1
-pump2 = device_fixtures.pump2
-record = device_fixtures.record
 
 pytestmark = pytest.mark.django_db
 
@@ -407,7 +399,7 @@ def test_it_refuses_a_string_parameter_with_a_nul_with_400_and_audits_it(supervi
 
 
 def test_it_runs_no_action_when_the_command_attempt_cannot_be_audited(operator_client, pump1, record):
-    from tags.tests.conftest import audit_insert_fails
+    from tests.fixtures import audit_insert_fails
 
     record(pump1, Running=False, Faulted=False)
     with audit_insert_fails("device.command_attempt"):
