@@ -134,7 +134,7 @@ def test_it_goes_through_the_tag_write_service_with_the_verdict_in_the_audit(plc
 def test_it_leaves_the_plc_untouched_when_the_write_attempt_cannot_be_audited(plc, setpoint_on_plc, supervisor):
     from scada.errors import KilnError
     from tags.services import tag_write
-    from tags.tests.conftest import audit_insert_fails
+    from tests.fixtures import audit_insert_fails
 
     tag, _ = setpoint_on_plc
     with audit_insert_fails("tag.write_attempt"), pytest.raises(KilnError) as exc:
