@@ -15,7 +15,7 @@ WebSockets never come here (Channels routes them); streaming responses still str
 iterates them on the event loop as before).
 
 Framework internals this relies on (tests/test_framework_overrides.py checks that they exist and pins the
-versions they were verified against; on a Django or asgiref upgrade re-check them, run tests/test_asgi_handler.py,
+versions they were verified against; on a Django or asgiref upgrade re-check them, run scada/tests/test_asgi_handler.py,
 then move the pin): `BaseHandler.load_middleware(is_async=False)`; `ASGIHandler.handle()` calling
 `self.get_response_async(request)` and sending `request_finished` through the thread-sensitive executor;
 `ThreadSensitiveContext(executor=...)` running `sync_to_async(thread_sensitive=True)` calls on that executor.
@@ -33,7 +33,7 @@ __all__ = ["VERIFIED_AGAINST", "SyncChainASGIHandler", "get_asgi_application"]
 VERIFIED_AGAINST = {"django": "5.2.19", "asgiref": "3.13.0"}
 RECHECK = ("django.core.handlers.asgi.ASGIHandler.handle/__call__ and base.BaseHandler.load_middleware(is_async=) "
            "and get_response; asgiref.sync.ThreadSensitiveContext(executor=) and how sync_to_async picks the "
-           "executor; then run tests/test_asgi_handler.py")
+           "executor; then run scada/tests/test_asgi_handler.py")
 
 
 class SyncChainASGIHandler(ASGIHandler):
@@ -59,7 +59,7 @@ class SyncChainASGIHandler(ASGIHandler):
         finally:
             # The thread is free by now, even when the client left mid-request: Django then cancels the request
             # but sends request_finished, whose receivers (close_old_connections) queue on this same executor
-            # behind the abandoned view, and handle() awaits them. (tests/test_asgi_handler.py checks it.)
+            # behind the abandoned view, and handle() awaits them. (scada/tests/test_asgi_handler.py checks it.)
             if len(self._idle) < self.max_idle_executors:
                 self._idle.append(executor)
             else:

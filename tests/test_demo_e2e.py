@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -26,15 +25,11 @@ import pytest
 from django.conf import settings
 from websockets.asyncio.client import connect
 
+from tests.servers import free_port
+
 REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Demo:
@@ -77,7 +72,7 @@ class Demo:
 @pytest.fixture
 def demo(tmp_path, _clean_redis):
     """scripts/run.sh (migrate, demo_load --fresh-database, honcho with the Procfile); stopped in any case."""
-    port, plc_port = _free_port(), _free_port()
+    port, plc_port = free_port(), free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "KILN_TEST", "DJANGO_"))},
         "DATABASE_URL": f"sqlite:///{tmp_path / 'kiln.sqlite3'}",

@@ -15,8 +15,8 @@ from websockets.asyncio.client import connect
 
 from accounts.tokens import issue_token_pair
 from alarms.services import alarm_acknowledge
-from live.tests.ws_helpers import running_daphne
 from tags.values import Sample, tag_values_record
+from tests.servers import running_daphne
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,6 +1,5 @@
 """Fixtures for the drivers app: real pymodbus servers as PLCs, tags bound to them, a sample collector."""
 
-import socket
 import threading
 import time
 
@@ -11,12 +10,7 @@ from drivers.models import Connection, TagBinding
 from drivers.plan import ConnectionSpec, Point, build_groups
 from drivers.plcsim import PlcThread, SimulatedPlc
 from tags.models import Machine, Site, Tag
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.servers import free_port
 
 
 @pytest.fixture
@@ -173,13 +167,3 @@ def poll_loop():
     for loop in loops:
         if loop.thread.is_alive():
             loop.stop()
-
-
-def wait_for(predicate, timeout=5.0, step=0.02):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return None

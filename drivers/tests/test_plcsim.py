@@ -10,8 +10,7 @@ import pytest
 from drivers.modbus import ModbusTransport
 from drivers.models import Connection, TagBinding
 from drivers.plcsim import DEMO_MAP, DemoProcess
-
-from .conftest import free_port, wait_for
+from tests.servers import free_port, wait_for
 
 BY_TAG = {e.tag: e for e in DEMO_MAP}
 

@@ -101,7 +101,7 @@ def test_it_turns_tags_bad_at_once_when_the_plc_closes_the_connection(plc, colle
 
 
 def test_it_backs_off_exponentially_up_to_the_cap(collector):
-    from .conftest import free_port
+    from tests.servers import free_port
 
     groups = make_groups({100: [(1, "holding", 0, "uint16")]})
     poller = ConnectionPoller(make_spec(free_port(), backoff_cap=1.0), groups, sink=collector, last_values=None)

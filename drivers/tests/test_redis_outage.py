@@ -17,10 +17,10 @@ import redis
 from accounts.models import AuditRecord
 from drivers import services
 from drivers.choices import ScanPeriod
-from drivers.tests.conftest import free_port, wait_for
 from historian.writer import historian_writer_run
 from scada.redis import get_redis, reset_redis_client
 from tags.live import live_get_many
+from tests.servers import free_port, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 

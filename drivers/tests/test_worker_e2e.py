@@ -19,8 +19,7 @@ from django.db import connection
 from drivers.runtime import lease_key
 from scada.redis import get_redis
 from tags.live import live_get_many
-
-from .conftest import wait_for
+from tests.servers import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,8 +10,7 @@ from drivers.writes import ModbusWriteRouter
 from scada.redis import get_redis
 from tags.live import live_get_many
 from tags.writers import DriverWriteError, get_write_router
-
-from .conftest import wait_for
+from tests.servers import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

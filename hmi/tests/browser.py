@@ -10,7 +10,6 @@ Chromium is Debian's /usr/bin/chromium (scripts/ensure-browser.sh installs it); 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -21,16 +20,12 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+from tests.servers import free_port
+
 CHROMIUM = os.environ.get("KILN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 OUTPUT = Path(settings.BASE_DIR) / "test-output"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class DaphneServer:

@@ -10,7 +10,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from accounts.tokens import issue_token_pair
-from live.tests.ws_helpers import arecord, make_tags, run, running_daphne
+from live.tests.ws_helpers import arecord, make_tags, run
+from tests.servers import running_daphne
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

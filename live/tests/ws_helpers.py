@@ -1,11 +1,6 @@
 """Helpers for the WebSocket tests: tags, tokens, a connected communicator, recording values."""
 
 import asyncio
-import contextlib
-import os
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from datetime import timedelta
@@ -14,8 +9,6 @@ from pathlib import Path
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.conf import settings
-from django.db import connection
 from rest_framework_simplejwt.tokens import AccessToken
 
 from tags.models import Machine, Site, Tag
@@ -23,49 +16,6 @@ from tags.values import Sample, tag_values_record
 
 ORIGIN = (b"origin", b"http://localhost")
 REPO = Path(__file__).resolve().parents[2]
-
-
-@contextlib.contextmanager
-def running_daphne(log_dir, *, env=None, procs=None):
-    """A real daphne serving scada.asgi on the test database and this suite's Redis db; yields its ws:// URL.
-    `env` adds environment variables; the process is appended to `procs` when given (to kill it in a test)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-        "KILN_TESTING": "1",
-        "DJANGO_SETTINGS_MODULE": "scada.settings",
-        "DB_POOL_MAX_SIZE": "4",  # pooled connections as in production (tests otherwise run without a pool)
-        **(env or {}),
-    }
-    log_path = Path(log_dir) / "daphne.log"
-    log = open(log_path, "wb")
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port),
-                             "scada.asgi:application"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    if procs is not None:
-        procs.append(proc)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(log_path.read_text())
-                time.sleep(0.1)
-        yield f"ws://127.0.0.1:{port}/ws"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def run(coro_fn):

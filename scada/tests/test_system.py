@@ -95,7 +95,7 @@ def test_it_generates_the_foundation_schema_without_warnings(tmp_path):
     # Only the foundation's own routes: other apps' views are checked by their own tests.
     env = {**os.environ, "DEBUG": "1"}
     out = tmp_path / "schema.yaml"
-    result = subprocess.run([sys.executable, "manage.py", "spectacular", "--urlconf", "tests.urls_foundation",
+    result = subprocess.run([sys.executable, "manage.py", "spectacular", "--urlconf", "scada.tests.urls_foundation",
                              "--validate", "--fail-on-warn", "--file", str(out)],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.urls_errors import SECRET_IN_TRACEBACK
+from scada.tests.urls_errors import SECRET_IN_TRACEBACK
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +63,7 @@ def test_it_answers_403_json_below_the_minimum_role(operator_client):
     assert r.json() == {"detail": "Insufficient role for this operation: requires admin or higher."}
 
 
-@pytest.mark.urls("tests.urls_errors")
+@pytest.mark.urls("scada.tests.urls_errors")
 def test_it_answers_500_json_without_a_traceback_when_an_api_view_fails(api_client):
     r = api_client.get("/api/test/explode")
     assert_detail_only(r, 500)
@@ -71,7 +71,7 @@ def test_it_answers_500_json_without_a_traceback_when_an_api_view_fails(api_clie
     assert r.json()["detail"] == f"Internal server error; request id {r['X-Request-ID']}."
 
 
-@pytest.mark.urls("tests.urls_errors")
+@pytest.mark.urls("scada.tests.urls_errors")
 def test_it_answers_500_json_when_a_plain_django_view_fails(api_client):
     r = api_client.get("/api/test/explode-plain")
     assert_detail_only(r, 500)

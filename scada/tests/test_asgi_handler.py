@@ -10,7 +10,7 @@ from django.core import signals
 
 from scada.asgi_handler import SyncChainASGIHandler
 
-pytestmark = pytest.mark.urls("tests.urls_asgi")
+pytestmark = pytest.mark.urls("scada.tests.urls_asgi")
 
 
 async def _request(app, path: str, disconnect_after: float | None = None) -> tuple[int | None, list[dict]]:

@@ -1,0 +1,76 @@
+"""Servers for tests of several apps: a free TCP port, a bounded wait, a real daphne serving scada.asgi.
+
+Shared here (not in one app's tests package) so no app's tests import another app's tests.
+"""
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout=5.0, step=0.02):
+    """predicate()'s first truthy answer within `timeout` seconds, or None."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return None
+
+
+@contextlib.contextmanager
+def running_daphne(log_dir, *, env=None, procs=None):
+    """A real daphne serving scada.asgi on the test database and this suite's Redis db; yields its ws:// URL.
+    `env` adds environment variables; the process is appended to `procs` when given (to kill it in a test)."""
+    port = free_port()
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "KILN_TESTING": "1",
+        "DJANGO_SETTINGS_MODULE": "scada.settings",
+        "DB_POOL_MAX_SIZE": "4",  # pooled connections as in production (tests otherwise run without a pool)
+        **(env or {}),
+    }
+    log_path = Path(log_dir) / "daphne.log"
+    log = open(log_path, "wb")
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port),
+                             "scada.asgi:application"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    if procs is not None:
+        procs.append(proc)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(log_path.read_text())
+                time.sleep(0.1)
+        yield f"ws://127.0.0.1:{port}/ws"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
