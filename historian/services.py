@@ -82,25 +82,23 @@ def historian_orphans_delete() -> dict[int, int]:
     cheap however much history there is; samples not rolled up yet belong to tags the writer checked. SQLite
     (the demo) has no rollups and little history: it looks at the sample tables themselves.
     """
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cur:
-            cur.execute("SELECT DISTINCT tag_id FROM historian_sample UNION SELECT DISTINCT tag_id FROM "
-                        "historian_string_sample EXCEPT SELECT id FROM tags_tag")
-            orphans = [row[0] for row in cur.fetchall()]
-        return {tag_id: historian_tag_deleted(tag_id, f"#{tag_id} (deleted)") for tag_id in orphans}
     with connection.cursor() as cur:
-        cur.execute(
-            """
-            WITH RECURSIVE ids AS (
-                (SELECT tag_id FROM historian_rollup_1h ORDER BY tag_id LIMIT 1)
-                UNION ALL
-                SELECT (SELECT h.tag_id FROM historian_rollup_1h h WHERE h.tag_id > ids.tag_id
-                        ORDER BY h.tag_id LIMIT 1)
-                FROM ids WHERE ids.tag_id IS NOT NULL
+        if connection.vendor != "postgresql":
+            cur.execute("SELECT DISTINCT tag_id FROM historian_sample UNION "
+                        "SELECT DISTINCT tag_id FROM historian_string_sample")
+        else:
+            cur.execute(
+                """
+                WITH RECURSIVE ids AS (
+                    (SELECT tag_id FROM historian_rollup_1h ORDER BY tag_id LIMIT 1)
+                    UNION ALL
+                    SELECT (SELECT h.tag_id FROM historian_rollup_1h h WHERE h.tag_id > ids.tag_id
+                            ORDER BY h.tag_id LIMIT 1)
+                    FROM ids WHERE ids.tag_id IS NOT NULL
+                )
+                SELECT tag_id FROM ids WHERE tag_id IS NOT NULL
+                """
             )
-            SELECT tag_id FROM ids WHERE tag_id IS NOT NULL
-            """
-        )
         stored = [row[0] for row in cur.fetchall()]
     from tags.models import Tag
 
