@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 STRONG = "vJ3q-8Zr_TmW2xKp0LbY7nHd5FsC1gEa9UoQ4iRt6"
 STRONG_2 = "Q9w8E7r6T5y4U3i2O1pA_sDfGhJkLzXcVbNm-0aa"
 KEY_NAMES = ("SECRET_KEY", "JWT_SIGNING_KEY", "KILN_AUDIT_KEY")

@@ -11,7 +11,7 @@ import pytest
 
 from scada.redis import reset_redis_client
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 CLOSED_PORT_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
 
