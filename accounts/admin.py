@@ -54,15 +54,11 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ReadOnlyModelAdmin):
+    """Keys are created (shown once) and revoked through the API, whose services audit both; admin only shows them."""
+
     list_display = ["name", "prefix", "user", "created", "revoked_at"]
     readonly_fields = ["prefix", "key_hash", "user", "name", "created_by", "revoked_at", "last_used_at"]
-
-    def has_add_permission(self, request):
-        return False  # keys are created through the API, which shows the key once
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(AuditRecord)
