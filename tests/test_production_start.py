@@ -22,6 +22,8 @@ def get(url):
         return response.status, response.read()
 
 
+# Its own deadline (migrate + collectstatic under a loaded CI machine) is longer than the suite's 120 s default.
+@pytest.mark.timeout(360)
 @pytest.mark.django_db
 def test_it_serves_an_hmi_page_and_its_static_files_with_debug_off(tmp_path):
     with socket.socket() as s:
