@@ -13,6 +13,8 @@ activating, clearing, becoming suppressed — go to the database through alarms.
 Delays: a condition that must hold for `on_delay` seconds starts a timer (a sorted set of due times). Every
 batch looks at the timers that are due, and the timer task (alarms.tasks, every second) does too, so a delay
 ends within one scan; the transition is stamped with the exact moment the delay ran out.
+
+What is stored in Redis, and how, is alarms.runtime; the compiled definitions are alarms.definitions.
 """
 
 from __future__ import annotations
@@ -21,156 +23,34 @@ import logging
 import random
 import threading
 import time
-from dataclasses import dataclass, field
-from enum import IntEnum
-from typing import NamedTuple
 
-import orjson
-
-from alarms.choices import AlarmEventType, AlarmKind
-from scada.redis import get_redis, version_token, version_token_move
+from alarms.choices import AlarmEventType
+from alarms.definitions import CompiledAlarm, Op, definitions_compile
+from alarms.runtime import (
+    CAS_LUA,
+    CONFIG_VERSION_KEY,
+    EPOCH_KEY,
+    RT_KEY,
+    TIMERS_KEY,
+    RuntimeState,
+    RuntimeTransition,
+    Work,
+    alarm_config_version,
+    runtime_decode,
+    runtime_encode,
+    transitions_keep,
+    transitions_kept_pop,
+)
+from scada.redis import get_redis
 from tags.live import live_get_many
-from tags.values import CONFIG_VERSION_KEY as TAGS_CONFIG_VERSION_KEY
+from tags.selectors import tag_config_version, tag_config_version_pipelined
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RuntimeTransition", "AlarmEngine", "engine", "alarms_on_values", "alarms_tick", "alarm_config_changed",
-           "RuntimeState", "Op", "RT_KEY", "EPOCH_KEY", "TIMERS_KEY", "CONFIG_VERSION_KEY", "UNAPPLIED_KEY"]
+__all__ = ["AlarmEngine", "engine", "alarms_on_values", "alarms_tick", "unapplied_drain"]
 
-# One hash tag ({alarms}) so the Lua script's keys share a Redis Cluster slot.
-RT_KEY = "kiln:{alarms}:rt"
-EPOCH_KEY = "kiln:{alarms}:epoch"
-TIMERS_KEY = "kiln:{alarms}:timers"
-CONFIG_VERSION_KEY = "kiln:alarms:config_version"
-UNAPPLIED_KEY = "kiln:alarms:unapplied"
-
-
-class Op(IntEnum):
-    """How a compiled alarm judges a value (several alarm kinds share one comparison)."""
-
-    HIGH = 1
-    LOW = 2
-    EQUAL = 3
-    NOT_EQUAL = 4
-    BAD_QUALITY = 5
-
-
-_OPS = {AlarmKind.HI: Op.HIGH, AlarmKind.HIHI: Op.HIGH, AlarmKind.LO: Op.LOW, AlarmKind.LOLO: Op.LOW,
-        AlarmKind.EQUAL: Op.EQUAL, AlarmKind.NOT_EQUAL: Op.NOT_EQUAL, AlarmKind.BAD_QUALITY: Op.BAD_QUALITY}
 MAX_DUE_PER_BATCH = 2000
 CAS_RETRIES = 5
-
-# Compare-and-set of runtime entries, with their timers, in one atomic step. ARGV[1] is a random starting epoch
-# (used only if the epoch key is missing, e.g. after a Redis restart, so it never repeats a value a process may
-# still hold), then groups of four: field, expected value ('' = absent), new value, timer ('' = leave,
-# '-' = remove, else the due time). Returns the epoch as it was before this call and the fields whose expected
-# value did not match.
-_CAS_LUA = """
-local epoch = redis.call('GET', KEYS[2])
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('SET', KEYS[2], epoch)
-end
-epoch = tonumber(epoch)
-local conflicts = {}
-local changed = 0
-for i = 2, #ARGV, 4 do
-  local f = ARGV[i]
-  local cur = redis.call('HGET', KEYS[1], f)
-  if cur == false then cur = '' end
-  if cur == ARGV[i + 1] then
-    if ARGV[i + 2] ~= cur then
-      redis.call('HSET', KEYS[1], f, ARGV[i + 2])
-      changed = 1
-    end
-    local t = ARGV[i + 3]
-    if t == '-' then
-      redis.call('ZREM', KEYS[3], f)
-    elseif t ~= '' then
-      redis.call('ZADD', KEYS[3], t, f)
-    end
-  else
-    conflicts[#conflicts + 1] = f
-  end
-end
-if changed == 1 then redis.call('INCR', KEYS[2]) end
-return {epoch, conflicts}
-"""
-
-
-@dataclass(slots=True)
-class RuntimeTransition:
-    """A change of an alarm's condition or suppression, decided by evaluation, to be applied and journaled."""
-
-    alarm_id: int
-    gen: int
-    active: bool
-    suppressed: bool
-    event: str
-    ts: float
-    value: object
-    quality: str
-
-
-@dataclass(slots=True)
-class CompiledAlarm:
-    """One enabled alarm definition on one tag, ready for evaluation without touching the database."""
-
-    alarm_id: int
-    tag_id: int
-    op: Op
-    setpoint: float
-    deadband: float
-    on_delay: float
-    off_delay: float
-    suppress: object  # tags.expressions.Expression or None
-    refs: dict  # name in the expression -> tag id (None: no such tag)
-
-
-class RuntimeState(NamedTuple):
-    """What evaluation needs of one alarm between batches. Stored in Redis as b"AS:gen:pending".
-
-    A NamedTuple rather than a dataclass: the hot loop builds one per state change and tuples are the cheapest.
-    """
-
-    active: bool
-    suppressed: bool
-    gen: int
-    pending_since: float | None  # when an on/off delay started, or None
-
-
-_INITIAL = RuntimeState(False, False, 0, None)
-
-
-@dataclass(slots=True)
-class Work:
-    """An alarm this batch changes: its runtime entry as read (for the compare-and-set) and as it will be."""
-
-    orig_raw: bytes
-    state: RuntimeState
-    transitions: list[RuntimeTransition] = field(default_factory=list)
-    timer: str | None = None  # None: derive the timer from the state; "-": remove it
-
-
-def _decode(raw: bytes | None) -> RuntimeState:
-    if not raw:
-        return _INITIAL
-    _, gen, pending = raw.split(b":")
-    return RuntimeState(raw[0] == 49, raw[1] == 49, int(gen), float(pending) if pending else None)
-
-
-def _encode(state: RuntimeState) -> bytes:
-    active, suppressed, gen, pending = state
-    return b"%d%d:%d:%s" % (active, suppressed, gen, repr(pending).encode() if pending is not None else b"")
-
-
-def alarm_config_changed() -> None:
-    """Tell every process that alarm definitions changed (their caches reload before the next batch).
-
-    A restart-safe version token (scada.redis.version_token), like tags' and drivers': a counter would start
-    again at 1 after a Redis restart and could match what a process cached before.
-    """
-    version_token_move(CONFIG_VERSION_KEY)
 
 
 class AlarmEngine:
@@ -182,7 +62,6 @@ class AlarmEngine:
         self.by_tag: dict[int, tuple[CompiledAlarm, ...]] = {}
         self.by_ref: dict[int, tuple[CompiledAlarm, ...]] = {}
         self.by_id: dict[int, CompiledAlarm] = {}
-        self.tag_of: dict[int, int] = {}
         self.epoch: int | None = None
         self.mirror: dict[int, tuple[bytes, RuntimeState]] = {}
         self.suppress_dirty = False
@@ -199,60 +78,9 @@ class AlarmEngine:
             self._cas = None
 
     def _load(self) -> None:
-        from alarms.models import Alarm
-        from alarms.services import alarm_instances_sync
-        from tags.expressions import ExpressionError
-        from tags.expressions import compile as compile_expression
-        from tags.models import Tag
-
-        alarm_instances_sync()
-        rows = list(
-            Alarm.objects.filter(definition__enabled=True).values_list(
-                "id", "tag_id", "tag__machine__machine_id", "definition__kind", "definition__setpoint",
-                "definition__deadband", "definition__on_delay", "definition__off_delay",
-                "definition__suppress_condition", "definition__device_type_tag_id",
-            )
-        )
-        compiled: list[tuple[CompiledAlarm, list[str]]] = []
-        wanted_names: set[str] = set()
-        for aid, tag_id, machine_id, kind, sp, db, on_d, off_d, cond, dtt_id in rows:
-            expr, names = None, []
-            if cond and cond.strip():
-                try:
-                    expr = compile_expression(cond, namespaces={"tags"})
-                except ExpressionError as exc:
-                    logger.error("Alarm %s: suppress condition %r does not compile (%s); ignored", aid, cond, exc)
-                if expr is not None:
-                    # On a device type member, {tags.X} is member X of the same instance.
-                    names = [(n, f"{machine_id}.{n}" if dtt_id else n) for n in expr.names("tags")]
-                    wanted_names.update(full for _, full in names)
-            c = CompiledAlarm(aid, tag_id, _OPS[kind], float(sp) if sp is not None else 0.0, float(db or 0),
-                              float(on_d or 0), float(off_d or 0), expr, {})
-            compiled.append((c, names))
-        ids_by_name = dict(Tag.objects.filter(name__in=wanted_names).values_list("name", "id")) if wanted_names else {}
-        by_tag: dict[int, list] = {}
-        by_ref: dict[int, list] = {}
-        for c, names in compiled:
-            by_tag.setdefault(c.tag_id, []).append(c)
-            if c.suppress is not None:
-                c.refs = {short: ids_by_name.get(full) for short, full in names}
-                for tid in {c.tag_id, *(t for t in c.refs.values() if t is not None)}:
-                    by_ref.setdefault(tid, []).append(c)
-        self.by_tag = {k: tuple(v) for k, v in by_tag.items()}
-        self.by_ref = {k: tuple(v) for k, v in by_ref.items()}
-        self.by_id = {c.alarm_id: c for c, _ in compiled}
-        self.tag_of = {c.alarm_id: c.tag_id for c, _ in compiled}
-        self.suppress_dirty = any(c.suppress is not None for c, _ in compiled)
-        self._forget_deleted(set(Alarm.objects.values_list("id", flat=True)))
-
-    def _forget_deleted(self, existing: set[int]) -> None:
-        r = get_redis()
-        stale = [f for f in r.hkeys(RT_KEY) if int(f) not in existing]
-        if stale:
-            pipe = r.pipeline(transaction=False)
-            pipe.hdel(RT_KEY, *stale)
-            pipe.zrem(TIMERS_KEY, *stale)
-            pipe.execute()
+        compiled = definitions_compile()
+        self.by_tag, self.by_ref, self.by_id = compiled.by_tag, compiled.by_ref, compiled.by_id
+        self.suppress_dirty = compiled.has_suppress
 
     def _sync(self, cfg, tcfg, epoch) -> None:
         if self.versions != (cfg, tcfg) or self.versions is None:
@@ -283,17 +111,17 @@ class AlarmEngine:
             for aid, active, suppressed, gen in Alarm.objects.filter(pk__in=missing).values_list(
                 "id", "active", "suppressed", "gen"
             ):
-                pipe.hsetnx(RT_KEY, aid, _encode((active, suppressed, gen, None)))
+                pipe.hsetnx(RT_KEY, aid, runtime_encode((active, suppressed, gen, None)))
             # HSETNX only fills gaps nobody has mirrored (a mirror is only ever filled after this step), so it
             # need not move the epoch.
             pipe.execute()
             raws = r.hmget(RT_KEY, ids)
         for aid, raw in zip(ids, raws, strict=True):
-            self.mirror[aid] = (raw or b"", _decode(raw))
+            self.mirror[aid] = (raw or b"", runtime_decode(raw))
 
     def _cas_script(self):
         if self._cas is None:
-            self._cas = get_redis().register_script(_CAS_LUA)
+            self._cas = get_redis().register_script(CAS_LUA)
         return self._cas
 
     # --- evaluation ---------------------------------------------------------------------------------
@@ -304,12 +132,12 @@ class AlarmEngine:
         r = get_redis()
         pipe = r.pipeline(transaction=False)
         pipe.get(CONFIG_VERSION_KEY)
-        pipe.get(TAGS_CONFIG_VERSION_KEY)
+        tag_config_version_pipelined(pipe)
         pipe.get(EPOCH_KEY)
         pipe.zrangebyscore(TIMERS_KEY, "-inf", now, start=0, num=MAX_DUE_PER_BATCH)
         cfg, tcfg, epoch, due_raw = pipe.execute()
         if cfg is None or tcfg is None:  # Redis lost the tokens (restart): set them, and reload once
-            cfg, tcfg = version_token(CONFIG_VERSION_KEY, r), version_token(TAGS_CONFIG_VERSION_KEY, r)
+            cfg, tcfg = alarm_config_version(r), tag_config_version(r)
         with self.lock:
             self._sync(cfg, tcfg, epoch)
             by_tag, by_ref = self.by_tag, self.by_ref
@@ -505,8 +333,8 @@ class AlarmEngine:
         staged = {}
         for aid, w in work.items():
             orig_raw, state = w.orig_raw, w.state
-            orig = _decode(orig_raw)
-            new_raw = _encode(state)
+            orig = runtime_decode(orig_raw)
+            new_raw = runtime_encode(state)
             if w.timer is not None:
                 timer = w.timer
             elif state.pending_since is not None:
@@ -554,9 +382,7 @@ def _apply(transitions: list[RuntimeTransition]) -> None:
         # Redis already holds the new runtime state; keep the transitions so the timer task can journal them
         # once the database is back, rather than lose them.
         logger.exception("Could not apply %d alarm transitions; kept for retry", len(transitions))
-        payload = [orjson.dumps([t.alarm_id, t.gen, t.active, t.suppressed, t.event, t.ts, t.value, t.quality],
-                                default=str) for t in transitions]
-        get_redis().rpush(UNAPPLIED_KEY, *payload)
+        transitions_keep(transitions)
 
 
 def alarms_on_values(changes) -> None:
@@ -576,10 +402,7 @@ def alarms_tick(*, now: float | None = None) -> int:
 
 def unapplied_drain(limit: int = 1000) -> int:
     """Apply transitions kept after a database failure (oldest first). Returns how many were applied."""
-    r = get_redis()
-    raw = r.lpop(UNAPPLIED_KEY, limit)
-    if not raw:
-        return 0
-    transitions = [RuntimeTransition(*orjson.loads(item)) for item in raw]
-    _apply(transitions)
+    transitions = transitions_kept_pop(limit)
+    if transitions:
+        _apply(transitions)
     return len(transitions)

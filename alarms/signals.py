@@ -4,8 +4,8 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from alarms.evaluation import alarm_config_changed
 from alarms.models import AlarmDefinition
+from alarms.runtime import alarm_config_changed
 
 
 @receiver(post_save, sender=AlarmDefinition, dispatch_uid="alarms.definition_saved")

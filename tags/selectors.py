@@ -33,7 +33,19 @@ __all__ = [
     "tag_stats",
     "live_value_dict",
     "tags_refused",
+    "tag_config_version",
+    "tag_config_version_pipelined",
 ]
+
+def tag_config_version_pipelined(pipe) -> None:
+    """Queue a read of the tag configuration version on `pipe` (a Redis pipeline).
+
+    For a caller that batches it with its own reads in one round trip (alarm evaluation, per batch). Its reply
+    is the version token, or None if Redis lost it (a restart): then call tag_config_version, which sets one.
+    Callers cache against the token and reload when it moves; they never name the key.
+    """
+    pipe.get(CONFIG_VERSION_KEY)
+
 
 # Column order of the list query; tag_list turns each tuple into the seed's list item.
 LIST_FIELDS = ("id", "machine__machine_id", "name", "datatype", "description", "unit", "is_writable", "is_active")

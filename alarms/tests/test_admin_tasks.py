@@ -8,8 +8,9 @@ from django.test import Client
 
 from accounts.models import AuditRecord
 from alarms.choices import AlarmState
-from alarms.evaluation import UNAPPLIED_KEY, engine, unapplied_drain
+from alarms.evaluation import engine, unapplied_drain
 from alarms.models import Alarm, AlarmDefinition, AlarmEvent
+from alarms.runtime import UNAPPLIED_KEY
 from alarms.tasks import alarms_timers_task
 from scada.redis import get_redis
 

@@ -6,8 +6,9 @@ import pytest
 import time_machine
 
 from alarms.choices import AlarmEventType, AlarmState
-from alarms.evaluation import EPOCH_KEY, RT_KEY, TIMERS_KEY, AlarmEngine, engine
+from alarms.evaluation import AlarmEngine, engine
 from alarms.models import Alarm, AlarmEvent
+from alarms.runtime import EPOCH_KEY, RT_KEY, TIMERS_KEY
 from alarms.tests.conftest import alarm_of
 from scada.redis import get_redis
 from tags.models import Tag
@@ -190,7 +191,7 @@ def test_it_reseeds_runtime_state_from_the_database_after_redis_loses_it(hi_alar
 
 
 def test_it_reloads_definitions_when_one_changes(hi, hi_alarm, temp, record):
-    from alarms.evaluation import alarm_config_changed
+    from alarms.runtime import alarm_config_changed
 
     record(temp, 70.0)
     hi.setpoint = 60.0
