@@ -29,7 +29,7 @@ from django.utils import timezone
 from accounts.audit import audit_canonical, audit_record
 from accounts.models import Signature, User
 from accounts.services import password_verify
-from scada.errors import BadRequest, KilnError, PermissionDenied
+from scada.errors import BadRequest, Conflict, KilnError, PermissionDenied
 from scada.roles import Role
 from scada.text import has_nul as _has_nul
 
@@ -146,7 +146,7 @@ def _audit_refused(*, signer, object_type: str, object_id: str, meaning, reason,
 
 def signature_check(*, signer, password, meaning, reason, object_type: str, object_id: Any, content: Any,
                     min_role: int | None = None, require_different_from=None,
-                    purpose: str | None = None) -> SignatureGrant:
+                    purpose: str | None = None, second_person_conflict: bool = False) -> SignatureGrant:
     """Every check of a signature, in order; returns the proven SignatureGrant or raises (and audits) the refusal.
 
     400: a NUL in password/meaning/reason, or one of them empty. 403: the account is disabled or unknown; its role
@@ -154,6 +154,8 @@ def signature_check(*, signer, password, meaning, reason, object_type: str, obje
     with the answer password_verify gives) or the account is locked; the signer already signed
     `require_different_from` (a Signature, a User, or several: the two-person rule). `purpose` names the act in a
     wrong password's `auth.login_failed` record. Stores nothing but the refusal's `signature.refused` record.
+    `second_person_conflict=True` answers the two-person rule with 409 instead of 403 (a batch's "verified by":
+    the signer may sign, only not twice; the route's contract says 409).
     """
     object_id = str(object_id)
     try:
@@ -168,7 +170,7 @@ def signature_check(*, signer, password, meaning, reason, object_type: str, obje
         signed_at = timezone.now()
         # After the password: whoever is refused here has proven who they are, so the refusal names them truly.
         if account.pk in _others(require_different_from):
-            raise PermissionDenied(SECOND_PERSON_MESSAGE)
+            raise (Conflict if second_person_conflict else PermissionDenied)(SECOND_PERSON_MESSAGE)
     except KilnError as exc:
         _audit_refused(signer=signer, object_type=object_type, object_id=object_id, meaning=meaning, reason=reason,
                        error=exc)
@@ -199,7 +201,8 @@ def signature_record(*, grant: SignatureGrant) -> Signature:
 
 
 def signature_sign(*, signer, password, meaning, reason, object_type: str, object_id: Any, content: Any,
-                   min_role: int | None = None, require_different_from=None, purpose: str | None = None) -> Signature:
+                   min_role: int | None = None, require_different_from=None, purpose: str | None = None,
+                   second_person_conflict: bool = False) -> Signature:
     """Sign `content` (what `object_type`/`object_id` is at signing time) as `signer`: check, then record.
 
     The errors of signature_check; then the Signature and its `signature.sign` audit record commit together.
@@ -207,7 +210,8 @@ def signature_sign(*, signer, password, meaning, reason, object_type: str, objec
     """
     grant = signature_check(signer=signer, password=password, meaning=meaning, reason=reason,
                             object_type=object_type, object_id=object_id, content=content, min_role=min_role,
-                            require_different_from=require_different_from, purpose=purpose)
+                            require_different_from=require_different_from, purpose=purpose,
+                            second_person_conflict=second_person_conflict)
     return signature_record(grant=grant)
 
 

@@ -138,6 +138,7 @@ INSTALLED_APPS = [
     "drivers",
     "historian",
     "alarms",
+    "batches",
     "hmi",
 ]
 

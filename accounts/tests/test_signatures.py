@@ -14,7 +14,7 @@ from accounts.signatures import (
 )
 from conftest import PASSWORD
 from scada import context
-from scada.errors import BadRequest, PermissionDenied
+from scada.errors import BadRequest, Conflict, PermissionDenied
 from scada.roles import Role
 
 pytestmark = pytest.mark.django_db
@@ -122,6 +122,14 @@ def test_it_refuses_a_second_signature_by_the_same_person(supervisor):
     assert list(Signature.objects.values_list("pk", flat=True)) == [first.pk]
 
 
+def test_the_two_person_rule_answers_409_when_the_caller_asks_for_a_conflict(supervisor):
+    first = sign(supervisor, meaning="Performed")
+    with pytest.raises(Conflict, match=r"a second person must sign") as exc:
+        sign(supervisor, meaning="Verified", require_different_from=first, second_person_conflict=True)
+    assert exc.value.status_code == 409 and Signature.objects.count() == 1
+    assert AuditRecord.objects.get(action="signature.refused").new_value["status"] == 409
+
+
 def test_it_accepts_the_second_signature_of_another_person(supervisor, engineer):
     first = sign(supervisor, meaning="Performed")
     second = sign(engineer, meaning="Verified", require_different_from=[first])
@@ -214,7 +222,8 @@ def test_it_refuses_truncate_when_the_database_does_not_allow_it(supervisor):
         with connection.cursor() as cur:
             cur.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the signer FK's deferred check would block TRUNCATE
             cur.execute("SET LOCAL kiln.allow_audit_truncate = 'off'")
-            cur.execute("TRUNCATE accounts_signature")
+            # CASCADE: other apps' records (batches, recipes) reference signatures; the trigger must still refuse.
+            cur.execute("TRUNCATE accounts_signature CASCADE")
     assert Signature.objects.count() == 1
 
 
