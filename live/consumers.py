@@ -18,12 +18,12 @@ MESSAGES_PER_WINDOW messages in RATE_WINDOW_SECONDS (subscribing costs a query).
 A subscription is one subscribe message, whatever the number of tags in it (seed: "10 concurrent subscriptions
 per client"): an HMI page subscribes its tags at once, so counting tags would cap a page at ten values.
 At most settings.KILN_WS_MAX_SUBSCRIPTIONS per client (its login session or API key) over all its connections
-in every web process, counted in Redis (live.quota); at most MAX_TAGS_PER_SUBSCRIPTION tags in each.
+in every web process, counted in Redis (live.limits, live.quota); at most MAX_TAGS_PER_SUBSCRIPTION tags in each.
 A change is delivered once per connection even when two subscriptions name its tag; it goes in a batch frame
 when any subscription naming the tag asked for batches.
 
 Slow clients: a connection keeps at most one pending frame per tag (the latest; intermediate values are
-dropped and counted). Under daphne the connection registers as a Twisted push producer on its transport
+dropped and counted; live.delivery). Under daphne the connection registers as a Twisted push producer on its transport
 (live.daphne_flow), so when the socket's buffer passes its high-water mark we stop writing and resume when it
 drains. Memory per connection is therefore bounded by its subscribed tags, never by the change rate.
 
@@ -43,12 +43,10 @@ import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from functools import partial
+from dataclasses import dataclass
 
 import orjson
 import redis
-from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -58,9 +56,10 @@ from django.utils.module_loading import import_string
 
 from accounts.ws_auth import credential_key
 from live.daphne_flow import install_flow_control
+from live.delivery import DeliveryMixin, Outbox
 from live.hub import get_hub
+from live.limits import SubscriptionLimitMixin
 from live.publisher import snapshot_entry
-from live.quota import client_key, subscription_release, subscription_reserve, subscriptions_drop
 from tags.live import live_get_many
 from tags.selectors import tags_refused
 
@@ -105,18 +104,7 @@ class Subscription:
     batch: bool
 
 
-@dataclass(slots=True)
-class _Outbox:
-    """Pending frames of one connection: the latest per tag, flushed when the socket can take them."""
-
-    pending: dict[int, tuple[float, str]] = field(default_factory=dict)
-    paused: bool = False  # the transport's buffer is over its high-water mark
-    hold: int = 0  # a subscribe is between registering and sending its snapshot
-    flushing: bool = False
-    conflated: int = 0  # intermediate values dropped for this connection
-
-
-class LiveConsumer(AsyncJsonWebsocketConsumer):
+class LiveConsumer(SubscriptionLimitMixin, DeliveryMixin, AsyncJsonWebsocketConsumer):
     """One WebSocket connection: its subscriptions, its outbox, its credential."""
 
     # Client message type → method; other apps add theirs in settings.KILN_LIVE_MESSAGE_HANDLERS.
@@ -135,7 +123,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self._quota_dropped = False
         self.refs: dict[int, int] = {}  # tag id → number of subscriptions naming it
         self.batch_refs: dict[int, int] = {}  # tag id → number of batch subscriptions naming it
-        self.outbox = _Outbox()
+        self.outbox = Outbox()
         self.closing = False
         self.flow_controlled = False
         self.hub = None
@@ -262,71 +250,6 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if "id" in request:
             doc["id"] = request["id"]
         await self.send_json(doc)
-
-    # --- subscription limit (per client, shared with other apps' subscriptions) -------------------------------
-
-    @property
-    def max_subscriptions(self) -> int:
-        return int(settings.KILN_WS_MAX_SUBSCRIPTIONS)
-
-    def subscriptions_used(self) -> int:
-        """This connection's subscriptions (the client's total is in Redis, over all its connections)."""
-        return len(self.subscriptions) + self.extra_subscriptions + self._reserved
-
-    def quota_entry(self) -> tuple[str, str, int] | None:
-        """(client, connection, subscriptions held) for the hub's renewal of this connection's count."""
-        if self.principal is None or self.closing:
-            return None
-        return client_key(self.principal), self.channel_name, self.subscriptions_used()
-
-    async def _take_slot(self, request: dict) -> bool:
-        """Take one slot of the client's limit (all its connections, all processes), or answer why not."""
-        try:
-            taken, used = await _off_loop_sync(subscription_reserve, client=client_key(self.principal),
-                                               conn=self.channel_name, held=self.subscriptions_used(),
-                                               limit=self.max_subscriptions)
-        except redis.RedisError:
-            logger.warning("Subscription count unavailable; subscription not made", exc_info=True)
-            await self.send_error("Subscriptions cannot be counted right now; try again.", request)
-            return False
-        if not taken:
-            await self.send_error(
-                f"At most {self.max_subscriptions} subscriptions per client (this token has {used} over all its "
-                f"connections); unsubscribe one first.", request, limit=self.max_subscriptions, used=used)
-            return False
-        self._reserved += 1
-        return True
-
-    async def _quota_sync(self) -> None:
-        """Write this connection's count after an unsubscribe (a failure is healed by the hub's renewal)."""
-        if self.principal is None:
-            return
-        try:
-            await _off_loop_sync(subscription_release, client=client_key(self.principal), conn=self.channel_name,
-                                 count=self.subscriptions_used())
-        except redis.RedisError:
-            logger.warning("Subscription count not updated; the next renewal will", exc_info=True)
-
-    async def _quota_drop(self) -> None:
-        if self.principal is None or self._quota_dropped:
-            return
-        self._quota_dropped = True
-        try:
-            await _off_loop_sync(subscriptions_drop, client=client_key(self.principal), conn=self.channel_name)
-        except redis.RedisError:
-            logger.warning("Subscription count of a closed socket not removed; it expires on its own")
-
-    async def reserve_subscription(self, request: dict) -> bool:
-        """For other apps' subscriptions (alarms): take a slot, or answer the limit error and return False."""
-        if not await self._take_slot(request):
-            return False
-        self._reserved -= 1
-        self.extra_subscriptions += 1
-        return True
-
-    def release_subscription(self) -> None:
-        self.extra_subscriptions = max(0, self.extra_subscriptions - 1)
-        asyncio.ensure_future(self._quota_sync())
 
     # --- handlers --------------------------------------------------------------------------------------------
 
@@ -499,64 +422,6 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             del self.subscriptions[sub.id]
         self.hub.unwatch(self, gone_ids)
         return gone_names
-
-    # --- delivery (called by the LiveHub) --------------------------------------------------------------------
-
-    def offer(self, tag_id: int, ts: float, frame: str) -> None:
-        pending = self.outbox.pending
-        if tag_id in pending:
-            self.outbox.conflated += 1
-        pending[tag_id] = (ts, frame)
-
-    async def flush(self) -> None:
-        """Send what is pending: batch-mode tags as one frame, the others one message each.
-
-        Stops as soon as the transport says it is full; what is left stays pending (latest value per tag) until
-        the transport drains and resumeProducing() calls flush again.
-        """
-        box = self.outbox
-        if box.flushing:
-            return  # the running flush loops until the outbox is empty or paused
-        box.flushing = True
-        try:
-            send = self.base_send
-            while box.pending and not box.paused and not box.hold and not self.closing:
-                pending, box.pending = box.pending, {}
-                batch_refs = self.batch_refs
-                if batch_refs:
-                    batched = [f for tid, (_, f) in pending.items() if tid in batch_refs]
-                    if batched:
-                        await send({"type": "websocket.send",
-                                    "text": '{"type":"batch","updates":[' + ",".join(batched) + "]}"})
-                    items = [(tid, v) for tid, v in pending.items() if tid not in batch_refs]
-                else:
-                    items = list(pending.items())
-                for i, (_, (_, frame)) in enumerate(items):
-                    await send({"type": "websocket.send", "text": frame})
-                    if box.paused:
-                        # The socket is backed up: keep the rest, unless a newer value arrived meanwhile.
-                        for tid, value in items[i + 1:]:
-                            box.pending.setdefault(tid, value)
-                        break
-        except Exception as exc:
-            # The client went away between its last frame and the disconnect event that is on its way (daphne:
-            # "Attempt to send on a closed protocol"). Stop delivering now; disconnect() cleans up the rest.
-            logger.debug("WebSocket gone while pushing: %s", exc)
-            self._gone()
-        finally:
-            box.flushing = False
-
-    def _gone(self) -> None:
-        self.closing = True
-        self.outbox.pending.clear()
-        if self.hub is not None:
-            self.hub.detach(self, list(self.refs))
-
-
-async def _off_loop_sync(fn, **kwargs):
-    """A Redis call in the loop's thread pool (not the single thread database_sync_to_async shares)."""
-    return await sync_to_async(partial(fn, **kwargs), thread_sensitive=False)()
-
 
 def _tag_ids_by_name(names: list[str]) -> dict[str, int]:
     from tags.models import Tag

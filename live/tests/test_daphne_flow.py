@@ -10,8 +10,8 @@ from daphne.server import Server
 from twisted.internet import tcp
 from twisted.internet.testing import StringTransport
 
-from live.consumers import _Outbox
 from live.daphne_flow import TransportFlow, daphne_transport, install_flow_control
+from live.delivery import Outbox
 
 
 class _Producer:
@@ -64,7 +64,7 @@ def test_it_takes_over_the_transports_producer_and_passes_calls_on_to_daphnes():
     protocol = _Protocol()
     daphnes = _Producer()
     protocol.transport.registerProducer(daphnes, True)
-    consumer = SimpleNamespace(base_send=_send_from_daphne(protocol), outbox=_Outbox())
+    consumer = SimpleNamespace(base_send=_send_from_daphne(protocol), outbox=Outbox())
 
     assert install_flow_control(consumer)
     flow = protocol.transport.producer
@@ -85,5 +85,5 @@ def test_it_leaves_a_send_that_is_not_daphnes_without_flow_control():
     async def send(message):
         pass
 
-    consumer = SimpleNamespace(base_send=send, outbox=_Outbox())
+    consumer = SimpleNamespace(base_send=send, outbox=Outbox())
     assert not install_flow_control(consumer)
