@@ -11,7 +11,7 @@ import pytest
 from django.db import OperationalError, connection
 
 from accounts.models import AuditRecord
-from historian import writer
+from historian import writer_store
 from historian.buffer import buffer_append_rows
 from historian.constants import BUFFER_COUNT, BUFFER_STREAM, WRITER_LEASE
 from historian.models import HistorianSample, HistorianStringSample, HistorianWriterCheckpoint
@@ -74,7 +74,7 @@ def test_it_keeps_the_entries_when_sqlite_is_locked(real_tag, monkeypatch):
     def locked(*args, **kwargs):
         raise OperationalError("database is locked")
 
-    monkeypatch.setattr(writer, "_commit_other", locked)
+    monkeypatch.setattr(writer_store, "commit_other", locked)
     run = historian_writer_run()
     assert run.error == "OperationalError: database is locked"
     assert get_redis().xlen(BUFFER_STREAM) == 1 and int(get_redis().get(BUFFER_COUNT)) == 1

@@ -8,9 +8,9 @@ import pytest
 import redis
 from django.db import connection
 
-from historian import writer
+from historian import writer, writer_store
 from historian.buffer import buffer_append_rows
-from historian.constants import BUFFER_COUNT, BUFFER_DROPPED, BUFFER_STREAM
+from historian.constants import BUFFER_COUNT, BUFFER_DROPPED, BUFFER_STREAM, WRITER_LEASE_KEY
 from historian.models import HistorianDirtyRange, HistorianSample, HistorianStringSample, HistorianWriterCheckpoint
 from historian.partitions import partition_compact, partitions_ensure_for_times, partitions_list
 from historian.writer import DEAD_LETTER_STREAM, encode_copy_binary, historian_writer_run
@@ -57,7 +57,7 @@ def test_it_keeps_the_entries_when_the_database_fails(real_tag, monkeypatch):
     def down(cur, ids):
         raise psycopg.errors.DiskFull("could not extend file: No space left on device")
 
-    monkeypatch.setattr(writer, "_tag_kinds", down)
+    monkeypatch.setattr(writer_store, "_tag_kinds", down)
     run = historian_writer_run()
     assert run.error.startswith("DiskFull")
     assert get_redis().xlen(BUFFER_STREAM) == 1 and int(get_redis().get(BUFFER_COUNT)) == 1
@@ -162,7 +162,7 @@ def test_it_takes_turns_with_another_writer(real_tag):
     _append(real_tag.pk, [(time.time(), 1.0)])
     other = psycopg.connect(_dsn(), autocommit=True)
     try:
-        other.execute("SELECT pg_advisory_lock(%s)", [writer.WRITER_LEASE_KEY])
+        other.execute("SELECT pg_advisory_lock(%s)", [WRITER_LEASE_KEY])
         assert historian_writer_run().lease is False
     finally:
         other.close()  # a writer that dies releases the lease with its connection
