@@ -1,7 +1,8 @@
 """Tag services: the one write path for tag values, and the audited configuration changes of tags and machines.
 
 A package split along its seams; `from tags.services import X` keeps working for every name below.
-- `writes`: `tag_write`, `tag_write_batch`, and their two phases `tag_write_check` / `tag_write_apply`.
+- `writes`: `tag_write`, `tag_write_batch`, and their two phases `tag_write_check` (in `write_checks`) /
+  `tag_write_apply`.
 - `config`: `tag_create`, `tag_update`, `tag_delete`, `tags_set_active`, machines from device types.
 - `parsing`: `datatype_parse`, `quality_parse`, `role_parse`, shared by the API, admin and filters.
 """
