@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from alarms.choices import ANNUNCIATED_STATES, PRIORITY_RANK, AlarmEventType
@@ -16,6 +16,7 @@ from scada.errors import BadRequest, NotFound
 __all__ = [
     "alarm_queryset", "alarm_active_queryset", "alarm_get", "alarm_summary", "alarms_snapshot",
     "device_alarm_dict", "device_alarms", "device_alarm_get", "alarm_event_queryset", "alarm_event_dict",
+    "alarm_events_between",
     "alarm_kpis", "FLOOD_THRESHOLD", "CHATTER_COUNT", "CHATTER_SECONDS", "STALE_AFTER",
 ]
 
@@ -154,6 +155,18 @@ def alarm_event_dict(e: AlarmEvent) -> dict:
         "reason": e.reason or None,
         "recorded_at": iso_utc(e.created),
     }
+
+
+def alarm_events_between(*, start: datetime, end: datetime | None, machine_ids=(), tag_names=(),
+                         limit: int = 10_000) -> list[dict]:
+    """Journal rows in [start, end] (end None: up to now) on these machines or tags, oldest first, as
+    alarm_event_dict; at most `limit` (a batch record's "alarms during the batch": raised, acknowledged,
+    shelved...)."""
+    queryset = AlarmEvent.objects.filter(ts__gte=start)
+    if end is not None:
+        queryset = queryset.filter(ts__lte=end)
+    queryset = queryset.filter(Q(machine_id__in=list(machine_ids)) | Q(tag_name__in=list(tag_names)))
+    return [alarm_event_dict(e) for e in queryset.order_by("ts", "id")[:limit]]
 
 
 # --- KPIs (ISA-18.2 section 16 measures) ----------------------------------------------------------------

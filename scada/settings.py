@@ -343,6 +343,9 @@ SPECTACULAR_SETTINGS = {
         "securitySchemes": {"jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT or API key"}}
     },
     "AUTHENTICATION_WHITELIST": [],
+    # Two apps have a `status` choice field (devices' machine status, batches' status): name each enum.
+    "ENUM_NAME_OVERRIDES": {"BatchStatusEnum": "batches.choices.BatchStatus",
+                            "MachineStatusEnum": "tags.choices.MachineStatus"},
 }
 
 # --- Channels (WebSocket). socket_timeout: redis-py 8 would otherwise time out idle reads after 5 s. ---

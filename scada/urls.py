@@ -16,6 +16,7 @@ urlpatterns = [
     # `history`, `write`, `stats`, `batch`; scada/tests/test_urls.py proves it with the order reversed).
     path("api/", include("historian.api.urls")),
     path("api/", include("alarms.api.urls")),
+    path("api/", include("batches.api.urls")),
     path("api/", include("drivers.api.urls")),
     path("api/", include("tags.api.urls")),
     path("api/", include("devices.api.urls")),  # seed 004: sites/{siteId}/devices/...

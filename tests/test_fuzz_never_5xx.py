@@ -89,7 +89,7 @@ queries = st.dictionaries(st.sampled_from(QUERY), st.one_of(text, number.map(str
 
 # A real object for each path parameter name, so the known cases get past the 404 to the code behind it.
 REAL_PARAMS = {"name": "Fuzz_Real", "machine_id": "fuzz-m1", "site_id": "fuzz-site", "device_id": "fuzz-m1",
-               "tag_name": "Fuzz_Real", "command_id": "stop", "pk": "1", "alarm_id": "1"}
+               "tag_name": "Fuzz_Real", "command_id": "stop", "pk": "1", "alarm_id": "1", "position": "1"}
 KNOWN = [
     # (path parameters: "nul" or "real", query, body)
     ("nul", {}, {"value": "a\x00b", "name": "n\x00"}),
@@ -128,7 +128,19 @@ def fuzz_world(db, settings):
         user.set_unusable_password()
         user.save()
         users[role] = user
+    _fuzz_batch(machine, users[Role.ADMIN])
     return users
+
+
+def _fuzz_batch(machine, user):
+    # Batch 1, running at its phase 1, so batch routes (pk 1, position 1) reach their services.
+    from batches.models import Batch, BatchPhase, Recipe, RecipePhase
+
+    recipe = Recipe.objects.create(name="fuzz-recipe")
+    phase = RecipePhase.objects.create(recipe=recipe, position=1, name="one", requirement="value", value_max=10)
+    batch = Batch.objects.create(pk=1, recipe=recipe, machine=machine, lot="fuzz", started_by=user,
+                                 started_at=machine.created, current_phase=1)
+    BatchPhase.objects.create(batch=batch, phase=phase, position=1, status="active", started_at=machine.created)
 
 
 def _client(user):

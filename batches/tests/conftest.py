@@ -52,3 +52,19 @@ def draft_recipe(reactor_tags, reactor, admin_user):
 def approved_recipe(draft_recipe, engineer):
     return recipe_approve(recipe=draft_recipe, user=engineer, password=PASSWORD, meaning="Approved",
                           reason="QA release")
+
+
+@pytest.fixture
+def complete_batch(approved_recipe, supervisor, operator):
+    """A batch of the approved recipe run through all its phases (status complete, awaiting its signature)."""
+    from batches.services import batch_phase_complete, batch_start
+
+    batch = batch_start(recipe="reactor-heat-cycle", machine_id="reactor-01", lot="L-100",
+                        parameters={"target_temp": 90}, user=supervisor)
+    batch_phase_complete(batch=batch, position=1, user=operator, action="confirm")
+    batch_phase_complete(batch=batch, position=2, user=operator, action="confirm")
+    return batch_phase_complete(batch=batch, position=3, user=operator, action="enter", value=40)
+
+
+def signature(password=PASSWORD, meaning="Reviewed and released", reason="End of batch review"):
+    return {"password": password, "meaning": meaning, "reason": reason}
