@@ -26,7 +26,8 @@ from typing import Any
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from accounts.audit import audit_canonical, audit_record
+from accounts.audit import audit_record
+from accounts.audit_hashing import audit_canonical
 from accounts.models import Signature, User
 from accounts.services import password_verify
 from scada.errors import BadRequest, Conflict, KilnError, PermissionDenied
@@ -72,8 +73,9 @@ class SignatureGrant:
 
 
 def _canonical_bytes(content: Any) -> bytes:
-    # What the audit trail stores is what PostgreSQL's jsonb gives back unchanged (accounts.audit.audit_canonical),
-    # so the stored content re-serializes to the same bytes: sorted keys, no spaces, ASCII only.
+    # What the audit trail stores is what PostgreSQL's jsonb gives back unchanged
+    # (accounts.audit_hashing.audit_canonical), so the stored content re-serializes to the same bytes: sorted
+    # keys, no spaces, ASCII only.
     return json.dumps(audit_canonical(content), sort_keys=True, ensure_ascii=True, separators=(",", ":"),
                       allow_nan=False).encode()
 

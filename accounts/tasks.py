@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from accounts.audit import audit_checkpoint_create
+from accounts.audit_integrity import audit_checkpoint_create
 
 
 @shared_task(name="accounts.tasks.audit_checkpoint_task", acks_late=True, time_limit=60, ignore_result=True)

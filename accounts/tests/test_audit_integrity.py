@@ -13,18 +13,9 @@ from django.db import DatabaseError, connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accounts.audit import (
-    GENESIS_HASH,
-    AuditEntry,
-    audit_canonical,
-    audit_checkpoint_create,
-    audit_checkpoints_load,
-    audit_legacy_seal,
-    audit_record,
-    audit_record_many,
-    audit_verify,
-    compute_hash,
-)
+from accounts.audit import AuditEntry, audit_legacy_seal, audit_record, audit_record_many
+from accounts.audit_hashing import GENESIS_HASH, audit_canonical, compute_hash
+from accounts.audit_integrity import audit_checkpoint_create, audit_checkpoints_load, audit_verify
 from accounts.models import AuditCheckpoint, AuditRecord
 
 pytestmark = pytest.mark.django_db

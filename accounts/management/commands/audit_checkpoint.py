@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from accounts.audit import audit_checkpoint_create
+from accounts.audit_integrity import audit_checkpoint_create
 
 
 class Command(BaseCommand):

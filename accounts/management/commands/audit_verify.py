@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.audit import audit_checkpoints_load, audit_verify
+from accounts.audit_integrity import audit_checkpoints_load, audit_verify
 
 
 class Command(BaseCommand):
