@@ -430,12 +430,13 @@ KILN_TAG_VALIDATORS = ["drivers.models.tag_fits_its_binding"]
 KILN_DEVICE_ALARMS_PROVIDER = "alarms.selectors.device_alarms"
 # Components of /api/system/status after database, Redis and Celery, in this order; each returns (name, dict).
 KILN_STATUS_PROVIDERS = ["drivers.selectors.drivers_status_provider", "historian.buffer.historian_status_provider"]
-# `manage.py demo_load` runs these in order: users, plant tags, drivers, alarms (on the plant's tags), screens.
+# `manage.py demo_load` runs these in order: users, plant tags, drivers, alarms (on the plant's tags), recipes, screens.
 KILN_DEMO_LOADERS = [
     "accounts.demo.load_users",
     "tags.demo.load_plant",
     "drivers.demo.load_drivers",
     "alarms.demo.load_alarms",
+    "batches.demo.load_recipes",
     "hmi.demo.load_screens",
 ]
 
