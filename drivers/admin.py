@@ -6,7 +6,7 @@ from django.forms.models import BaseInlineFormSet
 
 from accounts.admin_base import AuditedModelAdmin
 from drivers import codec
-from drivers.models import Connection, TagBinding
+from drivers.models import Connection, NodeBinding, TagBinding
 from drivers.services import config_change_audit
 
 
@@ -49,30 +49,50 @@ class TagBindingInline(admin.TabularInline):
     show_change_link = True
 
 
+class NodeBindingInline(admin.TabularInline):
+    model = NodeBinding
+    extra = 0
+    fields = ["tag", "node_id", "variant", "sampling_interval", "deadband", "browse_path"]
+    raw_id_fields = ["tag"]
+    show_change_link = True
+
+
 @admin.register(Connection)
 class ConnectionAdmin(DriverConfigAdmin):
     list_display = ["name", "protocol", "host", "port", "unit_id", "timeout", "enabled"]
     list_filter = ["protocol", "enabled"]
-    search_fields = ["name", "host", "description"]
+    search_fields = ["name", "host", "description", "endpoint_url"]
     fieldsets = (
         (None, {"fields": ("name", "description", "protocol", "enabled")}),
-        ("Where", {"fields": ("host", "port", "unit_id")}),
-        ("Timing", {"fields": ("timeout", "retries", "backoff_cap", "merge_gap")}),
+        ("Modbus TCP", {"fields": ("host", "port", "unit_id", "retries", "merge_gap")}),
+        ("OPC UA", {"fields": ("endpoint_url", "security", "server_certificate_sha256", "username", "password_env",
+                               "session_timeout", "publishing_interval"),
+                    "description": "Only for protocol OPC UA; host and port follow the endpoint URL."}),
+        ("Timing", {"fields": ("timeout", "backoff_cap")}),
     )
-    inlines = [TagBindingInline]
+    inlines = [TagBindingInline, NodeBindingInline]
+
+    def get_inlines(self, request, obj):
+        # Bindings of the connection's own protocol only (a new connection gets them once its protocol is saved).
+        if obj is None:
+            return []
+        return [NodeBindingInline] if obj.protocol == "opcua" else [TagBindingInline]
 
     def save_formset(self, request, form, formset, change):
         # Each binding is its own configuration object: one record per binding, not one for the connection.
         instances = formset.save(commit=False)
         for obj in formset.deleted_objects:
-            config_change_audit(user=request.user, action="driver.tagbinding_delete", obj=obj,
+            config_change_audit(user=request.user, action=f"driver.{obj._meta.model_name}_delete", obj=obj,
                                 changed={"deleted": str(obj)})
             obj.delete()
         for obj in instances:
             created = obj.pk is None
             obj.save()
-            config_change_audit(user=request.user, action=f"driver.tagbinding_{'create' if created else 'update'}",
-                                obj=obj, changed={"tag": obj.tag.name, "table": obj.table, "address": obj.address})
+            model = obj._meta.model_name
+            changed = ({"tag": obj.tag.name, "node_id": obj.node_id} if isinstance(obj, NodeBinding)
+                       else {"tag": obj.tag.name, "table": obj.table, "address": obj.address})
+            config_change_audit(user=request.user, action=f"driver.{model}_{'create' if created else 'update'}",
+                                obj=obj, changed=changed)
         formset.save_m2m()
 
 
@@ -89,3 +109,18 @@ class TagBindingAdmin(DriverConfigAdmin):
         ("Scaling raw → engineering units (all four, or none)", {"fields": ("raw_low", "raw_high", "eu_low",
                                                                            "eu_high")}),
     )
+
+
+@admin.register(NodeBinding)
+class NodeBindingAdmin(DriverConfigAdmin):
+    list_display = ["tag", "connection", "node_id", "variant", "sampling_interval", "deadband"]
+    list_filter = ["connection", "variant"]
+    search_fields = ["tag__name", "node_id", "browse_path"]
+    list_select_related = ["tag", "connection"]
+    raw_id_fields = ["tag"]
+    fields = ["tag", "connection", "node_id", "browse_path", "variant", "sampling_interval", "deadband"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "connection":
+            kwargs["queryset"] = Connection.objects.filter(protocol="opcua")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

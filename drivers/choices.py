@@ -4,9 +4,35 @@ from django.db import models
 
 
 class Protocol(models.TextChoices):
-    # One protocol for now; the poller talks to a small transport contract (drivers.modbus.ModbusTransport)
-    # so OPC UA or MQTT can follow as further choices with their own transport.
+    # Each protocol has its loop backend, named in settings.KILN_DRIVER_BACKENDS (drivers.backends).
     MODBUS_TCP = "modbus_tcp", "Modbus TCP"
+    OPCUA = "opcua", "OPC UA"
+
+
+class OpcuaSecurity(models.TextChoices):
+    """Security policy and message mode of an OPC UA session (asyncua's security string names them)."""
+
+    NONE = "none", "None (no signing, no encryption)"
+    SIGN = "Basic256Sha256_Sign", "Basic256Sha256 — Sign"
+    SIGN_ENCRYPT = "Basic256Sha256_SignAndEncrypt", "Basic256Sha256 — Sign and encrypt"
+
+
+class OpcuaVariant(models.TextChoices):
+    """The OPC UA built-in type a node is written as. `auto`: the type the node's value has on the server."""
+
+    AUTO = "auto", "auto (the node's own type)"
+    BOOLEAN = "Boolean", "Boolean"
+    SBYTE = "SByte", "SByte"
+    BYTE = "Byte", "Byte"
+    INT16 = "Int16", "Int16"
+    UINT16 = "UInt16", "UInt16"
+    INT32 = "Int32", "Int32"
+    UINT32 = "UInt32", "UInt32"
+    INT64 = "Int64", "Int64"
+    UINT64 = "UInt64", "UInt64"
+    FLOAT = "Float", "Float"
+    DOUBLE = "Double", "Double"
+    STRING = "String", "String"
 
 
 class Table(models.TextChoices):

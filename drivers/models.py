@@ -5,7 +5,7 @@ configuration version moves (drivers.runtime.config_version), never per cycle.
 """
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -18,6 +18,8 @@ from drivers.choices import (
     WRITABLE_TABLES,
     ByteOrder,
     DataType,
+    OpcuaSecurity,
+    OpcuaVariant,
     Protocol,
     ScanPeriod,
     Table,
@@ -26,7 +28,13 @@ from drivers.choices import (
 from scada.models import BaseModel
 from tags.models import slug_validator
 
-__all__ = ["Connection", "TagBinding"]
+__all__ = ["Connection", "TagBinding", "NodeBinding", "NODE_ID_RE"]
+
+# An OPC UA NodeId in its string form (ns=2;s=Line1.Temp, i=2258, nsu=urn:x;s=..., g=<guid>, b=<base64>).
+# Checked here without importing asyncua: the web process never loads the OPC UA stack for a form.
+NODE_ID_RE = (r"^((ns=\d{1,5}|nsu=[^;\x00]{1,400});)?"
+              r"(i=\d{1,10}|s=[^\x00]{1,400}|g=[0-9A-Fa-f-]{36}|b=[A-Za-z0-9+/=]{1,400})$")
+ENV_NAME_RE = r"^[A-Z_][A-Z0-9_]{0,99}$"
 
 
 class Connection(BaseModel):
@@ -39,7 +47,8 @@ class Connection(BaseModel):
     name = models.CharField(max_length=64, unique=True, validators=[slug_validator])
     description = models.CharField(max_length=500, blank=True)
     protocol = models.CharField(max_length=16, choices=Protocol.choices, default=Protocol.MODBUS_TCP)
-    host = models.CharField(max_length=255, help_text="PLC host name or IP address.")
+    host = models.CharField(max_length=255, blank=True,
+                            help_text="PLC host name or IP address (OPC UA: taken from the endpoint URL).")
     port = models.PositiveIntegerField(default=502, validators=[MinValueValidator(1), MaxValueValidator(65535)])
     unit_id = models.PositiveSmallIntegerField(
         default=1, validators=[MaxValueValidator(255)], help_text="Modbus unit (device) id, 0–255."
@@ -63,6 +72,27 @@ class Connection(BaseModel):
                   "A read the PLC refuses is split per tag automatically.",
     )
     enabled = models.BooleanField(default=True)
+    # --- OPC UA (protocol "opcua"); see docs/drivers.md ---
+    endpoint_url = models.CharField(
+        max_length=500, blank=True, help_text="OPC UA endpoint, e.g. opc.tcp://10.0.0.5:4840/plant (OPC UA only).")
+    security = models.CharField(
+        max_length=40, choices=OpcuaSecurity.choices, default=OpcuaSecurity.NONE,
+        help_text="Signed or encrypted sessions use Kiln's application certificate (made on first use in "
+                  "KILN_OPCUA_PKI_DIR) and need the server's certificate trusted below.")
+    server_certificate_sha256 = models.CharField(
+        max_length=64, blank=True, validators=[RegexValidator(r"^[0-9a-f]{64}$", "64 lower-case hex digits.")],
+        help_text="SHA-256 fingerprint of the server certificate an engineer trusts. Empty: a secure session is "
+                  "refused and the connection's last error shows the fingerprint the server presented.")
+    username = models.CharField(max_length=200, blank=True, help_text="Empty: anonymous.")
+    password_env = models.CharField(
+        max_length=100, blank=True, validators=[RegexValidator(ENV_NAME_RE, "An environment variable name.")],
+        help_text="Name of the environment variable holding the password (secrets never go in the database).")
+    session_timeout = models.FloatField(
+        default=60.0, validators=[MinValueValidator(1), MaxValueValidator(3600)],
+        help_text="OPC UA session timeout, seconds.")
+    publishing_interval = models.PositiveIntegerField(
+        default=100, validators=[MinValueValidator(10), MaxValueValidator(60000)],
+        help_text="OPC UA subscription publishing interval, ms: how often the server sends the changes it sampled.")
 
     class Meta:
         ordering = ["name"]
@@ -76,6 +106,28 @@ class Connection(BaseModel):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        if self.protocol == Protocol.OPCUA:
+            from urllib.parse import urlsplit
+
+            url = (self.endpoint_url or "").strip()
+            try:
+                parts = urlsplit(url)
+                port = parts.port or 4840
+            except ValueError:
+                parts, port = None, None
+            if parts is None or parts.scheme != "opc.tcp" or not parts.hostname or port is None:
+                raise ValidationError({"endpoint_url": "An OPC UA endpoint looks like opc.tcp://host:4840/path."})
+            # host and port follow the endpoint, so the status API and the admin list show where it is.
+            self.endpoint_url, self.host, self.port = url, parts.hostname, port
+            if self.username and not self.password_env:
+                raise ValidationError({"password_env": "A user name needs the variable holding its password."})
+        else:
+            if not self.host:
+                raise ValidationError({"host": "A Modbus connection needs the PLC's host."})
+            if self.endpoint_url:
+                raise ValidationError({"endpoint_url": "Only OPC UA connections have an endpoint URL."})
 
 
 class TagBinding(BaseModel):
@@ -166,12 +218,17 @@ class TagBinding(BaseModel):
                     f"Addresses {self.address}–{self.address + count - 1} ({count} "
                     f"{'bits' if self.table in BIT_TABLES else 'registers'}) exceed the "
                     f"{Table(self.table).label} table (0–{MAX_ADDRESS}).")})
+        if self.connection_id is not None and self.connection.protocol != Protocol.MODBUS_TCP:
+            raise ValidationError({"connection": f"Connection '{self.connection.name}' is not Modbus: bind OPC UA "
+                                                 f"tags by node (OPC UA nodes)."})
         if self.tag_id is not None:
             self._clean_against_tag()
         if self.connection_id is not None and self.address is not None:
             self._clean_overlap()
 
     def _clean_against_tag(self):
+        if NodeBinding.objects.filter(tag_id=self.tag_id).exists():
+            raise ValidationError({"tag": f"Tag '{self.tag.name}' is already bound to an OPC UA node."})
         problem = self.tag_mismatch(self.tag)
         if problem == "datatype":
             wanted = self.data_types_for(self.tag)
@@ -213,6 +270,63 @@ class TagBinding(BaseModel):
                     f"({other.address}–{other.end}) on connection '{self.connection.name}'.")})
 
 
+_INT_VARIANTS = {OpcuaVariant.SBYTE, OpcuaVariant.BYTE, OpcuaVariant.INT16, OpcuaVariant.UINT16, OpcuaVariant.INT32,
+                 OpcuaVariant.UINT32, OpcuaVariant.INT64, OpcuaVariant.UINT64}
+
+
+class NodeBinding(BaseModel):
+    """Where one tag's value lives on an OPC UA server: a node, monitored by subscription.
+
+    The server samples the node every `sampling_interval` ms and reports changes larger than `deadband` (an
+    absolute data-change filter, applied by the server, so unchanged values never cross the network); the
+    connection's subscription publishes them every `Connection.publishing_interval` ms.
+    """
+
+    tag = models.OneToOneField(to="tags.Tag", on_delete=models.CASCADE, related_name="opcua_node")
+    connection = models.ForeignKey(to="drivers.Connection", on_delete=models.PROTECT, related_name="nodes")
+    node_id = models.CharField(max_length=500, validators=[RegexValidator(NODE_ID_RE, "An OPC UA NodeId such as "
+                                                                                     "ns=2;s=Line1.Temp or i=2258.")],
+                               help_text="NodeId, e.g. ns=2;s=Line1.Temp (the browse view fills it in).")
+    browse_path = models.CharField(max_length=500, blank=True, help_text="Where the node was found (information).")
+    variant = models.CharField(max_length=8, choices=OpcuaVariant.choices, default=OpcuaVariant.AUTO,
+                               help_text="The OPC UA type written to the node.")
+    sampling_interval = models.PositiveIntegerField(
+        default=1000, validators=[MaxValueValidator(3_600_000)], help_text="ms; 0 = as fast as the server can.")
+    deadband = models.FloatField(default=0.0, validators=[MinValueValidator(0)],
+                                 help_text="Absolute deadband the server applies (0: every change).")
+
+    class Meta:
+        ordering = ["connection", "node_id"]
+        verbose_name = "OPC UA node"
+        constraints = [models.UniqueConstraint(fields=["connection", "node_id"], name="nodebinding_unique_node"),
+                       models.CheckConstraint(condition=Q(deadband__gte=0), name="nodebinding_deadband_positive")]
+
+    def __str__(self):
+        tag = self.tag.name if self.tag_id else "?"
+        return f"{tag} @ {self.connection.name if self.connection_id else '?'}:{self.node_id}"
+
+    @staticmethod
+    def variants_for(tag) -> set[str]:
+        """The OPC UA types a tag of this datatype can be bound to (auto always: checked at run time)."""
+        from tags.choices import DataType as TagType
+
+        floats = {OpcuaVariant.FLOAT, OpcuaVariant.DOUBLE}
+        return {OpcuaVariant.AUTO} | {TagType.BOOL: {OpcuaVariant.BOOLEAN}, TagType.STRING: {OpcuaVariant.STRING},
+                                      TagType.INT: _INT_VARIANTS, TagType.REAL: _INT_VARIANTS | floats}[tag.datatype]
+
+    def clean(self):
+        if self.connection_id is not None and self.connection.protocol != Protocol.OPCUA:
+            raise ValidationError({"connection": f"Connection '{self.connection.name}' is not OPC UA."})
+        if self.tag_id is not None:
+            if TagBinding.objects.filter(tag_id=self.tag_id).exists():
+                raise ValidationError({"tag": f"Tag '{self.tag.name}' is already bound to a Modbus address."})
+            if self.variant not in self.variants_for(self.tag):
+                raise ValidationError({"variant": f"Tag '{self.tag.name}' is {self.tag.datatype}: an OPC UA "
+                                                  f"{self.variant} cannot carry it."})
+        if self.deadband and self.tag_id is not None and self.tag.datatype in ("BOOL", "STRING"):
+            raise ValidationError({"deadband": "Only numeric tags have a deadband."})
+
+
 def tag_fits_its_binding(tag) -> None:
     """Tag validator (settings.KILN_TAG_VALIDATORS, run by Tag.clean): a tag change must not break the tag's binding.
 
@@ -223,6 +337,11 @@ def tag_fits_its_binding(tag) -> None:
         return
     binding = TagBinding.objects.filter(tag_id=tag.pk).select_related("connection").first()
     if binding is None:
+        node = NodeBinding.objects.filter(tag_id=tag.pk).select_related("connection").first()
+        if node is not None and node.variant not in node.variants_for(tag):
+            raise ValidationError({"datatype": (
+                f"Tag '{tag.name}' is bound to OPC UA node {node.node_id} written as {node.variant}, which cannot "
+                f"carry {tag.datatype}: change or remove that binding first.")})
         return
     where = f"{binding.connection.name} {Table(binding.table).label} {binding.address}"
     problem = binding.tag_mismatch(tag)

@@ -26,6 +26,7 @@ from drivers.choices import ConnectionState
 from drivers.codec import Codec, Scaling
 from drivers.modbus import GATEWAY_CODES, CommError, ModbusTransport, PlcException
 from drivers.plan import ConnectionSpec, ScanGroup, split_block
+from drivers.rates import RateMeter
 from tags.choices import Quality
 from tags.values import Sample
 
@@ -82,6 +83,7 @@ class ConnectionPoller:
         # API shows totals since the connection was first polled, not since the last hand-over.
         for name in COUNTERS:
             setattr(self, name, int((counters or {}).get(name) or 0))
+        self.rate = RateMeter()
         self.last_poll: float | None = None
         self.last_error = ""
         self.last_error_at: float | None = None
@@ -207,6 +209,7 @@ class ConnectionPoller:
             # In production: drivers.services._record → tags.values.tag_values_record → the live table, then each
             # of settings.KILN_VALUE_CONSUMERS in order (docs/architecture.md, "Extending Kiln").
             self.sink(samples)
+            self.rate.add(len(samples))
         except Exception as exc:  # noqa: BLE001 - a failing recorder is reported, the loop keeps its schedule
             self._note_error(f"recording values failed: {exc}")
             logger.exception("Connection %s: recording %d samples failed", self.spec.name, len(samples))
@@ -283,6 +286,7 @@ class ConnectionPoller:
             "writes": self.writes,
             "tags": len(self.tag_ids),
             "tags_bad": len(self.bad),
+            "values_per_s": self.rate.rate(),
             # values held by the process's outbox while Redis is down, and dropped from it (drivers.outbox)
             **(self.sink.stats() if hasattr(self.sink, "stats") else {}),
             "poll_ms_p50": _r(p(all_durations, 50)),

@@ -22,7 +22,8 @@ __all__ = ["connection_queryset", "connection_status_rows", "drivers_summary", "
 
 
 def connection_queryset():
-    return Connection.objects.annotate(tag_count=Count("bindings")).order_by("name")
+    return Connection.objects.annotate(
+        tag_count=Count("bindings", distinct=True) + Count("nodes", distinct=True)).order_by("name")
 
 
 def _iso(epoch) -> str | None:
@@ -55,6 +56,7 @@ def connection_status_rows(connections: list[Connection]) -> list[dict]:
             "host": c.host,
             "port": c.port,
             "unit_id": c.unit_id,
+            "endpoint_url": c.endpoint_url or None,
             "enabled": c.enabled,
             "state": str(state),
             "worker": s.get("worker") if lease else None,
@@ -69,6 +71,7 @@ def connection_status_rows(connections: list[Connection]) -> list[dict]:
             "writes": s.get("writes", 0),
             "tags": getattr(c, "tag_count", None) if getattr(c, "tag_count", None) is not None else s.get("tags", 0),
             "tags_bad": s.get("tags_bad", 0),
+            "values_per_s": s.get("values_per_s", 0.0) if lease else 0.0,
             "last_error": s.get("last_error") or None,
             "last_error_at": _iso(s.get("last_error_at")),
             "scan_classes": s.get("scan_classes", []) if lease else [],

@@ -12,14 +12,15 @@ import uuid
 from collections import defaultdict
 
 import orjson
-from django.db import close_old_connections, transaction
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
 
 from accounts.audit import audit_record
 from drivers import runtime
 from drivers.choices import INTEGER_TYPES, ConnectionState, Protocol
 from drivers.codec import Codec
-from drivers.modbus import ModbusTransport
-from drivers.models import Connection, TagBinding
+from drivers.models import Connection, NodeBinding, TagBinding
 from drivers.outbox import ValueOutbox
 from drivers.plan import ConnectionSpec, Point, build_groups
 from scada.redis import get_redis
@@ -30,7 +31,8 @@ from tags.values import Sample, tag_values_record
 logger = logging.getLogger(__name__)
 
 __all__ = ["binding_codec", "connection_spec", "connection_plan_load", "connection_poll_run", "drivers_supervise",
-           "connection_tags_mark_unpolled", "config_change_audit", "POLL_TENURE_SECONDS"]
+           "connection_tags_mark_unpolled", "connection_tag_ids", "config_change_audit", "POLL_TENURE_SECONDS",
+           "VALUE_OUTBOX"]
 
 # A poll task hands over to a fresh task after this long (Celery time limits, deploys, memory hygiene); the
 # successor inherits the lease, so no other worker can slip in between.
@@ -97,36 +99,17 @@ def connection_poll_run(*, connection_id: int, token: str | None = None, hostnam
     if not rt.acquire():
         return "busy"
     reason = "stopped"
-    transport: ModbusTransport | None = None
-    transport_for = None
     deadline = time.monotonic() + tenure
     counters = _previous_counters(r, connection_id)
     try:
-        while True:
-            version = rt.config_version()  # read before the plan, so a change while loading triggers a reload
-            close_old_connections()
-            loaded = connection_plan_load(connection_id)
-            if loaded is None:
-                reason = "disabled"
-                break
-            spec, groups = loaded
-            key = (spec.host, spec.port, spec.unit_id, spec.timeout, spec.retries)
-            if transport is None or key != transport_for:
-                if transport is not None:
-                    transport.close()
-                # One socket per PLC: a reconfigured loop keeps its socket unless the address changed.
-                transport = ModbusTransport(spec.host, spec.port, unit_id=spec.unit_id, timeout=spec.timeout,
-                                            retries=spec.retries)
-                transport_for = key
-            poller = runtime_poller(spec, groups, transport, rt, counters)
-            reason = poller.run(until=deadline, version=version, version_known=True)
-            counters = poller.counters()
-            if reason != "reconfigure":
-                break
-            logger.info("Connection %s: configuration changed; re-planning", spec.name)
+        protocol = Connection.objects.filter(pk=connection_id).values_list("protocol", flat=True).first()
+        backend = driver_backend(protocol) if protocol else None
+        if backend is None:
+            reason = "disabled"
+        else:
+            # The backend owns the connection's socket or session for the whole tenure (drivers.backends).
+            reason = backend.run(connection_id=connection_id, runtime=rt, until=deadline, counters=counters)
     finally:
-        if transport is not None:
-            transport.close()
         rt.close()
         try:
             # Replay what the loop still holds now (Redis is usually back when a loop ends after an outage); what
@@ -147,6 +130,12 @@ def connection_poll_run(*, connection_id: int, token: str | None = None, hostnam
                                       state=ConnectionState.DISABLED if reason == "disabled"
                                       else ConnectionState.STOPPED)
     return reason
+
+
+def driver_backend(protocol: str):
+    from drivers.backends import driver_backend as lookup
+
+    return lookup(protocol)
 
 
 def runtime_poller(spec, groups, transport, rt, counters=None):
@@ -173,8 +162,7 @@ def connection_tags_mark_unpolled(*, connection_id: int, state: str = Connection
     if stats.get("state") in (ConnectionState.STOPPED, ConnectionState.DISABLED) and stats.get("tags_bad") == stats.get(
             "tags"):
         return 0
-    tag_ids = list(TagBinding.objects.filter(connection_id=connection_id, tag__is_active=True)
-                   .values_list("tag_id", flat=True))
+    tag_ids = connection_tag_ids(connection_id)
     now = time.time()
     samples = []
     for tid, lv in live_get_many(tag_ids).items():
@@ -186,19 +174,28 @@ def connection_tags_mark_unpolled(*, connection_id: int, state: str = Connection
     return len(samples)
 
 
+def connection_tag_ids(connection_id: int) -> list[int]:
+    """The active tags a connection feeds, whatever its protocol (Modbus addresses or OPC UA nodes)."""
+    ids = list(TagBinding.objects.filter(connection_id=connection_id, tag__is_active=True)
+               .values_list("tag_id", flat=True))
+    ids += NodeBinding.objects.filter(connection_id=connection_id, tag__is_active=True).values_list("tag_id", flat=True)
+    return ids
+
+
 def drivers_supervise(*, enqueue) -> dict:
     """Arm a poll task for every enabled connection whose lease lapsed; mark unpolled connections' tags BAD.
 
     Run by beat every few seconds and once when a drivers worker starts. `enqueue(connection_id)` sends the task.
     """
     r = get_redis()
-    conns = list(Connection.objects.filter(bindings__isnull=False).distinct().values_list("pk", "enabled", "protocol"))
+    conns = list(Connection.objects.filter(Q(bindings__isnull=False) | Q(nodes__isnull=False)).distinct()
+                 .values_list("pk", "enabled", "protocol"))
     holders = runtime.lease_holders([c[0] for c in conns], r)
     armed, marked = [], 0
     for cid, enabled, protocol in conns:
         if holders.get(cid):
             continue
-        if not enabled or protocol != Protocol.MODBUS_TCP:
+        if not enabled or protocol not in settings.KILN_DRIVER_BACKENDS:
             marked += connection_tags_mark_unpolled(connection_id=cid, state=ConnectionState.DISABLED)
             continue
         if r.set(runtime.armed_key(cid), "1", nx=True, ex=ARMED_TTL_SECONDS):

@@ -1,4 +1,4 @@
-"""The write router drivers registers with tags.writers: tag write → PLC → read-back, on the poll loop's socket.
+"""The write router drivers registers with tags.writers: tag write → device → read-back, on the poll loop's socket.
 
 Why through the poll loop and not a socket of the web process: many PLCs accept only a handful of TCP
 connections and some only one, so Kiln keeps one socket per PLC, owned by the loop that holds the connection's
@@ -26,13 +26,11 @@ import redis
 from django.conf import settings
 
 from drivers import runtime
-from drivers.choices import WRITABLE_TABLES, Table
-from drivers.codec import CodecError
-from drivers.models import TagBinding
+from drivers.models import NodeBinding, TagBinding
 from scada.redis import get_redis
 from tags.writers import DriverWriteError, DriverWriteOutcome
 
-__all__ = ["ModbusWriteRouter", "write_budget"]
+__all__ = ["DriverWriteRouter", "ModbusWriteRouter", "write_budget"]
 
 
 @lru_cache(maxsize=1)
@@ -51,8 +49,12 @@ def write_budget(timeout: float, retries: int) -> tuple[float, float]:
     return start, start + timeout * (2 + retries) + 0.5
 
 
-class ModbusWriteRouter:
-    """tags.writers.WriteRouter for tags bound to a driver connection."""
+class DriverWriteRouter:
+    """tags.writers.WriteRouter for tags a driver connection feeds, whatever its protocol.
+
+    The connection's backend (drivers.backends, by Connection.protocol) checks and encodes the value; the
+    hand-off to the loop that owns the connection, the per-tag lock and the outcome rules are the same for all.
+    """
 
     def __init__(self):
         self._version: object = object()
@@ -64,7 +66,8 @@ class ModbusWriteRouter:
         if version != self._version:
             with self._lock:
                 if version != self._version:
-                    self._bound = frozenset(TagBinding.objects.values_list("tag_id", flat=True))
+                    self._bound = frozenset(TagBinding.objects.values_list("tag_id", flat=True)) | frozenset(
+                        NodeBinding.objects.values_list("tag_id", flat=True))
                     self._version = version
         return self._bound
 
@@ -72,48 +75,37 @@ class ModbusWriteRouter:
         return tag_id in self._bound_ids()
 
     def write(self, *, tag, value) -> DriverWriteOutcome:
-        from drivers.services import binding_codec
+        from drivers.backends import driver_backend
 
-        b = TagBinding.objects.select_related("connection").filter(tag_id=tag.pk).first()
-        if b is None:
+        c = _connection_of(tag.pk)
+        if c is None:
             raise DriverWriteError("the tag is no longer bound to a PLC; nothing was written")
-        c = b.connection
         if not c.enabled:
             raise DriverWriteError(f"connection '{c.name}' is disabled; nothing was written")
-        if b.table not in WRITABLE_TABLES:
-            raise DriverWriteError(f"{Table(b.table).label} {b.address} is read-only in the PLC; nothing was written")
-        codec = binding_codec(b, tag.datatype)
-        try:
-            registers = codec.encode(value)
-        except CodecError as exc:
-            raise DriverWriteError(f"the PLC address cannot hold {value!r}: {exc}; nothing was written")
-        start_window, wait = write_budget(c.timeout, c.retries)
+        backend = driver_backend(c.protocol)
+        if backend is None:
+            raise DriverWriteError(f"connection '{c.name}' has no driver for {c.protocol}; nothing was written")
+        request, (start_window, wait) = backend.write_request(connection=c, tag=tag, value=value)
         r = get_redis()
         # Two writes to one tag never overlap, whoever calls (the tag write service also locks, on its own key).
         lock = r.lock(f"kiln:drv:wlock:{tag.pk}", timeout=wait + 5, blocking_timeout=wait)
         if not lock.acquire():
             raise DriverWriteError("another write to this tag is still in progress; nothing was written")
         try:
-            return self._round_trip(c, b, codec, registers, start_window, wait)
+            return self._round_trip(c, request, start_window, wait)
         finally:
             try:
                 lock.release()
             except redis.exceptions.LockError:
                 pass
 
-    def _round_trip(self, c, b, codec, registers, start_window: float, wait: float) -> DriverWriteOutcome:
+    def _round_trip(self, c, request: dict, start_window: float, wait: float) -> DriverWriteOutcome:
         r = get_redis()
         if not r.exists(runtime.lease_key(c.pk)):
             raise DriverWriteError(f"connection '{c.name}' is not being polled (no drivers worker holds it); "
                                    f"nothing was written")
         request_id = uuid.uuid4().hex
-        request = {
-            "id": request_id, "tag_id": b.tag_id, "table": b.table, "address": b.address, "registers": registers,
-            "data_type": b.data_type, "string_length": b.string_length, "word_order": b.word_order,
-            "byte_order": b.byte_order, "integer_eu": codec.integer_eu,
-            "scaling": [b.raw_low, b.raw_high, b.eu_low, b.eu_high] if b.scaling else None,
-            "deadline": time.time() + start_window,
-        }
+        request = {**request, "id": request_id, "deadline": time.time() + start_window}
         raw = orjson.dumps(request)
         queue = runtime.write_queue_key(c.pk)
         pipe = r.pipeline(transaction=False)
@@ -132,3 +124,15 @@ class ModbusWriteRouter:
         if status == "written":
             return DriverWriteOutcome(confirmed=bool(reply.get("confirmed")), readback=reply.get("readback"))
         raise DriverWriteError(reply.get("detail") or f"write failed ({status})", unknown_outcome=status == "unknown")
+
+
+def _connection_of(tag_id: int):
+    b = TagBinding.objects.select_related("connection").filter(tag_id=tag_id).first()
+    if b is not None:
+        return b.connection
+    n = NodeBinding.objects.select_related("connection").filter(tag_id=tag_id).first()
+    return n.connection if n is not None else None
+
+
+# The name settings used before OPC UA; kept so an installation's own settings keep working.
+ModbusWriteRouter = DriverWriteRouter

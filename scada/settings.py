@@ -423,7 +423,7 @@ KILN_VALUE_CONSUMERS = [
     "alarms.evaluation.alarms_on_values",
 ]
 # How a tag write reaches a PLC (tags.writers.WriteRouter); a class, instantiated once per process.
-KILN_WRITE_ROUTER = "drivers.writes.ModbusWriteRouter"
+KILN_WRITE_ROUTER = "drivers.writes.DriverWriteRouter"
 # Run by Tag.clean in order; each raises ValidationError keyed by Tag fields.
 KILN_TAG_VALIDATORS = ["drivers.models.tag_fits_its_binding"]
 # fn(machine) → seed 004 alarm dicts for a device's `activeAlarms`; empty means a device never shows alarms.
@@ -439,6 +439,20 @@ KILN_DEMO_LOADERS = [
     "batches.demo.load_recipes",
     "hmi.demo.load_screens",
 ]
+
+# --- OPC UA driver (docs/configuration.md, docs/drivers.md) ---
+# Seconds a server's source/server timestamp may differ from this machine's clock before Kiln stamps the sample
+# with its own receive time instead (counted as `server_time_replaced` in the connection's status).
+KILN_OPCUA_CLOCK_SKEW = envint("KILN_OPCUA_CLOCK_SKEW", 10, minimum=1)
+# Kiln's OPC UA application certificate and key (made on first secure connection) live here.
+KILN_OPCUA_PKI_DIR = envstr("KILN_OPCUA_PKI_DIR", str(BASE_DIR / ".kiln" / "opcua-pki"))
+# asyncua logs every retry and keep-alive at INFO; the driver reports state changes itself.
+KILN_OPCUA_LOG_LEVEL = envstr("KILN_OPCUA_LOG_LEVEL", "WARNING").upper()
+# The poll-loop backend of each Connection.protocol (drivers.backends): a class with run(), write_request().
+KILN_DRIVER_BACKENDS = {
+    "modbus_tcp": "drivers.backends.ModbusBackend",
+    "opcua": "drivers.opcua.backend.OpcuaBackend",
+}
 
 # --- Historian (docs/configuration.md; read through historian.conf so tests can override them) ---
 # Store and forward: most samples the Redis buffer may hold before new batches are dropped (counted, audited).
@@ -473,5 +487,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {"django.request": {"level": "ERROR"}, "asyncua": {"level": KILN_OPCUA_LOG_LEVEL}},
 }

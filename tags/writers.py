@@ -1,6 +1,6 @@
 """The driver contract for writes: how a tag write reaches a PLC without `tags` importing `drivers`.
 
-settings.KILN_WRITE_ROUTER names the one WriteRouter (drivers.writes.ModbusWriteRouter), instantiated once per
+settings.KILN_WRITE_ROUTER names the one WriteRouter (drivers.writes.DriverWriteRouter), instantiated once per
 process like an authentication backend. The tag write service asks it whether a tag is fed by
 a PLC; if so the router encodes, writes, reads back and answers a DriverWriteOutcome. Tags no driver feeds
 (manual / calculated / external-system tags) are recorded straight through tags.values.tag_values_record.

@@ -20,6 +20,7 @@ class ConnectionStatusSerializer(serializers.Serializer):
     host = serializers.CharField()
     port = serializers.IntegerField()
     unit_id = serializers.IntegerField()
+    endpoint_url = serializers.CharField(allow_null=True, help_text="OPC UA endpoint (null for Modbus).")
     enabled = serializers.BooleanField()
     # A CharField, not a ChoiceField: an enum named "state" would collide with the alarm states in the schema.
     state = serializers.CharField(help_text="connected, connecting, backoff (waiting to reconnect), stopped (not "
@@ -36,6 +37,8 @@ class ConnectionStatusSerializer(serializers.Serializer):
     writes = serializers.IntegerField()
     tags = serializers.IntegerField()
     tags_bad = serializers.IntegerField()
+    values_per_s = serializers.FloatField(help_text="Values handed to the values path per second, over the last "
+                                                    "10 s (polled samples, or OPC UA notifications).")
     last_error = serializers.CharField(allow_null=True)
     last_error_at = serializers.CharField(allow_null=True)
     scan_classes = ScanClassStatusSerializer(many=True)

@@ -33,7 +33,7 @@ def test_it_lists_connections_with_their_poll_statistics(engineer_client, make_c
     r.hset(stats_key(polled.pk), mapping={"json": orjson.dumps({
         "state": "connected", "worker": "celery@host:12", "last_poll": 1795000000.25, "poll_ms_p50": 3.1,
         "poll_ms_p99": 7.9, "jitter_ms_p99": 0.8, "cycles": 120, "overruns": 2, "errors": 1, "reconnects": 1,
-        "writes": 3, "tags": 1, "tags_bad": 0, "last_error": "read holding 0+1: timeout",
+        "writes": 3, "tags": 1, "tags_bad": 0, "values_per_s": 12.5, "last_error": "read holding 0+1: timeout",
         "last_error_at": 1794999990.0,
         "scan_classes": [{"period_ms": 100, "tags": 1, "reads": 1, "poll_ms_p50": 3.1, "poll_ms_p99": 7.9}]})})
     resp = engineer_client.get(URL)
@@ -45,7 +45,8 @@ def test_it_lists_connections_with_their_poll_statistics(engineer_client, make_c
     assert line["state"] == "connected" and line["last_poll"] == "2026-11-18T11:06:40.250Z"
     assert (line["poll_ms_p50"], line["poll_ms_p99"], line["overruns"], line["errors"], line["reconnects"]) == (
         3.1, 7.9, 2, 1, 1)
-    assert (line["tags"], line["tags_bad"]) == (1, 0)
+    assert (line["tags"], line["tags_bad"], line["values_per_s"]) == (1, 0, 12.5)
+    assert rows["spare-plc"]["values_per_s"] == 0.0  # nobody polls it: no rate, whatever an old hash says
     assert line["scan_classes"][0]["reads"] == 1
     assert rows["spare-plc"]["state"] == "stopped" and rows["spare-plc"]["last_poll"] is None
     assert rows["old-plc"]["state"] == "disabled"

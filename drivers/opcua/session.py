@@ -1,0 +1,277 @@
+"""One OPC UA session (asyncua 2.1) on a private event-loop thread, called synchronously by the loop's thread.
+
+Why a thread: Kiln's poll loops are synchronous (a Celery prefork child, the Redis wake channel, the outbox),
+while asyncua is asyncio only. The session's loop thread runs the client, its subscription and a drain task;
+the drain task turns data-change notifications into plain tuples on a deque, which the loop thread empties
+(`take()`), so no asyncio object crosses threads and no per-notification task is created (asyncua's handler
+mode creates one task per notification: at 10,000 items a second that alone is a fifth of a core).
+
+Data: one subscription per session, one monitored item per bound node, ClientHandle = the tag id, an absolute
+deadband filter when the binding has one, timestamps Both. Connection loss: asyncua's supervisor probes the
+server every `watchdog` seconds (reading ServerStatus.State with a timeout) and calls back here; the session is
+then `lost` and the loop reconnects with a fresh client (asyncua's own auto-reconnect is off: the loop owns
+back-off, quality and statistics, as for Modbus).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+from asyncua import Client, ua
+from asyncua.common.subscription import DataChangeEvent, StatusChangeEvent
+
+from drivers.codec import float32_shortest
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["OpcuaSpec", "NodePoint", "OpcuaSession", "OpcuaError", "OpcuaRefused", "CREATE_CHUNK"]
+
+CREATE_CHUNK = 1000  # monitored items per CreateMonitoredItems request
+
+
+class OpcuaError(Exception):
+    """The server could not be reached, or did not answer in time (a communication failure)."""
+
+
+class OpcuaRefused(Exception):
+    """The server answered with a Bad status (a configuration or a permission problem, not the network)."""
+
+    def __init__(self, code: int, what: str):
+        self.code = code
+        super().__init__(f"{what}: {ua.StatusCode(code).name}")
+
+
+@dataclass(slots=True, frozen=True)
+class OpcuaSpec:
+    """What a session needs of a Connection row (a snapshot)."""
+
+    id: int
+    name: str
+    endpoint_url: str
+    timeout: float = 1.0
+    backoff_cap: float = 30.0
+    security: str = "none"
+    server_certificate_sha256: str = ""
+    username: str = ""
+    password: str | None = None
+    session_timeout: float = 60.0
+    publishing_interval: int = 100
+    pki_dir: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class NodePoint:
+    """One monitored node: which tag it feeds and how the server should sample it."""
+
+    tag_id: int
+    name: str
+    node_id: str
+    sampling_interval: int = 1000
+    deadband: float = 0.0
+    variant: str = "auto"
+
+
+class OpcuaSession:
+    """An asyncua Client and its subscription, driven from another thread (see the module docstring)."""
+
+    def __init__(self, spec: OpcuaSpec):
+        self.spec = spec
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"opcua-{spec.name}")
+        self._thread.start()
+        self.client: Client | None = None
+        self.sub = None
+        self._drain: asyncio.Future | None = None
+        # (tag id, value, status code, source time, server time) per notification; deque appends are atomic.
+        self.pending: deque = deque()
+        self.lost_reason: str | None = None
+        self.connected = False
+        self.server_certificate_sha256: str | None = None
+        self.variant_of: dict[int, ua.VariantType] = {}  # tag id → the type its last value came in
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def call(self, coro, timeout: float):
+        """Run a coroutine on the session's loop and wait for it (at most `timeout` seconds)."""
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result(timeout)
+        except TimeoutError as exc:
+            future.cancel()
+            raise OpcuaError(f"no answer within {timeout:g} s") from exc
+
+    @property
+    def lost(self) -> bool:
+        return self.lost_reason is not None
+
+    # --- connect / subscribe ----------------------------------------------------------------------------------
+    def connect(self, points: list[NodePoint]) -> dict[int, int]:
+        """Open the session and monitor `points`. Returns {tag id: status code} of the items the server refused."""
+        budget = self.spec.timeout * 4 + 2 + len(points) / 2000
+        try:
+            return self.call(self._connect(points), budget)
+        except (OpcuaError, OpcuaRefused):
+            self.close()
+            raise
+        except (OSError, TimeoutError, ConnectionError) as exc:
+            self.close()
+            raise OpcuaError(f"cannot connect to {self.spec.endpoint_url}: {exc or type(exc).__name__}") from exc
+        except ua.UaStatusCodeError as exc:
+            self.close()
+            raise OpcuaRefused(exc.code, f"connect to {self.spec.endpoint_url}") from exc
+        except ua.UaError as exc:
+            self.close()
+            raise OpcuaError(f"cannot connect to {self.spec.endpoint_url}: {exc}") from exc
+
+    async def _connect(self, points: list[NodePoint]) -> dict[int, int]:
+        spec = self.spec
+        watchdog = max(0.5, spec.timeout)
+        client = Client(spec.endpoint_url, timeout=spec.timeout, watchdog_intervall=watchdog, auto_reconnect=False)
+        client.session_timeout = int(spec.session_timeout * 1000)
+        client.name = client.description = f"Kiln ({spec.name})"
+        client.application_uri = "urn:kiln:scada:client"
+        if spec.username:
+            client.set_user(spec.username)
+            client.set_password(spec.password or "")
+        if spec.security != "none":
+            from drivers.opcua.pki import UntrustedServer, configure_security
+
+            try:
+                await configure_security(client, spec)
+            except UntrustedServer as exc:
+                raise OpcuaError(str(exc)) from exc
+        client.connection_lost_callback = self._on_lost
+        self.client = client
+        self.lost_reason = None
+        await client.connect()
+        self.server_certificate_sha256 = spec.server_certificate_sha256 if spec.security != "none" else None
+        self.connected = True
+        self.sub = await client.create_subscription(spec.publishing_interval, None, queue_maxsize=0)
+        self._drain = asyncio.ensure_future(self._drain_events(self.sub))
+        return await self._monitor(points)
+
+    async def _monitor(self, points: list[NodePoint]) -> dict[int, int]:
+        refused: dict[int, int] = {}
+        requests = []
+        for p in points:
+            try:
+                node_id = ua.NodeId.from_string(p.node_id)
+            except (ValueError, ua.UaError, TypeError):
+                refused[p.tag_id] = ua.StatusCodes.BadNodeIdInvalid
+                continue
+            params = ua.MonitoringParameters(ClientHandle=p.tag_id, SamplingInterval=float(p.sampling_interval),
+                                             QueueSize=1, DiscardOldest=True)
+            if p.deadband > 0:
+                params.Filter = ua.DataChangeFilter(Trigger=ua.DataChangeTrigger.StatusValue, DeadbandType=1,
+                                                    DeadbandValue=float(p.deadband))
+            requests.append((p.tag_id, ua.MonitoredItemCreateRequest(
+                ItemToMonitor=ua.ReadValueId(NodeId=node_id, AttributeId=ua.AttributeIds.Value),
+                MonitoringMode=ua.MonitoringMode.Reporting, RequestedParameters=params)))
+        for i in range(0, len(requests), CREATE_CHUNK):
+            chunk = requests[i:i + CREATE_CHUNK]
+            results = await self.sub.create_monitored_items([r for _, r in chunk])
+            for (tag_id, _), result in zip(chunk, results, strict=True):
+                if isinstance(result, ua.StatusCode):
+                    refused[tag_id] = result.value
+        return refused
+
+    async def _drain_events(self, sub) -> None:
+        append = self.pending.append
+        while True:
+            try:
+                ev = await sub.next_event()
+            except StopAsyncIteration:
+                return
+            if isinstance(ev, DataChangeEvent):
+                item = ev.data.monitored_item
+                dv = item.Value
+                status = dv.StatusCode.value if dv.StatusCode is not None else 0
+                variant = dv.Value.VariantType if dv.Value is not None else None
+                value = ev.value
+                if variant is not None:
+                    self.variant_of[item.ClientHandle] = variant
+                    if variant == ua.VariantType.Float and isinstance(value, float):
+                        value = float32_shortest(value)  # 72.4, not 72.40000152587891 (as for Modbus registers)
+                append((item.ClientHandle, value, status, dv.SourceTimestamp, dv.ServerTimestamp))
+            elif isinstance(ev, StatusChangeEvent):
+                status = ev.notification.Status
+                if status is not None and not status.is_good():
+                    self.lost_reason = f"subscription ended: {status.name}"
+
+    async def _on_lost(self, exc: Exception) -> None:
+        self.lost_reason = f"session lost: {exc or type(exc).__name__}"
+
+    def take(self) -> list[tuple]:
+        """Every notification received since the last call, in arrival order."""
+        out = []
+        pop = self.pending.popleft
+        try:
+            while True:
+                out.append(pop())
+        except IndexError:
+            return out
+
+    # --- reads and writes -----------------------------------------------------------------------------------
+    def read(self, node_id: str) -> ua.DataValue:
+        return self._request(self._read(node_id), f"read {node_id}")
+
+    async def _read(self, node_id: str) -> ua.DataValue:
+        return await self.client.get_node(node_id).read_data_value(raise_on_bad_status=False)
+
+    def write(self, node_id: str, value, variant: ua.VariantType) -> None:
+        """Write one value (never retried: a lost reply leaves the outcome unknown)."""
+        self._request(self._write(node_id, value, variant), f"write {node_id}")
+
+    async def _write(self, node_id: str, value, variant: ua.VariantType) -> None:
+        # Only the value: many servers refuse a write that carries timestamps (BadWriteNotSupported).
+        dv = ua.DataValue(ua.Variant(value, variant))
+        await self.client.get_node(node_id).write_attribute(ua.AttributeIds.Value, dv)
+
+    def _request(self, coro, what: str):
+        if self.client is None or not self.connected or self.lost:
+            coro.close()
+            raise OpcuaError(f"{what}: not connected")
+        try:
+            return self.call(coro, self.spec.timeout + 0.5)
+        except ua.UaStatusCodeError as exc:
+            raise OpcuaRefused(exc.code, what) from exc
+        except (OSError, TimeoutError, ConnectionError, ua.UaError) as exc:
+            self.lost_reason = f"{what}: {exc or type(exc).__name__}"
+            raise OpcuaError(self.lost_reason) from exc
+
+    # --- teardown ---------------------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the session (best effort, bounded) and keep the thread for a later connect."""
+        self.connected = False
+        client, self.client, self.sub = self.client, None, None
+        drain, self._drain = self._drain, None
+        if client is None and drain is None:
+            return
+
+        async def shut():
+            if drain is not None:
+                drain.cancel()
+            if client is not None:
+                try:
+                    await asyncio.wait_for(client.disconnect(), timeout=max(1.0, self.spec.timeout))
+                except Exception:  # noqa: BLE001 - a dead server cannot be told goodbye
+                    client.disconnect_socket()
+
+        try:
+            self.call(shut(), max(2.0, self.spec.timeout * 2))
+        except Exception:  # noqa: BLE001
+            logger.debug("Connection %s: closing the OPC UA session failed", self.spec.name, exc_info=True)
+
+    def stop(self) -> None:
+        """Close and end the thread."""
+        self.close()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+        if not self._thread.is_alive():
+            self.loop.close()
