@@ -27,7 +27,8 @@ from django.utils.module_loading import import_string
 __all__ = ["EXTENSION_LISTS", "EXTENSION_BACKENDS", "Extension", "extension_list", "extension_backend"]
 
 # Every extension setting, so a test can check that each entry imports (tests/test_extensions.py).
-EXTENSION_LISTS = ("KILN_VALUE_CONSUMERS", "KILN_TAG_VALIDATORS", "KILN_STATUS_PROVIDERS", "KILN_DEMO_LOADERS")
+EXTENSION_LISTS = ("KILN_VALUE_CONSUMERS", "KILN_TAG_VALIDATORS", "KILN_STATUS_PROVIDERS", "KILN_DEMO_LOADERS",
+                   "KILN_REPORT_KINDS")
 EXTENSION_BACKENDS = ("KILN_WRITE_ROUTER", "KILN_DEVICE_ALARMS_PROVIDER")
 
 

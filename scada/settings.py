@@ -139,6 +139,7 @@ INSTALLED_APPS = [
     "historian",
     "alarms",
     "batches",
+    "reports",
     "hmi",
 ]
 
@@ -480,6 +481,37 @@ KILN_HISTORIAN_STORE_EVERY_MINUTES = envint("KILN_HISTORIAN_STORE_EVERY_MINUTES"
 KILN_HISTORIAN_STATEMENT_TIMEOUT_MS = envint("KILN_HISTORIAN_STATEMENT_TIMEOUT_MS", 600_000, minimum=0)
 KILN_HISTORY_MAX_POINTS = envint("KILN_HISTORY_MAX_POINTS", 100_000, minimum=100)
 KILN_HISTORY_MAX_TAGS = envint("KILN_HISTORY_MAX_TAGS", 100, minimum=1)
+
+# --- Plant and reports (docs/configuration.md; reports/) ---
+KILN_PLANT_NAME = envstr("KILN_PLANT_NAME", "Kiln demo plant")
+# The plant's time zone: report headers, chart axes and schedule times are in it (stored times stay UTC).
+KILN_PLANT_TIME_ZONE = envstr("KILN_PLANT_TIME_ZONE", "UTC")
+try:
+    from zoneinfo import ZoneInfo
+
+    ZoneInfo(KILN_PLANT_TIME_ZONE)
+except (ValueError, KeyError, OSError):
+    raise ImproperlyConfigured(f"KILN_PLANT_TIME_ZONE must be an IANA time zone (Europe/Paris), got "
+                               f"{KILN_PLANT_TIME_ZONE!r}")
+KILN_REPORTS_DIR = Path(envstr("KILN_REPORTS_DIR", str(MEDIA_ROOT / "reports")))
+KILN_REPORTS_RETENTION_DAYS = envint("KILN_REPORTS_RETENTION_DAYS", 90, minimum=1)
+# A CSV estimated at no more rows than this is written by the request itself; bigger ones and PDFs go to the
+# reports worker, and the request waits this many seconds for it before answering 202 with a job to poll.
+KILN_REPORTS_INLINE_MAX_ROWS = envint("KILN_REPORTS_INLINE_MAX_ROWS", 5000, minimum=0)
+KILN_REPORTS_WAIT_SECONDS = envint("KILN_REPORTS_WAIT_SECONDS", 0 if TESTING else 2, minimum=0)
+# Most rows one report may hold, rows a PDF table shows (the CSV has them all), points read per history window.
+KILN_REPORTS_MAX_ROWS = envint("KILN_REPORTS_MAX_ROWS", 5_000_000, minimum=1000)
+KILN_REPORTS_PDF_MAX_ROWS = envint("KILN_REPORTS_PDF_MAX_ROWS", 5000, minimum=10)
+KILN_REPORTS_CHUNK_POINTS = envint("KILN_REPORTS_CHUNK_POINTS", 20_000, minimum=100)
+KILN_REPORTS_TASK_TIME_LIMIT = envint("KILN_REPORTS_TASK_TIME_LIMIT", 1800, minimum=10)
+# The report kinds definitions may use, in the order GET /api/reports lists them (a code setting).
+KILN_REPORT_KINDS = [
+    "reports.kinds.tag_history.TagHistoryReport",
+    "reports.kinds.alarm_journal.AlarmJournalReport",
+    "reports.kinds.audit_trail.AuditTrailReport",
+]
+CELERY_BEAT_SCHEDULE["reports-purge"] = {"task": "reports.tasks.report_purge_task", "schedule": 3600.0,
+                                         "options": {"expires": 600}}
 
 LOGGING = {
     "version": 1,

@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/", include("batches.api.urls")),
     path("api/", include("drivers.api.urls")),
     path("api/", include("tags.api.urls")),
-    path("api/", include("devices.api.urls")),  # seed 004: sites/{siteId}/devices/...
+    path("api/", include("devices.api.urls")),
+    path("api/", include("reports.api.urls")),  # seed 004: sites/{siteId}/devices/...
     path("", include("hmi.urls")),
 ]

@@ -89,7 +89,8 @@ queries = st.dictionaries(st.sampled_from(QUERY), st.one_of(text, number.map(str
 
 # A real object for each path parameter name, so the known cases get past the 404 to the code behind it.
 REAL_PARAMS = {"name": "Fuzz_Real", "machine_id": "fuzz-m1", "site_id": "fuzz-site", "device_id": "fuzz-m1",
-               "tag_name": "Fuzz_Real", "command_id": "stop", "pk": "1", "alarm_id": "1", "position": "1"}
+               "tag_name": "Fuzz_Real", "command_id": "stop", "pk": "1", "alarm_id": "1", "position": "1",
+               "report_id": "alarm-journal"}
 KNOWN = [
     # (path parameters: "nul" or "real", query, body)
     ("nul", {}, {"value": "a\x00b", "name": "n\x00"}),

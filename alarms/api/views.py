@@ -32,6 +32,7 @@ from alarms.choices import AlarmEventType, AlarmPriority, AlarmState
 from alarms.filtersets import AlarmEventFilterSet, AlarmFilterSet
 from devices.api.views import device_exception_handler
 from devices.selectors import device_get
+from scada.api.pagination import parse_limit_offset
 from scada.api.renderers import KilnJSONRenderer, iso_utc
 from scada.api.schema import ErrorSerializer
 from scada.csv_safe import csv_safe_cell
@@ -181,6 +182,8 @@ class AlarmViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             raise ValidationError(filterset.errors)
         queryset = filterset.qs
         if request.accepted_renderer.format == "csv":
+            # The export ignores paging, but a bad limit or offset is refused as on the JSON path, not ignored.
+            parse_limit_offset(request.query_params)
             response = StreamingHttpResponse(_csv_stream(queryset), content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = 'attachment; filename="alarm-journal.csv"'
             return response

@@ -193,6 +193,14 @@ def test_it_exports_the_journal_as_csv(active, operator_client, operator):
     assert r.status_code == 400
 
 
+@pytest.mark.parametrize("query", [{"offset": "100000000000000000000"}, {"offset": "-1"}, {"limit": "0"}])
+def test_it_refuses_a_bad_page_in_the_csv_export_as_in_json(active, operator_client, query):
+    json_answer = operator_client.get("/api/alarms/history", query)
+    csv_answer = operator_client.get("/api/alarms/history", {**query, "format": "csv"})
+    assert json_answer.status_code == csv_answer.status_code == 400
+    assert json_answer.json()["detail"] in csv_answer.content.decode()
+
+
 def test_it_guards_a_journal_reason_with_a_carriage_return_in_the_csv(active, operator_client, operator):
     alarm_acknowledge(alarm=active, user=operator, comment="ok\r=HYPERLINK(\"http://evil\")")
     r = operator_client.get("/api/alarms/history", {"format": "csv"})

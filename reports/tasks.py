@@ -1,0 +1,21 @@
+"""Report tasks: generate one run (the `reports` queue, whose worker runs niced so the web process keeps the
+CPU), and the daily purge of files past their retention. Thin: ids in, a service does the work."""
+
+from celery import shared_task
+from django.conf import settings
+
+from reports.services import report_run_execute, report_runs_purge
+
+__all__ = ["report_generate_task", "report_purge_task"]
+
+
+@shared_task(name="reports.tasks.report_generate_task", queue="reports", acks_late=True, ignore_result=True,
+             time_limit=settings.KILN_REPORTS_TASK_TIME_LIMIT)
+def report_generate_task(run_id: int) -> None:
+    # Idempotent: the service claims the run queued → running once; a redelivery finds it claimed and returns.
+    report_run_execute(run_id=run_id)
+
+
+@shared_task(name="reports.tasks.report_purge_task", acks_late=True, ignore_result=True, time_limit=600)
+def report_purge_task() -> None:
+    report_runs_purge()
