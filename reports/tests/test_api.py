@@ -283,5 +283,5 @@ def test_it_refuses_a_definition_default_the_kind_cannot_take(admin_user, client
         "slug": "alarm-journal", "title": "x", "kind": "alarm-journal", "description": "",
         "defaults": '{"start": "last tuesday"}', "min_role": 10, "page_size": "A4", "enabled": "on"})
     assert response.status_code == 200
-    assert b"start: expected an ISO 8601" in response.content
+    assert b"start: not an ISO 8601 date-time nor a relative time" in response.content
     assert not AuditRecord.objects.filter(action__startswith="report_definition").exists()
