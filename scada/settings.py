@@ -321,6 +321,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["scada.api.permissions.RoleMatrixPermission"],
     "DEFAULT_THROTTLE_CLASSES": ["scada.api.ratelimit.RedisRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["scada.api.renderers.KilnJSONRenderer"],
+    # An explicit ?format=csv wins over "Accept: application/json" (the HMI's CSV buttons; was a 406).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "scada.api.negotiation.FormatParamWinsNegotiation",
     "DEFAULT_PARSER_CLASSES": ["scada.api.parsers.KilnJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["scada.api.filters.KilnFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "scada.api.pagination.LimitOffsetPagination",

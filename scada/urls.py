@@ -3,12 +3,20 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from hmi import errors as hmi_errors
+
 admin.site.site_header = "Kiln SCADA configuration"
 admin.site.site_title = "Kiln admin"
 # A database outage met in middleware (session save, say) answers 503 like one met in a view (scada.outage).
 handler500 = "scada.outage.server_error"
+# Kiln's own 404/403 pages, with the HMI's nav and alarm banner (hmi/errors.py); under /api/ they stay JSON.
+handler404 = "hmi.errors.page_not_found"
+handler403 = "hmi.errors.permission_denied"
 
 urlpatterns = [
+    path("favicon.ico", hmi_errors.favicon),
+    # Before admin's own: a signed-in Operator or Supervisor gets a page that explains, not admin's login form.
+    path("admin/login/", hmi_errors.admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("api/", include("scada.api.urls")),
     path("api/", include("accounts.api.urls")),

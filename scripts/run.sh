@@ -17,15 +17,31 @@ FRESH=()
 if [[ "$DATABASE_URL" == sqlite:///* && ! -e "${DATABASE_URL#sqlite://}" ]]; then FRESH=(--fresh-database); fi
 .venv/bin/python manage.py migrate --noinput -v 0
 .venv/bin/python manage.py demo_load "${FRESH[@]}"
-cat <<MSG
+# KILN_BIND=0.0.0.0 (or one LAN address) lets a tablet on the plant network reach the demo: see README for the
+# risk. Django then also has to answer to this machine's addresses.
+export KILN_BIND=${KILN_BIND:-127.0.0.1}
+URLS="http://127.0.0.1:${KILN_PORT}/"
+READY_HOST=127.0.0.1
+if [[ "$KILN_BIND" != 127.0.0.1 && "$KILN_BIND" != localhost ]]; then
+  if [[ "$KILN_BIND" == 0.0.0.0 ]]; then LAN=$(hostname -I 2>/dev/null | awk '{print $1}'); else LAN=$KILN_BIND; READY_HOST=$KILN_BIND; fi
+  if [[ -z "${ALLOWED_HOSTS:-}" ]]; then
+    export ALLOWED_HOSTS="localhost,127.0.0.1,[::1],$(hostname)${LAN:+,$LAN}"
+  fi
+  [[ -n "${LAN:-}" ]] && URLS="$URLS  and  http://${LAN}:${KILN_PORT}/ (from the LAN)"
+fi
+MSG=$(cat <<EOM
 
-  Kiln is starting at  http://127.0.0.1:${KILN_PORT}/
+  Kiln is running at   ${URLS}
   API docs:            http://127.0.0.1:${KILN_PORT}/api/docs/
   Django admin:        http://127.0.0.1:${KILN_PORT}/admin/
   Demo logins (user / password):
     operator / kiln-operator      supervisor / kiln-supervisor
     engineer / kiln-engineer      admin / kiln-admin
+  Demo alarm: sign in as supervisor, click the reactor setpoint on Overview, write 100 (HI at 85 °C in ~1 min).
   Ctrl-C stops all of it.
-
-MSG
-exec .venv/bin/honcho -f Procfile start
+EOM
+)
+echo "${MSG/Kiln is running at /Kiln is starting at}"
+echo
+exec .venv/bin/python scripts/procrun.py Procfile --ready-url "http://${READY_HOST}:${KILN_PORT}/api/system/health" \
+  --ready-message "$MSG" --stop-last plcsim

@@ -71,7 +71,7 @@ class Demo:
 
 @pytest.fixture
 def demo(tmp_path, _clean_redis):
-    """scripts/run.sh (migrate, demo_load --fresh-database, honcho with the Procfile); stopped in any case."""
+    """scripts/run.sh (migrate, demo_load --fresh-database, procrun.py with the Procfile); stopped in any case."""
     port, plc_port = free_port(), free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "KILN_TEST", "DJANGO_"))},
@@ -83,7 +83,7 @@ def demo(tmp_path, _clean_redis):
     }
     log = tmp_path / "demo.log"
     with open(log, "wb") as out:
-        # Its own session: the finally below signals honcho and every process it started, and nothing else.
+        # Its own session: the finally below signals procrun (which stops every process it started), and nothing else.
         proc = subprocess.Popen(["bash", "scripts/run.sh"], cwd=REPO, env=env, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         try:
@@ -96,7 +96,7 @@ def demo(tmp_path, _clean_redis):
                     break
                 try:
                     proc.wait(wait)
-                    # honcho is gone; its children may linger a moment: make sure none does.
+                    # procrun is gone; make sure nothing of its group lingers.
                     os.killpg(proc.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     break

@@ -50,7 +50,7 @@ def start_worker(name):
 
 def stop_worker(proc, timeout=15):
     if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)  # warm shutdown, as honcho or systemd would do
+        proc.send_signal(signal.SIGTERM)  # warm shutdown, as scripts/procrun.py or systemd would do
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:

@@ -146,7 +146,7 @@ class Plant:
     def stop(self) -> None:
         self.stop_plc()
         if self.worker.poll() is None:
-            self.worker.terminate()  # warm shutdown, as honcho would
+            self.worker.terminate()  # warm shutdown, as scripts/procrun.py would
             try:
                 self.worker.wait(timeout=15)
             except subprocess.TimeoutExpired:

@@ -57,8 +57,15 @@
     $(".ack-name", dlg).textContent = a.name + " (" + a.tag + ")";
     var sel = $(".ack-codes", dlg); sel.textContent = "";
     var codes = a.reason_codes || [];
-    if (!a.ack_requires_reason) sel.appendChild(el("option", { value: "" }, "— none —"));
-    codes.forEach(function (c) { sel.appendChild(el("option", { value: c }, c)); });
+    // Nothing pre-selected: the operator chooses. When the definition requires a reason the empty choice
+    // cannot be submitted (the server refuses it too); otherwise it means "no reason code".
+    var none = el("option", { value: "" }, a.ack_requires_reason ? "— choose a reason —" : "— none —");
+    if (a.ack_requires_reason) none.disabled = true;
+    none.selected = true;
+    sel.appendChild(none);
+    codes.forEach(function (c) { sel.appendChild(el("option", { value: c }, Kiln.codeLabel(c))); });
+    sel.required = !!a.ack_requires_reason;
+    sel.value = "";
     sel.closest("label").hidden = !codes.length;
     var err = $(".dlg-error", dlg); err.hidden = true;
     dlg.showModal();
@@ -66,6 +73,8 @@
   $("#ack-form").addEventListener("submit", function (ev) {
     ev.preventDefault();
     var form = ev.target, dlg = $("#ack-dialog"), err = $(".dlg-error", dlg);
+    var sel = form.elements.reason_code;
+    if (sel.required && !sel.value) { err.textContent = "Choose a reason code."; err.hidden = false; sel.focus(); return; }
     var body = { reason_code: form.elements.reason_code.value || "", comment: form.elements.reason.value.trim() };
     Kiln.api("POST", "/api/alarms/" + form.dataset.alarm + "/ack", body).then(function (res) {
       if (!res.ok) { err.textContent = Kiln.apiError(res); err.hidden = false; return; }

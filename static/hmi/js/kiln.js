@@ -76,6 +76,11 @@
     node.classList.add(cls);
     node.__q = cls;
   };
+  // A reason code as people read it: "sensor_fault" → "Sensor fault" (the code itself is what the API stores).
+  Kiln.codeLabel = function (code) {
+    var s = String(code).replace(/[_-]+/g, " ").trim();
+    return s ? s.charAt(0).toUpperCase() + s.slice(1) : String(code);
+  };
   Kiln.trendUrl = function (names) {
     return config.urls.trends + "?tags=" + encodeURIComponent([].concat(names).join(","));
   };

@@ -1,0 +1,72 @@
+"""Rough edges a newcomer hit in the HMI (issue 16 §4), each proved in headless Chromium against a real daphne.
+
+Screenshots of what each test checked go to test-output/hmi_edge_*.png.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from hmi.tests import test_browser as base
+
+# The browser, demo plant, server and login fixtures of test_browser.py, shared rather than copied.
+_sync_orm_beside_playwright = base._sync_orm_beside_playwright
+chromium = base.chromium
+demo = base.demo
+server = base.server
+new_page = base.new_page
+pytestmark = pytest.mark.timeout(180)
+
+
+def shot(page, name: str) -> None:
+    base.shot(page, "edge_" + name)
+
+
+def test_the_journal_csv_button_downloads_the_csv(new_page, demo, server):
+    base._tank_alarm()
+    page = new_page(demo["operator"])
+    page.goto(server.url + "/alarms/journal/")
+    expect(page.locator("#journal-table tbody tr").first).to_contain_text("activated")
+    with page.expect_download() as info:
+        page.click("#journal-csv")
+    lines = open(info.value.path(), encoding="utf-8").read().splitlines()
+    assert lines[0].startswith("ts,event") and any("tank_level_hi" in line for line in lines[1:])
+    assert page.locator("#journal-error").is_hidden()
+    shot(page, "journal_csv")
+
+
+def test_a_required_ack_reason_is_not_preselected_and_codes_show_as_labels(new_page, demo, server):
+    alarm = base._tank_alarm()
+    page = new_page(demo["operator"])
+    page.goto(server.url + "/alarms/")
+    row = page.locator(f'tr[data-alarm="{alarm.pk}"]')
+    row.locator(".act-ack").click()
+    dialog = page.locator("#ack-dialog")
+    select = dialog.locator("select[name=reason_code]")
+    assert select.input_value() == ""
+    assert select.locator("option").all_text_contents() == ["— choose a reason —", "Checked", "Maintenance"]
+    shot(page, "ack_reason_unselected")
+    dialog.locator("button[type=submit]").click()
+    expect(dialog.locator(".dlg-error")).to_have_text("Choose a reason code.")
+    alarm.refresh_from_db()
+    assert not alarm.acked
+    select.select_option(label="Maintenance")
+    dialog.locator("button[type=submit]").click()
+    expect(row).to_contain_text("active acked")
+    alarm.refresh_from_db()
+    assert alarm.acked and "maintenance" in alarm.ack_reason
+
+
+def test_kilns_404_page_keeps_the_nav_and_alarm_banner(new_page, demo, server):
+    base._tank_alarm()
+    page = new_page(demo["operator"])
+    page.goto(server.url + "/screens/gone/")
+    expect(page.locator("h1")).to_have_text("Page not found (404)")
+    expect(page.locator('#alarm-banner .ab-count[data-priority="high"]')).to_have_text("1")
+    expect(page.locator(".nav a", has_text="Alarms")).to_be_visible()
+    shot(page, "404")
+    page.goto(server.url + "/admin/")
+    expect(page.locator("h1")).to_have_text("Configuration is for engineers")
+    shot(page, "admin_denied")
+    assert page.errors == []
