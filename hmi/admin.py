@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from hmi.bindings import BindingError, binding_tag_names, bindings_validate
 from hmi.models import Screen
 from hmi.sanitize import MAX_SVG_BYTES, SvgRejected, svg_sanitize
-from hmi.services import screen_delete, screen_save
+from hmi.services import bindings_unknown_references, screen_delete, screen_save
 
 
 class ScreenAdminForm(forms.ModelForm):
@@ -46,9 +46,12 @@ class ScreenAdminForm(forms.ModelForm):
         except SvgRejected as exc:
             raise forms.ValidationError({"svg_file" if upload else "svg": str(exc)})
         try:
-            bindings_validate(data.get("bindings") or [], ids=clean.ids)
+            normalized = bindings_validate(data.get("bindings") or [], ids=clean.ids)
         except BindingError as exc:
             raise forms.ValidationError({"bindings": exc.errors})
+        unknown = bindings_unknown_references(normalized, own_slug=data.get("slug"))
+        if unknown:
+            raise forms.ValidationError({"bindings": unknown})
         self.sanitized = clean
         return data
 

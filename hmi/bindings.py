@@ -7,6 +7,7 @@ checks; it is lenient about tags that do not exist yet, which the page shows as 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 
@@ -14,6 +15,7 @@ from hmi.choices import BindingKind, ClickAction
 
 __all__ = ["BindingError", "bindings_validate", "binding_tag_names", "binding_devices", "binding_screens"]
 
+MAX_BINDINGS = 5000
 TAG_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
 SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Colours are set as SVG attributes by the browser: accept only plain colour syntax, nothing with url().
@@ -44,7 +46,14 @@ def _number(value, where: str, errors: list[str]) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         errors.append(f"{where} must be a number")
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # a 400-digit integer: JSON allows it, a float does not
+        number = math.inf
+    if not math.isfinite(number) or abs(number) > 1e15:
+        errors.append(f"{where} must be a finite number of at most 1e15")
+        return None
+    return number
 
 
 def _color(value, where: str, errors: list[str]) -> None:
@@ -173,6 +182,8 @@ def bindings_validate(bindings, *, ids: set[str] | None = None) -> list[dict]:
         return []
     if not isinstance(bindings, list):
         raise BindingError(["bindings must be a JSON list of objects"])
+    if len(bindings) > MAX_BINDINGS:
+        raise BindingError([f"a screen has at most {MAX_BINDINGS} bindings, not {len(bindings)}"])
     errors: list[str] = []
     out = [_validate_one(i, b, ids, errors) for i, b in enumerate(bindings)]
     if errors:

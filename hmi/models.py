@@ -5,7 +5,7 @@ from django.db.models import Q
 
 from scada.models import BaseModel
 
-__all__ = ["Screen"]
+__all__ = ["Screen", "ScreenVersion"]
 
 
 class Screen(BaseModel):
@@ -29,6 +29,7 @@ class Screen(BaseModel):
     bindings = models.JSONField(default=list, blank=True)
     is_home = models.BooleanField(default=False, help_text="The screen operators land on after login.")
     sort_order = models.PositiveSmallIntegerField(default=100)
+    version = models.PositiveIntegerField(default=0, help_text="The number of the latest ScreenVersion.")
 
     class Meta:
         ordering = ["sort_order", "name"]
@@ -45,3 +46,29 @@ class Screen(BaseModel):
         from hmi.bindings import binding_tag_names
 
         return binding_tag_names(self.bindings or [])
+
+
+class ScreenVersion(models.Model):
+    """One saved state of a screen (name, drawing, bindings), numbered 1, 2, … per screen.
+
+    Every save through hmi.services.screen_save appends one; restoring an earlier version saves its content
+    again as a new version, so the history only grows and says who changed what when. Deleting a screen deletes
+    its versions (the audit trail keeps the deleted screen's last state).
+    """
+
+    screen = models.ForeignKey(Screen, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    svg = models.TextField()
+    bindings = models.JSONField(default=list, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=150, blank=True, help_text="Username of who saved it (blank: system).")
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["screen", "-number"]
+        constraints = [models.UniqueConstraint(fields=["screen", "number"], name="screen_version_unique")]
+
+    def __str__(self):
+        return f"{self.screen.slug} v{self.number}"

@@ -169,7 +169,10 @@ def svg_sanitize(raw: str | bytes) -> SanitizedSvg:
     Raises SvgRejected when the input cannot be kept at all; otherwise returns the clean markup and the
     list of what was removed, so the engineer sees exactly what the upload lost.
     """
-    data = raw.encode() if isinstance(raw, str) else raw
+    try:
+        data = raw.encode() if isinstance(raw, str) else raw
+    except UnicodeEncodeError:  # a lone surrogate from JSON "\ud800": not text any XML parser could read
+        raise SvgRejected("The SVG is not valid Unicode text.")
     if len(data) > MAX_SVG_BYTES:
         raise SvgRejected(f"The SVG is {len(data)} bytes; at most {MAX_SVG_BYTES} are accepted.")
     if not data.strip():

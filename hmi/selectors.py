@@ -19,7 +19,8 @@ from tags.models import DeviceCommand, Machine, Tag
 logger = logging.getLogger(__name__)
 
 __all__ = ["screen_list", "screen_home", "screen_context", "tag_config", "device_config", "live_snapshot",
-           "tag_browser_page", "live_as_dict"]
+           "tag_browser_page", "live_as_dict", "screens_using_tag", "screen_tag_usage", "tag_picker",
+           "screen_versions"]
 
 
 def screen_list():
@@ -168,3 +169,32 @@ def tag_browser_page(*, search: str = "", machine: str = "", datatype: str = "",
     return {"tags": tags, "order": [t.name for t in rows], "live": live or {},
             "live_unavailable": unavailable or live is None, "devices": devices, "total": total, "limit": limit,
             "offset": offset}
+
+
+def screens_using_tag(name: str) -> list[Screen]:
+    """Screens whose bindings name this tag, in menu order ("where used"; a screen has at most 5,000 bindings)."""
+    return [s for s in screen_list() if name in s.tag_names]
+
+
+def screen_tag_usage(name: str) -> list[dict]:
+    """KILN_TAG_USAGE_PROVIDERS entry: where the HMI uses a tag, for the tag's admin page and its rename/delete."""
+    return [{"kind": "screen", "name": s.name, "url": f"/screens/{s.slug}/", "slug": s.slug}
+            for s in screens_using_tag(name)]
+
+
+def screen_versions(screen: Screen):
+    return screen.versions.only("number", "name", "created", "created_by", "note", "bindings").order_by("-number")
+
+
+def tag_picker(*, search: str = "", machine: str = "", limit: int = 50, offset: int = 0) -> dict:
+    """Tags for the screen editor's picker: every word of `search` must match the tag's name, member name,
+    description, machine id or machine name (any letter case); `machine` narrows to one machine."""
+    qs = Tag.objects.select_related("machine", "machine__site").order_by("name")
+    if machine:
+        qs = qs.filter(machine__machine_id=machine)
+    for word in search.split()[:8]:
+        qs = qs.filter(Q(name__icontains=word) | Q(member__icontains=word) | Q(description__icontains=word)
+                       | Q(machine__machine_id__icontains=word) | Q(machine__name__icontains=word))
+    total = qs.count()
+    rows = [{**_tag_dict(t), "is_active": t.is_active} for t in qs[offset: offset + limit]]
+    return {"count": total, "results": rows}

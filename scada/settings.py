@@ -429,6 +429,9 @@ KILN_VALUE_CONSUMERS = [
 KILN_WRITE_ROUTER = "drivers.writes.DriverWriteRouter"
 # Run by Tag.clean in order; each raises ValidationError keyed by Tag fields.
 KILN_TAG_VALIDATORS = ["drivers.models.tag_fits_its_binding"]
+# fn(tag name) → [{"kind", "name", "url"}, …]: where a tag is used, shown on its admin page and when it is renamed
+# or deleted (tags.selectors.tag_usage).
+KILN_TAG_USAGE_PROVIDERS = ["hmi.selectors.screen_tag_usage"]
 # fn(machine) → seed 004 alarm dicts for a device's `activeAlarms`; empty means a device never shows alarms.
 KILN_DEVICE_ALARMS_PROVIDER = "alarms.selectors.device_alarms"
 # Components of /api/system/status after database, Redis and Celery, in this order; each returns (name, dict).

@@ -8,12 +8,14 @@ tags.services.machine_create_from_type, the same service the API and the demo us
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
+from django.utils.html import format_html, format_html_join
 
 from accounts.admin_base import AuditedModelAdmin
 from scada.errors import KilnError
 from scada.roles import Role
 from tags.live import live_get_many
 from tags.models import DeviceCommand, DeviceType, DeviceTypeTag, Machine, Site, Tag
+from tags.selectors import tag_usage
 from tags.services import machine_create_from_type, machine_sync_from_type, tag_delete, tags_set_active
 from tags.values import tag_config_changed
 
@@ -136,9 +138,9 @@ class TagAdmin(AuditedModelAdmin):
     list_filter = ["machine", "datatype", QualityFilter, "is_active", "is_writable", "write_role"]
     search_fields = ["name", "description", "machine__machine_id", "member"]
     list_select_related = ["machine"]
-    readonly_fields = ["last_write_by", "last_write_at", "write_count", "created", "last_updated"]
+    readonly_fields = ["last_write_by", "last_write_at", "write_count", "created", "last_updated", "used_on"]
     fieldsets = (
-        (None, {"fields": ("machine", "name", "member", "datatype", "description", "unit")}),
+        (None, {"fields": ("machine", "name", "member", "datatype", "description", "unit", "used_on")}),
         ("Limits and recording", {"fields": ("min_value", "max_value", "deadband")}),
         ("Writing", {"fields": ("is_writable", "write_role", "requires_signature", "is_active")}),
         ("Write tracking", {"fields": ("last_write_by", "last_write_at", "write_count", "created", "last_updated")}),
@@ -167,9 +169,36 @@ class TagAdmin(AuditedModelAdmin):
         lv = getattr(obj, "_live", None)
         return "—" if lv is None else lv.quality
 
+    @admin.display(description="used on")
+    def used_on(self, obj):
+        # Where used (KILN_TAG_USAGE_PROVIDERS: the HMI's screens first), so a rename or delete is not blind.
+        uses = tag_usage(obj.name) if obj.pk else []
+        if not uses:
+            return "—"
+        return format_html_join(", ", '<a href="{}">{} {}</a>', ((u["url"], u["kind"], u["name"]) for u in uses))
+
     def save_model(self, request, obj, form, change):
+        old_name = form.initial.get("name") if change else None
         super().save_model(request, obj, form, change)
         transaction.on_commit(tag_config_changed)
+        if old_name and old_name != obj.name:
+            uses = tag_usage(old_name)
+            if uses:
+                messages.warning(request, format_html(
+                    "Renamed from {}: {} still bind the old name and show it as unresolved until edited: {}",
+                    old_name, len(uses), format_html_join(", ", '<a href="{}">{} {}</a>',
+                                                          ((u["url"], u["kind"], u["name"]) for u in uses))))
+
+    def render_delete_form(self, request, context):
+        # The delete confirmation names the screens (and other users) that will lose this tag's value.
+        obj = context.get("object")
+        context["tag_usage"] = tag_usage(obj.name) if obj is not None else []
+        if context["tag_usage"]:
+            messages.warning(request, format_html(
+                "Used on {}: they will show this tag as unresolved.",
+                format_html_join(", ", '<a href="{}">{} {}</a>',
+                                 ((u["url"], u["kind"], u["name"]) for u in context["tag_usage"]))))
+        return super().render_delete_form(request, context)
 
     def has_delete_permission(self, request, obj=None):
         # Deleting a tag is the Admin's (seed 000), here as in the API; Engineers deactivate instead.

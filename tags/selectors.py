@@ -35,6 +35,7 @@ __all__ = [
     "tags_refused",
     "tag_config_version",
     "tag_config_version_pipelined",
+    "tag_usage",
 ]
 
 def tag_config_version_pipelined(pipe) -> None:
@@ -252,3 +253,17 @@ def tags_refused(principal, tags: list[tuple[int, str]]) -> list[str]:
     this is the hook where per-site or per-area read rights will go (the WebSocket refuses any subscription it
     names). A tags rule, not a transport one: REST reads will ask the same question."""
     return []
+
+
+def tag_usage(name: str) -> list[dict]:
+    """Where other apps use a tag by name ("where used"), from KILN_TAG_USAGE_PROVIDERS in order.
+
+    Each provider returns dicts with at least `kind`, `name` and `url` (the HMI: the screens that bind it).
+    Shown on the tag's admin page and when it is renamed or deleted, so nothing silently loses its value.
+    """
+    from scada.extensions import extension_list
+
+    out: list[dict] = []
+    for _path, provider in extension_list("KILN_TAG_USAGE_PROVIDERS"):
+        out.extend(provider(name))
+    return out

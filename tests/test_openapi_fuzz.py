@@ -22,6 +22,8 @@ MAX_EXAMPLES = 15
 # a 400 whose detail matches is not "a schema-valid request rejected". Every other check still applies.
 TAG_LIMIT_RULES = r"^min_value: (min_value must be less than max_value|\w+ tags have no limits)"
 
+SCREEN_RULES = r"^(svg: |bindings: |slug: .*already exists)"
+
 DATA_DEPENDENT_REFUSALS = {
     ("POST", "/api/tags"): TAG_LIMIT_RULES,  # min < max; BOOL and STRING tags take no limits
     ("PUT", "/api/tags/{name}"): TAG_LIMIT_RULES,
@@ -33,6 +35,9 @@ DATA_DEPENDENT_REFUSALS = {
     ("GET", "/api/alarms/kpis"): r"KPI window is at most 31 days|start must be before end",
     ("GET", "/api/history"): r"mode=raw returns every stored sample|needs interval|end must be after start",
     ("GET", "/api/tags/{name}/history"): r"mode=raw returns every stored sample|needs interval|end must be after start",
+    # A screen's drawing must be an SVG document and its bindings name ids in it and tags that exist.
+    ("POST", "/api/screens"): SCREEN_RULES,
+    ("PUT", "/api/screens/{slug}"): SCREEN_RULES,
 }
 
 

@@ -45,3 +45,36 @@ def test_it_keeps_operators_out_of_screen_configuration(operator):
     client.login(username=operator.username, password=PASSWORD)
     res = client.get("/admin/hmi/screen/")
     assert res.status_code == 302 and "/admin/login/" in res["Location"]
+
+
+def test_the_admin_refuses_a_binding_to_an_unknown_tag_naming_it(engineer, plant):
+    res = admin_login(engineer).post("/admin/hmi/screen/add/", {
+        "name": "X", "slug": "x", "description": "", "sort_order": 100, "svg": SVG,
+        "bindings": '[{"element": "level", "kind": "text", "tag": "Tank_Levle"}]',
+    })
+    assert res.status_code == 200 and "unknown tag(s): Tank_Levle" in res.content.decode()
+    assert not Screen.objects.filter(slug="x").exists()
+
+
+def test_a_tags_admin_page_shows_the_screens_that_use_it(engineer, screen, plant):
+    client = admin_login(engineer)
+    html = client.get(f"/admin/tags/tag/{plant['Tank_Level'].pk}/change/").content.decode()
+    assert "Used on" in html and 'href="/screens/overview/"' in html and "screen Overview" in html
+    html = client.get(f"/admin/tags/tag/{plant['Reactor_Temp_SP'].pk}/change/").content.decode()
+    assert 'href="/screens/overview/"' not in html
+
+
+def test_renaming_a_tag_in_admin_names_the_screens_still_bound_to_the_old_name(engineer, screen, plant):
+    from django.forms.models import model_to_dict
+
+    tag = plant["Tank_Level"]
+    data = {k: ("" if v is None else v) for k, v in model_to_dict(tag).items() if k not in ("id", "last_write_by")}
+    data["name"] = "Tank_Level_2"
+    res = admin_login(engineer).post(f"/admin/tags/tag/{tag.pk}/change/", data, follow=True)
+    html = res.content.decode()
+    assert "Renamed from Tank_Level" in html and "screen Overview" in html, html[:3000]
+
+
+def test_the_tag_delete_confirmation_names_the_screens_using_it(admin_user, screen, plant):
+    html = admin_login(admin_user).get(f"/admin/tags/tag/{plant['Tank_Level'].pk}/delete/").content.decode()
+    assert "Used on" in html and "screen Overview" in html

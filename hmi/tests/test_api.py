@@ -1,19 +1,4 @@
-"""GET /api/screens: Operator+, every screen with the tags it uses."""
-
-import pytest
-
-from scada.api.testing import check_role_boundary, role_cases
-
-CASES = role_cases(["hmi-api"])
-
-
-def test_it_has_the_screen_list_in_the_matrix():
-    assert [(c.view_name, c.method) for c in CASES] == [("hmi-api:screen-list", "GET")]
-
-
-@pytest.mark.parametrize("case", CASES, ids=str)
-def test_it_enforces_the_minimum_role(case, client_as, screen):
-    check_role_boundary(case, client_as=client_as)
+"""GET /api/screens: Operator+, every screen with the tags it uses (the editor's routes: test_editor_api.py)."""
 
 
 def test_it_lists_screens_with_their_tags(operator_client, screen):

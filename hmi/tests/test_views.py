@@ -151,9 +151,10 @@ def test_it_marks_unknown_tags_on_a_screen(operator, plant, engineer):
     from hmi.tests.conftest import SVG
 
     screen_save(actor=engineer, data={"name": "S", "slug": "s", "svg": SVG,
-                                      "bindings": [{"element": "level", "kind": "text", "tag": "No_Such_Tag"}]})
+                                      "bindings": [{"element": "level", "kind": "text", "tag": "Tank_Level"}]})
+    plant["Tank_Level"].delete()  # a tag deleted after the screen was saved
     html = login(operator).get("/screens/s/").content.decode()
-    assert "Unknown tags on this screen" in html and "No_Such_Tag" in html
+    assert "Unknown tags on this screen" in html and "Tank_Level" in html
 
 
 @pytest.mark.parametrize("path", ["/screens/nope/"])
