@@ -77,7 +77,7 @@ def setup(n_tags: int) -> list[int]:
     r = get_redis()
     for key in r.scan_iter("kiln:hist:*"):
         r.delete(key)
-    partitions_maintain(compact=False)
+    partitions_maintain()
     connection.close()
     return ids
 

@@ -70,6 +70,7 @@ def setup(args) -> tuple[list, datetime]:
     from django.core.management import call_command
     from django.db import connection
 
+    from historian.compaction import historian_compact
     from historian.partitions import partition_window, partitions_ensure, partitions_list, partitions_maintain
     from historian.rollups import rollups_mark_dirty, rollups_refresh
     from tags.models import Machine, Tag
@@ -135,13 +136,14 @@ def setup(args) -> tuple[list, datetime]:
     print(f" {time.perf_counter() - t0:.0f} s", flush=True)
 
     t0 = time.perf_counter()
-    result = partitions_maintain(now=datetime.now(tz=UTC))
-    print(f"compacted {len(result['compacted'])} partitions older than the compaction age in "
-          f"{time.perf_counter() - t0:.0f} s", flush=True)
-    t0 = time.perf_counter()
     rollups_mark_dirty(ts_from=start, ts_to=end)
     run = rollups_refresh(budget_seconds=3600, chunk_minutes=360)
     print(f"rollups: {run.minute_rows:,} 1-minute and {run.hour_rows:,} 1-hour rows in "
+          f"{time.perf_counter() - t0:.0f} s", flush=True)
+    t0 = time.perf_counter()
+    partitions_maintain(now=datetime.now(tz=UTC))
+    compacted = historian_compact(now=datetime.now(tz=UTC), budget_seconds=3600)
+    print(f"compacted {compacted.values:,} samples older than the compaction age into chunks in "
           f"{time.perf_counter() - t0:.0f} s", flush=True)
     with connection.cursor() as cur:
         cur.execute("VACUUM ANALYZE historian_sample")
@@ -162,6 +164,7 @@ def naive(sql: str, params):
 
 
 def storage() -> dict:
+    """Bytes per sample at rest: rows (hot partitions, table + indexes) and chunks (historian_chunk + TOAST)."""
     from django.db import connection
 
     from historian.partitions import partitions_list
@@ -172,9 +175,11 @@ def storage() -> dict:
             cur.execute(f"SELECT count(*), pg_total_relation_size('{p.name}') FROM {p.name}")  # noqa: S608
             n, size = cur.fetchone()
             if n:
-                key = "compacted" if p.compacted else "hot"
-                out[key][0] += size
-                out[key][1] += n
+                out["hot"][0] += size
+                out["hot"][1] += n
+        cur.execute("SELECT coalesce(sum(n), 0), pg_total_relation_size('historian_chunk') FROM historian_chunk")
+        n, size = cur.fetchone()
+        out["compacted"] = [size, n]
     return {k: (size / n if n else float("nan"), n) for k, (size, n) in out.items()}
 
 

@@ -27,6 +27,7 @@ from historian.constants import (
     BUFFER_DROPPED_TOTAL,
     BUFFER_EPOCH,
     BUFFER_STREAM,
+    COMPACT_STATS,
     WRITER_STATS,
     quality_code,
 )
@@ -130,7 +131,9 @@ def buffer_status(r=None) -> dict:
     pipe.get(BUFFER_DROPPED_TOTAL)
     pipe.hgetall(WRITER_STATS)
     pipe.xrange(BUFFER_STREAM, count=1)
-    count, dropped, dropped_total, stats, oldest = pipe.execute()
+    pipe.hgetall(COMPACT_STATS)
+    count, dropped, dropped_total, stats, oldest, compact = pipe.execute()
+    compact = {k.decode(): v.decode() for k, v in compact.items()}
     quota = conf.KILN_HISTORIAN_BUFFER_QUOTA
     buffered = int(count or 0)
     stats = {k.decode(): v.decode() for k, v in stats.items()}
@@ -147,6 +150,11 @@ def buffer_status(r=None) -> dict:
         "writer_last_commit": stats.get("last_commit_iso"),
         "writer_committed_total": int(stats.get("committed_total", 0)),
         "writer_last_error": stats.get("last_error") or None,
+        # Compaction of old rows into chunks (historian.compaction): last run, samples moved since the start.
+        "compaction_last_run": compact.get("last_run"),
+        "compaction_last_samples": int(compact.get("last_values", 0)),
+        "compaction_samples_total": int(compact.get("values_total", 0)),
+        "compaction_last_error": compact.get("last_error") or None,
     }
 
 

@@ -51,12 +51,14 @@ BUFFER_DROPPED_TOTAL = "kiln:hist:dropped:total"  # samples dropped since the bu
 WRITER_LEASE = "kiln:hist:writer:lease"
 WRITER_STATS = "kiln:hist:writer:stats"  # hash: last_commit, committed_total, last_error, ...
 HEARTBEAT_LAST = "kiln:hist:heartbeat"  # hash: tag id → epoch of the last re-stated sample
+COMPACT_STATS = "kiln:hist:compact:stats"  # hash: last_run, last_values, values_total, last_error, ...
 
 # --- PostgreSQL advisory lock ids ---
 ROLLUP_LOCK_KEY = 0x4B484952  # "KHIR": one rollup refresher at a time
 MAINTENANCE_LOCK_KEY = 0x4B48494D  # "KHIM": one partition maintainer at a time
 WRITER_LOCK_KEY = 0x4B484957  # "KHIW": one writer transaction at a time (history delete waits for it)
 WRITER_LEASE_KEY = 0x4B48574C  # "KHWL": one draining writer at a time (session lock, dies with the connection)
+COMPACT_LOCK_KEY = 0x4B484943  # "KHIC": one compactor at a time (per window transaction)
 
 # --- rollup tiers (seconds) and query modes ---
 TIER_SECONDS = (3600, 60)  # coarsest first

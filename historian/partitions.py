@@ -1,13 +1,14 @@
-"""Time partitions of the sample and 1-minute rollup tables (PostgreSQL only): create ahead, compact, drop.
+"""Time partitions of the sample and 1-minute rollup tables (PostgreSQL only): create ahead, drop.
 
 - Partitions span one day or one ISO week (KILN_HISTORIAN_PARTITION_DAYS = 1 or 7), named
   `<table>_p<from>_<to>` (dates, UTC). Beat creates them a few days ahead; the writer creates one on demand
   for a sample outside every partition (a late backfill), so COPY never fails for want of a partition.
-- A hot sample partition has a unique B-tree on (tag_id, ts): a replay is refused row by row
-  (ON CONFLICT DO NOTHING). Once a partition is older than KILN_HISTORIAN_COMPACT_AFTER_HOURS it is rewritten
-  in (tag_id, ts) order (CLUSTER) and its B-tree replaced by a BRIN index: ~52 bytes per sample instead of
-  ~84. Rows for such old partitions go through the writer's slow path, which checks for an existing row first.
-- Retention drops whole partitions (no DELETE, no bloat) and audits each drop.
+- A sample partition has a unique B-tree on (tag_id, ts): a replay is refused row by row (ON CONFLICT DO
+  NOTHING), and a BRIN index on ts, so a compaction window (historian.compaction) reads only its own pages.
+  Rows older than KILN_HISTORIAN_COMPACT_AFTER_HOURS move into compressed chunks (historian.chunks); an emptied
+  partition stays, empty, for late samples. (Partitions compacted by older versions, rewritten with CLUSTER and
+  a BRIN index instead of the unique one, are emptied into chunks the same way.)
+- Retention drops whole partitions (no DELETE, no bloat) with the chunks of their time range, and audits each.
 
 Every DDL statement runs with a lock timeout: a long query holding the parent table makes the statement give up
 and the next beat run try again, instead of queueing every other query behind it.
@@ -23,24 +24,25 @@ from datetime import UTC, date, datetime, timedelta
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 
+from historian.chunks import CHUNK_TABLE
 from historian.conf import conf, statement_timeout_local
 from historian.constants import MAINTENANCE_LOCK_KEY
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["Partition", "SAMPLE_TABLE", "ROLLUP_TABLE", "partitions_list", "partitions_ensure",
-           "partitions_ensure_for_times", "partition_compact", "partitions_maintain", "partition_window"]
+           "partitions_ensure_for_times", "partitions_maintain", "partition_window", "partition_indexes_create"]
 
 SAMPLE_TABLE = "historian_sample"
 ROLLUP_TABLE = "historian_rollup_1m"
 _NAME_RE = re.compile(r"^(?P<table>[a-z0-9_]+)_p(?P<start>\d{8})_(?P<end>\d{8})$")
 LOCK_TIMEOUT = "10s"
-BRIN_PAGES_PER_RANGE = 32
 
 
 @dataclass(frozen=True)
 class Partition:
-    """One partition: its table name, [start, end) as UTC midnights, and whether it is compacted (BRIN)."""
+    """One partition: its table name, [start, end) as UTC midnights, and whether it lacks the unique index (a
+    partition CLUSTERed by an older version: late samples there are checked by the writer's slow path)."""
 
     name: str
     start: datetime
@@ -78,7 +80,7 @@ def _parse(name: str) -> tuple[datetime, datetime] | None:
 
 
 def partitions_list(table: str = SAMPLE_TABLE) -> list[Partition]:
-    """The partitions of `table`, oldest first. A sample partition without a unique index is compacted."""
+    """The partitions of `table`, oldest first (`compacted`: a sample partition without its unique index)."""
     with connection.cursor() as cur:
         cur.execute(
             """
@@ -123,8 +125,14 @@ def _create(cur, table: str, start: datetime, end: datetime) -> str:
         f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
     )
     if table == SAMPLE_TABLE:
-        cur.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {name}_uniq ON {name} (tag_id, ts)")
+        partition_indexes_create(cur, name)
     return name
+
+
+def partition_indexes_create(cur, name: str) -> None:
+    """A sample partition's indexes: unique (tag_id, ts) for the writer, BRIN on ts for compaction windows."""
+    cur.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {name}_uniq ON {name} (tag_id, ts)")
+    cur.execute(f"CREATE INDEX IF NOT EXISTS {name}_ts_brin ON {name} USING brin (ts)")
 
 
 def partitions_ensure(*, windows: list[tuple[datetime, datetime]], tables=(SAMPLE_TABLE, ROLLUP_TABLE)) -> list[str]:
@@ -154,28 +162,6 @@ def partitions_ensure_for_times(times: list[float]) -> list[str]:
     return partitions_ensure(windows=sorted(windows))
 
 
-def partition_compact(name: str) -> None:
-    """Rewrite a sample partition in (tag_id, ts) order and swap its unique B-tree for a BRIN index.
-
-    CLUSTER holds an exclusive lock on this one partition while it runs (queries of that day wait; other days
-    and the writer's current data do not). The unique index is dropped only after the rewrite, in the same
-    transaction, so the partition is never without its duplicate check while it can still take fast-path rows.
-    """
-    with transaction.atomic():
-        with connection.cursor() as cur:
-            cur.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-            statement_timeout_local(cur)
-            cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
-            cur.execute(f"CLUSTER {name} USING {name}_uniq")
-            cur.execute(f"CREATE INDEX IF NOT EXISTS {name}_brin ON {name} USING brin (tag_id, ts) "
-                        f"WITH (pages_per_range = {BRIN_PAGES_PER_RANGE})")
-            cur.execute(f"DROP INDEX {name}_uniq")
-    with transaction.atomic(), connection.cursor() as cur:
-        statement_timeout_local(cur)
-        cur.execute(f"ANALYZE {name}")
-    logger.info("Historian partition %s compacted", name)
-
-
 def _drop(name: str) -> int:
     with transaction.atomic():
         with connection.cursor() as cur:
@@ -183,25 +169,27 @@ def _drop(name: str) -> int:
             statement_timeout_local(cur)
             cur.execute("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE relname = %s", [name])
             row = cur.fetchone()
+            rows = int(row[0]) if row else 0
+            bounds = _parse(name)
+            if bounds and name.startswith(SAMPLE_TABLE + "_p"):
+                # The chunks of the partition's time range go with it (a chunk never spans two partitions).
+                cur.execute(f"DELETE FROM {CHUNK_TABLE} WHERE ts_from >= %s AND ts_from < %s "  # noqa: S608
+                            "RETURNING n", list(bounds))
+                rows += sum(r[0] for r in cur.fetchall())
             cur.execute(f"DROP TABLE {name}")
-    return int(row[0]) if row else 0
+    return rows
 
 
-def compact_before(now: datetime) -> datetime | None:
-    """Partitions ending before this are compacted; None when compaction is off."""
-    hours = conf.KILN_HISTORIAN_COMPACT_AFTER_HOURS
-    return now - timedelta(hours=hours) if hours else None
+def partitions_maintain(*, now: datetime | None = None) -> dict:
+    """One maintenance pass (beat, hourly): create partitions ahead, drop expired ones (compaction is its own
+    task: historian.compaction).
 
-
-def partitions_maintain(*, now: datetime | None = None, compact: bool = True) -> dict:
-    """One maintenance pass (beat, hourly): create ahead, compact old sample partitions, drop expired ones.
-
-    Returns what it did: {"created": [...], "compacted": [...], "dropped": [(name, rows), ...], "errors": [...]}.
+    Returns what it did: {"created": [...], "dropped": [(name, rows), ...], "errors": [...]}.
     A partition that cannot be locked now is left for the next pass.
     """
     from accounts.audit import audit_record  # the audit service; imported here to keep this module light
 
-    result = {"created": [], "compacted": [], "dropped": [], "errors": []}
+    result = {"created": [], "dropped": [], "errors": []}
     if connection.vendor != "postgresql":
         return result
     now = now or datetime.now(tz=UTC)
@@ -212,17 +200,6 @@ def partitions_maintain(*, now: datetime | None = None, compact: bool = True) ->
     except Exception as exc:  # noqa: BLE001 - keep going: compaction and retention are independent
         logger.warning("Historian partition creation failed: %s", exc)
         result["errors"].append(f"create: {exc}")
-
-    before = compact_before(now)
-    if compact and before is not None:
-        for p in partitions_list(SAMPLE_TABLE):
-            if p.end <= before and not p.compacted:
-                try:
-                    partition_compact(p.name)
-                    result["compacted"].append(p.name)
-                except Exception as exc:  # noqa: BLE001
-                    logger.warning("Historian partition %s not compacted now: %s", p.name, exc)
-                    result["errors"].append(f"compact {p.name}: {exc}")
 
     days = conf.KILN_HISTORIAN_RETENTION_DAYS
     if days:

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
 
+from historian.chunks import samples_sql
 from historian.conf import conf, statement_timeout_local
 from historian.constants import BAD_CODE, ROLLUP_LOCK_KEY
 
@@ -40,7 +41,7 @@ _UPSERT_SET = ", ".join(
 _COLUMNS = ("bucket, tag_id, value_count, value_sum, value_min, value_max, value_first, value_last, head_ts, "
             "tail_ts, tail_value, tail_good, integral, covered")
 
-# Raw samples [a, b) → 1-minute pieces. `nt` is the next sample of the same tag in the same minute.
+# Raw samples [a, b) (rows and chunks) → 1-minute pieces. `nt` is the next sample of the same tag in the same minute.
 _MINUTE_SQL = f"""
 INSERT INTO historian_rollup_1m ({_COLUMNS})
 SELECT bucket, tag_id,
@@ -61,8 +62,7 @@ FROM (
            (quality < {BAD_CODE} AND value IS NOT NULL) AS good,
            lead(date_part('epoch', ts)) OVER (PARTITION BY tag_id, date_bin('1 minute', ts, {EPOCH_SQL})
                                               ORDER BY ts) AS nt
-    FROM historian_sample
-    WHERE ts >= %(a)s AND ts < %(b)s
+    FROM {samples_sql("%(a)s", "%(b)s", ids=None)} r
 ) s
 GROUP BY tag_id, bucket
 ON CONFLICT (tag_id, bucket) DO UPDATE SET {_UPSERT_SET}

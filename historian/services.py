@@ -16,6 +16,7 @@ from django.db import connection, transaction
 
 from accounts.audit import audit_record
 from historian.buffer import buffer_append_rows
+from historian.chunks import CHUNK_TABLE
 from historian.conf import conf
 from historian.constants import BUFFER_DROPPED, HEARTBEAT_LAST, WRITER_LOCK_KEY, quality_code
 from historian.models import (
@@ -57,6 +58,9 @@ def history_delete_for_tag(tag_id: int) -> int:
         for model in (HistorianSample, HistorianStringSample, HistorianRollup1m, HistorianRollup1h):
             cur.execute(f"DELETE FROM {model._meta.db_table} WHERE tag_id = %s", [tag_id])  # noqa: S608
             counts.append(cur.rowcount)
+        if connection.vendor == "postgresql":  # compacted samples (historian.chunks)
+            cur.execute(f"DELETE FROM {CHUNK_TABLE} WHERE tag_id = %s RETURNING n", [tag_id])  # noqa: S608
+            counts[0] += sum(row[0] for row in cur.fetchall())
     deleted, strings = counts[0], counts[1]
     try:
         get_redis().hdel(HEARTBEAT_LAST, tag_id)
@@ -180,6 +184,33 @@ def historian_drops_audit() -> int:
     return samples
 
 
+def _chunks_delete_before(tag_id: int, horizon: datetime) -> int:
+    """Delete a tag's compacted samples older than `horizon`; returns how many went.
+
+    A chunk wholly older goes; a chunk straddling the horizon gives its newer samples back as rows (the next
+    compaction packs them again) and goes too, so no sample is lost and none is kept past its retention.
+    """
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            WITH gone AS (
+                DELETE FROM {CHUNK_TABLE} WHERE tag_id = %(tag)s AND ts_from < %(horizon)s
+                RETURNING ts, v8, v4, q, n, ts_to
+            ), kept AS (
+                INSERT INTO historian_sample (ts, value, tag_id, quality)
+                SELECT u.ts, coalesce(u.v8, u.v4), %(tag)s, u.q
+                FROM gone g CROSS JOIN LATERAL unnest(g.ts, g.v8, g.v4, g.q) AS u(ts, v8, v4, q)
+                WHERE g.ts_to >= %(horizon)s AND u.ts >= %(horizon)s
+                ON CONFLICT DO NOTHING
+                RETURNING 1
+            )
+            SELECT coalesce((SELECT sum(n) FROM gone), 0) - (SELECT count(*) FROM kept)
+            """,  # noqa: S608 - a constant table name
+            {"tag": tag_id, "horizon": horizon},
+        )
+        return int(cur.fetchone()[0])
+
+
 def historian_retention_apply(*, now: datetime | None = None) -> dict:
     """Retention beyond whole partitions: string samples, 1-hour rollups, and tags with a shorter retention.
 
@@ -214,6 +245,8 @@ def historian_retention_apply(*, now: datetime | None = None) -> dict:
         horizon = now - timedelta(days=setting.retention_days)
         with transaction.atomic():
             n, _ = HistorianSample.objects.filter(tag_id=setting.tag_id, ts__lt=horizon).delete()
+            if connection.vendor == "postgresql":
+                n += _chunks_delete_before(setting.tag_id, horizon)
             s, _ = HistorianStringSample.objects.filter(tag_id=setting.tag_id, ts__lt=horizon).delete()
             if n + s:
                 audit_record(action="historian.retention_delete", object_type="tag", object_id=setting.tag.name,

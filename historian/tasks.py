@@ -15,7 +15,7 @@ from celery import shared_task
 from historian.conf import conf
 
 __all__ = ["historian_writer_task", "historian_rollups_task", "historian_maintenance_task",
-           "historian_heartbeat_task", "historian_drops_audit_task"]
+           "historian_heartbeat_task", "historian_drops_audit_task", "historian_compact_task"]
 
 # The schedule of these tasks is CELERY_BEAT_SCHEDULE in scada/settings.py (one beat schedule for every app).
 
@@ -44,8 +44,8 @@ def historian_maintenance_task() -> dict:
     result = partitions_maintain()
     retention = historian_retention_apply()
     orphans = historian_orphans_delete()
-    return {"created": len(result["created"]), "compacted": len(result["compacted"]),
-            "dropped": len(result["dropped"]), "errors": result["errors"], "per_tag": retention["per_tag"],
+    return {"created": len(result["created"]), "dropped": len(result["dropped"]), "errors": result["errors"],
+            "per_tag": retention["per_tag"],
             "orphans": len(orphans)}
 
 
@@ -61,3 +61,11 @@ def historian_drops_audit_task() -> int:
     from historian.services import historian_drops_audit
 
     return historian_drops_audit()
+
+
+@shared_task(acks_late=True, time_limit=conf.KILN_HISTORIAN_COMPACT_BUDGET + 600, ignore_result=True)
+def historian_compact_task() -> dict:
+    from historian.compaction import historian_compact
+
+    run = historian_compact()
+    return {"windows": run.windows, "values": run.values, "seconds": round(run.seconds, 3), "busy": run.busy}

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import psycopg
 from django.db import connection, transaction
 
+from historian.chunks import chunk_contains_sql
 from historian.conf import conf, statement_timeout_local
 from historian.constants import WRITER_LOCK_KEY
 from historian.partitions import partitions_ensure_for_times, partitions_list
@@ -142,15 +143,17 @@ def _slow_insert(cur, rows) -> int:
     )
     cur.execute("TRUNCATE historian_staging")  # a second slow insert in the same transaction starts empty
     _copy(cur, "historian_staging", rows)
+    # A late sample may fall in a compacted range: a chunk holding it counts as stored (historian.chunks).
     cur.execute(
         """
         INSERT INTO historian_sample (ts, value, tag_id, quality)
         SELECT DISTINCT ON (s.tag_id, s.ts) s.ts, s.value, s.tag_id, s.quality
         FROM historian_staging s
         WHERE NOT EXISTS (SELECT 1 FROM historian_sample h WHERE h.tag_id = s.tag_id AND h.ts = s.ts)
+          AND NOT {in_chunk}
         ORDER BY s.tag_id, s.ts, s.seq
         ON CONFLICT DO NOTHING
-        """
+        """.replace("{in_chunk}", chunk_contains_sql("s.tag_id", "s.ts"))
     )
     return cur.rowcount
 

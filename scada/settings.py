@@ -401,7 +401,7 @@ CELERY_BEAT_SCHEDULE["alarms-timers"] = {"task": "alarms.tasks.alarms_timers_tas
 CELERY_BEAT_SCHEDULE["audit-checkpoint"] = {"task": "accounts.tasks.audit_checkpoint_task",
                                             "schedule": KILN_AUDIT_CHECKPOINT_MINUTES * 60.0}
 # Historian (historian/tasks.py): drain the buffer into PostgreSQL, refresh rollups, heartbeat, audit what was
-# dropped, and maintain partitions (create ahead, compact, retention).
+# dropped, compact old rows into chunks, and maintain partitions (create ahead, retention).
 CELERY_BEAT_SCHEDULE |= {
     "historian-writer": {"task": "historian.tasks.historian_writer_task", "schedule": 1.0,
                          "options": {"expires": 2}},
@@ -413,6 +413,8 @@ CELERY_BEAT_SCHEDULE |= {
                               "options": {"expires": 30}},
     "historian-maintenance": {"task": "historian.tasks.historian_maintenance_task", "schedule": 3600.0,
                               "options": {"expires": 600}},
+    "historian-compact": {"task": "historian.tasks.historian_compact_task", "schedule": 300.0,
+                          "options": {"expires": 300}},
 }
 
 # --- Extension points (code settings, not env vars; docs/architecture.md "Extending Kiln", scada/extensions.py) ---
@@ -471,8 +473,11 @@ KILN_HISTORIAN_WRITER_RUN_SECONDS = envint("KILN_HISTORIAN_WRITER_RUN_SECONDS", 
 # Partitions: span (1 = daily, 7 = weekly from Monday), created this many days ahead by beat.
 KILN_HISTORIAN_PARTITION_DAYS = envint("KILN_HISTORIAN_PARTITION_DAYS", 1, minimum=1)
 KILN_HISTORIAN_PARTITIONS_AHEAD_DAYS = envint("KILN_HISTORIAN_PARTITIONS_AHEAD_DAYS", 3, minimum=1)
-# A partition older than this is rewritten sorted by (tag, time) with a BRIN index (0 = never).
-KILN_HISTORIAN_COMPACT_AFTER_HOURS = envint("KILN_HISTORIAN_COMPACT_AFTER_HOURS", 48, minimum=0)
+# Samples older than this move from rows into compressed chunks (historian/chunks.py; 0 = never), a window of
+# COMPACT_BATCH minutes per transaction (also a chunk's span, at most a day), for at most COMPACT_BUDGET s a run.
+KILN_HISTORIAN_COMPACT_AFTER_HOURS = envint("KILN_HISTORIAN_COMPACT_AFTER_HOURS", 2, minimum=0)
+KILN_HISTORIAN_COMPACT_BATCH = min(envint("KILN_HISTORIAN_COMPACT_BATCH", 60, minimum=1), 1440)
+KILN_HISTORIAN_COMPACT_BUDGET = envint("KILN_HISTORIAN_COMPACT_BUDGET", 240, minimum=1)
 # Retention of raw samples and 1-minute rollups, and of 1-hour rollups, in days (0 = keep forever).
 KILN_HISTORIAN_RETENTION_DAYS = envint("KILN_HISTORIAN_RETENTION_DAYS", 730, minimum=0)
 KILN_HISTORIAN_ROLLUP_RETENTION_DAYS = envint("KILN_HISTORIAN_ROLLUP_RETENTION_DAYS", 0, minimum=0)

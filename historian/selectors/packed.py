@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import compress
 from operator import mul, sub
 
+from historian.chunks import samples_sql
 from historian.constants import BAD_CODE
 from historian.selectors.sql import _CARRY
 
@@ -20,10 +21,9 @@ from historian.selectors.sql import _CARRY
 _RAW_SERIES = f"""
 SELECT tag_id, string_agg(timestamptz_send(ts), ''::bytea),
        string_agg(float8send(CASE WHEN quality < {BAD_CODE} THEN coalesce(value, 'NaN') ELSE 'NaN' END), ''::bytea)
-FROM historian_sample
-WHERE tag_id = ANY(%(ids)s) AND ts >= %(a0)s AND ts < %(b0)s
+FROM {samples_sql("%(a0)s", "%(b0)s")} s
 GROUP BY tag_id
-"""  # noqa: S608 - a constant is formatted in
+"""  # noqa: S608 - constants are formatted in
 
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _PG_EPOCH_US = 946_684_800_000_000  # the same in microseconds since 1970

@@ -4,6 +4,7 @@ each rollup tier (per plan_segments), the value carried in at the start, and buc
 
 from __future__ import annotations
 
+from historian.chunks import samples_sql
 from historian.constants import BAD_CODE
 
 # Each source yields "pieces" in one shape; which value columns a piece carries depends on the mode.
@@ -16,11 +17,11 @@ _RAW_EXPR = {"integ": "0::float8", "cov": "0::float8", "mn": "gv", "mx": "gv", "
 _TIER_EXPR = {"integ": "integral", "cov": "covered", "mn": "value_min", "mx": "value_max", "fv": "value_first",
               "lv": "value_last", "cnt": "value_count", "sm": "value_sum"}
 
+# Raw samples come from historian.chunks.samples_sql: hot rows and compacted chunks alike.
 _RAW_PIECES = """
 SELECT tag_id, ts, floor(pe / %(w)s), pe, pe, value, g{cols}
 FROM (SELECT tag_id, ts, date_part('epoch', ts) AS pe, value, (quality < {bad} AND value IS NOT NULL) AS g{gv}
-      FROM historian_sample
-      WHERE tag_id = ANY(%(ids)s) AND ts >= %({a})s AND ts < %({b})s) r
+      FROM {src} s) r
 """
 
 _TIER_PIECES = """
@@ -31,7 +32,7 @@ WHERE tag_id = ANY(%(ids)s) AND bucket >= %({a})s AND bucket < %({b})s
 
 # The value held at `start` per tag: the last sample before it, read from raw samples back to `carry_from`
 # (an hour boundary the 1-hour rollups are exact before) and else from the last 1-hour rollup before that.
-_CARRY = """
+_CARRY_TEMPLATE = """
 SELECT t.id AS tag_id,
        coalesce(r.t, h.tail_ts) AS tail,
        CASE WHEN r.t IS NOT NULL THEN r.v ELSE h.tail_value END AS tail_v,
@@ -39,8 +40,7 @@ SELECT t.id AS tag_id,
 FROM unnest(%(ids)s::int[]) AS t(id)
 LEFT JOIN LATERAL (
     SELECT date_part('epoch', s.ts) AS t, s.value AS v, (s.quality < {bad} AND s.value IS NOT NULL) AS good
-    FROM historian_sample s
-    WHERE s.tag_id = t.id AND s.ts >= %(carry_from)s AND s.ts < %(start)s
+    FROM {carry_src} s
     ORDER BY s.ts DESC LIMIT 1) r ON true
 LEFT JOIN LATERAL (
     SELECT x.tail_ts, x.tail_value, x.tail_good
@@ -48,6 +48,9 @@ LEFT JOIN LATERAL (
     WHERE x.tag_id = t.id AND x.bucket < %(carry_from)s AND r.t IS NULL
     ORDER BY x.bucket DESC LIMIT 1) h ON true
 """
+
+_CARRY = _CARRY_TEMPLATE.replace(
+    "{carry_src}", samples_sql("%(carry_from)s", "%(start)s", ids="ARRAY[t.id]"))
 
 # Per bucket, over its pieces (b.*), then with the value carried in from before its first piece (carry_v, over
 # carry_s seconds): the value held at the end of the previous non-empty bucket, up to this bucket's first piece.
@@ -82,7 +85,7 @@ def _aggregate_sql(segments, mode: str, interval: int) -> str:
         if tier == 0:
             gv = f", CASE WHEN quality < {BAD_CODE} THEN value END AS gv" if any(
                 _RAW_EXPR[c] == "gv" for c in cols) else ""
-            parts.append(_RAW_PIECES.format(bad=BAD_CODE, a=f"a{i}", b=f"b{i}", gv=gv,
+            parts.append(_RAW_PIECES.format(bad=BAD_CODE, gv=gv, src=samples_sql(f"%(a{i})s", f"%(b{i})s"),
                                             cols="".join(f", {_RAW_EXPR[c]}" for c in cols)))
             continue
         table = "historian_rollup_1h" if tier == 3600 else "historian_rollup_1m"

@@ -70,7 +70,7 @@ def load_samples():
 
 def _truncate():
     with connection.cursor() as cur:
-        cur.execute("TRUNCATE historian_sample, historian_rollup_1m")
+        cur.execute("TRUNCATE historian_sample, historian_rollup_1m, historian_chunk")
         cur.execute("""SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
                        WHERE i.inhparent IN ('historian_sample'::regclass, 'historian_rollup_1m'::regclass)""")
         for (name,) in cur.fetchall():

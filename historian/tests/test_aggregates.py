@@ -1,7 +1,8 @@
 """Aggregates against the plain-Python reference (historian/tests/reference.py) on random data (hypothesis).
 
 The PostgreSQL path is checked with rollups in every state: none computed, all computed, and computed with
-late samples added afterwards (so a query mixes 1-hour, 1-minute and raw pieces around a pending range).
+late samples added afterwards (so a query mixes 1-hour, 1-minute and raw pieces around a pending range), and
+with the samples as rows or compacted into chunks (historian.chunks): both layouts must give the same answers.
 """
 
 import math
@@ -10,9 +11,11 @@ from fractions import Fraction
 
 import pytest
 from django.db import connection
+from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from historian.compaction import historian_compact
 from historian.rollups import rollups_refresh
 from historian.selectors import aggregate_python, history_query, plan_segments
 from historian.tests.conftest import db_dt
@@ -115,8 +118,23 @@ def _exact_times(samples):
             for t, v, q in samples]
 
 
+def _compact(minutes):
+    """Every sample of the test's range (before T0 + 4 h) into chunks of `minutes`, as the compaction task does
+    (two days later: the compaction horizon is floored to whole windows, a day for 1440). SQLite has no chunks."""
+    if connection.vendor != "postgresql":
+        return
+    with override_settings(KILN_HISTORIAN_COMPACT_BATCH=minutes, KILN_HISTORIAN_COMPACT_AFTER_HOURS=2):
+        run = historian_compact(now=datetime.fromtimestamp(T0 + 48 * 3600, tz=UTC), budget_seconds=600)
+    assert not run.busy and not run.out_of_budget
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM historian_sample WHERE ts < %s", [db_dt(T0 + 4 * 3600)])
+        assert cur.fetchone()[0] == 0
+
+
 def _reset(tag_id):
     with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute("DELETE FROM historian_chunk WHERE tag_id = %s", [tag_id])
         for table in ("historian_sample", "historian_rollup_1m", "historian_rollup_1h"):
             cur.execute(f"DELETE FROM {table} WHERE tag_id = %s", [tag_id])
         cur.execute("DELETE FROM historian_historiandirtyrange")
@@ -127,14 +145,18 @@ def _reset(tag_id):
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(samples=samples_st, late=st.lists(sample, max_size=10, unique_by=lambda s: s[0]).map(sorted),
        a=st.one_of(edge, aligned_edge), b=st.one_of(edge, aligned_edge), interval=st.sampled_from(INTERVALS),
-       rollups=st.sampled_from(["none", "all", "stale"]))
-def test_it_matches_the_reference_on_postgresql(hist, samples, late, a, b, interval, rollups):
+       rollups=st.sampled_from(["none", "all", "stale"]), compact_minutes=st.sampled_from([0, 0, 1, 7, 60, 1440]))
+def test_it_matches_the_reference_on_postgresql(hist, samples, late, a, b, interval, rollups, compact_minutes):
+    """...with the samples as rows or compacted into chunks of any span (compact_minutes; 0 = rows), and the late
+    samples then added as rows inside the compacted range (a backfill), so chunks and rows meet in one query."""
     start, end = min(a, b), max(a, b) + (0 if a != b else 3600)
     late = [s for s in late if s[0] not in {x[0] for x in samples}]
     _reset(hist.id)
     _load(hist.id, samples)
     if rollups != "none":
         rollups_refresh(budget_seconds=60)
+    if compact_minutes:
+        _compact(compact_minutes)
     _load(hist.id, late)  # after the rollups: a pending dirty range the query must read from raw
     if rollups == "all":
         rollups_refresh(budget_seconds=60)
@@ -154,11 +176,13 @@ def test_it_matches_the_reference_on_postgresql(hist, samples, late, a, b, inter
 @settings(max_examples=150, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(samples=samples_st, order=st.randoms(use_true_random=False), a=st.one_of(edge, aligned_edge),
-       b=st.one_of(edge, aligned_edge), interval=st.sampled_from([*INTERVALS, 1, 7]))
+       b=st.one_of(edge, aligned_edge), interval=st.sampled_from([*INTERVALS, 1, 7]),
+       compact_minutes=st.sampled_from([0, 1, 60]))
 def test_it_matches_the_reference_averaging_raw_samples_in_python(hist, monkeypatch, samples, order, a, b,
-                                                                  interval):
+                                                                  interval, compact_minutes):
     """The packed-array path for all-raw time-weighted averages, forced on whatever the sample density, with
-    samples stored in random physical order (a late backfill) so its re-sorting is exercised too."""
+    samples stored in random physical order (a late backfill) so its re-sorting is exercised too, as rows or
+    compacted into chunks (whose arrays then hold that order)."""
     from historian.selectors import packed, query
 
     monkeypatch.setattr(packed, "_RAW_AVERAGE_MIN_DENSITY", 0)
@@ -173,6 +197,8 @@ def test_it_matches_the_reference_averaging_raw_samples_in_python(hist, monkeypa
     with connection.cursor() as cur:  # a sequential scan returns the rows in the shuffled insertion order
         cur.execute("SET LOCAL enable_indexscan = off")
         cur.execute("SET LOCAL enable_bitmapscan = off")
+    if compact_minutes:
+        _compact(compact_minutes)
     now = T0 + 10 * 3600
     # This path integrates the stored microseconds exactly, so the reference gets them exactly too (moments on
     # the 1/64-s grid are exact anyway; this keeps the test honest if the grid ever gets finer).

@@ -1,4 +1,4 @@
-"""Partitions: created ahead, compacted to a BRIN layout, dropped (and audited) by retention."""
+"""Partitions: created ahead with their indexes, dropped (and audited, with their chunks) by retention."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -56,42 +56,15 @@ def _fill(day: datetime, tags=10, per_tag=3000):
             [day, tags, per_tag])
 
 
-def _bytes_per_row(name):
-    # Heap, indexes, free-space and visibility maps: everything the partition takes on disk, per row.
-    with connection.cursor() as cur:
-        cur.execute("SELECT pg_total_relation_size(%s)::float / (SELECT count(*) FROM " + name + ")", [name])
-        return cur.fetchone()[0]
-
-
 @pytest.mark.postgresql
-def test_it_compacts_old_partitions_to_a_brin_layout_of_about_52_bytes_a_sample(db, settings):
-    settings.KILN_HISTORIAN_COMPACT_AFTER_HOURS = 48
-    day = NOW.replace(hour=0, minute=0) - timedelta(days=5)
-    partitions_ensure(windows=[partition_window(day)])
-    _fill(day)
-    (old,) = partitions_list()
-    hot = _bytes_per_row(old.name)
-    result = partitions_maintain(now=NOW)
-    assert result["compacted"] == [old.name]
-    (compacted,) = [p for p in partitions_list() if p.name == old.name]
-    assert compacted.compacted
-    cold = _bytes_per_row(old.name)
-    assert cold <= 60 < hot, (hot, cold)
+def test_it_gives_each_sample_partition_a_unique_index_and_a_brin_index_on_time(db):
+    partitions_ensure(windows=[partition_window(NOW)])
+    (p,) = partitions_list()
     with connection.cursor() as cur:
-        cur.execute("SELECT indexdef FROM pg_indexes WHERE tablename = %s", [old.name])
+        cur.execute("SELECT indexdef FROM pg_indexes WHERE tablename = %s ORDER BY indexname", [p.name])
         assert [row[0] for row in cur.fetchall()] == [
-            f"CREATE INDEX {old.name}_brin ON public.{old.name} USING brin (tag_id, ts) WITH (pages_per_range='32')"]
-        # Rows are now in (tag_id, ts) order: one tag's day is one contiguous run of pages.
-        cur.execute(f"SELECT tag_id FROM {old.name}")
-        tag_ids = [row[0] for row in cur.fetchall()]
-        assert tag_ids == sorted(tag_ids)
-
-
-@pytest.mark.postgresql
-def test_it_leaves_recent_partitions_hot(db, settings):
-    settings.KILN_HISTORIAN_COMPACT_AFTER_HOURS = 48
-    partitions_ensure(windows=[partition_window(NOW - timedelta(days=1))])
-    assert partitions_maintain(now=NOW)["compacted"] == []
+            f"CREATE INDEX {p.name}_ts_brin ON public.{p.name} USING brin (ts)",
+            f"CREATE UNIQUE INDEX {p.name}_uniq ON public.{p.name} USING btree (tag_id, ts)"]
 
 
 @pytest.mark.postgresql
@@ -103,13 +76,20 @@ def test_it_drops_expired_partitions_whole_and_audits_each(db, settings):
     _fill(old_day.replace(hour=0, minute=0), tags=2, per_tag=10)
     with connection.cursor() as cur:
         cur.execute("ANALYZE historian_sample_p20260306_20260307")
+        # Two more samples of that day already compacted: the drop takes them and counts them.
+        cur.execute("INSERT INTO historian_chunk (tag_id, ts_from, ts_to, n, ts, v4, q) "
+                    "VALUES (3, %s, %s, 2, ARRAY[%s, %s]::timestamptz[], '{1, 2}', '{0, 0}')",
+                    [old_day - timedelta(hours=1), old_day, old_day - timedelta(hours=1), old_day])
     result = partitions_maintain(now=NOW)
     assert [name for name, _ in result["dropped"]] == ["historian_sample_p20260306_20260307",
                                                        "historian_rollup_1m_p20260306_20260307"]
     assert "historian_sample_p20260306_20260307" not in _names()
     record = AuditRecord.objects.get(action="historian.retention_drop", object_id="historian_sample_p20260306_20260307")
     assert record.old_value == {"from": "2026-03-06T00:00:00+00:00", "to": "2026-03-07T00:00:00+00:00",
-                                "rows_estimate": 20}
+                                "rows_estimate": 22}
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM historian_chunk")
+        assert cur.fetchone()[0] == 0
     assert record.reason == "KILN_HISTORIAN_RETENTION_DAYS=30"
 
 

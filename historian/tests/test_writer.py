@@ -10,9 +10,11 @@ from django.db import connection
 
 from historian import writer, writer_store
 from historian.buffer import buffer_append_rows
+from historian.compaction import historian_compact
 from historian.constants import BUFFER_COUNT, BUFFER_DROPPED, BUFFER_STREAM, WRITER_LEASE_KEY
 from historian.models import HistorianDirtyRange, HistorianSample, HistorianStringSample, HistorianWriterCheckpoint
-from historian.partitions import partition_compact, partitions_ensure_for_times, partitions_list
+from historian.partitions import partitions_ensure_for_times, partitions_list
+from historian.selectors import HistoryTag, history_query
 from historian.writer import DEAD_LETTER_STREAM, encode_copy_binary, historian_writer_run
 from scada.redis import get_redis
 from tags.values import Sample, tag_values_record
@@ -97,17 +99,20 @@ def test_it_refuses_a_replayed_sample_even_without_the_checkpoint(real_tag):
 
 
 @pytest.mark.postgresql
-def test_it_checks_late_samples_for_compacted_partitions_row_by_row(real_tag):
+def test_it_checks_late_samples_against_compacted_chunks(real_tag):
     old = time.time() - 10 * 86400
     _append(real_tag.pk, [(old, 1.0), (old + 1, 2.0)])
     historian_writer_run()
-    (partition,) = [p for p in partitions_list() if p.start.timestamp() <= old < p.end.timestamp()]
-    partition_compact(partition.name)
-    assert [p.compacted for p in partitions_list() if p.name == partition.name] == [True]
+    assert historian_compact().values == 2
+    assert _stored(real_tag.pk) == []  # no rows left: both samples are in a chunk now
     _append(real_tag.pk, [(old + 1, 2.0), (old + 2, 3.0), (old + 2, 3.0)])  # a repeat, a new one twice
     HistorianWriterCheckpoint.objects.all().delete()
     assert historian_writer_run().written == 1
-    assert [v for _, v, _ in _stored(real_tag.pk)] == [1.0, 2.0, 3.0]
+    assert [v for _, v, _ in _stored(real_tag.pk)] == [3.0]
+    tag = HistoryTag(real_tag.pk, real_tag.name, "REAL")
+    got = history_query(tags=[tag], start=datetime.fromtimestamp(old - 1, tz=UTC),
+                        end=datetime.fromtimestamp(old + 3, tz=UTC), mode="raw", interval=None)[real_tag.pk]
+    assert [p["v"] for p in got] == [1.0, 2.0, 3.0]
 
 
 @pytest.mark.postgresql

@@ -1,0 +1,87 @@
+"""Compacted history (PostgreSQL): one `historian_chunk` row per tag per compaction window, holding that tag's
+samples of the window as three parallel arrays (times, values, quality codes), stored with PostgreSQL's own lz4
+TOAST compression.
+
+Why this layout (bench/bench_historian_storage.py measures it beside the row layout): a sample row costs ~52 B
+compacted and ~84 B hot (tuple header, alignment, index entry); in a chunk a sample costs its 8-byte time
+(~6 B after lz4), its value (8 B, or 4 B when every value of the chunk is exactly a float32, as PLC REALs are)
+and a quality code that lz4 reduces to almost nothing (runs of GOOD). Every reader stays one SQL statement:
+`samples_sql` unions the hot rows with the chunks' arrays expanded by `unnest`, in C, so no reader decodes
+anything in Python and every answer is the same whichever layout holds the samples.
+
+Compaction (`compact_window`) moves the rows of one time window into chunks in ONE statement: DELETE ...
+RETURNING feeds INSERT ... SELECT ... GROUP BY tag_id. A crash (or a kill) mid-statement rolls both back, so a
+sample is either a row or in a chunk, never lost and never both. Rows arriving later in a compacted window (a
+backfill through the writer's slow path, which checks chunks for duplicates) stay rows until the next pass
+moves them into an additional chunk: chunks of one tag may overlap in time, readers never assume otherwise.
+
+A chunk spans at most one window (KILN_HISTORIAN_COMPACT_BATCH minutes, at most a day), so a reader finds
+every chunk overlapping [a, b) with `ts_from > a - 1 day` on the (tag_id, ts_from) index. On SQLite (the demo)
+there are no chunks: samples stay rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import connection
+
+__all__ = ["CHUNK_TABLE", "MAX_CHUNK_SPAN", "samples_sql", "chunk_contains_sql", "compact_window"]
+
+CHUNK_TABLE = "historian_chunk"
+MAX_CHUNK_SPAN = "1 day"  # the longest window a chunk may cover (KILN_HISTORIAN_COMPACT_BATCH ≤ 1440 minutes)
+
+# A value goes to the float4 array only if the whole chunk survives the round trip exactly (values stay float8
+# to every reader: float4 → float8 is exact). The cast raises outside float4's range (overflow past FLT_MAX,
+# underflow for a non-zero value that would round to 0): such values, and subnormals, stay float8.
+_FITS_FLOAT4 = ("(value IS NULL OR value = 0 OR (abs(value) BETWEEN 1.1754943508222875e-38 AND 3.4028234663852886e38"
+                " AND value::float4::float8 = value))")
+
+# Rows of [lo, hi) → one chunk per tag. DELETE ... RETURNING and the INSERT are one statement: atomic.
+_COMPACT_SQL = f"""
+WITH moved AS (
+    DELETE FROM historian_sample WHERE ts >= %(lo)s AND ts < %(hi)s
+    RETURNING ts, value, tag_id, quality
+)
+INSERT INTO {CHUNK_TABLE} (tag_id, ts_from, ts_to, n, ts, v8, v4, q)
+SELECT tag_id, min(ts), max(ts), count(*), array_agg(ts),
+       CASE WHEN bool_and(f4) THEN NULL ELSE array_agg(value) END,
+       CASE WHEN bool_and(f4) THEN array_agg(CASE WHEN f4 THEN value::float4 END) END,
+       array_agg(quality)
+FROM (SELECT ts, value, tag_id, quality, {_FITS_FLOAT4} AS f4 FROM moved) m
+GROUP BY tag_id
+RETURNING n
+"""  # noqa: S608 - only constants are formatted in
+
+
+def samples_sql(a: str, b: str, ids: str | None = "%(ids)s") -> str:
+    """A subquery of every stored numeric sample (ts, value, tag_id, quality) of tags `ids` in [a, b): hot rows
+    and compacted chunks alike. `a`, `b`, `ids` are SQL expressions (usually parameter placeholders); ids=None
+    means every tag. The rows come in no particular order (chunks may overlap): readers sort as they need.
+    """
+    tag_h = f"tag_id = ANY({ids}) AND " if ids else ""
+    tag_c = f"c.tag_id = ANY({ids}) AND " if ids else ""
+    return f"""(
+SELECT ts, value, tag_id, quality FROM historian_sample WHERE {tag_h}ts >= {a} AND ts < {b}
+UNION ALL
+SELECT u.ts, coalesce(u.v8, u.v4), c.tag_id, u.q
+FROM {CHUNK_TABLE} c CROSS JOIN LATERAL unnest(c.ts, c.v8, c.v4, c.q) AS u(ts, v8, v4, q)
+WHERE {tag_c}c.ts_from < {b} AND c.ts_from > {a} - interval '{MAX_CHUNK_SPAN}' AND c.ts_to >= {a}
+  AND u.ts >= {a} AND u.ts < {b})"""  # noqa: S608 - SQL expressions of the caller's, no values
+
+
+def chunk_contains_sql(tag: str, ts: str) -> str:
+    """A condition: some chunk already holds a sample of tag `tag` at time `ts` (SQL expressions)."""
+    return (f"EXISTS (SELECT 1 FROM {CHUNK_TABLE} c WHERE c.tag_id = {tag} AND c.ts_from <= {ts} "  # noqa: S608
+            f"AND c.ts_from > {ts} - interval '{MAX_CHUNK_SPAN}' AND c.ts_to >= {ts} AND {ts} = ANY(c.ts))")
+
+
+def compact_window(lo: datetime, hi: datetime) -> int:
+    """Move every sample row of [lo, hi) into chunks, one statement (see the module docstring). Returns the
+    number of samples moved. The caller owns the transaction (and the statement timeout)."""
+    with connection.cursor() as cur:
+        # Sorting would cost more than the whole rest; rows come back in heap order, which is time order for
+        # rows the writer appended, so each chunk's arrays are (nearly always) in time order anyway.
+        cur.execute("SET LOCAL work_mem = '256MB'")
+        cur.execute(_COMPACT_SQL, {"lo": lo, "hi": hi})
+        return sum(row[0] for row in cur.fetchall())

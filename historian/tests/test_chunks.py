@@ -1,0 +1,198 @@
+"""Compaction into chunks (historian.chunks, historian.compaction): small at rest, the same answers, never a
+sample lost or doubled (a compaction killed mid-statement, two compactors at once), deletes and retention reach
+compacted samples. Aggregates on both layouts are compared with the reference in test_aggregates.py."""
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from django.db import connection
+from django.test import override_settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from accounts.models import AuditRecord
+from historian.buffer import buffer_status
+from historian.compaction import historian_compact
+from historian.constants import COMPACT_LOCK_KEY, quality_code
+from historian.partitions import partitions_ensure_for_times
+from historian.selectors import history_query
+from historian.services import historian_retention_apply, history_delete_for_tag
+
+pytestmark = pytest.mark.postgresql
+
+DAY = datetime(2026, 4, 1, tzinfo=UTC)
+NOW = DAY + timedelta(days=2)
+
+
+def _fill(tags: list[int], seconds: int, start: datetime = DAY, step: int = 1):
+    partitions_ensure_for_times([start.timestamp()])
+    with connection.cursor() as cur:
+        cur.execute(
+            """INSERT INTO historian_sample (ts, value, tag_id, quality)
+               SELECT %s + (i * %s * interval '1 second'), 50 + 10 * sin(i / 600.0) + random(), t, 0
+               FROM unnest(%s::int[]) t, generate_series(0, %s - 1) i""",
+            [start, step, tags, seconds // step])
+
+
+def _counts():
+    with connection.cursor() as cur:
+        cur.execute("SELECT (SELECT count(*) FROM historian_sample), (SELECT coalesce(sum(n), 0) FROM historian_chunk)")
+        return cur.fetchone()
+
+
+def _raw(hist, start=DAY - timedelta(hours=1), end=NOW):
+    return history_query(tags=[hist], start=start, end=end, mode="raw", interval=None)[hist.id]
+
+
+def test_it_stores_a_compacted_sample_in_at_most_20_bytes(hist, settings):
+    settings.KILN_HISTORY_MAX_POINTS = 10**6
+    _fill([hist.id, hist.id + 1000, hist.id + 2000], 6 * 3600)
+    before = _raw(hist)
+    run = historian_compact(now=NOW)
+    assert (run.values, run.windows, _counts()) == (3 * 6 * 3600, 6, (0, 3 * 6 * 3600))
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_total_relation_size('historian_chunk')::float / %s", [run.values])
+        per_value = cur.fetchone()[0]
+    assert per_value <= 20, per_value
+    assert _raw(hist) == before
+
+
+@settings(max_examples=40, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(rows=st.lists(st.tuples(
+    st.integers(min_value=0, max_value=4 * 3600 * 1000),  # milliseconds into the day
+    st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False, width=32),
+              st.floats(allow_nan=False, allow_infinity=False)),
+    st.sampled_from([("GOOD", None), ("UNCERTAIN", "manual"), ("BAD", "comm_failure"), ("BAD", None)])),
+    min_size=1, max_size=60, unique_by=lambda r: r[0]),
+    minutes=st.sampled_from([1, 13, 60, 1440]))
+def test_raw_history_is_the_same_compacted_or_not(hist, rows, minutes):
+    """Values of any float (float32-exact or not, huge, tiny, -0.0, NULL) and every quality come back as stored."""
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM historian_sample")
+        cur.execute("DELETE FROM historian_chunk")
+    partitions_ensure_for_times([DAY.timestamp()])
+    with connection.cursor() as cur:
+        cur.executemany("INSERT INTO historian_sample (ts, value, tag_id, quality) VALUES (%s, %s, %s, %s)",
+                        [(DAY + timedelta(milliseconds=ms), v, hist.id, quality_code(*q)) for ms, v, q in rows])
+    before = _raw(hist)
+    with override_settings(KILN_HISTORIAN_COMPACT_BATCH=minutes):
+        assert historian_compact(now=NOW).values == len(rows)
+    after = _raw(hist)
+    assert after == before
+    # Same values bit for bit (-0.0 stays -0.0): compare the floats' representations too.
+    assert [repr(p["v"]) for p in after] == [repr(p["v"]) for p in before]
+
+
+def test_it_compacts_only_rows_older_than_the_compaction_age(hist, settings):
+    settings.KILN_HISTORIAN_COMPACT_AFTER_HOURS = 2
+    _fill([hist.id], 6 * 3600)
+    run = historian_compact(now=DAY + timedelta(hours=5, minutes=30))  # horizon 03:30, floored to 03:00
+    assert run.values == 3 * 3600 and _counts() == (3 * 3600, 3 * 3600)
+    assert len(_raw(hist, DAY, DAY + timedelta(hours=6))) == 6 * 3600
+    assert historian_compact(now=DAY + timedelta(hours=5, minutes=30)).values == 0  # idempotent
+
+
+def test_it_leaves_everything_as_rows_when_compaction_is_off(hist, settings):
+    settings.KILN_HISTORIAN_COMPACT_AFTER_HOURS = 0
+    _fill([hist.id], 600)
+    assert historian_compact(now=NOW).values == 0 and _counts() == (600, 0)
+
+
+def test_a_second_compactor_stops_while_one_is_running(hist):
+    _fill([hist.id], 600)
+    other = psycopg.connect(_dsn(), autocommit=True)
+    try:
+        other.execute("SELECT pg_advisory_lock(%s)", [COMPACT_LOCK_KEY])
+        run = historian_compact(now=NOW)
+        assert (run.busy, run.values, _counts()) == (True, 0, (600, 0))
+    finally:
+        other.close()
+
+
+def test_deleting_a_tag_deletes_its_compacted_history(hist):
+    _fill([hist.id, hist.id + 1000], 600)
+    historian_compact(now=NOW)
+    assert history_delete_for_tag(hist.id) == 600
+    assert _counts() == (0, 600)
+
+
+def test_a_tag_retention_reaches_into_chunks_and_keeps_the_newer_part_of_a_straddling_one(hist, real_tag):
+    from historian.models import TagHistorySetting
+
+    _fill([hist.id], 2 * 3600)
+    historian_compact(now=NOW)
+    TagHistorySetting.objects.create(tag=real_tag, retention_days=1)
+    horizon_now = DAY + timedelta(days=1, minutes=30)  # horizon: 00:30, inside the first hour's chunk
+    result = historian_retention_apply(now=horizon_now)
+    assert result["per_tag"] == {real_tag.name: 1800}
+    got = _raw(hist)
+    assert len(got) == 2 * 3600 - 1800 and got[0]["ts"] == "2026-04-01T00:30:00Z"
+    assert AuditRecord.objects.filter(action="historian.retention_delete", object_id=real_tag.name).exists()
+
+
+def test_a_run_is_audited_and_shown_in_the_status(hist):
+    _fill([hist.id], 600)
+    historian_compact(now=NOW)
+    record = AuditRecord.objects.get(action="historian.compact")
+    assert record.new_value["samples"] == 600 and record.new_value["windows"] == 1
+    status = buffer_status()
+    assert status["compaction_last_samples"] == 600 and status["compaction_samples_total"] >= 600
+    assert status["compaction_last_error"] is None
+
+
+def _dsn():
+    s = connection.settings_dict
+    return f"host={s['HOST']} port={s['PORT'] or 5432} dbname={s['NAME']} user={s['USER']}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_compaction_killed_mid_statement_loses_and_doubles_nothing(hist_clean, hist):
+    """A row lock held elsewhere stops the compaction's DELETE half-way; its backend is then terminated (what a
+    killed worker or a crashed server does to the statement). Every sample is still there exactly once, and the
+    next run compacts them all."""
+    _fill([hist.id, hist.id + 1000], 3600)
+    locker = psycopg.connect(_dsn())
+    watcher = psycopg.connect(_dsn(), autocommit=True)
+    errors = []
+
+    def compact():
+        try:
+            historian_compact(now=NOW)
+        except Exception as exc:  # noqa: BLE001 - the terminated statement's error is what this test expects
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    try:
+        locker.execute("SELECT 1 FROM historian_sample WHERE tag_id = %s ORDER BY ts DESC LIMIT 1 FOR UPDATE",
+                       [hist.id + 1000])
+        worker = threading.Thread(target=compact)
+        worker.start()
+        pid = None
+        for _ in range(200):
+            # Its own autocommit connection: pg_stat_activity is a snapshot per transaction.
+            row = watcher.execute("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                  "AND query LIKE %s", ["%historian_chunk%"]).fetchone()
+            if row:
+                pid = row[0]
+                break
+            time.sleep(0.05)
+        assert pid, f"the compaction never reached the locked row ({errors})"
+        watcher.execute("SELECT pg_terminate_backend(%s)", [pid])
+        worker.join(30)
+    finally:
+        locker.rollback()
+        locker.close()
+        watcher.close()
+    assert errors
+    assert _counts() == (2 * 3600, 0)
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(DISTINCT (tag_id, ts)) FROM historian_sample")
+        assert cur.fetchone()[0] == 2 * 3600
+    assert historian_compact(now=NOW).values == 2 * 3600
+    assert _counts() == (0, 2 * 3600)
+    assert len(_raw(hist)) == 3600
