@@ -29,5 +29,6 @@ urlpatterns = [
     path("api/", include("tags.api.urls")),
     path("api/", include("devices.api.urls")),
     path("api/", include("reports.api.urls")),  # seed 004: sites/{siteId}/devices/...
+    path("", include("batches.urls")),  # HMI pages /batches/...
     path("", include("hmi.urls")),
 ]
