@@ -519,6 +519,9 @@ KILN_REPORT_KINDS = [
     "reports.kinds.tag_history.TagHistoryReport",
     "reports.kinds.alarm_journal.AlarmJournalReport",
     "reports.kinds.audit_trail.AuditTrailReport",
+    "reports.kinds.shift.ShiftReport",
+    "reports.kinds.alarm_kpis.AlarmKpiReport",
+    "reports.kinds.batch_record.BatchRecordReport",
 ]
 CELERY_BEAT_SCHEDULE["reports-purge"] = {"task": "reports.tasks.report_purge_task", "schedule": 3600.0,
                                          "options": {"expires": 600}}

@@ -106,7 +106,7 @@ def report_html(*, title: str, meta: list[tuple[str, str]], sections: list, plan
             out.append("</div>")
         # SVG drawn by reports.render.svg, which escapes every text it places.
         out.extend(f"<div class='chart'>{svg}</div>" for svg in s.charts)
-        if s.columns:
+        if s.columns and s.rows:
             out.append("<table class='data'><thead><tr>")
             out.extend(f"<th>{escape(c)}</th>" for c in s.columns)
             out.append("</tr></thead><tbody>")

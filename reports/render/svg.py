@@ -22,18 +22,14 @@ FONT = 'font-family="DejaVu Sans" font-size="10"'
 
 
 def _nice_ticks(lo: float, hi: float, count: int = 5, integers: bool = False) -> list[float]:
+    """Round ticks from a round value at or below lo to one at or above hi (the axis spans them)."""
     if hi == lo:
         lo, hi = lo - 1, hi + 1
     raw = max((hi - lo) / count, 1.0 if integers else 0.0)
     mag = 10 ** math.floor(math.log10(raw))
     step = min((m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw), default=10 * mag)
-    first = math.ceil(lo / step) * step
-    ticks = []
-    t = first
-    while t <= hi + step * 1e-9 and len(ticks) < 20:
-        ticks.append(round(t, 12))
-        t += step
-    return ticks
+    first, last = math.floor(lo / step + 1e-9), math.ceil(hi / step - 1e-9)
+    return [round(k * step, 12) for k in range(first, min(last, first + 20) + 1)]
 
 
 def _label(v: float) -> str:

@@ -8,6 +8,16 @@ import pytest
 from django.db import connection
 
 from alarms.models import AlarmEvent
+
+# The batches app's own recipe and batch fixtures, for the shift and batch-record reports.
+from batches.tests.conftest import (  # noqa: F401
+    approved_recipe,
+    complete_batch,
+    draft_recipe,
+    reactor,
+    reactor_tags,
+    site,
+)
 from historian.constants import quality_code
 from tags.models import Machine, Site, Tag
 
@@ -23,8 +33,8 @@ def reports_dir(settings, tmp_path):
 
 @pytest.fixture
 def plant(db):
-    site = Site.objects.create(site_id="plant-1", name="Plant 1")
-    machine = Machine.objects.create(machine_id="reactor-1", name="Reactor 1", site=site)
+    plant_site = Site.objects.create(site_id="plant-1", name="Plant 1")
+    machine = Machine.objects.create(machine_id="reactor-1", name="Reactor 1", site=plant_site)
     temp = Tag.objects.create(machine=machine, name="Reactor_Temp", datatype="REAL", unit="°C")
     press = Tag.objects.create(machine=machine, name="Reactor_Press", datatype="REAL", unit="bar")
     return {"machine": machine, "temp": temp, "press": press}

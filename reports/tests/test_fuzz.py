@@ -17,11 +17,12 @@ value = st.one_of(st.sampled_from(HOSTILE), st.integers(), st.floats(), st.boole
                   st.lists(st.sampled_from(HOSTILE + ["high", "Reactor_Temp"]), max_size=3),
                   st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))
 NAMES = ["start", "end", "tags", "mode", "interval", "priority", "event", "state", "tag", "machine", "user",
-         "action", "action_prefix", "object_type", "object_id"]
+         "action", "action_prefix", "object_type", "object_id", "hours", "batch"]
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("report", ["tag-history", "alarm-journal", "audit-trail"])
+@pytest.mark.parametrize("report", ["tag-history", "alarm-journal", "audit-trail", "shift", "alarm-kpis",
+                                    "batch-record"])
 @pytest.mark.parametrize("fmt", ["csv", "pdf"])
 def test_it_never_answers_5xx_to_hostile_parameters(admin_client, plant, report, fmt):
     @settings(max_examples=25, deadline=None, derandomize=True, database=None,

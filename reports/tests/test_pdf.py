@@ -104,6 +104,10 @@ def test_it_renders_pages_a_person_can_look_at(operator, history, journal, tmp_p
     _, chart_pdf = _generate(operator, "tag-history", {"tags": ["Reactor_Temp", "Reactor_Press"],
                                                        "start": "2026-03-02T06:00:00Z", "end": "2026-03-02T07:00:00Z"})
     chart_pdf[0].render(scale=1.5).to_pil().save(out / "tag-history-1.png")
+    _, shift_pdf = _generate(operator, "shift", {"tags": ["Reactor_Temp", "Reactor_Press"],
+                                                 "start": "2026-03-02T06:00:00Z", "hours": 1})
+    for i in range(len(shift_pdf)):
+        shift_pdf[i].render(scale=1.5).to_pil().save(out / f"shift-{i + 1}.png")
     run, pdf = _generate(operator, "alarm-journal", JOURNAL)
     image = pdf[0].render(scale=1.5).to_pil()
     image.save(out / "alarm-journal-1.png")
