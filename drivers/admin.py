@@ -1,8 +1,17 @@
-"""Django admin for driver connections and tag addresses (Engineers and Admins); every change is audited."""
+"""Django admin for driver connections and tag addresses (Engineers and Admins); every change is audited.
 
-from django.contrib import admin
+OPC UA connections get a browse page (`<id>/browse/`): the server's address space, a folder at a time, with a
+"bind" link per variable that opens the node binding form filled in (connection, NodeId, browse path).
+"""
+
+from urllib.parse import urlencode
+
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from accounts.admin_base import AuditedModelAdmin
 from drivers import codec
@@ -65,12 +74,62 @@ class ConnectionAdmin(DriverConfigAdmin):
     fieldsets = (
         (None, {"fields": ("name", "description", "protocol", "enabled")}),
         ("Modbus TCP", {"fields": ("host", "port", "unit_id", "retries", "merge_gap")}),
-        ("OPC UA", {"fields": ("endpoint_url", "security", "server_certificate_sha256", "username", "password_env",
-                               "session_timeout", "publishing_interval"),
+        ("OPC UA", {"fields": ("endpoint_url", "browse", "security", "server_certificate_sha256", "username",
+                               "password_env", "session_timeout", "publishing_interval"),
                     "description": "Only for protocol OPC UA; host and port follow the endpoint URL."}),
         ("Timing", {"fields": ("timeout", "backoff_cap")}),
     )
     inlines = [TagBindingInline, NodeBindingInline]
+    readonly_fields = ["browse"]
+
+    @admin.display(description="Address space")
+    def browse(self, obj):
+        if obj is None or obj.pk is None or obj.protocol != "opcua":
+            return "—"
+        return format_html('<a href="{}">Browse the server to pick nodes</a>',
+                           reverse("admin:drivers_connection_browse", args=[obj.pk]))
+
+    def get_urls(self):
+        extra = [path("<int:pk>/browse/", self.admin_site.admin_view(self.browse_view),
+                      name="drivers_connection_browse")]
+        return extra + super().get_urls()
+
+    def browse_view(self, request, pk: int):
+        """One folder of the server's address space; read-only (the bind links lead to the audited form)."""
+        import re
+
+        from drivers.models import NODE_ID_RE
+        from drivers.opcua.browse import BrowseError, NodeMissing, opcua_browse
+
+        conn = Connection.objects.filter(pk=pk, protocol="opcua").first() if pk <= 2 ** 63 - 1 else None
+        if conn is None or not self.has_view_or_change_permission(request, conn):
+            return self._get_obj_does_not_exist_redirect(request, self.opts, str(pk))
+        node = request.GET.get("node") or None
+        where = (request.GET.get("path") or "Objects")[:400]
+        result, error = None, None
+        if node is not None and not re.fullmatch(NODE_ID_RE, node):
+            error = "That is not an OPC UA NodeId."
+        else:
+            try:
+                result = opcua_browse(conn, node)
+            except (BrowseError, NodeMissing) as exc:
+                error = str(exc)
+        if error:
+            messages.error(request, error)
+        rows = []
+        bound = set(NodeBinding.objects.filter(connection=conn).values_list("node_id", flat=True))
+        for child in (result or {}).get("children", []):
+            child_path = f"{where}/{child.display_name}"
+            rows.append({
+                "child": child, "path": child_path, "bound": child.node_id in bound,
+                "browse_url": "?" + urlencode({"node": child.node_id, "path": child_path}),
+                "bind_url": reverse("admin:drivers_nodebinding_add") + "?" + urlencode(
+                    {"connection": conn.pk, "node_id": child.node_id, "browse_path": child_path[:500]}),
+            })
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "original": conn,
+                   "title": f"Browse {conn.name}", "where": where, "rows": rows,
+                   "truncated": bool(result and result["truncated"])}
+        return TemplateResponse(request, "admin/drivers/connection/browse.html", context)
 
     def get_inlines(self, request, obj):
         # Bindings of the connection's own protocol only (a new connection gets them once its protocol is saved).

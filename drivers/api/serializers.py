@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-__all__ = ["ScanClassStatusSerializer", "ConnectionStatusSerializer"]
+__all__ = ["ScanClassStatusSerializer", "ConnectionStatusSerializer", "BrowseSerializer"]
 
 
 class ScanClassStatusSerializer(serializers.Serializer):
@@ -42,3 +42,19 @@ class ConnectionStatusSerializer(serializers.Serializer):
     last_error = serializers.CharField(allow_null=True)
     last_error_at = serializers.CharField(allow_null=True)
     scan_classes = ScanClassStatusSerializer(many=True)
+
+
+class BrowseChildSerializer(serializers.Serializer):
+    node_id = serializers.CharField()
+    browse_name = serializers.CharField()
+    display_name = serializers.CharField()
+    node_class = serializers.CharField(help_text="Object, Variable, Method, View...")
+    data_type = serializers.CharField(allow_null=True, help_text="A variable's current value type (Double...).")
+    value = serializers.JSONField(allow_null=True, help_text="A variable's current value (scalars only).")
+    has_children = serializers.BooleanField()
+
+
+class BrowseSerializer(serializers.Serializer):
+    node_id = serializers.CharField()
+    children = BrowseChildSerializer(many=True)
+    truncated = serializers.BooleanField(help_text="More than 1,000 children: only the first 1,000 are listed.")

@@ -234,7 +234,7 @@ class OpcuaLoop:
         newly_bad = [t for t in self.tag_ids if self.bad.get(t) != "comm_failure"]
         if newly_bad:
             self._record(self._bad_samples(newly_bad, "comm_failure"))
-        if was != ConnectionState.BACKOFF:
+        if newly_bad or was == ConnectionState.CONNECTED:  # once per outage, not once per reconnect attempt
             logger.warning("Connection %s: %s; %d tags BAD, reconnecting with back-off", self.spec.name, reason,
                            len(newly_bad))
 

@@ -108,7 +108,8 @@ class OpcuaSession:
 
     @property
     def lost(self) -> bool:
-        return self.lost_reason is not None
+        """The open session failed (a closed one is simply not connected: a late callback must not count)."""
+        return self.connected and self.lost_reason is not None
 
     # --- connect / subscribe ----------------------------------------------------------------------------------
     def connect(self, points: list[NodePoint]) -> dict[int, int]:

@@ -6,76 +6,21 @@ worker runs it), Redis (live table, historian buffer, leases) on its own port, P
 is never touched.
 """
 
-import subprocess
 import threading
 import time
 from datetime import UTC, datetime
 
 import pytest
-import redis
 
 from accounts.models import AuditRecord
 from drivers import services
 from drivers.choices import ScanPeriod
 from historian.writer import historian_writer_run
-from scada.redis import get_redis, reset_redis_client
+from scada.redis import get_redis
 from tags.live import live_get_many
-from tests.servers import free_port, wait_for
+from tests.servers import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
-
-
-class OwnRedis:
-    """A redis-server on a free port with AOF on (as Kiln's docs ask), which a test may stop and start again."""
-
-    def __init__(self, directory):
-        self.port = free_port()
-        self.directory = directory
-        self.proc = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self):
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                                      "--dir", str(self.directory), "--appendonly", "yes", "--save", ""],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        assert wait_for(lambda: self._pings(client), timeout=10), "redis-server did not start"
-
-    @staticmethod
-    def _pings(client) -> bool:
-        try:
-            return client.ping()
-        except redis.RedisError:
-            return False
-
-    def stop(self):
-        self.proc.terminate()  # a clean shutdown: the AOF is flushed, as on a service stop
-        self.proc.wait(10)
-
-
-@pytest.fixture
-def own_redis(tmp_path, settings):
-    from historian import writer
-
-    # The writer caches partition coverage per process; another test may have dropped the partitions since.
-    writer._coverage.ranges = []
-    writer._coverage.loaded_at = 0.0
-    server = OwnRedis(tmp_path)
-    server.start()
-    settings.REDIS_URL = server.url
-    reset_redis_client()
-    yield server
-    if server.proc.poll() is None:
-        server.stop()
-    reset_redis_client()
-    # The outbox is per process: nothing a test left held may leak into the next test.
-    services.VALUE_OUTBOX.held.clear()
-    services.VALUE_OUTBOX.held_samples = 0
-    services.VALUE_OUTBOX.lost.clear()
-    services.VALUE_OUTBOX.retry_at = 0.0
 
 
 @pytest.fixture
