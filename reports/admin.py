@@ -2,12 +2,16 @@
 
 from django import forms
 from django.contrib import admin
+from django.core.validators import validate_email
 from django.utils import timezone
 
 from accounts.admin_base import AuditedModelAdmin
+from reports.choices import ScheduleFrequency
 from reports.kinds import kinds
-from reports.models import ReportDefinition, ReportRun
+from reports.models import ReportDefinition, ReportRun, ReportSchedule
+from reports.schedules import schedule_next_run, schedule_recipients
 from scada.admin import ReadOnlyModelAdmin
+from scada.errors import KilnError
 
 DEFINITION_FIELDS = ["slug", "title", "kind", "description", "defaults", "min_role", "page_size", "enabled", "logo"]
 
@@ -68,3 +72,51 @@ class ReportRunAdmin(ReadOnlyModelAdmin):
     search_fields = ["username", "definition__slug", "sha256"]
     date_hierarchy = "created"
 
+
+
+class ReportScheduleForm(forms.ModelForm):
+    class Meta:
+        model = ReportSchedule
+        fields = ["name", "definition", "format", "parameters", "frequency", "time_of_day", "weekday",
+                  "day_of_month", "email_to", "enabled"]
+
+    def clean(self):
+        data = super().clean()
+        frequency = data.get("frequency")
+        if frequency == ScheduleFrequency.WEEKLY and data.get("weekday") is None:
+            self.add_error("weekday", "A weekly schedule needs a weekday (0 = Monday … 6 = Sunday)")
+        if frequency == ScheduleFrequency.MONTHLY and data.get("day_of_month") is None:
+            self.add_error("day_of_month", "A monthly schedule needs a day of the month (1-28)")
+        for address in schedule_recipients(ReportSchedule(email_to=data.get("email_to") or "")):
+            try:
+                validate_email(address)
+            except forms.ValidationError:
+                self.add_error("email_to", f"Not an e-mail address: {address}")
+        definition = data.get("definition")
+        kind = kinds().get(definition.kind) if definition else None
+        if kind is not None:
+            if data.get("format") not in kind.formats:
+                self.add_error("format", f"{kind.name} is made as {', '.join(kind.formats)}")
+            # The parameters must be what a request could send, checked as a run would check them now.
+            try:
+                kind.clean(definition, data.get("parameters"), now=timezone.now())
+            except KilnError as exc:
+                self.add_error("parameters", exc.detail)
+        return data
+
+
+@admin.register(ReportSchedule)
+class ReportScheduleAdmin(AuditedModelAdmin):
+    form = ReportScheduleForm
+    audit_object_type = "report_schedule"
+    list_display = ["name", "definition", "format", "frequency", "time_of_day", "email_to", "enabled",
+                    "next_run_at", "last_run_at"]
+    list_filter = ["frequency", "format", "enabled"]
+    search_fields = ["name", "definition__slug", "email_to"]
+    readonly_fields = ["next_run_at", "last_run_at"]
+
+    def save_model(self, request, obj, form, change):
+        # The next due time follows the saved settings (in the plant's time zone); the change and its audit
+        # record commit together (AuditedModelAdmin).
+        obj.next_run_at = schedule_next_run(obj, after=timezone.now())
+        super().save_model(request, obj, form, change)

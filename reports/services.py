@@ -207,7 +207,13 @@ def report_run_execute(*, run_id: int) -> ReportRun | None:
                      new_value={"report": definition.slug, "format": run.format, "parameters": run.parameters,
                                 "file": file_name, "size": size, "sha256": sha, "rows": rows,
                                 "schedule": run.schedule.name if run.schedule_id else None})
-    return ReportRun.objects.select_related("definition", "schedule").get(pk=run.pk)
+    run = ReportRun.objects.select_related("definition", "schedule").get(pk=run.pk)
+    if run.schedule_id:
+        from reports.schedules import report_run_email
+
+        report_run_email(run, target)
+        run.refresh_from_db()
+    return run
 
 
 def report_run_cancel(*, run: ReportRun, user) -> ReportRun:

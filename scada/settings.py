@@ -523,8 +523,24 @@ KILN_REPORT_KINDS = [
     "reports.kinds.alarm_kpis.AlarmKpiReport",
     "reports.kinds.batch_record.BatchRecordReport",
 ]
+# Scheduled reports are e-mailed at most this big (larger: the mail says where to download it).
+KILN_REPORTS_EMAIL_MAX_BYTES = envint("KILN_REPORTS_EMAIL_MAX_BYTES", 10 * 1024 * 1024, minimum=0)
 CELERY_BEAT_SCHEDULE["reports-purge"] = {"task": "reports.tasks.report_purge_task", "schedule": 3600.0,
                                          "options": {"expires": 600}}
+CELERY_BEAT_SCHEDULE["reports-schedules"] = {"task": "reports.tasks.report_schedules_task", "schedule": 60.0,
+                                             "options": {"expires": 55}}
+
+# --- E-mail (scheduled reports), Django's SMTP settings from the environment ---
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = envsecret("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: set one")
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10, minimum=1)  # seconds: an SMTP server that hangs must not hang a worker
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "kiln@localhost")
 
 LOGGING = {
     "version": 1,
