@@ -11,6 +11,7 @@ import secrets
 import sys
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -492,51 +493,32 @@ KILN_HISTORIAN_STATEMENT_TIMEOUT_MS = envint("KILN_HISTORIAN_STATEMENT_TIMEOUT_M
 KILN_HISTORY_MAX_POINTS = envint("KILN_HISTORY_MAX_POINTS", 100_000, minimum=100)
 KILN_HISTORY_MAX_TAGS = envint("KILN_HISTORY_MAX_TAGS", 100, minimum=1)
 
-# --- Plant and reports (docs/configuration.md; reports/) ---
+# --- Plant, reports and e-mail (docs/configuration.md, docs/reports.md) ---
 KILN_PLANT_NAME = envstr("KILN_PLANT_NAME", "Kiln demo plant")
-# The plant's time zone: report headers, chart axes and schedule times are in it (stored times stay UTC).
-KILN_PLANT_TIME_ZONE = envstr("KILN_PLANT_TIME_ZONE", "UTC")
+KILN_PLANT_TIME_ZONE = envstr("KILN_PLANT_TIME_ZONE", "UTC")  # reports, charts and schedules; storage stays UTC
 try:
-    from zoneinfo import ZoneInfo
-
     ZoneInfo(KILN_PLANT_TIME_ZONE)
 except (ValueError, KeyError, OSError):
-    raise ImproperlyConfigured(f"KILN_PLANT_TIME_ZONE must be an IANA time zone (Europe/Paris), got "
-                               f"{KILN_PLANT_TIME_ZONE!r}")
+    raise ImproperlyConfigured(f"KILN_PLANT_TIME_ZONE must be an IANA time zone, got {KILN_PLANT_TIME_ZONE!r}")
 KILN_REPORTS_DIR = Path(envstr("KILN_REPORTS_DIR", str(MEDIA_ROOT / "reports")))
 KILN_REPORTS_RETENTION_DAYS = envint("KILN_REPORTS_RETENTION_DAYS", 90, minimum=1)
-# A CSV estimated at no more rows than this is written by the request itself; bigger ones and PDFs go to the
-# reports worker, and the request waits this many seconds for it before answering 202 with a job to poll.
-KILN_REPORTS_INLINE_MAX_ROWS = envint("KILN_REPORTS_INLINE_MAX_ROWS", 5000, minimum=0)
+KILN_REPORTS_INLINE_MAX_ROWS = envint("KILN_REPORTS_INLINE_MAX_ROWS", 5000, minimum=0)  # CSVs written by the request
 KILN_REPORTS_WAIT_SECONDS = envint("KILN_REPORTS_WAIT_SECONDS", 0 if TESTING else 2, minimum=0)
-# Most rows one report may hold, rows a PDF table shows (the CSV has them all), points read per history window.
 KILN_REPORTS_MAX_ROWS = envint("KILN_REPORTS_MAX_ROWS", 5_000_000, minimum=1000)
 KILN_REPORTS_PDF_MAX_ROWS = envint("KILN_REPORTS_PDF_MAX_ROWS", 5000, minimum=10)
 KILN_REPORTS_CHUNK_POINTS = envint("KILN_REPORTS_CHUNK_POINTS", 20_000, minimum=100)
 KILN_REPORTS_TASK_TIME_LIMIT = envint("KILN_REPORTS_TASK_TIME_LIMIT", 1800, minimum=10)
-# The report kinds definitions may use, in the order GET /api/reports lists them (a code setting).
-KILN_REPORT_KINDS = [
-    "reports.kinds.tag_history.TagHistoryReport",
-    "reports.kinds.alarm_journal.AlarmJournalReport",
-    "reports.kinds.audit_trail.AuditTrailReport",
-    "reports.kinds.shift.ShiftReport",
-    "reports.kinds.alarm_kpis.AlarmKpiReport",
-    "reports.kinds.batch_record.BatchRecordReport",
-]
-# Scheduled reports are e-mailed at most this big (larger: the mail says where to download it).
 KILN_REPORTS_EMAIL_MAX_BYTES = envint("KILN_REPORTS_EMAIL_MAX_BYTES", 10 * 1024 * 1024, minimum=0)
-CELERY_BEAT_SCHEDULE["reports-purge"] = {"task": "reports.tasks.report_purge_task", "schedule": 3600.0,
-                                         "options": {"expires": 600}}
-CELERY_BEAT_SCHEDULE["reports-schedules"] = {"task": "reports.tasks.report_schedules_task", "schedule": 60.0,
-                                             "options": {"expires": 55}}
-
-# --- E-mail (scheduled reports), Django's SMTP settings from the environment ---
-EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
-EMAIL_PORT = envint("EMAIL_PORT", 25, minimum=1)
-EMAIL_HOST_USER = envstr("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = envsecret("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
-EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", False)
+# Report kinds definitions may use, in listing order (a code setting, like the extension lists above).
+KILN_REPORT_KINDS = ["reports.kinds.tag_history.TagHistoryReport", "reports.kinds.alarm_journal.AlarmJournalReport",
+                     "reports.kinds.audit_trail.AuditTrailReport", "reports.kinds.shift.ShiftReport",
+                     "reports.kinds.alarm_kpis.AlarmKpiReport", "reports.kinds.batch_record.BatchRecordReport"]
+CELERY_BEAT_SCHEDULE |= {
+    "reports-purge": {"task": "reports.tasks.report_purge_task", "schedule": 3600.0, "options": {"expires": 600}},
+    "reports-schedules": {"task": "reports.tasks.report_schedules_task", "schedule": 60.0, "options": {"expires": 55}}}
+EMAIL_HOST, EMAIL_PORT = envstr("EMAIL_HOST", "localhost"), envint("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_USER", ""), envsecret("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS, EMAIL_USE_SSL = envbool("EMAIL_USE_TLS", False), envbool("EMAIL_USE_SSL", False)
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: set one")
 EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10, minimum=1)  # seconds: an SMTP server that hangs must not hang a worker
