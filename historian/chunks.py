@@ -31,25 +31,30 @@ __all__ = ["CHUNK_TABLE", "MAX_CHUNK_SPAN", "samples_sql", "chunk_contains_sql",
 CHUNK_TABLE = "historian_chunk"
 MAX_CHUNK_SPAN = "1 day"  # the longest window a chunk may cover (KILN_HISTORIAN_COMPACT_BATCH ≤ 1440 minutes)
 
-# A value goes to the float4 array only if the whole chunk survives the round trip exactly (values stay float8
-# to every reader: float4 → float8 is exact). The cast raises outside float4's range (overflow past FLT_MAX,
-# underflow for a non-zero value that would round to 0): such values, and subnormals, stay float8.
-_FITS_FLOAT4 = ("(value IS NULL OR value = 0 OR (abs(value) BETWEEN 1.1754943508222875e-38 AND 3.4028234663852886e38"
-                " AND value::float4::float8 = value))")
+# Values go to the float4 array only if the whole chunk survives the round trip exactly (values stay float8 to
+# every reader: float4 → float8 is exact). The array cast is tried only when every value lies in float4's normal
+# range (it would raise on overflow, or on underflow of a non-zero value to 0; subnormals stay float8).
+_FLT_MAX, _FLT_MIN = "3.4028234663852886e38", "1.1754943508222875e-38"
 
 # Rows of [lo, hi) → one chunk per tag. DELETE ... RETURNING and the INSERT are one statement: atomic.
 _COMPACT_SQL = f"""
 WITH moved AS (
     DELETE FROM historian_sample WHERE ts >= %(lo)s AND ts < %(hi)s
     RETURNING ts, value, tag_id, quality
+), g AS (
+    SELECT tag_id, min(ts) AS ts_from, max(ts) AS ts_to, count(*) AS n, array_agg(ts) AS ts,
+           array_agg(value) AS v, array_agg(quality) AS q,
+           max(abs(value)) AS hi, min(abs(value)) FILTER (WHERE value <> 0) AS lo
+    FROM moved GROUP BY tag_id
 )
 INSERT INTO {CHUNK_TABLE} (tag_id, ts_from, ts_to, n, ts, v8, v4, q)
-SELECT tag_id, min(ts), max(ts), count(*), array_agg(ts),
-       CASE WHEN bool_and(f4) THEN NULL ELSE array_agg(value) END,
-       CASE WHEN bool_and(f4) THEN array_agg(CASE WHEN f4 THEN value::float4 END) END,
-       array_agg(quality)
-FROM (SELECT ts, value, tag_id, quality, {_FITS_FLOAT4} AS f4 FROM moved) m
-GROUP BY tag_id
+SELECT tag_id, ts_from, ts_to, n, ts,
+       CASE WHEN x.v4 IS NULL OR x.v4::float8[] <> v THEN v END,
+       CASE WHEN x.v4::float8[] = v THEN x.v4 END,
+       q
+FROM g CROSS JOIN LATERAL (
+    SELECT CASE WHEN hi IS NULL OR (hi <= {_FLT_MAX} AND (lo IS NULL OR lo >= {_FLT_MIN})) THEN v::real[] END AS v4
+) x
 RETURNING n
 """  # noqa: S608 - only constants are formatted in
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-from django.db import connection
+import psycopg
+from django.db import connection, transaction
 
 from historian.chunks import samples_sql
 from historian.conf import conf
 from historian.constants import quality_decode
 from historian.selectors.planning import HistoryTag, suggest_interval
-from scada.api.renderers import iso_utc
 from scada.errors import BadRequest
 
 
@@ -27,10 +27,17 @@ def _typed(datatype: str, value):
 
 
 def _numeric_postgresql(ids: list[int], start: datetime, end: datetime, limit: int) -> list[tuple]:
-    """(tag_id, ts, value, quality) of hot rows and compacted chunks alike, in (tag, time) order."""
-    with connection.cursor() as cur:
+    """(tag_id, ts, value, quality) of hot rows and compacted chunks alike, in (tag, time) order.
+
+    A binary cursor (psycopg's C loaders turn timestamps into datetimes several times faster than from text) and
+    enough work_mem to sort a day of one-second samples in memory.
+    """
+    with transaction.atomic(), connection.cursor():
+        cur = psycopg.Cursor(connection.connection)
+        cur.execute("SET LOCAL work_mem = '64MB'")
         cur.execute(f"SELECT tag_id, ts, value, quality FROM {samples_sql('%(a)s', '%(b)s')} s "  # noqa: S608
-                    "ORDER BY tag_id, ts LIMIT %(limit)s", {"ids": ids, "a": start, "b": end, "limit": limit})
+                    "ORDER BY tag_id, ts LIMIT %(limit)s", {"ids": ids, "a": start, "b": end, "limit": limit},
+                    binary=True)
         return cur.fetchall()
 
 
@@ -59,10 +66,23 @@ def _raw(tags: list[HistoryTag], start: datetime, end: datetime) -> dict[int, li
         )
     by_tag = {t.id: t for t in tags}
     out: dict[int, list[dict]] = {t.id: [] for t in tags}
+    decoded: dict[int, tuple[str, str | None]] = {}  # a handful of distinct codes: decode each once
     for tag_id, ts, value, code in rows:
-        quality, substatus = quality_decode(code)
-        point = {"ts": iso_utc(ts), "v": _typed(by_tag[tag_id].datatype, value), "quality": quality}
-        if substatus:
-            point["substatus"] = substatus
+        quality_sub = decoded.get(code)
+        if quality_sub is None:
+            quality_sub = decoded[code] = quality_decode(code)
+        point = {"ts": _iso(ts), "v": _typed(by_tag[tag_id].datatype, value), "quality": quality_sub[0]}
+        if quality_sub[1]:
+            point["substatus"] = quality_sub[1]
         out[tag_id].append(point)
     return out
+
+
+def _iso(ts: datetime) -> str:
+    """scada.api.renderers.iso_utc's spelling (milliseconds, truncated, only when the time has a fraction), with
+    isoformat's C code instead of strftime: a day of one-second samples is 86,400 of these."""
+    if ts.utcoffset():
+        ts = ts.astimezone(UTC)
+    if ts.microsecond:
+        return ts.isoformat(timespec="milliseconds")[:23] + "Z"
+    return ts.isoformat(timespec="seconds")[:19] + "Z"

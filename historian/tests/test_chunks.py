@@ -4,7 +4,7 @@ compacted samples. Aggregates on both layouts are compared with the reference in
 
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import psycopg
 import pytest
@@ -196,3 +196,15 @@ def test_a_compaction_killed_mid_statement_loses_and_doubles_nothing(hist_clean,
     assert historian_compact(now=NOW).values == 2 * 3600
     assert _counts() == (0, 2 * 3600)
     assert len(_raw(hist)) == 3600
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(moment=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
+                           timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)),
+                                                      timezone(-timedelta(hours=7))])))
+def test_raw_points_spell_times_as_the_api_does(moment):
+    """The raw path's fast time spelling equals scada.api.renderers.iso_utc for any instant and offset."""
+    from historian.selectors.raw import _iso
+    from scada.api.renderers import iso_utc
+
+    assert _iso(moment) == iso_utc(moment)

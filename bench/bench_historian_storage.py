@@ -1,0 +1,306 @@
+"""Benchmark: history at rest as rows and as chunks (historian_chunk), side by side in one run (issue 19).
+
+    .venv/bin/python bench/bench_historian_storage.py [--days 30] [--tags 10] [--extra-tags 40] [--repeat 20]
+
+Database from BENCH_DATABASE_URL, else kiln_hist_storage_bench (created if missing; its history is rebuilt on
+every run); Redis from REDIS_URL, else db 6. One run:
+
+1. the realistic mix (its own day, 40 tags): slow noisy analog values from float32 PLC registers with jittered
+   timestamps, counters, booleans that rarely change, setpoints that change a few times a day — bytes per value
+   as rows (today's hot layout; today's compacted layout, CLUSTER + BRIN, rebuilt on a copy) and as chunks;
+2. the query set (the query benchmark's: --days of 1-s data for --tags tags + --extra-tags tags for the last
+   day, noisy float8 values): the same three layouts, compaction rate (values per second of wall time and per
+   CPU-second of the PostgreSQL backend doing it, read from /proc), and Q1..Q4 on rows, then on chunks:
+   Q1 720 hourly averages of one tag (30 days, tiered), Q2 24 hourly time-weighted averages of one compacted
+   day from raw samples, Q3 50 tags × 24 h at 1 min through the API (Django test client, in-process),
+   Q4 raw samples of one tag for one compacted day.
+
+Targets (issue 19): ≤ 20 B per value at rest; Q1 p95 ≤ 5 ms, Q2 p95 ≤ 30 ms, Q3 p95 ≤ 150 ms, Q4 ≤ 50 ms, and
+no query slower on chunks than on rows; compaction ≥ 1 M values/s on one core. The load average is printed:
+the machine may be shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_historian_ingest import ensure_database  # noqa: E402
+
+MACHINE = "bench-storage"
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/kiln_hist_storage_bench"
+
+
+def configure_env() -> None:
+    os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DB
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/6")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scada.settings")
+    os.environ.setdefault("KILN_TESTING", "1")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ["KILN_RATE_LIMIT_ENABLED"] = "0"
+    os.environ["KILN_HISTORIAN_RETENTION_DAYS"] = "0"  # keep the generated history whatever its age
+    os.environ["KILN_HISTORY_MAX_POINTS"] = "200000"  # Q4: a day of 1-s samples in one raw query
+    os.environ["KILN_HISTORIAN_COMPACT_AFTER_HOURS"] = "2"
+    sys.path.insert(0, str(ROOT))
+
+
+def loadavg() -> str:
+    return Path("/proc/loadavg").read_text().split(" ", 3)[:3].__str__()
+
+
+def timed(fn, repeat: int, warmup: int = 2) -> tuple[float, float, object]:
+    for _ in range(warmup):
+        result = fn()
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        samples.append((time.perf_counter() - t0) * 1000)
+    samples.sort()
+    p95 = samples[min(len(samples) - 1, int(round(0.95 * (len(samples) - 1))))]
+    return statistics.median(samples), p95, result
+
+
+def sql(statement: str, params=None, fetch: bool = False):
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(statement, params)
+        return cur.fetchall() if fetch else None
+
+
+def backend_cpu_seconds() -> float:
+    """CPU seconds (user + system) of this connection's PostgreSQL backend so far (same machine: /proc)."""
+    pid = sql("SELECT pg_backend_pid()", fetch=True)[0][0]
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def fresh_history(windows) -> None:
+    from historian.partitions import partitions_ensure, partitions_list
+
+    for table in ("historian_sample", "historian_rollup_1m"):
+        for p in partitions_list(table):
+            sql(f"DROP TABLE {p.name}")
+    sql("TRUNCATE historian_chunk, historian_rollup_1h, historian_historiandirtyrange")
+    partitions_ensure(windows=sorted(windows))
+
+
+def rows_bytes(a: datetime, b: datetime) -> tuple[float, float, int]:
+    """Bytes per sample of the partitions inside [a, b): as they are (hot: heap + unique B-tree + BRIN) and in
+    today's compacted layout (a copy CLUSTERed in (tag, time) order with a BRIN (tag_id, ts) index only)."""
+    from historian.partitions import partitions_list
+
+    hot = cold = n = 0
+    for p in partitions_list():
+        if p.start < a or p.end > b:
+            continue
+        (count, size), = sql(f"SELECT count(*), pg_total_relation_size('{p.name}') FROM {p.name}", fetch=True)
+        if not count:
+            continue
+        sql("DROP TABLE IF EXISTS bench_cluster_copy")
+        sql(f"CREATE TABLE bench_cluster_copy AS SELECT * FROM {p.name} ORDER BY tag_id, ts")
+        sql("CREATE INDEX ON bench_cluster_copy USING brin (tag_id, ts) WITH (pages_per_range = 32)")
+        sql("VACUUM ANALYZE bench_cluster_copy")
+        (copy,), = sql("SELECT pg_total_relation_size('bench_cluster_copy')", fetch=True)
+        sql("DROP TABLE bench_cluster_copy")
+        hot, cold, n = hot + size, cold + copy, n + count
+    return hot / n, cold / n, n
+
+
+def chunk_bytes() -> tuple[float, int]:
+    (n, size), = sql("SELECT coalesce(sum(n), 0), pg_total_relation_size('historian_chunk') FROM historian_chunk",
+                     fetch=True)
+    return size / n if n else float("nan"), n
+
+
+def compact(now: datetime) -> dict:
+    from historian.compaction import historian_compact
+
+    cpu0, py0, t0 = backend_cpu_seconds(), time.process_time(), time.perf_counter()
+    run = historian_compact(now=now, budget_seconds=24 * 3600)
+    wall, py = time.perf_counter() - t0, time.process_time() - py0
+    cpu = backend_cpu_seconds() - cpu0
+    return {"values": run.values, "windows": run.windows, "wall": wall, "cpu": cpu + py}
+
+
+def fill_mix(tag_ids: list[int], day: datetime) -> None:
+    """A day of a realistic plant: 10 analog (float32, ~0.5 Hz, jittered ms), 10 counters (every 5 s),
+    10 booleans (about twice an hour), 10 setpoints (four a day)."""
+    analog, counters, bools, setpoints = (tag_ids[i * 10:(i + 1) * 10] for i in range(4))
+    sql("""INSERT INTO historian_sample (ts, value, tag_id, quality)
+           SELECT %(day)s + (i * 2 + (t %% 7) * 0.01 + random() * 0.02) * interval '1 second',
+                  (50 + 10 * sin(i / 900.0 + t) + random() * 0.5)::float4::float8, t, 0
+           FROM unnest(%(ids)s::int[]) t, generate_series(0, 43199) i""", {"day": day, "ids": analog})
+    sql("""INSERT INTO historian_sample (ts, value, tag_id, quality)
+           SELECT %(day)s + (i * 5 + (t %% 5) * 0.1) * interval '1 second', (1000 * t + i)::float8, t, 0
+           FROM unnest(%(ids)s::int[]) t, generate_series(0, 17279) i""", {"day": day, "ids": counters})
+    sql("""INSERT INTO historian_sample (ts, value, tag_id, quality)
+           SELECT %(day)s + (i * 1800 + (t %% 13) * 60 + random() * 30) * interval '1 second', (i %% 2)::float8, t, 0
+           FROM unnest(%(ids)s::int[]) t, generate_series(0, 47) i""", {"day": day, "ids": bools})
+    sql("""INSERT INTO historian_sample (ts, value, tag_id, quality)
+           SELECT %(day)s + (i * 21600 + t * 7) * interval '1 second', (60 + 5 * (i %% 3))::float4::float8, t, 0
+           FROM unnest(%(ids)s::int[]) t, generate_series(0, 3) i""", {"day": day, "ids": setpoints})
+
+
+def queries(tags, one, end: datetime, day: datetime, repeat: int) -> dict:
+    from django.test import Client
+
+    from accounts.models import User
+    from accounts.tokens import issue_token_pair
+    from historian.selectors import history_query
+    from historian.selectors.raw import _numeric_postgresql
+    from scada.roles import Role
+
+    out = {}
+    e1 = end.replace(minute=0, second=0)
+    hours = min(720, int((e1 - (end - timedelta(days=30))).total_seconds() // 3600))
+    s1 = e1 - timedelta(hours=hours)
+    out["Q1"] = timed(lambda: history_query(tags=[one], start=s1, end=e1, mode="average", interval=3600), repeat)
+    out["Q2"] = timed(lambda: history_query(tags=[one], start=day, end=day + timedelta(days=1), mode="average",
+                                            interval=3600, use_rollups=False), repeat)
+    user, _ = User.objects.get_or_create(username="bench-operator", defaults={"role": Role.OPERATOR})
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {issue_token_pair(user)['token']}", HTTP_HOST="localhost")
+    s3 = end - timedelta(days=1)
+    url = (f"/api/history?tags={','.join(t.name for t in tags)}&start={s3:%Y-%m-%dT%H:%M:%SZ}"
+           f"&end={end:%Y-%m-%dT%H:%M:%SZ}&mode=average&interval=60")
+
+    def api():
+        r = client.get(url)
+        assert r.status_code == 200, r.content[:300]
+        return r
+
+    out["Q3"] = timed(api, max(5, repeat // 2))
+    out["Q4"] = timed(lambda: history_query(tags=[one], start=day, end=day + timedelta(days=1), mode="raw",
+                                            interval=None), repeat)
+    assert len(out["Q4"][2][one.id]) == 86400, len(out["Q4"][2][one.id])
+    # The storage's part of Q4: the one statement and its rows as Python tuples, without building the points.
+    out["Q4s"] = timed(lambda: _numeric_postgresql([one.id], day, day + timedelta(days=1), 200_001), repeat)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--tags", type=int, default=10)
+    parser.add_argument("--extra-tags", type=int, default=40)
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args()
+    configure_env()
+    ensure_database(os.environ["DATABASE_URL"])
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from historian.partitions import partition_window
+    from historian.rollups import rollups_mark_dirty, rollups_refresh
+    from historian.selectors import HistoryTag
+    from tags.models import Machine, Tag
+
+    call_command("migrate", verbosity=0, interactive=False)
+    print(f"load average at start {loadavg()}; PostgreSQL lz4: "
+          f"{sql('SHOW default_toast_compression', fetch=True)[0][0]} default, historian_chunk columns set to lz4")
+    machine, _ = Machine.objects.get_or_create(machine_id=MACHINE)
+    n = args.tags + args.extra_tags + 40
+    have = set(Tag.objects.filter(machine=machine).values_list("name", flat=True))
+    Tag.objects.bulk_create([Tag(machine=machine, name=f"{MACHINE}.T{i:03d}", datatype="REAL") for i in range(n)
+                             if f"{MACHINE}.T{i:03d}" not in have])
+    tags = list(Tag.objects.filter(machine=machine).order_by("name")[:n])
+    query_tags, mix_tags = tags[:args.tags + args.extra_tags], tags[args.tags + args.extra_tags:]
+    end = datetime.now(tz=UTC).replace(second=0, microsecond=0)
+    start = end - timedelta(days=args.days)
+    mix_day = (start - timedelta(days=3)).replace(hour=0, minute=0)
+    windows = {partition_window(start + timedelta(days=d)) for d in range(args.days + 1)}
+    windows |= {partition_window(mix_day), partition_window(end)}
+    fresh_history(windows)
+
+    # --- 1. realistic mix ---
+    fill_mix([t.pk for t in mix_tags], mix_day)
+    sql("VACUUM ANALYZE historian_sample")
+    hot, cold, count = rows_bytes(mix_day, mix_day + timedelta(days=1))
+    run = compact(end)
+    sql("VACUUM ANALYZE historian_chunk")
+    chunked, moved = chunk_bytes()
+    print(f"\n1. realistic mix, one day of 40 tags ({count:,} values; 10 analog float32 ~0.5 Hz, 10 counters, "
+          "10 booleans, 10 setpoints):")
+    print(f"   rows hot {hot:.1f} B/value   rows compacted today (CLUSTER + BRIN) {cold:.1f} B/value   "
+          f"chunks {chunked:.1f} B/value ({moved:,} values)   {'OK' if chunked <= 20 else 'over'} (target ≤ 20 B)")
+    sql("TRUNCATE historian_chunk")
+
+    # --- 2. the query set ---
+    ids = [t.pk for t in query_tags[:args.tags]]
+    extra = [t.pk for t in query_tags[args.tags:]]
+    print(f"\n2. query set: {args.days} days × {args.tags} tags of 1-s data + {args.extra_tags} tags for the last day "
+          f"ending {end:%Y-%m-%d %H:%M} UTC", end="", flush=True)
+    t0 = time.perf_counter()
+    chunk = start
+    while chunk < end:
+        nxt = min(chunk + timedelta(hours=6), end)
+        sql("""INSERT INTO historian_sample (ts, value, tag_id, quality)
+               SELECT ts, 50 + 20 * sin(2 * pi() * date_part('epoch', ts) / 86400 + t) + random() - 0.5, t, 0
+               FROM generate_series(%s::timestamptz, %s::timestamptz - interval '1 second', interval '1 second') ts
+               CROSS JOIN unnest(%s::int[]) t""", [chunk, nxt, ids + (extra if nxt > end - timedelta(days=1) else [])])
+        chunk = nxt
+        print(".", end="", flush=True)
+    print(f" {time.perf_counter() - t0:.0f} s", flush=True)
+    rollups_mark_dirty(ts_from=start, ts_to=end)
+    rollups_refresh(budget_seconds=3600, chunk_minutes=360)
+    sql("VACUUM ANALYZE historian_sample")
+    sql("ANALYZE historian_rollup_1m")
+    sql("ANALYZE historian_rollup_1h")
+    hts = [HistoryTag(t.pk, t.name, t.datatype) for t in query_tags]
+    one = hts[0]
+    day = (end - timedelta(days=min(10, args.days - 1))).replace(hour=0, minute=0)
+    (total,), = sql("SELECT count(*) FROM historian_sample", fetch=True)
+    hot, cold, count = rows_bytes(start.replace(hour=0, minute=0) + timedelta(days=1), end.replace(hour=0, minute=0))
+    print(f"   {total:,} values; rows hot {hot:.1f} B/value, rows compacted today (CLUSTER + BRIN) {cold:.1f} B/value "
+          f"(whole days, {count:,} values)", flush=True)
+    print(f"   queries on rows ({args.repeat} runs each), load average {loadavg()}", flush=True)
+    on_rows = queries(hts, one, end, day, args.repeat)
+    run = compact(end)
+    sql("VACUUM ANALYZE historian_chunk")
+    sql("VACUUM ANALYZE historian_sample")
+    chunked, moved = chunk_bytes()
+    (left,), = sql("SELECT count(*) FROM historian_sample", fetch=True)
+    (rows_size,), = sql("SELECT sum(pg_total_relation_size(c.oid)) FROM pg_inherits i JOIN pg_class c "
+                        "ON c.oid = i.inhrelid WHERE i.inhparent = 'historian_sample'::regclass", fetch=True)
+    overall = (chunked * moved + float(rows_size)) / (moved + left)
+    # The last 24 h in steady state: what compaction moved out of them as chunks, plus the last 2 h as hot rows
+    # (the pages the moved rows left are reused by new rows, so a running partition holds about 2 h of rows).
+    today = end - timedelta(days=1)
+    (today_chunked,), = sql("SELECT coalesce(sum(n), 0) FROM historian_chunk WHERE ts_from >= %s", [today], fetch=True)
+    (today_rows,), = sql("SELECT count(*) FROM historian_sample WHERE ts >= %s", [today], fetch=True)
+    hot_day = (chunked * today_chunked + hot * today_rows) / max(today_chunked + today_rows, 1)
+    print(f"   compaction: {run['values']:,} values in {run['windows']} windows, {run['wall']:.1f} s wall "
+          f"({run['values'] / run['wall'] / 1e6:.2f} M values/s), {run['cpu']:.1f} CPU-s "
+          f"({run['values'] / max(run['cpu'], 1e-9) / 1e6:.2f} M values per CPU-s; target ≥ 1 M/s on one core)")
+    print(f"   chunks {chunked:.1f} B/value ({moved:,} values) {'OK' if chunked <= 20 else 'over'} (target ≤ 20 B); "
+          f"everything on disk incl. the {left:,} rows of the last 2 h, the pages compaction emptied in today's "
+          f"partition (reused by new rows) and partitions made ahead {overall:.1f} B/value")
+    print(f"   the last 24 h in steady state ({today_chunked:,} values in chunks at {chunked:.1f} B, "
+          f"{today_rows:,} rows at {hot:.1f} B): {hot_day:.1f} B/value (target ≤ 60 B)")
+    print(f"   queries on chunks ({args.repeat} runs each), load average {loadavg()}", flush=True)
+    on_chunks = queries(hts, one, end, day, args.repeat)
+    names = {"Q1": "Q1 720 hourly averages, one tag (target p95 ≤ 5 ms)",
+             "Q2": "Q2 24 hourly averages of a day from raw (≤ 30 ms)",
+             "Q3": f"Q3 {len(hts)} tags × 24 h at 1 min, API (≤ 150 ms)",
+             "Q4": "Q4 raw samples, one tag, one day (≤ 50 ms)",
+             "Q4s": "   its SQL statement and fetch alone"}
+    print(f"\n   {'query':<52} {'rows p50/p95 ms':>18} {'chunks p50/p95 ms':>20}  chunks vs rows (p50)")
+    for key, label in names.items():
+        r, c = on_rows[key], on_chunks[key]
+        print(f"   {label:<52} {r[0]:8.1f} /{r[1]:7.1f} {c[0]:9.1f} /{c[1]:7.1f}   {100 * (c[0] / r[0] - 1):+6.1f} %")
+    print(f"\nload average at end {loadavg()}")
+
+
+if __name__ == "__main__":
+    main()
