@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["screen_list", "screen_home", "screen_context", "tag_config", "device_config", "live_snapshot",
            "tag_browser_page", "live_as_dict", "screens_using_tag", "screen_tag_usage", "tag_picker",
-           "screen_versions"]
+           "screen_versions", "editor_context"]
 
 
 def screen_list():
@@ -198,3 +198,19 @@ def tag_picker(*, search: str = "", machine: str = "", limit: int = 50, offset: 
     total = qs.count()
     rows = [{**_tag_dict(t), "is_active": t.is_active} for t in qs[offset: offset + limit]]
     return {"count": total, "results": rows}
+
+
+def editor_context(screen: Screen | None) -> dict:
+    """What the screen editor page embeds: the screen (or none), its tags' configuration, every device with its
+    commands (for faceplate and command buttons), the machines (the picker's filter) and the screens (links)."""
+    bindings = screen.bindings if screen else []
+    devices = device_config(Machine.objects.exclude(device_type=None).values_list("machine_id", flat=True))
+    editor = {
+        "screen": None if screen is None else {
+            "slug": screen.slug, "name": screen.name, "description": screen.description, "svg": screen.svg,
+            "bindings": bindings, "version": screen.version, "url": f"/screens/{screen.slug}/"},
+        "machines": list(Machine.objects.order_by("machine_id").values_list("machine_id", flat=True)[:2000]),
+        "devices": devices,
+        "screens": list(screen_list().values("slug", "name")),
+    }
+    return {"editor": editor, "tags": tag_config(binding_tag_names(bindings)), "devices": devices}

@@ -11,6 +11,7 @@ import functools
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -174,6 +175,19 @@ def _render_screen(request: HttpRequest, screen: Screen) -> HttpResponse:
 def screen_list_view(request: HttpRequest) -> HttpResponse:
     screens = [{"screen": s, "tags": s.tag_names} for s in selectors.screen_list()]
     return render(request, "hmi/screen_list.html", {**base_context(request, "screens"), "screens": screens})
+
+
+@hmi_page
+def editor_view(request: HttpRequest, slug: str | None = None) -> HttpResponse:
+    """The screen editor (Engineer+): a screen, or a new one, edited in the browser and saved through the API."""
+    if request.user.role < Role.ENGINEER:
+        raise PermissionDenied("The screen editor is for engineers.")
+    screen = get_object_or_404(Screen, slug=slug) if slug else None
+    ctx = selectors.editor_context(screen)
+    return render(request, "hmi/editor.html", {
+        **base_context(request, "editor", editor=ctx["editor"], tags=ctx["tags"], devices=ctx["devices"], live={}),
+        "screen": screen,
+    })
 
 
 @hmi_page

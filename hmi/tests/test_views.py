@@ -167,3 +167,19 @@ def test_it_serves_the_vendored_chart_library_itself(operator):
     res = login(operator).get("/static/vendor/uplot/uPlot.iife.min.js")
     assert res.status_code == 200, "static/vendor/uplot is missing: run scripts/install.sh (npm ci)"
     assert b"uPlot" in b"".join(res.streaming_content)
+
+
+def test_the_screen_editor_is_for_engineers_only(operator, supervisor, engineer, screen):
+    for user in (operator, supervisor):
+        client = login(user)
+        assert client.get("/editor/").status_code == 403
+        assert client.get("/editor/overview/").status_code == 403
+        assert "/editor/overview/" not in client.get("/screens/overview/").content.decode()
+        assert "/editor/" not in client.get("/screens/").content.decode()
+    client = login(engineer)
+    html = client.get("/editor/overview/").content.decode()
+    assert 'id="editor-canvas"' in html and '"slug": "overview"' in html and '"pump-01"' in html
+    assert client.get("/editor/").status_code == 200
+    assert 'href="/editor/overview/"' in client.get("/screens/overview/").content.decode()
+    assert 'href="/editor/overview/"' in client.get("/screens/").content.decode()
+    assert client.get("/editor/nope/").status_code == 404

@@ -7,9 +7,8 @@
 (function () {
   "use strict";
   var Kiln = window.Kiln, cfg = Kiln.config;
-  var root = document.getElementById("screen");
-  if (!root || !cfg || !cfg.bindings) return;
-  var svg = root.querySelector("svg");
+  if (!cfg) return;
+  var svg = null;
 
   function find(id) { return svg ? svg.querySelector('[id="' + CSS.escape(id) + '"]') : null; }
   function num(v) { return typeof v === "number" ? v : typeof v === "boolean" ? (v ? 1 : 0) : Number(v); }
@@ -127,31 +126,42 @@
     node.addEventListener("keydown", function (ev) { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); act(); } });
   }
 
-  var missing = {};
-  (cfg.missing || []).forEach(function (n) { missing[n] = true; });
-  var bound = 0;
-  cfg.bindings.forEach(function (b) {
-    var node = find(b.element);
-    if (!node) return;
-    if (b.kind === "click") { clickAction(node, b); return; }
-    if (b.tag) node.setAttribute("data-tag", b.tag);
-    if (missing[b.tag]) { Kiln.setQualityClass(node, "q-none"); node.classList.add("unresolved"); if (b.kind === "text") node.textContent = "?"; return; }
-    var make = builders[b.kind];
-    if (!make) return;
-    var apply = make(node, b, Kiln.tagConfig[b.tag]);
-    node.classList.add("bound", "kind-" + b.kind);
-    Kiln.setQualityClass(node, "q-none");
-    Kiln.live.watch(b.tag, function (u) { Kiln.setQualityClass(node, apply(u)); });
-    bound++;
-  });
-  // A value with no click of its own opens its trend.
-  cfg.bindings.forEach(function (b) {
-    if (b.kind !== "text" || !b.tag) return;
-    var node = find(b.element);
-    if (!node || node.__clicked || node.closest(".clickable")) return;
-    node.classList.add("clickable", "trendable");
-    node.addEventListener("click", function () { location.href = Kiln.trendUrl(b.tag); });
-  });
-  Kiln.screen = { bound: bound, root: root };
+  /* Applies `bindings` to the drawing inside `root`. The screen page calls it once; the screen editor's live
+   * preview calls it on each preview with its own `watch` (so it can drop the previous preview's handlers).
+   * `missingNames`: tags that do not exist (shown as unresolved). Returns how many bindings were bound. */
+  Kiln.bindScreen = function (root, bindings, missingNames, watch) {
+    svg = root.querySelector("svg");
+    watch = watch || Kiln.live.watch;
+    var missing = {};
+    (missingNames || []).forEach(function (n) { missing[n] = true; });
+    var bound = 0;
+    bindings.forEach(function (b) {
+      var node = find(b.element);
+      if (!node) return;
+      if (b.kind === "click") { clickAction(node, b); return; }
+      if (b.tag) node.setAttribute("data-tag", b.tag);
+      if (missing[b.tag]) { Kiln.setQualityClass(node, "q-none"); node.classList.add("unresolved"); if (b.kind === "text") node.textContent = "?"; return; }
+      var make = builders[b.kind];
+      if (!make) return;
+      var apply = make(node, b, Kiln.tagConfig[b.tag]);
+      node.classList.add("bound", "kind-" + b.kind);
+      Kiln.setQualityClass(node, "q-none");
+      watch(b.tag, function (u) { Kiln.setQualityClass(node, apply(u)); });
+      bound++;
+    });
+    // A value with no click of its own opens its trend.
+    bindings.forEach(function (b) {
+      if (b.kind !== "text" || !b.tag) return;
+      var node = find(b.element);
+      if (!node || node.__clicked || node.closest(".clickable")) return;
+      node.classList.add("clickable", "trendable");
+      node.addEventListener("click", function () { location.href = Kiln.trendUrl(b.tag); });
+    });
+    return bound;
+  };
+
+  var root = document.getElementById("screen");
+  if (!root || !cfg.bindings) return;
+  Kiln.screen = { bound: Kiln.bindScreen(root, cfg.bindings, cfg.missing), root: root };
   Kiln.live.seed(cfg.live || {});
 })();
