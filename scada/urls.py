@@ -27,8 +27,9 @@ urlpatterns = [
     path("api/", include("batches.api.urls")),
     path("api/", include("drivers.api.urls")),
     path("api/", include("tags.api.urls")),
-    path("api/", include("devices.api.urls")),
-    path("api/", include("reports.api.urls")),  # seed 004: sites/{siteId}/devices/...
+    path("api/", include("devices.api.urls")),  # seed 004: sites/{siteId}/devices/...
+    path("api/", include("reports.api.urls")),
     path("", include("batches.urls")),  # HMI pages /batches/...
+    path("", include("reports.urls")),  # HMI page /reports/
     path("", include("hmi.urls")),
 ]

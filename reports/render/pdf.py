@@ -9,11 +9,15 @@ definition's upload, and any other URL is refused by the fetcher.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from html import escape
 from pathlib import Path
 
 from django.conf import settings
+
+# WeasyPrint logs every rendering step at INFO: noise in a worker's log, one line per step per report.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 __all__ = ["pdf_write", "report_html", "FONTS_DIR"]
 

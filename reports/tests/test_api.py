@@ -285,3 +285,12 @@ def test_it_refuses_a_definition_default_the_kind_cannot_take(admin_user, client
     assert response.status_code == 200
     assert b"start: not an ISO 8601 date-time nor a relative time" in response.content
     assert not AuditRecord.objects.filter(action__startswith="report_definition").exists()
+
+
+def test_the_reports_page_needs_a_login_and_loads_nothing_from_outside(client, operator):
+    assert client.get("/reports/").status_code == 302
+    client.force_login(operator)
+    response = client.get("/reports/")
+    assert response.status_code == 200
+    assert "default-src 'self'" in response["Content-Security-Policy"]
+    assert b"reports/js/reports.js" in response.content
