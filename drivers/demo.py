@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.audit import audit_record
-from drivers.models import Connection, TagBinding
+from drivers.models import Connection, NodeBinding, TagBinding
 from drivers.plcsim import DEMO_MAP
 from tags.models import Tag
 
@@ -58,3 +58,62 @@ def load_drivers() -> str:
     if skipped:
         summary += f", skipped: {', '.join(skipped)}"
     return summary
+
+
+# The demo plant again over OPC UA (manage.py opcuasim): a second connection and machine, so the plant's values
+# can be compared side by side on both protocols. tag, datatype, unit, writable, node (ns=2;s=<plcsim tag>).
+OPCUA_CONNECTION_NAME = "opcuasim"
+OPCUA_MACHINE = "plant-opcua"
+OPCUA_TAGS = [
+    ("UA_Reactor_Temp", "REAL", "°C", False, "Reactor_Temp"),
+    ("UA_Reactor_Temp_SP", "REAL", "°C", True, "Reactor_Temp_SP"),
+    ("UA_Tank_Level", "REAL", "%", False, "Tank_Level"),
+    ("UA_Pump_01_Speed", "REAL", "RPM", False, "pump-01.Speed"),
+    ("UA_Pump_01_Running", "BOOL", "", False, "pump-01.Running"),
+    ("UA_Status_Text", "STRING", "", False, "Status_Text"),
+]
+
+
+@transaction.atomic
+def load_opcua_demo() -> str:
+    """The `opcuasim` connection (opc.tcp://127.0.0.1:$OPCUASIM_PORT/kiln) and its machine's tags, idempotent.
+
+    Only when OPCUASIM_PORT is set (scripts/run.sh sets it, and starts the simulator): a process that loads the
+    demo without the simulator gets no connection that would only ever be BAD.
+    """
+    from tags.services import tag_create
+
+    if not os.environ.get("OPCUASIM_PORT"):
+        return "skipped (OPCUASIM_PORT not set: no OPC UA simulator runs)"
+    port = int(os.environ["OPCUASIM_PORT"])
+    endpoint = f"opc.tcp://127.0.0.1:{port}/kiln"
+    conn = Connection.objects.filter(name=OPCUA_CONNECTION_NAME).first()
+    created = conn is None
+    if created:
+        conn = Connection(name=OPCUA_CONNECTION_NAME, protocol="opcua", endpoint_url=endpoint, timeout=1.0,
+                          backoff_cap=10.0, publishing_interval=100,
+                          description="The demo plant over OPC UA (manage.py opcuasim)")
+        conn.full_clean()
+        conn.save()
+    elif conn.endpoint_url != endpoint and conn.host == "127.0.0.1":
+        conn.endpoint_url = endpoint  # `make run` may move the simulator to another port between runs
+        conn.full_clean()
+        conn.save(update_fields=["endpoint_url", "host", "port", "last_updated"])
+    made = []
+    for name, datatype, unit, writable, node in OPCUA_TAGS:
+        tag = Tag.objects.filter(name=name).first()
+        if tag is None:
+            tag = tag_create(user=None, machine_id=OPCUA_MACHINE, name=name, datatype=datatype, unit=unit,
+                             is_writable=writable, description=f"{node} read over OPC UA")
+        if TagBinding.objects.filter(tag=tag).exists() or NodeBinding.objects.filter(tag=tag).exists():
+            continue
+        b = NodeBinding(tag=tag, connection=conn, node_id=f"ns=2;s={node}", browse_path=f"Objects/Plant/{node}",
+                        sampling_interval=250)
+        b.full_clean()
+        b.save()
+        made.append(name)
+    if created or made:
+        audit_record(action="driver.demo_load", object_type="connection", object_id=conn.pk,
+                     new_value={"connection": conn.name, "endpoint_url": conn.endpoint_url, "bound": made},
+                     reason="demo_load")
+    return f"connection {conn.name} → {conn.endpoint_url}, {len(made)} OPC UA nodes bound"

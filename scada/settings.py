@@ -444,6 +444,7 @@ KILN_DEMO_LOADERS = [
     "accounts.demo.load_users",
     "tags.demo.load_plant",
     "drivers.demo.load_drivers",
+    "drivers.demo.load_opcua_demo",
     "alarms.demo.load_alarms",
     "batches.demo.load_recipes",
     "hmi.demo.load_screens",

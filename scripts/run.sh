@@ -7,6 +7,7 @@ export KILN_PORT=${KILN_PORT:-8000}
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 export DATABASE_URL=${DATABASE_URL:-sqlite:///$PWD/kiln.sqlite3}
 export PLCSIM_PORT=${PLCSIM_PORT:-5020}
+export OPCUASIM_PORT=${OPCUASIM_PORT:-4840}
 export PYTHONUNBUFFERED=1
 mkdir -p "${KILN_STATE_DIR:-.kiln}"
 source scripts/ensure-secrets.sh
@@ -44,4 +45,4 @@ EOM
 echo "${MSG/Kiln is running at /Kiln is starting at}"
 echo
 exec .venv/bin/python scripts/procrun.py Procfile --ready-url "http://${READY_HOST}:${KILN_PORT}/api/system/health" \
-  --ready-message "$MSG" --stop-last plcsim
+  --ready-message "$MSG" --stop-last plcsim opcuasim

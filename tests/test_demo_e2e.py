@@ -79,6 +79,7 @@ def demo(tmp_path, _clean_redis):
         "REDIS_URL": settings.REDIS_URL,
         "KILN_PORT": str(port),
         "PLCSIM_PORT": str(plc_port),
+        "OPCUASIM_PORT": str(free_port()),
         "KILN_STATE_DIR": str(tmp_path / "state"),
     }
     log = tmp_path / "demo.log"
