@@ -193,6 +193,8 @@ class AlarmEvent(BaseModel):
     active = models.BooleanField()
     acked = models.BooleanField()
     key = models.CharField(max_length=64)
+    # The definition's name when the row was written (journals older than this column show the key).
+    name = models.CharField(max_length=200, blank=True, default="")
     tag_name = models.CharField(max_length=128)
     machine_id = models.CharField(max_length=64, blank=True)
     priority = models.CharField(max_length=8, choices=AlarmPriority.choices)

@@ -144,6 +144,7 @@ def alarm_event_dict(e: AlarmEvent) -> dict:
         "active": e.active,
         "acknowledged": e.acked,
         "key": e.key,
+        "name": e.name or e.key,
         "tag": e.tag_name,
         "machine": e.machine_id,
         "priority": e.priority,
@@ -224,18 +225,24 @@ def alarm_kpis(*, start: datetime | None = None, end: datetime | None = None, no
             chattering.append({"alarm_id": alarm_id, "key": key, "tag": tag, "priority": priority,
                                "activations": len(stamps), "max_per_minute": best})
     chattering.sort(key=lambda c: (-c["max_per_minute"], -c["activations"], c["key"]))
+    # People read names ("Reactor Temp High"), not keys: one query for the alarms these lists name.
+    ids = {alarm_id for (alarm_id, *_), _ in frequent} | {c["alarm_id"] for c in chattering}
+    names = dict(Alarm.objects.filter(pk__in=[i for i in ids if i is not None])
+                 .values_list("pk", "definition__name"))
+    for c in chattering:
+        c["name"] = names.get(c["alarm_id"]) or c["key"]
 
     base = Alarm.objects.select_related("definition", "tag")
     stale = [
-        {"alarm_id": a.pk, "key": a.definition.key, "tag": a.tag.name, "priority": a.definition.priority,
-         "state": a.state, "activated_at": iso_utc(a.activated_at),
+        {"alarm_id": a.pk, "key": a.definition.key, "name": a.definition.name, "tag": a.tag.name,
+         "priority": a.definition.priority, "state": a.state, "activated_at": iso_utc(a.activated_at),
          "active_for_seconds": int((now - a.activated_at).total_seconds())}
         for a in base.filter(active=True, activated_at__lt=now - STALE_AFTER).order_by("activated_at")[:1000]
     ]
     shelved = [
-        {"alarm_id": a.pk, "key": a.definition.key, "tag": a.tag.name, "priority": a.definition.priority,
-         "shelved_by": a.shelved_by, "reason": a.shelve_reason, "shelved_at": iso_utc(a.shelved_at),
-         "shelved_until": iso_utc(a.shelved_until),
+        {"alarm_id": a.pk, "key": a.definition.key, "name": a.definition.name, "tag": a.tag.name,
+         "priority": a.definition.priority, "shelved_by": a.shelved_by, "reason": a.shelve_reason,
+         "shelved_at": iso_utc(a.shelved_at), "shelved_until": iso_utc(a.shelved_until),
          "shelved_for_seconds": int((now - a.shelved_at).total_seconds()) if a.shelved_at else None,
          "remaining_seconds": max(0, int((a.shelved_until - now).total_seconds()))}
         for a in base.filter(shelved_until__isnull=False).order_by("shelved_at")[:1000]
@@ -257,7 +264,8 @@ def alarm_kpis(*, start: datetime | None = None, end: datetime | None = None, no
         },
         "by_priority": dict(Counter(p for *_, p in rows)),
         "most_frequent": [
-            {"alarm_id": alarm_id, "key": key, "tag": tag, "priority": priority, "count": len(stamps),
+            {"alarm_id": alarm_id, "key": key, "name": names.get(alarm_id) or key, "tag": tag, "priority": priority,
+             "count": len(stamps),
              "percent": round(100.0 * len(stamps) / total, 1)}
             for (alarm_id, key, tag, priority), stamps in frequent
         ],

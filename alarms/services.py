@@ -84,7 +84,8 @@ def _event(alarm: Alarm, *, event: str, before: str, ts: datetime, user=None, re
     d = alarm.definition
     return AlarmEvent(
         alarm_id=alarm.pk, ts=ts, event=event, state_before=before, state_after=alarm.state, active=alarm.active,
-        acked=alarm.acked, key=d.key, tag_name=alarm.tag.name, machine_id=alarm.tag.machine.machine_id,
+        acked=alarm.acked, key=d.key, name=d.name[:200], tag_name=alarm.tag.name,
+        machine_id=alarm.tag.machine.machine_id,
         priority=d.priority, category=d.category, value=value, quality=quality or "", message=alarm.message,
         user_id=getattr(user, "id", None) if user is not None else None,
         username=getattr(user, "username", "") if user is not None else "", reason=(reason or "")[:500],

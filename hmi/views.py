@@ -66,6 +66,7 @@ def page_config(request: HttpRequest, **extra) -> dict:
         "role_level": int(user.role),
         "roles": {r.label: int(r) for r in Role},
         "session_seconds": settings.SESSION_COOKIE_AGE,
+        "time_zone": settings.KILN_PLANT_TIME_ZONE,  # times on every page are shown in it (kiln.js fmtTime)
         "urls": {"token": reverse("hmi:token"), "lock": reverse("hmi:lock"), "login": reverse("hmi:login"),
                  "trends": reverse("hmi:trends"), "ws": "/ws"},
         **extra,
@@ -85,6 +86,7 @@ def base_context(request: HttpRequest, active: str, **config) -> dict:
         "nav_screens": selectors.screen_list().values("name", "slug"),
         "can_supervise": request.user.role >= Role.SUPERVISOR,
         "can_configure": request.user.role >= Role.ENGINEER,
+        "time_zone": settings.KILN_PLANT_TIME_ZONE,
     }
 
 

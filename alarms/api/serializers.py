@@ -65,6 +65,7 @@ class AlarmEventSerializer(serializers.Serializer):
     active = serializers.BooleanField()
     acknowledged = serializers.BooleanField()
     key = serializers.CharField()
+    name = serializers.CharField(help_text="The alarm's name when this row was written (the key for older rows).")
     tag = serializers.CharField()
     machine = serializers.CharField()
     priority = serializers.ChoiceField(choices=AlarmPriority.choices)

@@ -41,7 +41,8 @@ __all__ = ["AlarmViewSet", "DeviceAlarmListView", "DeviceAlarmAcknowledgeView", 
 
 CSV_MAX_ROWS = 100_000
 CSV_COLUMNS = ["ts", "event", "state_before", "state", "active", "acknowledged", "key", "tag", "machine",
-               "priority", "category", "value", "quality", "message", "user", "reason", "alarm_id", "id"]
+               "priority", "category", "value", "quality", "message", "user", "reason", "alarm_id", "id",
+               "name"]  # appended, so the columns consumers index by position keep their place
 
 
 class AlarmCSVRenderer(BaseRenderer):

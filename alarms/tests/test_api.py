@@ -244,6 +244,21 @@ def test_it_computes_kpis(temp, hi_alarm, make_definition, make_tag, supervisor,
     assert k["stale"]["alarms"][0]["active_for_seconds"] >= 30 * 3600
     assert k["shelved"]["count"] == 1 and k["shelved"]["alarms"][0]["shelved_by"] == "sam"
     assert k["by_priority"] == {"medium": 12, "high": 1}
+    # Names, for people: the KPI page shows them, not keys.
+    assert k["most_frequent"][0]["name"] == "Reactor Temp High" and k["chattering"][0]["name"] == "Reactor Temp High"
+    assert k["stale"]["alarms"][0]["name"] == other.definition.name
+    assert k["shelved"]["alarms"][0]["name"] == "Reactor Temp High"
+
+
+def test_the_journal_names_each_alarm_as_named_when_the_row_was_written(temp, hi, record, operator_client):
+    record(temp, 90.0)
+    AlarmDefinition.objects.filter(pk=hi.pk).update(name="Reactor Overheat")  # renamed later
+    res = operator_client.get("/api/alarms/history")
+    (row,) = res.json()["results"]
+    assert row["key"] == "reactor_temp_hi" and row["name"] == "Reactor Temp High"
+    lines = list(csv.reader(io.StringIO(b"".join(operator_client.get("/api/alarms/history?format=csv")
+                                                 .streaming_content).decode())))
+    assert lines[1][lines[0].index("name")] == "Reactor Temp High"
 
 
 def test_it_validates_the_kpi_window(operator_client):

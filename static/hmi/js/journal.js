@@ -9,12 +9,21 @@
   function query() {
     var q = new URLSearchParams();
     ["priority", "event", "tag", "user"].forEach(function (k) { var v = form.elements[k].value.trim(); if (v) q.set(k, v); });
-    ["start", "end"].forEach(function (k) { var v = form.elements[k].value; if (v) q.set(k, new Date(v + "Z").toISOString()); });
+    // The inputs are wall-clock times in the plant's time zone (shown beside them).
+    var bad = null;
+    ["start", "end"].forEach(function (k) {
+      var v = form.elements[k].value.trim();
+      if (!v) return;
+      var iso = Kiln.zonedToIso(v);
+      if (iso) q.set(k, iso); else bad = k;
+    });
+    if (bad) { errBox.textContent = "Write times as YYYY-MM-DD HH:MM (24-hour, " + Kiln.timeZone + ")."; errBox.hidden = false; return null; }
     return q;
   }
   function load() {
-    var q = query(); q.set("limit", limit); q.set("offset", offset);
     errBox.hidden = true;
+    var q = query(); if (!q) return;
+    q.set("limit", limit); q.set("offset", offset);
     Kiln.api("GET", "/api/alarms/history?" + q.toString()).then(function (res) {
       if (!res.ok) { errBox.textContent = Kiln.apiError(res); errBox.hidden = false; return; }
       count = res.data.count || 0;
@@ -24,7 +33,9 @@
         tr.appendChild(el("td", { class: "muted" }, Kiln.fmtTime(e.ts)));
         tr.appendChild(el("td", null, e.event.replace(/_/g, " ")));
         var p = el("td"); p.appendChild(el("span", { class: "prio prio-" + e.priority }, e.priority)); tr.appendChild(p);
-        var m = el("td"); m.appendChild(el("div", null, e.message || e.key)); tr.appendChild(m);
+        var m = el("td"); m.appendChild(el("b", null, e.name || e.key));
+        if (e.message) m.appendChild(el("div", { class: "muted" }, e.message));
+        tr.appendChild(m);
         var t = el("td"); t.appendChild(el("a", { href: Kiln.trendUrl(e.tag), "data-tag": e.tag }, e.tag)); tr.appendChild(t);
         tr.appendChild(el("td", { class: "num" }, Kiln.fmtValue(e.value)));
         tr.appendChild(el("td", null, e.user || ""));
@@ -42,7 +53,9 @@
   $("#journal-prev").addEventListener("click", function () { offset = Math.max(0, offset - limit); load(); });
   $("#journal-next").addEventListener("click", function () { offset += limit; load(); });
   $("#journal-csv").addEventListener("click", function () {
-    var q = query(); q.set("format", "csv");
+    errBox.hidden = true;
+    var q = query(); if (!q) return;
+    q.set("format", "csv");
     Kiln.api("GET", "/api/alarms/history?" + q.toString()).then(function (res) {
       if (!res.ok) { errBox.textContent = Kiln.apiError(res); errBox.hidden = false; return; }
       Kiln.download("alarm-journal.csv", res.data, "text/csv");

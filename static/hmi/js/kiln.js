@@ -51,12 +51,57 @@
     if (typeof v === "number") return fmtNumber(v, decimals);
     return String(v);
   };
-  Kiln.fmtTime = function (iso) {
-    if (!iso) return "–";
-    var d = new Date(iso);
-    if (isNaN(d)) return iso;
-    return d.toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z").replace(/Z$/, "");
+  // Times: one format everywhere (ISO 8601 date, 24-hour clock: 2026-04-01 14:05:09), in the plant's time zone
+  // (KILN_PLANT_TIME_ZONE, UTC by default), which every page shows in its top bar. CSVs carry ISO UTC with "Z".
+  var TZ = config.time_zone || "UTC";
+  var tzParts;
+  try {
+    tzParts = new Intl.DateTimeFormat("en-GB", { timeZone: TZ, hourCycle: "h23", year: "numeric", month: "2-digit",
+      day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  } catch (e) { TZ = "UTC"; tzParts = null; }
+  Kiln.timeZone = TZ;
+  function wall(d) {  // {y, mo, d, h, mi, s} of the instant d in the plant's zone
+    if (!tzParts) {
+      return { y: d.getUTCFullYear(), mo: d.getUTCMonth() + 1, d: d.getUTCDate(), h: d.getUTCHours(),
+               mi: d.getUTCMinutes(), s: d.getUTCSeconds() };
+    }
+    var o = {};
+    tzParts.formatToParts(d).forEach(function (p) { o[p.type] = p.value; });
+    return { y: +o.year, mo: +o.month, d: +o.day, h: +o.hour % 24, mi: +o.minute, s: +o.second };
+  }
+  function p2(n) { return n < 10 ? "0" + n : String(n); }
+  Kiln.fmtTime = function (iso, withSeconds) {
+    if (iso === null || iso === undefined || iso === "") return "–";
+    var d = typeof iso === "number" ? new Date(iso) : new Date(iso);
+    if (isNaN(d)) return String(iso);
+    var w = wall(d);
+    return w.y + "-" + p2(w.mo) + "-" + p2(w.d) + " " + p2(w.h) + ":" + p2(w.mi) + (withSeconds === false ? "" : ":" + p2(w.s));
   };
+  Kiln.fmtClock = function (ms, withSeconds) {
+    var w = wall(new Date(ms));
+    return p2(w.h) + ":" + p2(w.mi) + (withSeconds ? ":" + p2(w.s) : "");
+  };
+  // "2026-04-01 14:05[:09]" as typed into a time filter, read in the plant's zone → ISO UTC; null if unreadable.
+  // (Filters are text inputs, not datetime-local: the browser would show those in its own locale, AM/PM.)
+  Kiln.zonedToIso = function (value) {
+    var m = /^\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{1,2}):(\d{2})(?::(\d{2}))?\s*$/.exec(value || "");
+    if (!m || +m[2] < 1 || +m[2] > 12 || +m[3] < 1 || +m[3] > 31 || +m[4] > 23 || +m[5] > 59 || +(m[6] || 0) > 59) return null;
+    var guess = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0));
+    for (var i = 0; i < 2; i++) {  // twice: the offset at the guess may differ from the one at the answer (DST)
+      var w = wall(new Date(guess));
+      var shown = Date.UTC(w.y, w.mo - 1, w.d, w.h, w.mi, w.s);
+      guess += Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0)) - shown;
+    }
+    return new Date(guess).toISOString().replace(/\.\d+Z$/, "Z");
+  };
+  // The top bar's clock: plant time and its zone, so every page says which zone its times are in.
+  var clock = document.getElementById("clock");
+  if (clock) {
+    var tick = function () { clock.textContent = Kiln.fmtTime(Date.now()) + " " + TZ; };
+    tick(); setInterval(tick, 1000);
+  }
+  // The other way: an instant (seconds) → the filter text that shows it in the plant's zone.
+  Kiln.zonedInput = function (seconds) { return Kiln.fmtTime(seconds * 1000); };
   // The one place a quality becomes a look: BAD, UNCERTAIN and stale never share the normal style.
   Kiln.qualityClass = function (u) {
     if (!u) return "q-none";

@@ -25,7 +25,8 @@
       cards.appendChild(card("Peak per 10 min", avg.peak, "[≤ 10]", avg.peak <= 10));
       var fl = k.floods || {};
       cards.appendChild(card("Time in flood", (fl.percent_of_time || 0) + " %", "[< 1 %] " + (fl.count || 0) + " periods over " + fl.threshold, (fl.percent_of_time || 0) < 1));
-      cards.appendChild(card("Chattering alarms", (k.chattering || []).length, "[0]", !(k.chattering || []).length));
+      var chat = k.chattering || [];
+      cards.appendChild(card("Chattering alarms", chat.length, "[0]" + (chat.length ? " " + chat.slice(0, 3).map(function (c) { return c.name || c.key; }).join(", ") : ""), !chat.length));
       var st = k.stale || {};
       cards.appendChild(card("Stale alarms", st.count || 0, "[active > " + st.threshold_hours + " h; < 5]", (st.count || 0) < 5));
       cards.appendChild(card("Shelved now", (k.shelved || {}).count || 0));
@@ -34,7 +35,7 @@
       var body = el("tbody");
       (k.most_frequent || []).forEach(function (f) {
         var tr = el("tr");
-        tr.appendChild(el("td", null, f.key));
+        var n = el("td"); n.appendChild(el("b", null, f.name || f.key)); n.appendChild(el("div", { class: "muted" }, f.key)); tr.appendChild(n);
         var t = el("td"); t.appendChild(el("a", { href: Kiln.trendUrl(f.tag), "data-tag": f.tag }, f.tag)); tr.appendChild(t);
         tr.appendChild(el("td", { class: "num" }, f.count + " (" + f.percent + " %)"));
         body.appendChild(tr);

@@ -20,7 +20,7 @@
   function say(text, isError) { status.textContent = text || ""; status.classList.toggle("error", !!isError); }
   function nowS() { return Date.now() / 1000; }
   function isoS(s) { return new Date(s * 1000).toISOString().replace(/\.\d+Z$/, "Z"); }
-  function localInput(s) { return new Date(s * 1000).toISOString().slice(0, 19); }
+  function localInput(s) { return Kiln.zonedInput(s); }
 
   function span() {
     if (state.range === "custom" && state.customStart && state.customEnd) return state.customEnd - state.customStart;
@@ -95,8 +95,17 @@
     if (state.plot) { state.plot.destroy(); state.plot = null; }
     if (!state.tags.length) { say("Add a tag to trend it."); return; }
     var units = [];
-    var series = [{ label: "Time (UTC)", value: function (u, v) { return v == null ? "–" : isoS(v).replace("T", " ").replace("Z", ""); } }];
-    var axes = [{ stroke: "#444", grid: { stroke: "#e3e3e3" } }];
+    var series = [{ label: "Time (" + Kiln.timeZone + ")", value: function (u, v) { return v == null ? "–" : Kiln.fmtTime(v * 1000); } }];
+    // 24-hour ticks in the plant's zone, the date under the first tick of each day (uPlot's default is 12-hour).
+    var axes = [{ stroke: "#444", grid: { stroke: "#e3e3e3" }, size: 50,
+                  values: function (u, splits, ax, space, incr) {
+                    return splits.map(function (s, i) {
+                      var full = Kiln.fmtTime(s * 1000), day = full.slice(0, 10);
+                      if (incr >= 86400) return day;
+                      var t = incr < 60 ? full.slice(11) : full.slice(11, 16);
+                      return (i === 0 || Kiln.fmtTime(splits[i - 1] * 1000).slice(0, 10) !== day) ? t + "\n" + day : t;
+                    });
+                  } }];
     state.tags.forEach(function (n, i) {
       var t = Kiln.tagConfig[n] || {}, unit = t.unit || "";
       var scale = "u:" + unit;
@@ -115,7 +124,7 @@
       width: Math.max(400, holder.clientWidth), height: Math.max(300, Math.round(window.innerHeight * 0.6)),
       series: series, axes: axes,
       scales: { x: { time: true, min: b.t0, max: b.t1 } },
-      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"); },
+      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), Kiln.timeZone === "UTC" ? "Etc/UTC" : Kiln.timeZone); },
       cursor: { drag: { x: true, y: false, setScale: true } },
       legend: { live: true },
       hooks: {
@@ -309,8 +318,9 @@
     reload();
   });
   $("#trend-apply").addEventListener("click", function () {
-    var s = Date.parse($("#trend-start").value + "Z") / 1000, e = Date.parse($("#trend-end").value + "Z") / 1000;
-    if (!isFinite(s) || !isFinite(e) || s >= e) { say("Choose a start before the end.", true); return; }
+    var s = Date.parse(Kiln.zonedToIso($("#trend-start").value) || "") / 1000,
+        e = Date.parse(Kiln.zonedToIso($("#trend-end").value) || "") / 1000;
+    if (!isFinite(s) || !isFinite(e) || s >= e) { say("Write a start before the end, as YYYY-MM-DD HH:MM (24-hour, " + Kiln.timeZone + ").", true); return; }
     state.customStart = s; state.customEnd = e; reload();
   });
   $("#trend-zoom-in").addEventListener("click", function () { zoom(0.5); });
