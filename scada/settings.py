@@ -377,8 +377,11 @@ CHANNEL_LAYERS["live"] = {
 KILN_LIVE_MESSAGE_HANDLERS = {
     "subscribe_alarms": "alarms.live.handle_subscribe_alarms",
     "unsubscribe_alarms": "alarms.live.handle_unsubscribe_alarms",
+    "subscribe_batch": "batches.live.handle_subscribe_batch",
+    "unsubscribe_batch": "batches.live.handle_unsubscribe_batch",
 }
-KILN_LIVE_EVENT_HANDLERS = {"alarm.update": "alarms.live.on_alarm_update"}
+KILN_LIVE_EVENT_HANDLERS = {"alarm.update": "alarms.live.on_alarm_update",
+                            "batch.update": "batches.live.on_batch_update"}
 
 # --- Celery ---
 CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", REDIS_URL)

@@ -1,6 +1,7 @@
 """Batches in a real browser (headless Chromium against a real daphne, PostgreSQL and Redis): a supervisor starts
-the demo recipe, an operator follows its phases, the supervisor reviews the EBR and closes it with an
-e-signature after a wrong password is refused. Every form goes through the REST API, as the pages' script sends it.
+the demo recipe, an operator follows its phases (pushed over /ws to the supervisor's open page), the supervisor
+reviews the EBR and closes it with an e-signature after a wrong password is refused. Every form goes through the
+REST API, as the pages' script sends it.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def test_a_batch_is_started_followed_and_closed_with_a_signature_in_the_browser(
     sup.fill("input[name='parameters.target_temp']", "85")
     sup.keyboard.press("Enter")  # keyboard usable: Enter submits the form
     sup.wait_for_url(f"{server.url}/batches/*/")
+    expect(sup.locator("#conn")).to_have_text("live", timeout=5000)
     batch = Batch.objects.get(lot="LOT-CHROME-1")
     assert batch.parameters.get(name="target_temp").value == 85.0
 
@@ -74,6 +76,8 @@ def test_a_batch_is_started_followed_and_closed_with_a_signature_in_the_browser(
     for position in (1, 2):
         op.click(f"#phase-{position} button[type=submit]")
         expect(op.locator(f"#phase-{position} .phase-status")).to_have_text("done", timeout=5000)
+    # The supervisor's page of the same batch follows it over /ws: the operator's phases show without a reload.
+    expect(sup.locator("#phase-2 .phase-status")).to_have_text("done", timeout=5000)
     op.fill("#phase-3 input[name=value]", "75")  # above the 60 °C limit: refused with the API's detail
     op.click("#phase-3 button[type=submit]")
     expect(op.locator("#phase-3 .form-error")).to_contain_text("above the maximum", timeout=5000)

@@ -15,6 +15,7 @@ from accounts.signatures import signature_check, signature_input_parse, signatur
 from batches.choices import BatchStatus
 from batches.ebr import batch_signed_content
 from batches.models import Batch
+from batches.push import batch_push_on_commit
 from scada.errors import Conflict
 from scada.roles import Role
 
@@ -65,5 +66,6 @@ def batch_close(*, batch: Batch, user, signature) -> Batch:
                                 "signature_id": signed.pk, "meaning": grant.meaning,
                                 "record_hash": content["record_hash"], "content_hash": grant.content_hash},
                      reason=grant.reason)
+        batch_push_on_commit(batch, "close" if closes else "review_sign")
     batch.refresh_from_db()
     return batch

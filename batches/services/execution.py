@@ -17,6 +17,7 @@ from accounts.audit import audit_record
 from accounts.signatures import signature_check, signature_input_parse, signature_record
 from batches.choices import BatchStatus, DeviationSeverity, PhaseRequirement, PhaseStatus, RecipeStatus
 from batches.models import Batch, BatchComment, BatchDeviation, BatchParameter, BatchPhase, Recipe
+from batches.push import batch_push_on_commit
 from batches.services.recipes import parameter_value_check
 from scada.errors import BadRequest, Conflict, KilnError, NotFound, Unprocessable
 from scada.roles import Role
@@ -42,8 +43,10 @@ def _name(user) -> str:
 
 
 def _audit(action: str, user, batch: Batch, *, old=None, new=None, reason: str = "") -> None:
+    # Every change of a batch is audited here, in its transaction; its open pages hear of it once committed.
     audit_record(action=f"batch.{action}", user=user, object_type="batch", object_id=batch.pk, old_value=old,
                  new_value=new, reason=reason)
+    batch_push_on_commit(batch, action)
 
 
 def _text(value, field: str, *, required: bool = True, limit: int = TEXT_MAX) -> str:

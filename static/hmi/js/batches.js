@@ -2,8 +2,8 @@
  * server checks the role, the input and any e-signature, and audits. Field names with dots nest
  * (`signature.password` → {"signature": {"password": ...}}); data-type="number" / "bool" convert. On success
  * the page reloads (or goes to data-next, `{id}` being the answer's id); on refusal the detail is shown.
- * Recorded tags' live values come over /ws; the batch page reloads when its record changes (checked every 5 s)
- * and nothing is being typed.
+ * Forms are `novalidate`: the server's checks and messages are the ones that count. Recorded tags' live values
+ * and the batch's own changes come over /ws (see the end).
  */
 (function () {
   "use strict";
@@ -66,15 +66,22 @@
     });
   }
 
+  // The batch page follows its batch over /ws: a change by anyone (a phase, a comment, the close) is pushed, and
+  // the page reloads unless something is being typed (then it says so). On every (re)connect the server's
+  // record hash is compared with the page's, so a change made while the socket was down is not missed.
   var marker = document.getElementById("batch-hash");
   if (marker && Kiln.config.batch_id) {
-    setInterval(function () {
+    var note = document.getElementById("batch-changed");
+    var refresh = function () {
       var typing = $all("form[data-api] input").some(function (i) { return i.value && i.type !== "hidden"; });
-      if (typing || document.hidden) return;
-      Kiln.api("GET", "/api/batches/" + Kiln.config.batch_id).then(function (res) {
-        if (res.ok && (res.data.record_hash !== marker.getAttribute("data-hash")
-                       || res.data.status !== marker.getAttribute("data-status"))) window.location.reload();
-      });
-    }, 5000);
+      if (typing) { if (note) note.hidden = false; return; }
+      window.location.reload();
+    };
+    Kiln.live.on("batch", function (msg) { if (msg.batch === Kiln.config.batch_id) refresh(); },
+                 { type: "subscribe_batch", batch: Kiln.config.batch_id });
+    Kiln.live.on("batch_subscribed", function (msg) {
+      if (msg.batch === Kiln.config.batch_id && (msg.record_hash !== marker.getAttribute("data-hash")
+                                                || msg.status !== marker.getAttribute("data-status"))) refresh();
+    });
   }
 })();

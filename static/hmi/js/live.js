@@ -35,6 +35,17 @@
     // First paint from the page's embedded values (same live table the snapshot reads), before /ws answers.
     for (var n in snapshot) if (snapshot[n]) enqueue(n, snapshot[n], performance.now());
   };
+  // Other message types (batches: "batch", "batch_subscribed"): fn(msg) per message of that type; `subscribe`
+  // is sent on every (re)connect, so a page following something hears of it again after a dropped socket.
+  live.messageHandlers = {};
+  live.connectMessages = [];
+  live.on = function (type, fn, subscribe) {
+    (live.messageHandlers[type] || (live.messageHandlers[type] = [])).push(fn);
+    if (subscribe) {
+      live.connectMessages.push(subscribe);
+      if (live.connected) live.ws.send(JSON.stringify(subscribe));
+    }
+  };
   live.onAlarm = function (fn) {
     live.alarmHandlers.push(fn);
     live.wantAlarms = true;
@@ -91,6 +102,11 @@
     if (Array.isArray(msg)) { for (var i = 0; i < msg.length; i++) handleMessage(msg[i], arrived); return; }
     if (!msg || typeof msg !== "object") return;
     var type = msg.type || "";
+    var own = live.messageHandlers[type];
+    if (own) {
+      for (var k = 0; k < own.length; k++) own[k](msg);
+      return;
+    }
     if (type.indexOf("alarm") === 0) {
       for (var j = 0; j < live.alarmHandlers.length; j++) live.alarmHandlers[j](msg);
       return;
@@ -130,7 +146,7 @@
   }
   live.start = function () {
     if (live.ws || live.stopped || Kiln.sessionLocked()) return;
-    if (!Object.keys(live.handlers).length && !live.wantAlarms) return;
+    if (!Object.keys(live.handlers).length && !live.wantAlarms && !live.connectMessages.length) return;
     Kiln.getToken().then(function (t) {
       var proto = location.protocol === "https:" ? "wss://" : "ws://";
       var ws = (live.ws = new WebSocket(proto + location.host + config.urls.ws + "?token=" + encodeURIComponent(t)));
@@ -139,6 +155,7 @@
         live.connected = true; live.everConnected = true; live.retry = 0;
         setConn("up", "live");
         sendSubscribe();
+        live.connectMessages.forEach(function (m) { ws.send(JSON.stringify(m)); });
       };
       ws.onmessage = function (ev) {
         var arrived = performance.now();
