@@ -33,6 +33,7 @@ from accounts.services import password_verify
 from scada.errors import BadRequest, Conflict, KilnError, PermissionDenied
 from scada.roles import Role
 from scada.text import has_nul as _has_nul
+from scada.text import printable
 
 logger = logging.getLogger(__name__)
 
@@ -128,20 +129,14 @@ def _others(require_different_from) -> set[int]:
     return {item.signer_id if isinstance(item, Signature) else item.pk for item in items}
 
 
-def _printable(value, limit: int = 1000):
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    return (value if isinstance(value, str) and "\x00" not in value else repr(value))[:limit]
-
-
 def _audit_refused(*, signer, object_type: str, object_id: str, meaning, reason, error: KilnError) -> None:
     # Part 11 asks for attempts too. Committed on its own: the refusal stands whether or not the trail takes it.
     try:
         with transaction.atomic():
             audit_record(action="signature.refused", user=signer, object_type=object_type, object_id=object_id,
-                         new_value={"meaning": _printable(meaning, MEANING_MAX), "status": error.status_code,
+                         new_value={"meaning": printable(meaning, MEANING_MAX), "status": error.status_code,
                                     "error": error.detail},
-                         reason=_printable(reason if isinstance(reason, str) else "") or "")
+                         reason=printable(reason if isinstance(reason, str) else "") or "")
     except DatabaseError:
         logger.exception("Could not audit a refused signature on %s %s", object_type, object_id)
 

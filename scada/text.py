@@ -1,6 +1,8 @@
 """Small text checks every app shares (scada is the base layer: any app may import it)."""
 
-__all__ = ["has_nul"]
+import math
+
+__all__ = ["has_nul", "printable"]
 
 
 def has_nul(value) -> bool:
@@ -19,3 +21,13 @@ def has_nul(value) -> bool:
         elif isinstance(v, list | tuple):
             stack.extend(v)
     return False
+
+
+def printable(value, limit: int = 1000):
+    """A value as it may go into the audit trail of a refused attempt: JSON scalars as they are, text without NUL
+    cut to `limit`, anything else (NUL, containers, non-finite floats) as its escaped repr, cut."""
+    if value is None or isinstance(value, (bool, int)) or isinstance(value, float) and math.isfinite(value):
+        return value
+    if isinstance(value, str) and "\x00" not in value:
+        return value[:limit]
+    return repr(value)[:limit]  # repr escapes NUL (and anything else) as text

@@ -7,7 +7,6 @@ is a WritePlan, which tags.services.writes.tag_write_apply acts on.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +25,7 @@ from tags.services.parsing import quality_parse
 from tags.values import coerce_value
 from tags.writers import get_write_router
 
-__all__ = ["WritePlan", "tag_write_check", "printable"]
+__all__ = ["WritePlan", "tag_write_check"]
 
 
 def _fmt_number(value) -> str:
@@ -140,15 +139,6 @@ def _refuse_nul(tag: Tag, *, value, quality, signature, reason) -> None:
             raise BadRequest(f"signature: {key} contains a NUL character (\\u0000)")
     if has_nul(signature):
         raise BadRequest("signature contains a NUL character (\\u0000)")
-
-
-def printable(value, limit: int = 1000):
-    """A value safe for the audit trail of a refused write: JSON without NUL, else its escaped repr (cut)."""
-    if value is None or isinstance(value, (bool, int)) or isinstance(value, float) and math.isfinite(value):
-        return value
-    if isinstance(value, str) and "\x00" not in value:
-        return value[:limit]
-    return repr(value)[:limit]  # repr escapes NUL (and anything else) as text
 
 
 @dataclass(slots=True)

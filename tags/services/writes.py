@@ -22,11 +22,11 @@ from accounts.models import AuditRecord
 from accounts.signatures import SignatureGrant, signature_record
 from scada.errors import BadRequest, Conflict, KilnError, NotFound
 from scada.redis import get_redis
-from scada.text import has_nul
+from scada.text import has_nul, printable
 from tags.choices import Quality
 from tags.live import live_get_many
 from tags.models import Tag
-from tags.services.write_checks import WritePlan, printable, tag_write_check
+from tags.services.write_checks import WritePlan, tag_write_check
 from tags.values import Sample, tag_values_record
 from tags.writers import DriverWriteError
 
