@@ -39,7 +39,7 @@ class CompiledAlarm:
 
     alarm_id: int
     tag_id: int
-    op: Op
+    op: int  # an Op, stored as its plain int (see alarms.evaluation: the hot loop compares ints)
     setpoint: float
     deadband: float
     on_delay: float
@@ -87,7 +87,7 @@ def definitions_compile() -> Compiled:
                 # On a device type member, {tags.X} is member X of the same instance.
                 names = [(n, f"{machine_id}.{n}" if dtt_id else n) for n in expr.names("tags")]
                 wanted_names.update(full for _, full in names)
-        c = CompiledAlarm(aid, tag_id, _OPS[kind], float(sp) if sp is not None else 0.0, float(db or 0),
+        c = CompiledAlarm(aid, tag_id, int(_OPS[kind]), float(sp) if sp is not None else 0.0, float(db or 0),
                           float(on_d or 0), float(off_d or 0), expr, {})
         compiled.append((c, names))
     ids_by_name = dict(Tag.objects.filter(name__in=wanted_names).values_list("name", "id")) if wanted_names else {}

@@ -51,6 +51,9 @@ __all__ = ["AlarmEngine", "engine", "alarms_on_values", "alarms_tick", "unapplie
 
 MAX_DUE_PER_BATCH = 2000
 CAS_RETRIES = 5
+# The Op members as plain ints, for the hot loop: on Python 3.11 `op == Op.HIGH` (an enum attribute lookup and an
+# IntEnum comparison) costs ~10x `op == _HIGH` on ints, which was a third of a quiet change's whole cost.
+_HIGH, _LOW, _EQUAL, _BAD_QUALITY = int(Op.HIGH), int(Op.LOW), int(Op.EQUAL), int(Op.BAD_QUALITY)
 
 
 class AlarmEngine:
@@ -215,17 +218,17 @@ class AlarmEngine:
                         pending = None
                 active = state.active
                 op = c.op
-                if op == Op.BAD_QUALITY:
+                if op == _BAD_QUALITY:
                     cond = q == "BAD"
                 elif q == "BAD" or v is None:
                     continue  # a BAD value cannot be judged: limit and digital alarms hold their state
                 else:
                     try:
-                        if op == Op.HIGH:
+                        if op == _HIGH:
                             cond = v > (c.setpoint - c.deadband if active else c.setpoint)
-                        elif op == Op.LOW:
+                        elif op == _LOW:
                             cond = v < (c.setpoint + c.deadband if active else c.setpoint)
-                        elif op == Op.EQUAL:
+                        elif op == _EQUAL:
                             cond = v == c.setpoint
                         else:
                             cond = v != c.setpoint
