@@ -226,8 +226,12 @@ def baselines(ids, rows: int) -> tuple[float, float]:
     from django.db import transaction
 
     from historian.models import HistorianSample
+    from historian.partitions import partitions_ensure_for_times
 
     base = time.time() - 7200
+    # The writer makes the partitions it needs; these plain ORM inserts do not. Two hours back can be yesterday
+    # (UTC), which partition maintenance leaves out of a fresh database.
+    partitions_ensure_for_times([base, base + 1000 + rows * 20 * 0.001])
     t0 = time.perf_counter()
     for i in range(rows):
         # One row per statement, autocommit: the naive way a consumer would historize a change.
