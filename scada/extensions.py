@@ -28,7 +28,7 @@ __all__ = ["EXTENSION_LISTS", "EXTENSION_BACKENDS", "Extension", "extension_list
 
 # Every extension setting, so a test can check that each entry imports (tests/test_extensions.py).
 EXTENSION_LISTS = ("KILN_VALUE_CONSUMERS", "KILN_TAG_VALIDATORS", "KILN_STATUS_PROVIDERS", "KILN_DEMO_LOADERS",
-                   "KILN_REPORT_KINDS", "KILN_TAG_USAGE_PROVIDERS")
+                   "KILN_REPORT_KINDS", "KILN_TAG_USAGE_PROVIDERS", "KILN_CONFIG_SECTIONS")
 EXTENSION_BACKENDS = ("KILN_WRITE_ROUTER", "KILN_DEVICE_ALARMS_PROVIDER")
 
 

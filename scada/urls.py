@@ -29,6 +29,7 @@ urlpatterns = [
     path("api/", include("tags.api.urls")),
     path("api/", include("devices.api.urls")),  # seed 004: sites/{siteId}/devices/...
     path("api/", include("reports.api.urls")),
+    path("api/", include("deploy.api.urls")),  # configuration bundles, deploys Test→Production
     path("", include("batches.urls")),  # HMI pages /batches/...
     path("", include("reports.urls")),  # HMI page /reports/
     path("", include("hmi.urls")),

@@ -1,0 +1,13 @@
+"""The minimum role for each method of the deploy app's API routes: configuration bundles and deploys.
+
+scada.api.matrix merges every app's api/roles.py into the one permission matrix; a route without an entry is
+refused, and scada/tests/test_permission_matrix.py walks every URL to find one.
+"""
+
+from scada.api.matrix import ADMIN, ENGINEER
+
+ROUTE_ROLES = {
+    "deploy-api:config-export": {"GET": ADMIN},
+    "deploy-api:config-import": {"POST": ADMIN},
+    "deploy-api:config-schema": {"GET": ENGINEER},
+}

@@ -1,0 +1,65 @@
+"""Configuration API (Admin): export the bundle, import one (dry run first), the bundle's JSON Schema."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.audit import audit_record
+from deploy.api.serializers import ConfigImportInputSerializer
+from deploy.bundle import bundle_export, bundle_schema
+from deploy.services import config_import
+from scada.api.schema import ErrorSerializer
+
+__all__ = ["ConfigExportView", "ConfigImportView", "ConfigSchemaView", "DiffSerializer"]
+
+DiffSerializer = inline_serializer("ConfigDiff", {
+    "changes": serializers.IntegerField(),
+    "detail": serializers.CharField(help_text="'no changes', or a summary per section"),
+    "sections": serializers.DictField(help_text="per section: added (keys), changed ({key, fields: {name: "
+                                                "{old, new}}}), removed (keys)"),
+    "applied": serializers.BooleanField(),
+})
+BundleSerializer = inline_serializer("ConfigBundle", {
+    "format": serializers.CharField(), "version": serializers.IntegerField(),
+    "exported_at": serializers.CharField(), "instance": serializers.CharField(),
+    "sections": serializers.DictField(child=serializers.ListField(child=serializers.DictField())),
+})
+
+
+class ConfigExportView(APIView):
+    """GET /api/config/export: the whole configuration as a bundle (secrets never included)."""
+
+    @extend_schema(responses={200: BundleSerializer})
+    def get(self, request):
+        bundle = bundle_export()
+        audit_record(action="config.export", user=request.user, object_type="config", object_id="api",
+                     new_value={name: len(items) for name, items in bundle["sections"].items()})
+        return Response(bundle)
+
+
+class ConfigImportView(APIView):
+    """POST /api/config/import: `{"bundle": {...}, "dry_run": true}` answers the diff; without dry_run the bundle is
+    applied in one transaction and audited. Any bad object: 422 listing every problem, nothing changed."""
+
+    # A NUL inside the bundle is refused by the bundle check as a 422 naming the object and field.
+    json_nul_checked_by_view = True
+
+    @extend_schema(request=ConfigImportInputSerializer, responses={200: DiffSerializer, 409: ErrorSerializer,
+                                                                  422: ErrorSerializer})
+    def post(self, request):
+        data = ConfigImportInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = config_import(bundle=data.validated_data["bundle"], user=request.user,
+                               dry_run=data.validated_data["dry_run"], reason=data.validated_data["reason"])
+        return Response(result)
+
+
+class ConfigSchemaView(APIView):
+    """GET /api/config/schema: the JSON Schema of a bundle, for editors and tools."""
+
+    @extend_schema(responses={200: inline_serializer("ConfigBundleSchema", {"type": serializers.CharField()})})
+    def get(self, request):
+        return Response(bundle_schema())
