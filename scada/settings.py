@@ -453,19 +453,12 @@ KILN_DEMO_LOADERS = [
     "batches.demo.load_recipes",
     "hmi.demo.load_screens",
 ]
-# Configuration as code (deploy.bundle): the bundle's sections, each owned by its app, in dependency order (a
-# section refers only to those before it; an import removes in the reverse order).
-KILN_CONFIG_SECTIONS = [
-    "tags.configsection.SiteSection", "tags.configsection.DeviceTypeSection", "tags.configsection.DeviceMemberSection",
-    "tags.configsection.DeviceCommandSection", "tags.configsection.MachineSection", "tags.configsection.TagSection",
-    "drivers.configsection.ConnectionSection", "drivers.configsection.BindingSection",
-    "drivers.configsection.NodeBindingSection", "alarms.configsection.AlarmDefinitionSection",
-    "hmi.configsection.ScreenSection",
-]
-
-# --- Configuration deploys (docs/deploy.md) ---
-# This instance's name, written into bundles and deploy records ("from where").
-KILN_INSTANCE_NAME = envstr("KILN_INSTANCE_NAME", "kiln")
+# Configuration bundles (docs/deploy.md): each app's sections, in dependency order (removals run in reverse).
+KILN_CONFIG_SECTIONS = [f"{app}.configsection.{section}Section" for app, sections in (
+    ("tags", ("Site", "DeviceType", "DeviceMember", "DeviceCommand", "Machine", "Tag")),
+    ("drivers", ("Connection", "Binding", "NodeBinding")), ("alarms", ("AlarmDefinition",)), ("hmi", ("Screen",)),
+) for section in sections]
+KILN_INSTANCE_NAME = envstr("KILN_INSTANCE_NAME", "kiln")  # in bundles and deploy records ("from where")
 
 # --- OPC UA driver (docs/configuration.md, docs/drivers.md) ---
 # Seconds a server's source/server timestamp may differ from this machine's clock before Kiln stamps the sample
