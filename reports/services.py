@@ -131,7 +131,7 @@ def _build(run: ReportRun, path: Path, progress) -> int:
     params = kind.clean(definition, run.parameters, now=now)
     ctx = ReportContext(definition=definition, params=params, now=now, username=run.username, progress=progress)
     if run.format == ReportFormat.CSV:
-        return csv_write(path, kind.csv_header(ctx), kind.csv_rows(ctx))
+        return csv_write(path, kind.csv_header(ctx), kind.csv_rows(ctx), trusted=kind.csv_trusted_columns)
     sections = kind.sections(ctx)
     progress(0.9)
     logo = Path(definition.logo.path) if definition.logo and os.path.exists(definition.logo.path) else None

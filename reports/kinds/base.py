@@ -188,6 +188,8 @@ class ReportKind:
     # The least role that may run any definition of this kind, whatever the definition says (audit: Admin).
     min_role = Role.OPERATOR
     orientation = "portrait"
+    # CSV columns whose text cannot start a spreadsheet formula by construction (skip the per-cell guard).
+    csv_trusted_columns: tuple[int, ...] = ()
 
     def defaults(self, definition) -> dict:
         """Each parameter's default, the definition's own overriding the kind's."""

@@ -21,15 +21,22 @@ def _cell(value):
     return csv_safe_cell(value)
 
 
-def csv_write(path: Path, header: list[str], rows: Iterable[list]) -> int:
-    """Write header and rows to `path` (UTF-8, RFC 4180 line ends); the number of data rows written."""
+def csv_write(path: Path, header: list[str], rows: Iterable[list], trusted: tuple[int, ...] = ()) -> int:
+    """Write header and rows to `path` (UTF-8, RFC 4180 line ends); the number of data rows written.
+
+    `trusted`: column indexes whose text cannot start a formula by construction (tag names, ISO times), written
+    as they are; every other cell goes through the guard.
+    """
     n = 0
+    guarded = [i for i in range(len(header)) if i not in trusted]
     with open(path, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(header)
         batch = []
         for row in rows:
-            batch.append([_cell(v) for v in row])
+            for i in guarded:
+                row[i] = _cell(row[i])
+            batch.append(row)
             if len(batch) >= 1000:  # writerows on a batch: a third of the per-row call overhead
                 writer.writerows(batch)
                 n += len(batch)
