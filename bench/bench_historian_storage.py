@@ -122,6 +122,30 @@ def chunk_bytes() -> tuple[float, int]:
     return size / n if n else float("nan"), n
 
 
+def design_b_bytes(limit: int = 400) -> float:
+    """The other design measured on the same chunks: timestamps as delta-of-delta (int64 µs), values as XOR of
+    consecutive float8 bit patterns, quality as is, each packed and compressed in Python (zlib level 1, the
+    standard library's stand-in for lz4), plus ~60 B a row (tuple header, tag, range, count, TOAST pointers and
+    index entries). Estimated on up to `limit` chunks."""
+    import zlib
+    from array import array
+
+    rows = sql("SELECT array_to_string(array(SELECT (extract(epoch FROM t) * 1e6)::bigint FROM unnest(ts) t), ','), "
+               "array_to_string(coalesce(v8, v4::float8[]), ',', 'nan'), array_to_string(q, ','), n "
+               "FROM historian_chunk ORDER BY random() LIMIT %s", [limit], fetch=True)
+    total = values = 0
+    for ts_text, v_text, q_text, n in rows:
+        ts = [int(x) for x in ts_text.split(",")]
+        dod = array("q", [ts[0]] + [ts[1] - ts[0]] * (n > 1)
+                    + [(ts[i] - ts[i - 1]) - (ts[i - 1] - ts[i - 2]) for i in range(2, n)])
+        bits = array("q", array("d", [float(x) for x in v_text.split(",")]).tobytes())
+        xor = array("q", [bits[0]] + [bits[i] ^ bits[i - 1] for i in range(1, n)])
+        quality = array("h", [int(x) for x in q_text.split(",")])
+        total += sum(len(zlib.compress(a.tobytes(), 1)) for a in (dod, xor, quality)) + 60
+        values += n
+    return total / values if values else float("nan")
+
+
 def compact(now: datetime) -> dict:
     from historian.compaction import historian_compact
 
@@ -230,10 +254,12 @@ def main() -> None:
     run = compact(end)
     sql("VACUUM ANALYZE historian_chunk")
     chunked, moved = chunk_bytes()
+    other = design_b_bytes()
     print(f"\n1. realistic mix, one day of 40 tags ({count:,} values; 10 analog float32 ~0.5 Hz, 10 counters, "
           "10 booleans, 10 setpoints):")
     print(f"   rows hot {hot:.1f} B/value   rows compacted today (CLUSTER + BRIN) {cold:.1f} B/value   "
           f"chunks {chunked:.1f} B/value ({moved:,} values)   {'OK' if chunked <= 20 else 'over'} (target ≤ 20 B)")
+    print(f"   design B (delta-of-delta times, XOR values, compressed in Python; estimate): {other:.1f} B/value")
     sql("TRUNCATE historian_chunk")
 
     # --- 2. the query set ---
@@ -270,6 +296,7 @@ def main() -> None:
     sql("VACUUM ANALYZE historian_chunk")
     sql("VACUUM ANALYZE historian_sample")
     chunked, moved = chunk_bytes()
+    other = design_b_bytes()
     (left,), = sql("SELECT count(*) FROM historian_sample", fetch=True)
     (rows_size,), = sql("SELECT sum(pg_total_relation_size(c.oid)) FROM pg_inherits i JOIN pg_class c "
                         "ON c.oid = i.inhrelid WHERE i.inhparent = 'historian_sample'::regclass", fetch=True)
@@ -286,6 +313,7 @@ def main() -> None:
     print(f"   chunks {chunked:.1f} B/value ({moved:,} values) {'OK' if chunked <= 20 else 'over'} (target ≤ 20 B); "
           f"everything on disk incl. the {left:,} rows of the last 2 h, the pages compaction emptied in today's "
           f"partition (reused by new rows) and partitions made ahead {overall:.1f} B/value")
+    print(f"   design B (delta-of-delta times, XOR values, compressed in Python; estimate): {other:.1f} B/value")
     print(f"   the last 24 h in steady state ({today_chunked:,} values in chunks at {chunked:.1f} B, "
           f"{today_rows:,} rows at {hot:.1f} B): {hot_day:.1f} B/value (target ≤ 60 B)")
     print(f"   queries on chunks ({args.repeat} runs each), load average {loadavg()}", flush=True)

@@ -63,16 +63,21 @@ def samples_sql(a: str, b: str, ids: str | None = "%(ids)s") -> str:
     """A subquery of every stored numeric sample (ts, value, tag_id, quality) of tags `ids` in [a, b): hot rows
     and compacted chunks alike. `a`, `b`, `ids` are SQL expressions (usually parameter placeholders); ids=None
     means every tag. The rows come in no particular order (chunks may overlap): readers sort as they need.
+    A chunk holds either float8 or float4 values: the one present is cast to float8 as a whole array, so no
+    row pays for a coalesce. The arrays are expanded by unnest in the select list (in lockstep: a ProjectSet
+    streaming rows), not in FROM, where a function scan first copies every row into a tuplestore: measured
+    15 ms instead of 26-55 ms for a day of one tag.
     """
     tag_h = f"tag_id = ANY({ids}) AND " if ids else ""
     tag_c = f"c.tag_id = ANY({ids}) AND " if ids else ""
     return f"""(
 SELECT ts, value, tag_id, quality FROM historian_sample WHERE {tag_h}ts >= {a} AND ts < {b}
 UNION ALL
-SELECT u.ts, coalesce(u.v8, u.v4), c.tag_id, u.q
-FROM {CHUNK_TABLE} c CROSS JOIN LATERAL unnest(c.ts, c.v8, c.v4, c.q) AS u(ts, v8, v4, q)
-WHERE {tag_c}c.ts_from < {b} AND c.ts_from > {a} - interval '{MAX_CHUNK_SPAN}' AND c.ts_to >= {a}
-  AND u.ts >= {a} AND u.ts < {b})"""  # noqa: S608 - SQL expressions of the caller's, no values
+SELECT u.ts, u.v, u.tag_id, u.q FROM (
+    SELECT c.tag_id, unnest(c.ts) AS ts, unnest(coalesce(c.v8, c.v4::float8[])) AS v, unnest(c.q) AS q
+    FROM {CHUNK_TABLE} c
+    WHERE {tag_c}c.ts_from < {b} AND c.ts_from > {a} - interval '{MAX_CHUNK_SPAN}' AND c.ts_to >= {a} AND {a} < {b}
+) u WHERE u.ts >= {a} AND u.ts < {b})"""  # noqa: S608 - SQL expressions of the caller's, no values
 
 
 def chunk_contains_sql(tag: str, ts: str) -> str:

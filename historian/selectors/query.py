@@ -37,9 +37,11 @@ def _aggregate_postgresql(tags, start: datetime, end_eff: datetime, w: int, mode
         # Without rollups every bucket comes from raw samples; the value held at `start` is still found the
         # usual way (raw back to the last exact hour, then that hour's rollup), not by a scan of all history.
         segments = plan_segments(s_ep, e_ep, w, exact_ep if use_rollups else 0.0)
-        carry_ep = math.floor(min(s_ep, exact_ep if exact_ep is not None else s_ep) / 3600) * 3600
+        exact_start = min(s_ep, exact_ep if exact_ep is not None else s_ep)
+        carry_ep = math.floor(exact_start / 3600) * 3600
         params = {"ids": ids, "w": float(w), "k0": k0, "start_ep": s_ep, "end_ep": e_ep,
-                  "start": start, "carry_from": datetime.fromtimestamp(carry_ep, tz=UTC)}
+                  "start": start, "carry_from": datetime.fromtimestamp(carry_ep, tz=UTC),
+                  "carry_minute": datetime.fromtimestamp(math.floor(exact_start / 60) * 60, tz=UTC)}
         for i, (_tier, a, b) in enumerate(segments):
             params[f"a{i}"] = datetime.fromtimestamp(a, tz=UTC)
             params[f"b{i}"] = datetime.fromtimestamp(b, tz=UTC)

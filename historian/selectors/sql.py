@@ -30,13 +30,18 @@ FROM {table}
 WHERE tag_id = ANY(%(ids)s) AND bucket >= %({a})s AND bucket < %({b})s
 """
 
-# The value held at `start` per tag: the last sample before it, read from raw samples back to `carry_from`
-# (an hour boundary the 1-hour rollups are exact before) and else from the last 1-hour rollup before that.
+# The value held at `start` per tag: the last sample before it, read from raw samples back to `carry_minute`
+# (a minute boundary the rollups are exact before), else from the last 1-minute rollup back to `carry_from` (an
+# hour boundary), else from the last 1-hour rollup before that. A rollup's tail is its last sample of any
+# quality, so each step finds the same sample the raw samples would. (Raw samples back to the minute only: on
+# compacted history that reads part of one chunk per tag, not a whole hour of it.)
 _CARRY_TEMPLATE = """
 SELECT t.id AS tag_id,
-       coalesce(r.t, h.tail_ts) AS tail,
-       CASE WHEN r.t IS NOT NULL THEN r.v ELSE h.tail_value END AS tail_v,
-       CASE WHEN r.t IS NOT NULL THEN r.good ELSE h.tail_good END AS tail_good
+       coalesce(r.t, m.tail_ts, h.tail_ts) AS tail,
+       CASE WHEN r.t IS NOT NULL THEN r.v WHEN m.tail_ts IS NOT NULL THEN m.tail_value ELSE h.tail_value END
+           AS tail_v,
+       CASE WHEN r.t IS NOT NULL THEN r.good WHEN m.tail_ts IS NOT NULL THEN m.tail_good ELSE h.tail_good END
+           AS tail_good
 FROM unnest(%(ids)s::int[]) AS t(id)
 LEFT JOIN LATERAL (
     SELECT date_part('epoch', s.ts) AS t, s.value AS v, (s.quality < {bad} AND s.value IS NOT NULL) AS good
@@ -44,13 +49,18 @@ LEFT JOIN LATERAL (
     ORDER BY s.ts DESC LIMIT 1) r ON true
 LEFT JOIN LATERAL (
     SELECT x.tail_ts, x.tail_value, x.tail_good
+    FROM historian_rollup_1m x
+    WHERE x.tag_id = t.id AND x.bucket >= %(carry_from)s AND x.bucket < %(carry_minute)s AND r.t IS NULL
+    ORDER BY x.bucket DESC LIMIT 1) m ON true
+LEFT JOIN LATERAL (
+    SELECT x.tail_ts, x.tail_value, x.tail_good
     FROM historian_rollup_1h x
-    WHERE x.tag_id = t.id AND x.bucket < %(carry_from)s AND r.t IS NULL
+    WHERE x.tag_id = t.id AND x.bucket < %(carry_from)s AND r.t IS NULL AND m.tail_ts IS NULL
     ORDER BY x.bucket DESC LIMIT 1) h ON true
 """
 
 _CARRY = _CARRY_TEMPLATE.replace(
-    "{carry_src}", samples_sql("%(carry_from)s", "%(start)s", ids="ARRAY[t.id]"))
+    "{carry_src}", samples_sql("%(carry_minute)s", "%(start)s", ids="ARRAY[t.id]"))
 
 # Per bucket, over its pieces (b.*), then with the value carried in from before its first piece (carry_v, over
 # carry_s seconds): the value held at the end of the previous non-empty bucket, up to this bucket's first piece.
