@@ -118,3 +118,76 @@ def test_times_show_in_the_plant_time_zone_in_one_24_hour_format(paris, new_page
     page.goto(server.url + "/alarms/kpis/")
     expect(page.locator("#kpi-top tbody tr").first).to_contain_text("Tank Level High")
     assert page.errors == []
+
+
+def _reactor_alarm():
+    from alarms.evaluation import engine
+    from alarms.models import Alarm, AlarmDefinition
+    from alarms.services import alarm_instances_sync
+    from tags.models import Tag
+
+    d = AlarmDefinition(key="reactor_hot", name="Reactor Hot", tag=Tag.objects.get(name="Reactor_Temp"), kind="HI",
+                        setpoint=90.0, priority="low", reason_codes=["checked"])
+    d.full_clean()
+    d.save()
+    alarm_instances_sync()
+    engine.reset()
+    base.record("Reactor_Temp", 99.0)
+    return Alarm.objects.get(definition=d)
+
+
+def test_the_alarm_table_filters_sorts_shows_details_and_acknowledges_what_is_shown(new_page, demo, server):
+    tank = base._tank_alarm()
+    reactor = _reactor_alarm()
+    page = new_page(demo["operator"])
+    page.goto(server.url + "/alarms/")
+    rows = page.locator("#alarm-table tbody tr[data-alarm]")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_have_attribute("data-alarm", str(tank.pk))  # high before low
+    page.fill("#alarm-filter input[name=q]", "reactor")
+    expect(rows).to_have_count(1)
+    expect(page.locator("#alarm-total")).to_have_text("1 of 2 shown")
+    page.fill("#alarm-filter input[name=q]", "")
+    page.select_option("#alarm-filter select[name=priority]", "high")
+    expect(rows).to_have_count(1)
+    page.select_option("#alarm-filter select[name=priority]", "")
+    page.click("#alarm-table th[data-sort=name]")  # A→Z
+    expect(rows.first).to_have_attribute("data-alarm", str(reactor.pk))
+    page.click("#alarm-table th[data-sort=name]")  # Z→A
+    expect(rows.first).to_have_attribute("data-alarm", str(tank.pk))
+    rows.first.locator("td").nth(2).click()
+    panel = page.locator("#alarm-details")
+    expect(panel.locator(".ad-name")).to_have_text("Tank Level High")
+    expect(panel).to_contain_text("tank_level_hi")
+    expect(panel.locator("a", has_text="Journal")).to_have_attribute("href", "/alarms/journal/?tag=Tank_Level")
+    shot(page, "alarm_table_details")
+    page.click("#ack-shown")
+    dialog = page.locator("#ack-dialog")
+    expect(dialog.locator(".ack-name")).to_have_text("2 alarms shown")
+    dialog.locator("select[name=reason_code]").select_option(label="Checked")
+    dialog.locator("input[name=reason]").fill("walked the plant")
+    dialog.locator("button[type=submit]").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#ack-shown")).to_be_disabled()
+    for alarm in (tank, reactor):
+        alarm.refresh_from_db()
+        assert alarm.acked and "checked" in alarm.ack_reason
+    assert page.errors == []
+
+
+def test_the_horn_can_be_silenced_until_a_new_alarm_sounds(new_page, demo, server):
+    page = new_page(demo["operator"])
+    page.goto(server.url + "/alarms/")
+    page.click("#sound-toggle")  # the station's sound on
+    base._tank_alarm()
+    silence = page.locator("#silence-horn")
+    expect(silence).to_be_visible()
+    assert page.evaluate("!!Kiln.banner.audio")
+    shot(page, "horn_sounding")
+    silence.click()
+    expect(silence).to_be_hidden()
+    assert page.evaluate("!Kiln.banner.audio")
+    expect(page.locator('#alarm-banner .ab-count[data-priority="high"]')).to_have_text("1")  # still unacknowledged
+    _reactor_alarm()
+    expect(silence).to_be_visible()
+    assert page.errors == []

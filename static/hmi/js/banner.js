@@ -35,8 +35,22 @@
     if (b) b.classList.toggle("has-unacked", total > 0);
     banner.unacked = total;
     banner.counts = counts;
-    sound(total > 0 && banner.soundOn);
+    // The horn sounds for unacknowledged alarms nobody silenced; a new one sounds it again.
+    var loud = false;
+    for (var i in banner.alarms) {
+      var x = banner.alarms[i];
+      if (isUnacked(x) && x.state !== "shelved" && !banner.silenced[x.id + ":" + x.activated_at]) loud = true;
+    }
+    sound(loud && banner.soundOn);
+    var sil = $("#silence-horn");
+    if (sil) sil.hidden = !banner.audio;
   }
+  // Silence the horn for the alarms sounding now (this station only); acknowledging is still to be done.
+  banner.silenced = {};
+  banner.silence = function () {
+    for (var i in banner.alarms) { var x = banner.alarms[i]; banner.silenced[x.id + ":" + x.activated_at] = true; }
+    renderBanner();
+  };
   function sound(on) {
     if (!on) { if (banner.audio) { clearInterval(banner.audio.timer); banner.audio.ctx.close(); banner.audio = null; } return; }
     if (banner.audio || !window.AudioContext) return;
@@ -79,6 +93,8 @@
       changed();
     }
   });
+  var silenceBtn = $("#silence-horn");
+  if (silenceBtn) silenceBtn.addEventListener("click", banner.silence);
   var st = $("#sound-toggle");
   if (st) {
     var paint = function () { st.textContent = banner.soundOn ? "Sound on" : "Sound off"; st.setAttribute("aria-pressed", banner.soundOn); };

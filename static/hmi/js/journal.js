@@ -5,6 +5,9 @@
   var form = $("#journal-form"), table = $("#journal-table"), errBox = $("#journal-error");
   if (!form) return;
   var limit = 100, offset = 0, count = 0;
+  // Filters named in the URL (the alarm details panel links to ?tag=...).
+  var given = new URLSearchParams(location.search);
+  ["priority", "event", "tag", "user"].forEach(function (k) { if (given.get(k)) form.elements[k].value = given.get(k); });
 
   function query() {
     var q = new URLSearchParams();
