@@ -1,12 +1,13 @@
-"""Filters for the batch list (GET /api/batches): status, recipe, machine, lot, started date range."""
+"""Filters for the batch list (GET /api/batches: status, recipe, machine, lot, started date range) and the
+recipe list (GET /api/recipes: name, status, machine)."""
 
 import django_filters
 
-from batches.choices import BatchStatus
-from batches.models import Batch
+from batches.choices import BatchStatus, RecipeStatus
+from batches.models import Batch, Recipe
 from scada.api.filters import UtcDateTimeFilter
 
-__all__ = ["BatchFilterSet"]
+__all__ = ["BatchFilterSet", "RecipeFilterSet"]
 
 
 class BatchFilterSet(django_filters.FilterSet):
@@ -20,3 +21,13 @@ class BatchFilterSet(django_filters.FilterSet):
     class Meta:
         model = Batch
         fields = ["status", "recipe", "machine", "lot", "start", "end"]
+
+
+class RecipeFilterSet(django_filters.FilterSet):
+    name = django_filters.CharFilter(field_name="name")
+    status = django_filters.MultipleChoiceFilter(choices=RecipeStatus.choices)
+    machine = django_filters.CharFilter(field_name="machines__machine_id", help_text="Runs on this machine.")
+
+    class Meta:
+        model = Recipe
+        fields = ["name", "status", "machine"]

@@ -348,8 +348,9 @@ SPECTACULAR_SETTINGS = {
         "securitySchemes": {"jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT or API key"}}
     },
     "AUTHENTICATION_WHITELIST": [],
-    # Two apps have a `status` choice field (devices' machine status, batches' status): name each enum.
+    # Several `status` choice fields (devices' machine status, batches' and recipes' status): name each enum.
     "ENUM_NAME_OVERRIDES": {"BatchStatusEnum": "batches.choices.BatchStatus",
+                            "RecipeStatusEnum": "batches.choices.RecipeStatus",
                             "MachineStatusEnum": "tags.choices.MachineStatus"},
 }
 

@@ -18,4 +18,6 @@ ROUTE_ROLES = {
     "batches-api:batch-phase-confirm": {"POST": OPERATOR},
     "batches-api:batch-phase-enter": {"POST": OPERATOR},
     "batches-api:batch-phase-sign": {"POST": OPERATOR},
+    "batches-api:recipe-list": {"GET": OPERATOR},
+    "batches-api:recipe-detail": {"GET": OPERATOR},
 }

@@ -6,13 +6,33 @@ which own the messages (the parameter named in a 422, the signature's texts shar
 
 from rest_framework import serializers
 
-from batches.choices import BatchStatus, DeviationSeverity
+from batches.choices import BatchStatus, DeviationSeverity, RecipeStatus
 from scada.api.serializers import StrictInputSerializer, documented_field
 
-__all__ = ["BatchSummarySerializer", "BatchRecordSerializer", "BatchStartInputSerializer", "SignatureInputSerializer",
+__all__ = ["RecipeSerializer",
+           "BatchSummarySerializer", "BatchRecordSerializer", "BatchStartInputSerializer", "SignatureInputSerializer",
            "BatchCloseInputSerializer", "BatchAbortInputSerializer", "BatchCommentInputSerializer",
            "BatchDeviationInputSerializer", "PhaseEnterInputSerializer", "PhaseSignInputSerializer",
            "PhaseConfirmInputSerializer"]
+
+
+class RecipeSerializer(serializers.Serializer):
+    """A recipe version (batches.selectors.recipe_dict): definition, status and approval signature."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    version = serializers.IntegerField()
+    title = serializers.CharField()
+    description = serializers.CharField()
+    status = serializers.ChoiceField(choices=RecipeStatus.choices)
+    machines = serializers.ListField(child=serializers.CharField())
+    recorded_tags = serializers.ListField(child=serializers.CharField())
+    requires_verification = serializers.BooleanField()
+    parameters = serializers.ListField(child=serializers.DictField())
+    phases = serializers.ListField(child=serializers.DictField())
+    approved_at = serializers.CharField(allow_null=True)
+    retired_at = serializers.CharField(allow_null=True)
+    approval = serializers.DictField(allow_null=True, help_text="printed_name, signed_at (UTC), meaning, valid.")
 
 
 class BatchSummarySerializer(serializers.Serializer):

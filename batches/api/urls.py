@@ -1,4 +1,5 @@
-"""Batch routes under /api/ (no trailing slash): seed 000's four, plus abort, comments, deviations, phases."""
+"""Batch routes under /api/ (no trailing slash): seed 000's four, plus abort, comments, deviations, phases; and
+the recipes, read-only."""
 
 from rest_framework.routers import SimpleRouter
 
@@ -8,5 +9,6 @@ app_name = "batches-api"
 
 router = SimpleRouter(trailing_slash=False)
 router.register("batches", views.BatchViewSet, basename="batch")
+router.register("recipes", views.RecipeViewSet, basename="recipe")
 
 urlpatterns = router.urls

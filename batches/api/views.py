@@ -20,12 +20,13 @@ from batches.api.serializers import (
     PhaseConfirmInputSerializer,
     PhaseEnterInputSerializer,
     PhaseSignInputSerializer,
+    RecipeSerializer,
 )
-from batches.choices import BatchStatus
-from batches.filtersets import BatchFilterSet
+from batches.choices import BatchStatus, RecipeStatus
+from batches.filtersets import BatchFilterSet, RecipeFilterSet
 from scada.api.schema import ErrorSerializer
 
-__all__ = ["BatchViewSet"]
+__all__ = ["BatchViewSet", "RecipeViewSet"]
 
 _errors = {404: ErrorSerializer, 409: ErrorSerializer, 422: ErrorSerializer}
 _POSITION = OpenApiParameter("position", OpenApiTypes.INT, OpenApiParameter.PATH, description="Phase position.")
@@ -131,3 +132,26 @@ class BatchViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def phase_sign(self, request, pk=None, position=None):
         return self._phase(request, position, "sign",
                            signature=_input(PhaseSignInputSerializer, request)["signature"])
+
+
+class RecipeViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Recipe versions, read-only (Operator+): what an MES may start, and what each version's approval signed.
+    Recipes are written in Django admin (drafts, approval by e-signature)."""
+
+    serializer_class = RecipeSerializer
+    filterset_class = RecipeFilterSet
+    lookup_value_regex = r"[0-9]+"
+
+    def get_queryset(self):
+        return selectors.recipe_queryset()
+
+    @extend_schema(summary="List recipe versions",
+                   parameters=[OpenApiParameter("status", OpenApiTypes.STR, many=True, enum=RecipeStatus.values)],
+                   responses={200: RecipeSerializer(many=True)})
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response([selectors.recipe_dict(r) for r in page])
+
+    @extend_schema(summary="One recipe version", responses={200: RecipeSerializer, 404: ErrorSerializer})
+    def retrieve(self, request, pk=None):
+        return Response(selectors.recipe_dict(selectors.recipe_get(pk=pk)))

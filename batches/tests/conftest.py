@@ -68,3 +68,10 @@ def complete_batch(approved_recipe, supervisor, operator):
 
 def signature(password=PASSWORD, meaning="Reviewed and released", reason="End of batch review"):
     return {"password": password, "meaning": meaning, "reason": reason}
+
+
+@pytest.fixture
+def admin_client_api(admin_user):
+    from conftest import client_for
+
+    return client_for(admin_user)

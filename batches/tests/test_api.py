@@ -165,3 +165,23 @@ def test_abort_comments_and_deviations_over_rest(started, operator_client, super
 
 def test_unauthenticated_is_401(api_client):
     assert api_client.get("/api/batches").status_code == 401
+
+
+def test_recipes_are_listed_with_their_definition_and_approval(approved_recipe, operator_client):
+    body = operator_client.get("/api/recipes?status=approved&machine=reactor-01").json()
+    [recipe] = body["results"]
+    assert (recipe["name"], recipe["version"], recipe["status"]) == ("reactor-heat-cycle", 1, "approved")
+    assert [p["name"] for p in recipe["phases"]] == ["heat", "hold", "cool"]
+    assert recipe["parameters"][0]["target_tag"] == "Reactor_Temp_SP"
+    assert recipe["approval"]["signer"] == "erin" and recipe["approval"]["valid"] is True
+    assert operator_client.get("/api/recipes?status=draft").json()["results"] == []
+
+
+def test_one_recipe_and_an_unknown_one(approved_recipe, operator_client):
+    assert operator_client.get(f"/api/recipes/{approved_recipe.pk}").json()["id"] == approved_recipe.pk
+    response = operator_client.get("/api/recipes/999999")
+    assert response.status_code == 404 and response.json()["detail"] == "Recipe 999999 not found"
+
+
+def test_recipes_are_read_only_over_rest(approved_recipe, admin_client_api):
+    assert admin_client_api.post("/api/recipes", {"name": "x"}, format="json").status_code == 405
