@@ -108,3 +108,64 @@ def test_only_engineers_get_the_editor(new_page, demo, server, make_user):
     assert engineer.locator("#t101").get_attribute("transform") == before
     shot(engineer, "demo_overview_open")
     assert engineer.errors == []
+
+
+def test_the_editor_arranges_groups_copies_imports_and_undoes(new_page, demo, server, make_user, tmp_path):
+    page = new_page(make_user("erin-e3", Role.ENGINEER))
+    page.goto(server.url + "/editor/")
+    page.fill("#ed-name", "Arranged")
+    page.click("[data-symbol=value]")
+    pick(page, "value", "reactor temp", "Reactor_Temp")
+    page.locator("#editor-canvas #value1-box").click(position={"x": 3, "y": 3})
+    for _ in range(4):
+        page.keyboard.press("Shift+ArrowLeft")  # 4 × 50 units to the left, out of the next symbol's way
+    page.click("[data-symbol=analog]")
+    pick(page, "value", "tank level", "Tank_Level")
+    # Resize with the handle: the analog indicator's height follows the pointer, snapped to the grid.
+    handle = page.locator("#editor-canvas .k-handle").bounding_box()
+    page.mouse.move(handle["x"] + 3, handle["y"] + 3)
+    page.mouse.down()
+    page.mouse.move(handle["x"] + 3, handle["y"] + 60, steps=5)
+    page.mouse.up()
+    assert float(page.locator("#ed-panel [data-geom=h]").input_value()) > 150
+    # Select both, align their left edges, group them, copy and paste the group (bindings follow, new ids).
+    page.locator("#editor-canvas #value1-box").click(position={"x": 3, "y": 3}, modifiers=["Shift"])
+    page.click("[data-align=left]")
+    page.click("[data-cmd=group]")
+    expect(page.locator("#editor-canvas #group1")).to_have_count(1)
+    page.keyboard.press("Control+c")
+    page.keyboard.press("Control+v")
+    expect(page.locator("#editor-canvas #group2")).to_have_count(1)
+    page.click("[data-cmd=rotate-right]")
+    assert "rotate(90" in page.locator("#group2").get_attribute("transform")
+    page.keyboard.press("Control+z")
+    assert "rotate(90" not in page.locator("#group2").get_attribute("transform")
+    page.keyboard.press("Control+y")
+    assert "rotate(90" in page.locator("#group2").get_attribute("transform")
+    # Import a drawing: scripts and handlers never reach the page; its part is bindable by id.
+    drawing = tmp_path / "valve.svg"
+    drawing.write_text('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 50 50"><script>alert(1)</script>'
+                       '<circle id="lamp" cx="25" cy="25" r="20" fill="#ccc" onclick="alert(2)"/></svg>')
+    page.set_input_files("#ed-import", str(drawing))
+    expect(page.locator("#editor-canvas #lamp")).to_have_count(1)
+    assert page.locator("#editor-canvas script").count() == 0
+    assert page.locator("#lamp").get_attribute("onclick") is None
+    page.select_option("#ed-panel .ed-add-binding select >> nth=1", "visible")
+    page.select_option("#ed-panel .ed-add-binding select >> nth=0", "lamp")
+    page.click("#ed-panel .ed-add-binding button")
+    page.locator("#ed-panel .ed-binding-row .picker-q").fill("inlet valve")
+    page.locator("#ed-panel .ed-binding-row .picker-row[data-tag=Inlet_Valve_Open]").click()
+    page.click("#ed-save")
+    expect(page.locator("#ed-status")).to_contain_text("Saved version 1")
+    shot(page, "arranged")
+    screen = Screen.objects.get(slug="arranged")
+    elements = {b["element"]: b for b in screen.bindings}
+    assert {"value1-value", "analog1-bar", "value2-value", "analog2-bar", "lamp"} <= set(elements)
+    assert elements["value2-value"]["tag"] == "Reactor_Temp"
+    assert elements["lamp"] == {"element": "lamp", "kind": "visible", "tag": "Inlet_Valve_Open", "when": True}
+    assert "<script" not in screen.svg
+    # A second save from a stale page is refused, not silently overwriting.
+    Screen.objects.filter(pk=screen.pk).update(version=5)
+    page.click("#ed-save")
+    expect(page.locator("#ed-status")).to_contain_text("saved by someone else")
+    assert page.errors == []

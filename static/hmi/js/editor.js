@@ -80,9 +80,11 @@
     Array.prototype.slice.call(node.querySelectorAll("[id]")).forEach(function (n) { out.push(n.id); });
     return out;
   };
-  function uniqueId(base) {
+  function uniqueId(base, reserved) {
     var n = 1;
-    while (document.getElementById(base + n) || E.bindings.some(function (b) { return b.element === base + n; })) n++;
+    while (document.getElementById(base + n) || reserved && reserved[base + n]
+           || E.bindings.some(function (b) { return b.element === base + n; })) n++;
+    if (reserved) reserved[base + n] = true;
     return base + n;
   }
   function transformOf(p) {
@@ -332,14 +334,23 @@
     if (!E.clipboard) return;
     var added = [];
     E.change(function () {
+      var reserved = {};
       E.clipboard.nodes.forEach(function (src) {
         var n = src.cloneNode(true), map = {};
         n.classList.remove("k-selected");
-        var oldTop = n.id, base = (oldTop || "obj").replace(/\d+$/, ""), newTop = uniqueId(base);
+        // Symbols and groups (the pasted one and any inside it) get fresh numbers (value1 → value2), and their
+        // parts follow (value1-value → value2-value); any other id gets a -c suffix.
+        var families = [];
         [n].concat(Array.prototype.slice.call(n.querySelectorAll("[id]"))).forEach(function (e) {
           if (!e.id) return;
-          var nid = e.id.indexOf(oldTop) === 0 ? newTop + e.id.slice(oldTop.length) : uniqueId(e.id + "-c");
-          map[e.id] = nid; e.id = nid;
+          var old = e.id, nid = null;
+          families.forEach(function (f) { if (!nid && old.indexOf(f[0] + "-") === 0) nid = f[1] + old.slice(f[0].length); });
+          if (!nid && (e === n || e.classList.contains("k-sym") || e.classList.contains("k-group"))) {
+            nid = uniqueId(old.replace(/\d+$/, "") || "obj", reserved);
+            families.unshift([old, nid]);
+          }
+          if (!nid) nid = uniqueId(old + "-c", reserved);
+          map[old] = nid; e.id = nid;
         });
         svg.appendChild(n);
         E.moveBy(n, E.grid * 2, E.grid * 2);
