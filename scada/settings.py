@@ -452,6 +452,7 @@ KILN_DEMO_LOADERS = [
     "drivers.demo.load_opcua_demo",
     "alarms.demo.load_alarms",
     "batches.demo.load_recipes",
+    "reports.demo.load_reports",
     "hmi.demo.load_screens",
 ]
 # Configuration bundles (docs/deploy.md): each app's sections, in dependency order (removals run in reverse).

@@ -136,3 +136,15 @@ def test_the_batch_record_names_a_batch_that_does_not_exist(operator):
     with pytest.raises(BadRequest, match="parameters.batch: Batch 999 not found"):
         report_request(definition=ReportDefinition.objects.get(slug="batch-record"), user=operator, format="pdf",
                        parameters={"batch": 999})
+
+
+def test_the_demo_gives_the_shift_report_the_plants_analog_tags(db):
+    from reports.demo import load_reports
+    from tags.demo import load_plant
+
+    assert load_reports() == "skipped (the demo plant is missing)"
+    load_plant()
+    assert load_reports() == "tags set on shift, tag-history"
+    names = set(ReportDefinition.objects.get(slug="shift").tags.values_list("name", flat=True))
+    assert {"Reactor_Temp", "pump-01.Speed"} <= names
+    assert load_reports() == "existing"
