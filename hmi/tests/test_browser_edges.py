@@ -191,3 +191,50 @@ def test_the_horn_can_be_silenced_until_a_new_alarm_sounds(new_page, demo, serve
     _reactor_alarm()
     expect(silence).to_be_visible()
     assert page.errors == []
+
+
+def test_on_a_phone_the_nav_collapses_screens_are_a_menu_and_a_long_press_opens_the_trend(chromium, demo, server):
+    from hmi.services import screen_save
+
+    svg = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><text id="t">-</text></svg>'
+    for i in range(5):  # seven screens in all: too many for a row of links
+        screen_save(actor=None, data={"name": f"Area {i}", "slug": f"area-{i}", "svg": svg, "bindings": []})
+    ctx = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    try:
+        page = ctx.new_page()
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(server.url + "/login/")
+        page.fill("input[name=username]", demo["operator"].username)
+        page.fill("input[name=password]", base.PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(server.url + "/")
+        nav = page.locator("#main-nav")
+        expect(nav).to_be_hidden()
+        shot(page, "phone_nav_closed")
+        page.click("#nav-toggle")
+        expect(nav).to_be_visible()
+        expect(page.locator("#nav-toggle")).to_have_attribute("aria-expanded", "true")
+        page.click("#screens-menu summary")
+        menu = page.locator("#screens-menu .nav-menu-list")
+        expect(menu.locator("a")).to_have_count(8)  # seven screens and "All screens (7)"
+        expect(menu).to_contain_text("All screens (7)")
+        shot(page, "phone_nav_screens_menu")
+        page.click("#nav-toggle")
+        page.goto(server.url + "/tags/")
+        value = page.locator('tr[data-tag="Tank_Level"] .v')
+        expect(value).to_be_visible()
+        box = value.bounding_box()
+        point = {"pointerType": "touch", "clientX": box["x"] + 2, "clientY": box["y"] + 2, "bubbles": True}
+        value.dispatch_event("pointerdown", point)
+        page.wait_for_url("**/trends/?tags=Tank_Level", timeout=5000)
+        assert errors == []
+    finally:
+        ctx.close()
+
+
+def test_with_few_screens_they_stay_links_in_the_nav(new_page, demo, server):
+    page = new_page(demo["operator"])
+    expect(page.locator("#main-nav > a", has_text="Pump station")).to_be_visible()
+    assert page.locator("#screens-menu").count() == 0
+    expect(page.locator("#nav-toggle")).to_be_hidden()  # wide screen: no menu button

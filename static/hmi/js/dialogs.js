@@ -1,5 +1,5 @@
 /* Kiln HMI dialogs: write a tag (with e-signature when the tag asks for one), a device faceplate with its
- * commands, and the page-wide clicks that open them (right-click on any value opens its trend).
+ * commands, and the page-wide clicks that open them (right-click or a long press on any value opens its trend).
  * Loaded after live.js.
  */
 (function () {
@@ -200,6 +200,28 @@
     ev.preventDefault();
     location.href = Kiln.trendUrl(t.getAttribute("data-tag"));
   });
+  // Touch has no right-click: a long press (600 ms without moving) on a value opens its trend too.
+  var press = null;
+  document.addEventListener("pointerdown", function (ev) {
+    if (ev.pointerType === "mouse") return;
+    var t = ev.target.closest && ev.target.closest("[data-tag]");
+    if (!t) return;
+    press = { x: ev.clientX, y: ev.clientY, fired: false };
+    press.timer = setTimeout(function () {
+      press.fired = true;
+      location.href = Kiln.trendUrl(t.getAttribute("data-tag"));
+    }, 600);
+  }, { passive: true });
+  function cancelPress(ev) {
+    if (!press || press.fired) return;
+    if (ev.type === "pointermove" && Math.abs(ev.clientX - press.x) < 10 && Math.abs(ev.clientY - press.y) < 10) return;
+    clearTimeout(press.timer); press = null;
+  }
+  ["pointerup", "pointercancel", "pointermove"].forEach(function (n) { document.addEventListener(n, cancelPress, { passive: true }); });
+  // The click that ends a long press must not also open the write dialog or follow a link.
+  document.addEventListener("click", function (ev) {
+    if (press && press.fired) { ev.preventDefault(); ev.stopPropagation(); press = null; }
+  }, true);
   document.addEventListener("click", function (ev) {
     var w = ev.target.closest && ev.target.closest(".act-write");
     if (w) { Kiln.openWrite(w.getAttribute("data-tag")); return; }

@@ -100,6 +100,20 @@
     var tick = function () { clock.textContent = Kiln.fmtTime(Date.now()) + " " + TZ; };
     tick(); setInterval(tick, 1000);
   }
+  // Narrow screens: the nav collapses behind "☰ Menu".
+  var navToggle = document.getElementById("nav-toggle");
+  if (navToggle) {
+    navToggle.addEventListener("click", function () {
+      var bar = navToggle.closest(".topbar"), open = !bar.classList.contains("nav-open");
+      bar.classList.toggle("nav-open", open);
+      navToggle.setAttribute("aria-expanded", String(open));
+    });
+  }
+  // The screens menu closes when one clicks elsewhere.
+  document.addEventListener("click", function (ev) {
+    var menu = document.getElementById("screens-menu");
+    if (menu && menu.open && !menu.contains(ev.target)) menu.open = false;
+  });
   // The other way: an instant (seconds) → the filter text that shows it in the plant's zone.
   Kiln.zonedInput = function (seconds) { return Kiln.fmtTime(seconds * 1000); };
   // The one place a quality becomes a look: BAD, UNCERTAIN and stale never share the normal style.
