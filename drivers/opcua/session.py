@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["OpcuaSpec", "NodePoint", "OpcuaSession", "OpcuaError", "OpcuaRefused", "CREATE_CHUNK"]
 
 CREATE_CHUNK = 1000  # monitored items per CreateMonitoredItems request
+QUEUE_SIZE = 10  # samples the server keeps per monitored item between two publishes
 
 
 class OpcuaError(Exception):
@@ -166,8 +167,10 @@ class OpcuaSession:
             except (ValueError, ua.UaError, TypeError):
                 refused[p.tag_id] = ua.StatusCodes.BadNodeIdInvalid
                 continue
+            # A queue of a few samples: a change the server sampled is kept even when a publish is late (every change
+            # recorded); the oldest is dropped only past QUEUE_SIZE changes within one publish.
             params = ua.MonitoringParameters(ClientHandle=p.tag_id, SamplingInterval=float(p.sampling_interval),
-                                             QueueSize=1, DiscardOldest=True)
+                                             QueueSize=QUEUE_SIZE, DiscardOldest=True)
             if p.deadband > 0:
                 params.Filter = ua.DataChangeFilter(Trigger=ua.DataChangeTrigger.StatusValue, DeadbandType=1,
                                                     DeadbandValue=float(p.deadband))
