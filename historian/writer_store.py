@@ -122,12 +122,12 @@ def _dirty_ranges(spans: list[tuple[float, float]]) -> list[tuple[float, float]]
 def _tag_kinds(cur, tag_ids: set[int]) -> tuple[set[int], set[int]]:
     """(existing tag ids, STRING tag ids) among these ids; one indexed query per flush, in the flush's transaction.
 
-    Through tags' model (the owner of the table), not SQL on its table name.
+    Through tags' selector (the owner of the table), not SQL on its table name.
     """
-    from tags.models import Tag
+    from tags.selectors import tag_datatypes
 
-    rows = list(Tag.objects.filter(id__in=tag_ids).values_list("id", "datatype"))
-    return {r[0] for r in rows}, {r[0] for r in rows if r[1] == "STRING"}
+    kinds = tag_datatypes(tag_ids)
+    return set(kinds), {tid for tid, datatype in kinds.items() if datatype == "STRING"}
 
 
 def _copy(cur, table: str, rows, maybe_null: bool = True) -> None:
@@ -237,13 +237,13 @@ def commit_other(num_rows, str_rows, epoch, last_id, result: FlushResult) -> Non
     row count is what `written` reports: rows new in the database, not rows offered.
     """
     from historian.models import HistorianWriterCheckpoint
-    from tags.models import Tag
+    from tags.selectors import tag_datatypes
 
     dt = connection.ops.adapt_datetimefield_value  # the ORM's spelling of a time, so ORM queries match it
 
     with transaction.atomic():
         ids = {r[2] for r in num_rows} | {r[2] for r in str_rows}
-        kinds = dict(Tag.objects.filter(pk__in=ids).values_list("id", "datatype"))
+        kinds = tag_datatypes(ids)
         samples, strings = [], []
         for ts, value, tag_id, quality in [*num_rows, *str_rows]:
             kind = kinds.get(tag_id)

@@ -13,6 +13,7 @@ from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
 import orjson
+from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -46,6 +47,23 @@ def tag_config_version_pipelined(pipe) -> None:
     Callers cache against the token and reload when it moves; they never name the key.
     """
     pipe.get(CONFIG_VERSION_KEY)
+
+
+def tag_datatypes(tag_ids) -> dict[int, str]:
+    """The datatype of each tag among `tag_ids` that exists (a missing id: no such tag). One indexed query.
+
+    The historian writer asks this once per flush for up to a few thousand ids. On PostgreSQL the ids go as one
+    array parameter: `id__in` would build, and psycopg parse, a statement with one placeholder per id on every
+    call (about 30 ms for 1,000 ids, most of a small flush's cost).
+    """
+    ids = list(tag_ids)
+    if not ids:
+        return {}
+    if connection.vendor != "postgresql":
+        return dict(Tag.objects.filter(pk__in=ids).values_list("id", "datatype"))
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT id, datatype FROM {Tag._meta.db_table} WHERE id = ANY(%s)", [ids])  # noqa: S608
+        return dict(cur.fetchall())
 
 
 # Column order of the list query; tag_list turns each tuple into the seed's list item.
