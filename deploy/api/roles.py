@@ -10,4 +10,6 @@ ROUTE_ROLES = {
     "deploy-api:config-export": {"GET": ADMIN},
     "deploy-api:config-import": {"POST": ADMIN},
     "deploy-api:config-schema": {"GET": ENGINEER},
+    # Bulk editing is an engineer's tool (issue 16 §3): the same rules as any tag, binding or alarm edit.
+    "deploy-api:config-csv": {"GET": ENGINEER, "POST": ENGINEER},
 }

@@ -5,7 +5,7 @@ from rest_framework import serializers
 from deploy.bundle import bundle_schema
 from scada.api.serializers import StrictInputSerializer, documented_field
 
-__all__ = ["ConfigImportInputSerializer"]
+__all__ = ["ConfigImportInputSerializer", "ConfigCsvImportInputSerializer"]
 
 
 class ConfigImportInputSerializer(StrictInputSerializer):
@@ -17,3 +17,13 @@ class ConfigImportInputSerializer(StrictInputSerializer):
     dry_run = serializers.BooleanField(default=False, help_text="Answer the diff only; change nothing.")
     reason = serializers.CharField(default="", allow_blank=True, max_length=1000,
                                    help_text="Recorded with every change in the audit trail.")
+
+
+class ConfigCsvImportInputSerializer(StrictInputSerializer):
+    csv = serializers.CharField(allow_blank=True, trim_whitespace=False,
+                                help_text="The CSV text: a header row of field names (the key column needed), then "
+                                          "one row per item.")
+    dry_run = serializers.BooleanField(default=False, help_text="Answer the diff only; change nothing.")
+    remove_missing = serializers.BooleanField(default=False, help_text="Remove items that have no row (the CSV "
+                                                                       "is then the whole section).")
+    reason = serializers.CharField(default="", allow_blank=True, max_length=1000)

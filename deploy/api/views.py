@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.audit import audit_record
-from deploy.api.serializers import ConfigImportInputSerializer
+from deploy.api.serializers import ConfigCsvImportInputSerializer, ConfigImportInputSerializer
 from deploy.bundle import bundle_export, bundle_schema
+from deploy.csvbulk import csv_export, csv_import
 from deploy.services import config_import
 from scada.api.schema import ErrorSerializer
 
-__all__ = ["ConfigExportView", "ConfigImportView", "ConfigSchemaView", "DiffSerializer"]
+__all__ = ["ConfigExportView", "ConfigImportView", "ConfigSchemaView", "ConfigCsvView", "DiffSerializer"]
 
 DiffSerializer = inline_serializer("ConfigDiff", {
     "changes": serializers.IntegerField(),
@@ -63,3 +66,24 @@ class ConfigSchemaView(APIView):
     @extend_schema(responses={200: inline_serializer("ConfigBundleSchema", {"type": serializers.CharField()})})
     def get(self, request):
         return Response(bundle_schema())
+
+
+class ConfigCsvView(APIView):
+    """GET /api/config/csv/{section}: the section as CSV (tags, bindings, alarm_definitions). POST: import a CSV
+    `{"csv": "...", "dry_run": true}`, answered like POST /api/config/import (the same diff, validation, audit)."""
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR, 404: ErrorSerializer})
+    def get(self, request, section):
+        response = HttpResponse(csv_export(section=section), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{section}.csv"'
+        audit_record(action="config.export", user=request.user, object_type="config", object_id=f"csv:{section}")
+        return response
+
+    @extend_schema(request=ConfigCsvImportInputSerializer,
+                   responses={200: DiffSerializer, 404: ErrorSerializer, 409: ErrorSerializer, 422: ErrorSerializer})
+    def post(self, request, section):
+        data = ConfigCsvImportInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        return Response(csv_import(section=section, text=v["csv"], user=request.user, dry_run=v["dry_run"],
+                                   remove_missing=v["remove_missing"], reason=v["reason"]))
