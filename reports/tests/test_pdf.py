@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -116,3 +117,18 @@ def test_it_renders_pages_a_person_can_look_at(operator, history, journal, tmp_p
     dark = sum(1 for p in grey.getdata() if p < 200)
     assert dark > 0.01 * grey.width * grey.height
     assert ReportRun.objects.get(pk=run.pk).size > 10_000
+
+
+def test_it_prints_the_definitions_logo_from_its_upload(operator, journal, settings, tmp_path):
+    from django.core.files.base import ContentFile
+    from PIL import Image
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    buf = io.BytesIO()
+    Image.new("RGB", (120, 40), (20, 220, 20)).save(buf, format="PNG")  # a green no chart of this report uses
+    definition = ReportDefinition.objects.get(slug="alarm-journal")
+    definition.logo.save("plant.png", ContentFile(buf.getvalue()))
+    _run, pdf = _generate(operator, "alarm-journal", JOURNAL)
+    image = pdf[0].render(scale=1).to_pil().convert("RGB")
+    greens = sum(1 for r, g, b in image.getdata() if g > 190 and r < 60 and b < 60)
+    assert greens > 500  # the logo is on the first page
