@@ -136,7 +136,7 @@ def design_b_bytes(limit: int = 400) -> float:
     total = values = 0
     for ts_text, v_text, q_text, n in rows:
         ts = [int(x) for x in ts_text.split(",")]
-        dod = array("q", [ts[0]] + [ts[1] - ts[0]] * (n > 1)
+        dod = array("q", [ts[0]] + ([ts[1] - ts[0]] if n > 1 else [])
                     + [(ts[i] - ts[i - 1]) - (ts[i - 1] - ts[i - 2]) for i in range(2, n)])
         bits = array("q", array("d", [float(x) for x in v_text.split(",")]).tobytes())
         xor = array("q", [bits[0]] + [bits[i] ^ bits[i - 1] for i in range(1, n)])
