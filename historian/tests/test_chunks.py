@@ -151,9 +151,9 @@ def _dsn():
 
 @pytest.mark.django_db(transaction=True)
 def test_a_compaction_killed_mid_statement_loses_and_doubles_nothing(hist_clean, hist):
-    """A row lock held elsewhere stops the compaction's DELETE half-way; its backend is then terminated (what a
-    killed worker or a crashed server does to the statement). Every sample is still there exactly once, and the
-    next run compacts them all."""
+    """A row lock held elsewhere stops the compaction's DELETE half-way, after it packed the window into
+    chunks; its backend is then terminated (what a killed worker or a crashed server does to the transaction).
+    Every sample is still there exactly once, and the next run compacts them all."""
     _fill([hist.id, hist.id + 1000], 3600)
     locker = psycopg.connect(_dsn())
     watcher = psycopg.connect(_dsn(), autocommit=True)
@@ -176,7 +176,7 @@ def test_a_compaction_killed_mid_statement_loses_and_doubles_nothing(hist_clean,
         for _ in range(200):
             # Its own autocommit connection: pg_stat_activity is a snapshot per transaction.
             row = watcher.execute("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                  "AND query LIKE %s", ["%historian_chunk%"]).fetchone()
+                                  "AND query LIKE %s", ["%DELETE FROM historian_sample%"]).fetchone()
             if row:
                 pid = row[0]
                 break
