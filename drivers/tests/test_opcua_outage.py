@@ -115,3 +115,81 @@ def test_values_notified_while_redis_is_down_are_held_and_replayed_into_history(
     good = [t for t, p in points if p["quality"] == "GOOD"]
     assert max(b - a for a, b in zip(good, good[1:], strict=False)) < 1.5
     assert services.VALUE_OUTBOX.stats()["values_held"] == 0
+
+
+class FreezingProxy:
+    """A TCP relay to the server that can freeze: sockets stay open but nothing passes (a hung server or a
+    black-holed network), which only a keep-alive can notice."""
+
+    def __init__(self, upstream_port: int):
+        import socket
+
+        self.upstream_port = upstream_port
+        self.frozen = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.running = True
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+
+        while self.running:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._relay, args=(a, b), daemon=True).start()
+
+    def _relay(self, src, dst):
+        import select
+
+        while self.running:
+            ready, _, _ = select.select([src], [], [], 0.05)
+            if not ready or self.frozen.is_set():
+                continue
+            try:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+            except OSError:
+                break
+        for s in (src, dst):
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def close(self):
+        self.running = False
+        self.listener.close()
+
+
+def test_a_server_that_stops_answering_is_noticed_by_the_keep_alive_and_every_tag_goes_bad(
+        sim, make_tag, poll_loop):
+    proxy = FreezingProxy(sim.sim.port)
+    try:
+        conn = Connection(name="ua-frozen", protocol="opcua", endpoint_url=f"opc.tcp://127.0.0.1:{proxy.port}/kiln",
+                          timeout=0.5, publishing_interval=20, backoff_cap=1.0)
+        conn.full_clean()
+        conn.save()
+        tag = make_tag("Frozen_Temp")
+        NodeBinding.objects.create(tag=tag, connection=conn, node_id=sim.sim.node_id("Line.Temp"),
+                                   sampling_interval=10)
+        poll_loop(conn)
+        assert wait_for(lambda: (live_get_many([tag.pk])[tag.pk] or None) and
+                        live_get_many([tag.pk])[tag.pk].quality == "GOOD", timeout=10)
+        frozen_at = time.monotonic()
+        proxy.frozen.set()  # the TCP connection stays up; the server just never answers again
+        assert wait_for(lambda: live_get_many([tag.pk])[tag.pk].quality == "BAD", timeout=10)
+        took = time.monotonic() - frozen_at
+        bad = live_get_many([tag.pk])[tag.pk]
+        assert bad.substatus == "comm_failure" and bad.value == 72.4
+        assert took < 5.0, took  # keep-alive every 0.5 s, probe timeout 0.5 s, plus a loaded machine's slack
+        proxy.frozen.clear()
+        assert wait_for(lambda: live_get_many([tag.pk])[tag.pk].quality == "GOOD", timeout=15)
+    finally:
+        proxy.close()
