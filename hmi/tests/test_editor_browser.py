@@ -142,6 +142,13 @@ def test_the_editor_arranges_groups_copies_imports_and_undoes(new_page, demo, se
     assert "rotate(90" not in page.locator("#group2").get_attribute("transform")
     page.keyboard.press("Control+y")
     assert "rotate(90" in page.locator("#group2").get_attribute("transform")
+    # A rubber band from an empty corner across the whole canvas selects both groups.
+    box = page.locator("#editor-canvas svg").bounding_box()
+    page.mouse.move(box["x"] + 2, box["y"] + 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] - 2, steps=5)
+    page.mouse.up()
+    expect(page.locator("#ed-panel h3")).to_have_text("2 objects")
     # Import a drawing: scripts and handlers never reach the page; its part is bindable by id.
     drawing = tmp_path / "valve.svg"
     drawing.write_text('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 50 50"><script>alert(1)</script>'

@@ -212,7 +212,13 @@
       return;
     }
     var obj = topObject(ev.target);
-    if (!obj) { E.select([]); return; }
+    if (!obj) {
+      // Empty canvas: a rubber band selects every object it fully encloses (Shift adds to the selection).
+      if (!ev.shiftKey) E.select([]);
+      drag = { band: start, keep: E.selection.slice() };
+      ev.preventDefault();
+      return;
+    }
     if (ev.shiftKey) {
       E.select(E.selection.indexOf(obj) >= 0 ? E.selection.filter(function (n) { return n !== obj; }) : E.selection.concat([obj]));
       return;
@@ -225,6 +231,12 @@
   function onMove(ev) {
     if (!drag) return;
     var p = E.toDrawing(ev);
+    if (drag.band) {
+      var r = svg.querySelector(".k-band") || S.el(svg, "rect", { class: "k-ed k-band", fill: "rgba(31,95,158,.08)", stroke: "#1f5f9e", "stroke-dasharray": "3 2" });
+      drag.rect = { x: Math.min(p.x, drag.band.x), y: Math.min(p.y, drag.band.y), w: Math.abs(p.x - drag.band.x), h: Math.abs(p.y - drag.band.y) };
+      r.setAttribute("x", drag.rect.x); r.setAttribute("y", drag.rect.y); r.setAttribute("width", drag.rect.w); r.setAttribute("height", drag.rect.h);
+      return;
+    }
     if (drag.resize) {
       var q = E.params(drag.resize);
       E.resize(drag.resize, snapTo(p.x) - q.x, snapTo(p.y) - q.y);
@@ -239,6 +251,18 @@
   }
   function onUp() {
     if (!drag) return;
+    if (drag.band) {
+      var band = svg.querySelector(".k-band"), q = drag.rect, keep = drag.keep;
+      if (band) band.remove();
+      drag = null;
+      if (!q || q.w < 2 && q.h < 2) return;
+      E.select(keep.concat(E.objects().filter(function (n) {
+        if (keep.indexOf(n) >= 0 || topObject(n) !== n) return false;
+        var b = E.box(n);
+        return b.x >= q.x && b.y >= q.y && b.x + b.w <= q.x + q.w && b.y + b.h <= q.y + q.h;
+      })));
+      return;
+    }
     if (drag.changed) { E.dirty = true; E.emit(); } else E.undo.pop();
     drag = null;
   }
