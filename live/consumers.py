@@ -12,6 +12,8 @@ Client → server (JSON text frames; an optional "id" is echoed in the answer):
   {"type": "unsubscribe", "subscription": 1} | {"type": "unsubscribe", "tags": [...]} | {"type": "unsubscribe"}
         → {"type": "unsubscribed", "subscriptions": [ended ids], "tags": [names no longer delivered]}
   {"type": "ping"} → {"type": "pong"}
+A subscribe naming some unknown tags subscribes the others, after {"type": "error", "detail": "Unknown tags: ...",
+"tags": [the unknown], "partial": true}; one naming only unknown tags is refused.
 Anything wrong → {"type": "error", "detail": "..."} and nothing changes; so does a client that sends more than
 MESSAGES_PER_WINDOW messages in RATE_WINDOW_SECONDS (subscribing costs a query).
 
@@ -292,9 +294,15 @@ class LiveConsumer(SubscriptionLimitMixin, DeliveryMixin, AsyncJsonWebsocketCons
             await self.send_error("Tags cannot be looked up right now; try again.", content)
             return False
         unknown = [n for n in names if n not in found]
-        if unknown:
+        if unknown and len(unknown) == len(names):
             await self.send_error(f"Unknown tags: {', '.join(unknown)}", content, tags=unknown)
             return False
+        if unknown:
+            # One misspelt or deleted name must not blank a whole page: the rest are subscribed, and this frame
+            # (before the subscription's first frame) names what was left out.
+            names = [n for n in names if n in found]
+            await self.send_error(f"Unknown tags: {', '.join(unknown)}; subscribed to the other {len(names)}.",
+                                  content, tags=unknown, partial=True)
         refused = tags_refused(self.principal, [(found[n], n) for n in names])
         if refused:
             await self.send_error(f"Not permitted to read: {', '.join(refused)}", content, tags=refused)

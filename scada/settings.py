@@ -336,7 +336,8 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Kiln SCADA API",
-    "DESCRIPTION": "REST API of Kiln: tags, history, alarms, batches, users, audit. WebSocket at /ws?token=...",
+    "DESCRIPTION": "REST API of Kiln: tags, history, alarms, batches, users, audit. WebSocket at /ws?token=...: "
+                   "protocol and examples at [/api/docs/ws/](/api/docs/ws/) (AsyncAPI: /api/ws/asyncapi.json).",
     "VERSION": VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

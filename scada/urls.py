@@ -28,6 +28,7 @@ urlpatterns = [
     path("api/", include("drivers.api.urls")),
     path("api/", include("tags.api.urls")),
     path("api/", include("devices.api.urls")),  # seed 004: sites/{siteId}/devices/...
+    path("api/", include("live.api.urls")),  # the /ws protocol: /api/ws/asyncapi.json, /api/docs/ws/
     path("api/", include("reports.api.urls")),
     path("api/", include("deploy.api.urls")),  # configuration bundles, deploys Test→Production
     path("", include("batches.urls")),  # HMI pages /batches/...

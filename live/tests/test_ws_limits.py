@@ -114,14 +114,31 @@ def test_it_frees_the_slots_of_a_connection_whose_process_stopped_renewing(token
     run(body)
 
 
-def test_it_names_unknown_tags_and_subscribes_nothing(token, tags3):
+def test_it_names_unknown_tags_and_subscribes_the_rest(token, tags3):
     temp = tags3[0]
 
     async def body():
         comm, _, _ = await open_ws(token)
         err = await subscribe(comm, ["Reactor_Temp", "No_Such_Tag", "Ghost"])
-        assert err["type"] == "error" and err["tags"] == ["No_Such_Tag", "Ghost"]
-        assert "No_Such_Tag" in err["detail"] and "Ghost" in err["detail"]
+        assert err["type"] == "error" and err["tags"] == ["No_Such_Tag", "Ghost"] and err["partial"] is True
+        assert "No_Such_Tag" in err["detail"] and "Ghost" in err["detail"] and "other 1" in err["detail"]
+        snap = await comm.receive_json_from(timeout=5)
+        assert snap["type"] == "snapshot" and [v["tag"] for v in snap["values"]] == ["Reactor_Temp"]
+        await arecord((temp, 3.0))
+        update = await comm.receive_json_from(timeout=5)
+        assert update["type"] == "update" and update["tag"] == "Reactor_Temp" and update["value"] == 3.0
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_a_subscribe_naming_only_unknown_tags_subscribes_nothing(token, tags3):
+    temp = tags3[0]
+
+    async def body():
+        comm, _, _ = await open_ws(token)
+        err = await subscribe(comm, ["No_Such_Tag", "Ghost"])
+        assert err["type"] == "error" and err["tags"] == ["No_Such_Tag", "Ghost"] and "partial" not in err
         await arecord((temp, 3.0))
         assert await comm.receive_nothing(timeout=0.3)
         await comm.disconnect()
