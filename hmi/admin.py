@@ -67,11 +67,11 @@ class ScreenAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "is_home", "sort_order", "tag_count", "open_link", "last_updated"]
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["preview"]
+    readonly_fields = ["preview", "open_link"]
 
     def get_fields(self, request, obj=None):
         fields = ["name", "slug", "description", "is_home", "sort_order", "svg_file", "svg", "bindings"]
-        return fields + (["preview"] if obj else [])
+        return fields + (["preview", "open_link"] if obj else [])
 
     @admin.display(description="tags")
     def tag_count(self, obj):
@@ -79,7 +79,8 @@ class ScreenAdmin(admin.ModelAdmin):
 
     @admin.display(description="page")
     def open_link(self, obj):
-        return format_html('<a href="/screens/{}/">open</a>', obj.slug)
+        return format_html('<a href="/screens/{}/">open</a> · <a href="/editor/{}/">edit in the editor</a> · v{}',
+                           obj.slug, obj.slug, obj.version)
 
     @admin.display(description="tags used")
     def preview(self, obj):

@@ -78,3 +78,10 @@ def test_renaming_a_tag_in_admin_names_the_screens_still_bound_to_the_old_name(e
 def test_the_tag_delete_confirmation_names_the_screens_using_it(admin_user, screen, plant):
     html = admin_login(admin_user).get(f"/admin/tags/tag/{plant['Tank_Level'].pk}/delete/").content.decode()
     assert "Used on" in html and "screen Overview" in html
+
+
+def test_the_screen_admin_links_to_the_editor_and_shows_the_version(engineer, screen):
+    client = admin_login(engineer)
+    assert 'href="/editor/overview/"' in client.get("/admin/hmi/screen/").content.decode()
+    html = client.get(f"/admin/hmi/screen/{screen.pk}/change/").content.decode()
+    assert 'href="/editor/overview/"' in html and "v1" in html
