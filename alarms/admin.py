@@ -21,8 +21,8 @@ class AlarmDefinitionAdmin(AuditedModelAdmin):
     list_display = ["key", "name", "tag", "device_type_tag", "kind", "setpoint", "priority", "category", "enabled"]
     list_filter = ["kind", "priority", "category", "enabled"]
     search_fields = ["key", "name", "tag__name", "device_type_tag__member", "category"]
-    autocomplete_fields = []
-    raw_id_fields = ["tag", "device_type_tag"]
+    # Searchable picker for the tag (by name, description, machine, member); device-type members are few: a list.
+    autocomplete_fields = ["tag"]
     fieldsets = (
         (None, {"fields": ("key", "name", "enabled")}),
         ("What it watches", {"fields": ("tag", "device_type_tag", "kind", "setpoint", "deadband")}),
@@ -39,6 +39,8 @@ class AlarmDefinitionAdmin(AuditedModelAdmin):
             super().save_model(request, obj, form, change)
             # The alarms themselves exist at once, not only when an evaluating process next reloads.
             services.alarm_instances_sync()
+        self.message_user(request, "Alarm definitions reloaded: evaluation uses this definition from the next "
+                                   "value recorded for its tag; its alarms exist now.", messages.INFO)
 
 
 @admin.register(Alarm)

@@ -22,8 +22,21 @@ from drivers.services import config_change_audit
 class DriverConfigAdmin(AuditedModelAdmin):
     """Audited as `driver.<model>_<verb>`; the config-version bump itself happens in drivers.signals."""
 
+    # Said after every save: the engineer should know the change reaches the running poll loops by itself.
+    RELOAD_NOTE = ("The running poll loops re-plan with this configuration at their next poll cycle (the "
+                   "connection's socket is reopened only if its address, unit id, timeout or retries changed); "
+                   "no restart needed.")
+
     def audit_action(self, verb: str) -> str:
         return f"driver.{self.model._meta.model_name}_{verb}"
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        self.message_user(request, self.RELOAD_NOTE, messages.INFO)
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        self.message_user(request, self.RELOAD_NOTE, messages.INFO)
 
     def audit_id(self, obj) -> str:
         return str(obj.pk)
@@ -54,7 +67,7 @@ class TagBindingInline(admin.TabularInline):
     extra = 0
     fields = ["tag", "table", "address", "data_type", "string_length", "word_order", "byte_order", "raw_low",
               "raw_high", "eu_low", "eu_high", "scan_period"]
-    raw_id_fields = ["tag"]
+    autocomplete_fields = ["tag"]  # a searchable picker (name, description, machine, member), not an id box
     show_change_link = True
 
 
@@ -62,7 +75,7 @@ class NodeBindingInline(admin.TabularInline):
     model = NodeBinding
     extra = 0
     fields = ["tag", "node_id", "variant", "sampling_interval", "deadband", "browse_path"]
-    raw_id_fields = ["tag"]
+    autocomplete_fields = ["tag"]  # a searchable picker (name, description, machine, member), not an id box
     show_change_link = True
 
 
@@ -161,7 +174,7 @@ class TagBindingAdmin(DriverConfigAdmin):
     list_filter = ["connection", "table", "data_type", "scan_period"]
     search_fields = ["tag__name"]
     list_select_related = ["tag", "connection"]
-    raw_id_fields = ["tag"]
+    autocomplete_fields = ["tag"]  # a searchable picker (name, description, machine, member), not an id box
     fieldsets = (
         (None, {"fields": ("tag", "connection", "scan_period")}),
         ("Address", {"fields": ("table", "address", "data_type", "string_length", "word_order", "byte_order")}),
@@ -176,7 +189,7 @@ class NodeBindingAdmin(DriverConfigAdmin):
     list_filter = ["connection", "variant"]
     search_fields = ["tag__name", "node_id", "browse_path"]
     list_select_related = ["tag", "connection"]
-    raw_id_fields = ["tag"]
+    autocomplete_fields = ["tag"]  # a searchable picker (name, description, machine, member), not an id box
     fields = ["tag", "connection", "node_id", "browse_path", "variant", "sampling_interval", "deadband"]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):

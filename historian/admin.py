@@ -19,7 +19,7 @@ class TagHistorySettingAdmin(AuditedModelAdmin):
     list_display = ["tag", "store_every_minutes", "retention_days", "last_updated"]
     search_fields = ["tag__name"]
     list_select_related = ["tag"]
-    raw_id_fields = ["tag"]
+    autocomplete_fields = ["tag"]  # a searchable picker, not an id box
 
     def audit_action(self, verb: str) -> str:
         return f"tag_history_setting.{verb}"

@@ -138,6 +138,7 @@ class TagAdmin(AuditedModelAdmin):
     list_filter = ["machine", "datatype", QualityFilter, "is_active", "is_writable", "write_role"]
     search_fields = ["name", "description", "machine__machine_id", "member"]
     list_select_related = ["machine"]
+    autocomplete_fields = ["machine"]
     readonly_fields = ["last_write_by", "last_write_at", "write_count", "created", "last_updated", "used_on"]
     fieldsets = (
         (None, {"fields": ("machine", "name", "member", "datatype", "description", "unit", "used_on")}),
