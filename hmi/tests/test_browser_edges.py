@@ -5,6 +5,8 @@ Screenshots of what each test checked go to test-output/hmi_edge_*.png.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -238,3 +240,31 @@ def test_with_few_screens_they_stay_links_in_the_nav(new_page, demo, server):
     expect(page.locator("#main-nav > a", has_text="Pump station")).to_be_visible()
     assert page.locator("#screens-menu").count() == 0
     expect(page.locator("#nav-toggle")).to_be_hidden()  # wide screen: no menu button
+
+
+def test_a_value_in_alarm_gets_an_indicator_with_the_priority_by_colour_and_shape_blinking_until_acked(
+        new_page, demo, server):
+    from alarms.services import alarm_acknowledge
+
+    page = new_page(demo["operator"])  # the overview: Tank_Level and Reactor_Temp values on it
+    assert page.evaluate("Kiln.alarmIndicators.count()") > 0
+    ind = page.locator('g.alarm-ind[data-alarm-for="Tank_Level"]').first
+    expect(ind).to_be_hidden()
+    tank = base._tank_alarm()
+    _reactor_alarm()
+    expect(ind).to_be_visible()
+    expect(ind).to_have_attribute("data-priority", "high")
+    expect(ind).to_have_class(re.compile(r"\bunacked\b"))
+    assert ind.locator("text").text_content() == "2"
+    high_colour = page.evaluate("getComputedStyle(document.querySelector('g.alarm-ind[data-priority=high] path')).fill")
+    banner_colour = page.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--p-high').trim()")
+    assert high_colour == "rgb(239, 108, 0)" and banner_colour == "#ef6c00"
+    low = page.locator('g.alarm-ind[data-alarm-for="Reactor_Temp"]').first
+    expect(low).to_have_attribute("data-priority", "low")  # a circle, where high is a triangle
+    assert low.locator("path").get_attribute("d").count("A") == 2  # two arcs: a circle
+    assert ind.locator("path").get_attribute("d").count("L") == 2  # two lines and a close: a triangle
+    shot(page, "alarm_indicators")
+    base.in_thread(alarm_acknowledge, alarm=tank, user=demo["operator"], reason_code="checked")
+    expect(ind).not_to_have_class(re.compile(r"\bunacked\b"))
+    expect(ind).to_be_visible()  # still active: still marked, no longer blinking
+    assert page.errors == []

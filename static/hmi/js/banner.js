@@ -65,7 +65,11 @@
     banner.audio = { ctx: ctx, timer: setInterval(beep, 2000) };
   }
   var ANNUNCIATED = { active_unacked: 1, active_acked: 1, rtn_unacked: 1 };
-  function changed() { renderBanner(); if (banner.onChange) banner.onChange(); }
+  function changed() {
+    renderBanner();
+    if (banner.onChange) banner.onChange();
+    document.dispatchEvent(new CustomEvent("kiln:alarms"));  // screens' alarm indicators (alarm-indicators.js)
+  }
   banner.set = function (list) {
     banner.alarms = {};
     list.forEach(function (a) { if (ANNUNCIATED[a.state]) banner.alarms[a.id] = a; });
