@@ -201,6 +201,20 @@ def test_it_reloads_definitions_when_one_changes(hi, hi_alarm, temp, record):
     assert Alarm.objects.get(pk=hi_alarm.pk).active
 
 
+def test_it_reloads_definitions_changed_after_redis_lost_the_configuration_version(hi, hi_alarm, temp, record):
+    # A counter would start again at 1 after a Redis restart and could equal what the process cached; the
+    # version token is random, so the first change after the restart still reloads.
+    from alarms.runtime import alarm_config_changed
+
+    record(temp, 70.0)  # definitions cached under the current version
+    get_redis().flushdb()  # a Redis restart without persistence
+    hi.setpoint = 60.0
+    hi.save()
+    alarm_config_changed()
+    record(temp, 70.5)
+    assert Alarm.objects.get(pk=hi_alarm.pk).active
+
+
 def test_it_keeps_evaluating_a_shelved_alarm(hi_alarm, temp, record, supervisor):
     from alarms.services import alarm_shelve
 
