@@ -49,6 +49,9 @@ def setup_django():
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
     os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
+    # The web's 5 s statement timeout is no limit for this process's set-up and clean-up (DROP DATABASE waits for
+    # the daphne process's sessions to go); the daphne it starts keeps the web's own setting.
+    os.environ.setdefault("DB_STATEMENT_TIMEOUT_MS", "0")
     import django
 
     django.setup()
@@ -158,7 +161,8 @@ def start_daphne(port: int):
     from django.db import connection
 
     db = connection.settings_dict
-    env = {**os.environ, "DEBUG": "0", "LOG_LEVEL": "WARNING", "REDIS_URL": settings.REDIS_URL,
+    env = {**{k: v for k, v in os.environ.items() if k != "DB_STATEMENT_TIMEOUT_MS"}, "DEBUG": "0",
+           "LOG_LEVEL": "WARNING", "REDIS_URL": settings.REDIS_URL,
            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
            "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port),
