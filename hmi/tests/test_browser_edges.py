@@ -268,3 +268,18 @@ def test_a_value_in_alarm_gets_an_indicator_with_the_priority_by_colour_and_shap
     expect(ind).not_to_have_class(re.compile(r"\bunacked\b"))
     expect(ind).to_be_visible()  # still active: still marked, no longer blinking
     assert page.errors == []
+
+
+def test_setpoints_look_like_setpoints_and_writable_only_to_those_who_may_write(new_page, demo, server):
+    op = new_page(demo["operator"])  # Reactor_Temp_SP is a Supervisor's setpoint
+    sp = op.locator('text[data-tag="Reactor_Temp_SP"].kind-text').first
+    pv = op.locator('text[data-tag="Reactor_Temp"].kind-text').first
+    expect(sp).to_have_class(re.compile(r"\bsetpoint\b"))
+    assert "setpoint" not in (pv.get_attribute("class") or "")
+    assert "writable" not in (sp.get_attribute("class") or "")
+    assert op.evaluate("getComputedStyle(document.querySelector('text.setpoint')).fill") != \
+        op.evaluate("getComputedStyle(document.querySelector('text[data-tag=Reactor_Temp].kind-text')).fill")
+    sup = new_page(demo["supervisor"])
+    expect(sup.locator('text[data-tag="Reactor_Temp_SP"].kind-text').first).to_have_class(re.compile(r"\bwritable\b"))
+    shot(sup, "setpoint_writable_supervisor")
+    assert op.errors == [] and sup.errors == []

@@ -93,7 +93,10 @@
     var act = null, title = "";
     if (b.action === "write") {
       var t = Kiln.tagConfig[b.tag];
-      if (Kiln.mayWrite(t)) { act = function () { Kiln.openWrite(b.tag); }; title = "Write " + b.tag; }
+      if (Kiln.mayWrite(t)) {
+        act = function () { Kiln.openWrite(b.tag); }; title = "Write " + b.tag;
+        node.classList.add("writable");  // looks writable only to those who may write
+      }
       else { act = function () { location.href = Kiln.trendUrl(b.tag); }; title = "Trend " + b.tag + " (read-only for your role)"; }
     } else if (b.action === "command" || b.action === "device") {
       var dev = Kiln.devices[b.device];
@@ -145,6 +148,8 @@
       if (!make) return;
       var apply = make(node, b, Kiln.tagConfig[b.tag]);
       node.classList.add("bound", "kind-" + b.kind);
+      // A setpoint (a writable tag) never looks like a measured value, whoever looks at it.
+      if (b.kind === "text" && Kiln.tagConfig[b.tag] && Kiln.tagConfig[b.tag].is_writable) node.classList.add("setpoint");
       Kiln.setQualityClass(node, "q-none");
       watch(b.tag, function (u) { Kiln.setQualityClass(node, apply(u)); });
       bound++;
