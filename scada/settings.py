@@ -352,7 +352,8 @@ SPECTACULAR_SETTINGS = {
     # Several `status` choice fields (devices' machine status, batches' and recipes' status): name each enum.
     "ENUM_NAME_OVERRIDES": {"BatchStatusEnum": "batches.choices.BatchStatus",
                             "RecipeStatusEnum": "batches.choices.RecipeStatus",
-                            "MachineStatusEnum": "tags.choices.MachineStatus"},
+                            "MachineStatusEnum": "tags.choices.MachineStatus",
+                            "ReportFormatEnum": "reports.choices.ReportFormat"},
 }
 
 # --- Channels (WebSocket). socket_timeout: redis-py 8 would otherwise time out idle reads after 5 s. ---

@@ -106,6 +106,8 @@ class RunListView(generics.ListAPIView):
     serializer_class = _RunListSerializer
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator has no user (check --deploy warned)
+            return ReportRun.objects.none()
         return selectors.runs_for(self.request.user)
 
 
