@@ -36,3 +36,10 @@ class Conflict(KilnError):
 class Unprocessable(KilnError):
     status_code = 422
     default_detail = "Unprocessable entity."
+
+
+class ServiceUnavailable(KilnError):
+    """A dependency this request needs (another Kiln, a remote service) cannot answer now."""
+
+    status_code = 503
+    default_detail = "Service unavailable."

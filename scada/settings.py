@@ -457,12 +457,15 @@ KILN_DEMO_LOADERS = [
     "reports.demo.load_reports",
     "hmi.demo.load_screens",
 ]
-# Configuration bundles (docs/deploy.md): each app's sections, in dependency order (removals run in reverse).
-KILN_CONFIG_SECTIONS = [f"{app}.configsection.{section}Section" for app, sections in (
-    ("tags", ("Site", "DeviceType", "DeviceMember", "DeviceCommand", "Machine", "Tag")),
-    ("drivers", ("Connection", "Binding", "NodeBinding")), ("alarms", ("AlarmDefinition",)), ("hmi", ("Screen",)),
-) for section in sections]
-KILN_INSTANCE_NAME = envstr("KILN_INSTANCE_NAME", "kiln")  # in bundles and deploy records ("from where")
+# Configuration bundles and deploys (docs/deploy.md): each app's sections in dependency order; test/production.
+KILN_CONFIG_SECTIONS = [f"{app}.configsection.{name}Section" for app, names in (("tags", ("Site", "DeviceType",
+    "DeviceMember", "DeviceCommand", "Machine", "Tag")), ("drivers", ("Connection", "Binding", "NodeBinding")),
+    ("alarms", ("AlarmDefinition",)), ("hmi", ("Screen",))) for name in names]
+KILN_INSTANCE_NAME, KILN_INSTANCE_ROLE = envstr("KILN_INSTANCE_NAME", "kiln"), envstr("KILN_INSTANCE_ROLE", "").lower()
+KILN_DEPLOY_TARGET_URL = envstr("KILN_DEPLOY_TARGET_URL", "")
+KILN_DEPLOY_TARGET_API_KEY = envsecret("KILN_DEPLOY_TARGET_API_KEY", "")
+KILN_DEPLOY_TIMEOUT_SECONDS = envint("KILN_DEPLOY_TIMEOUT_SECONDS", 60, minimum=1)
+KILN_DEPLOY_MAX_BUNDLE_BYTES = envint("KILN_DEPLOY_MAX_BUNDLE_BYTES", 200_000_000, minimum=1_000_000)
 
 # --- OPC UA driver (docs/configuration.md, docs/drivers.md) ---
 # Seconds a server's source/server timestamp may differ from this machine's clock before Kiln stamps the sample

@@ -12,4 +12,8 @@ ROUTE_ROLES = {
     "deploy-api:config-schema": {"GET": ENGINEER},
     # Bulk editing is an engineer's tool (issue 16 §3): the same rules as any tag, binding or alarm edit.
     "deploy-api:config-csv": {"GET": ENGINEER, "POST": ENGINEER},
+    "deploy-api:system-deploy": {"POST": ADMIN},  # seed 000: Deploy Test→Production config
+    "deploy-api:system-deploy-receive": {"POST": ADMIN},  # production: the test instance's Admin integration key
+    "deploy-api:system-deploy-rollback": {"POST": ADMIN},
+    "deploy-api:system-deploy-versions": {"GET": ADMIN},
 }

@@ -10,13 +10,25 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.audit import audit_record
-from deploy.api.serializers import ConfigCsvImportInputSerializer, ConfigImportInputSerializer
+from deploy import deploys
+from deploy.api.parsers import GzipBundleParser
+from deploy.api.serializers import (
+    ConfigCsvImportInputSerializer,
+    ConfigImportInputSerializer,
+    DeployInputSerializer,
+    DeployReceiveInputSerializer,
+    DeployRollbackInputSerializer,
+)
 from deploy.bundle import bundle_export, bundle_schema
 from deploy.csvbulk import csv_export, csv_import
+from deploy.selectors import deploy_versions
 from deploy.services import config_import
+from scada.api.parsers import KilnJSONParser
 from scada.api.schema import ErrorSerializer
+from scada.errors import BadRequest
 
-__all__ = ["ConfigExportView", "ConfigImportView", "ConfigSchemaView", "ConfigCsvView", "DiffSerializer"]
+__all__ = ["ConfigExportView", "ConfigImportView", "ConfigSchemaView", "ConfigCsvView", "DiffSerializer",
+           "DeployView", "DeployReceiveView", "DeployRollbackView", "DeployVersionsView"]
 
 DiffSerializer = inline_serializer("ConfigDiff", {
     "changes": serializers.IntegerField(),
@@ -87,3 +99,79 @@ class ConfigCsvView(APIView):
         v = data.validated_data
         return Response(csv_import(section=section, text=v["csv"], user=request.user, dry_run=v["dry_run"],
                                    remove_missing=v["remove_missing"], reason=v["reason"]))
+
+
+VersionSerializer = inline_serializer("ConfigVersion", {
+    "number": serializers.IntegerField(), "kind": serializers.CharField(), "created": serializers.CharField(),
+    "deployed_by": serializers.CharField(), "source": serializers.CharField(), "target": serializers.CharField(),
+    "comment": serializers.CharField(), "base_version": serializers.IntegerField(allow_null=True),
+    "rolled_back_to": serializers.IntegerField(allow_null=True), "changes": serializers.IntegerField(),
+    "summary": serializers.CharField(), "bundle_sha256": serializers.CharField(),
+    "signature": serializers.DictField()})
+DeployAnswer = inline_serializer("DeployAnswer", {
+    "changes": serializers.IntegerField(), "detail": serializers.CharField(), "sections": serializers.DictField(),
+    "applied": serializers.BooleanField(), "version": serializers.IntegerField(),
+    "target": serializers.CharField(required=False), "rolled_back_to": serializers.IntegerField(required=False)})
+_deploy_errors = {409: ErrorSerializer, 422: ErrorSerializer, 503: ErrorSerializer}
+
+
+class DeployView(APIView):
+    """POST /api/system/deploy (seed 000, Admin, on the test instance): `{"dry_run": true}` answers production's
+    diff; otherwise `{"signature": {...}, "comment": ..., "base_version": N}` deploys under the e-signature."""
+
+    @extend_schema(request=DeployInputSerializer, responses={200: DeployAnswer, **_deploy_errors})
+    def post(self, request):
+        deploys.deploy_target()  # 409 on an instance without a production target, whatever the body
+        data = DeployInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        if v["dry_run"]:
+            return Response(deploys.deploy_dry_run(user=request.user))
+        if "signature" not in v:
+            raise BadRequest("signature: a deploy needs the e-signature of the person deploying "
+                             "({password, meaning, reason}); send dry_run: true for the diff alone")
+        return Response(deploys.deploy_send(user=request.user, signature=v["signature"], comment=v["comment"],
+                                            base_version=v.get("base_version")))
+
+
+class DeployReceiveView(APIView):
+    """POST /api/system/deploy/receive (Admin, on production: the test instance's integration key): validate,
+    diff (dry_run) or apply the bundle as the next version. Body JSON, or gzip-compressed JSON."""
+
+    parser_classes = [KilnJSONParser, GzipBundleParser]
+    json_nul_checked_by_view = True  # the bundle check refuses NUL per object (422); other fields by serializer
+
+    @extend_schema(request=DeployReceiveInputSerializer, responses={200: DeployAnswer, **_deploy_errors})
+    def post(self, request):
+        deploys.require_production()
+        data = DeployReceiveInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        return Response(deploys.deploy_receive(
+            user=request.user, bundle=v["bundle"], dry_run=v["dry_run"], base_version=v.get("base_version"),
+            comment=v["comment"], deployed_by=v["deployed_by"], source=v["source"], signature=v["signature"]))
+
+
+class DeployRollbackView(APIView):
+    """POST /api/system/deploy/rollback (Admin, e-signature, on production): re-apply an earlier version as a new
+    one."""
+
+    @extend_schema(request=DeployRollbackInputSerializer, responses={200: DeployAnswer, 404: ErrorSerializer,
+                                                                    **_deploy_errors})
+    def post(self, request):
+        deploys.require_production()
+        data = DeployRollbackInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        return Response(deploys.deploy_rollback(user=request.user, version=v["version"], signature=v["signature"],
+                                                comment=v["comment"]))
+
+
+class DeployVersionsView(APIView):
+    """GET /api/system/deploy/versions (Admin): production's received versions, or what a test instance sent."""
+
+    @extend_schema(responses=inline_serializer("ConfigVersions", {
+        "instance": serializers.CharField(), "role": serializers.CharField(), "current": serializers.IntegerField(),
+        "versions": serializers.ListField(child=VersionSerializer)}))
+    def get(self, request):
+        return Response(deploy_versions())
