@@ -2,7 +2,7 @@
 
 A bundle travels gzip-compressed (`application/vnd.kiln.bundle+gzip`): a 20,000-tag configuration is tens of
 megabytes of JSON but about a megabyte compressed, so it fits production's ordinary request-size limit, and the
-receiving side bounds what it inflates (KILN_DEPLOY_MAX_BUNDLE_BYTES). Every failure to get an answer is a
+receiving side bounds what it inflates (deploy.api.parsers). Every failure to get an answer is a
 TargetUnavailable with a sentence saying what happened; production's own refusals come back as they were sent.
 """
 

@@ -464,7 +464,6 @@ KILN_INSTANCE_NAME, KILN_INSTANCE_ROLE = envstr("KILN_INSTANCE_NAME", "kiln"), e
 KILN_DEPLOY_TARGET_URL = envstr("KILN_DEPLOY_TARGET_URL", "")
 KILN_DEPLOY_TARGET_API_KEY = envsecret("KILN_DEPLOY_TARGET_API_KEY", "")
 KILN_DEPLOY_TIMEOUT_SECONDS = envint("KILN_DEPLOY_TIMEOUT_SECONDS", 60, minimum=1)
-KILN_DEPLOY_MAX_BUNDLE_BYTES = envint("KILN_DEPLOY_MAX_BUNDLE_BYTES", 200_000_000, minimum=1_000_000)
 
 # --- OPC UA driver (docs/configuration.md, docs/drivers.md) ---
 # Seconds a server's source/server timestamp may differ from this machine's clock before Kiln stamps the sample
