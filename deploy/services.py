@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["config_import", "config_diff"]
 
+AUDIT_CHUNK = 2000
+
 
 def config_diff(*, bundle) -> dict:
     """The dry-run answer for `bundle` against the configuration now (400/422 when it is not valid)."""
@@ -81,7 +83,10 @@ def config_import(*, bundle, user, dry_run: bool = False, reason: str = "", sour
             audit_record(action="config.import", user=user, object_type="config", object_id=source,
                          new_value={"changes": diff["changes"], "summary": diff["detail"]}, reason=reason,
                          username=username)
-            audit_record_many(entries=_audit_entries(plan, user, reason, username))
+            entries = _audit_entries(plan, user, reason, username)
+            # In chunks: one INSERT of 45,000 records outlasts the web statement timeout (DB_STATEMENT_TIMEOUT_MS).
+            for start in range(0, len(entries), AUDIT_CHUNK):
+                audit_record_many(entries=entries[start:start + AUDIT_CHUNK])
             for s in plan.sections:
                 if plan.touched(s.name):
                     transaction.on_commit(s.committed)
