@@ -29,8 +29,8 @@ from collections.abc import Callable
 import redis
 from django.conf import settings
 
+from scada.env import envint
 from scada.outage import database_unavailable
-from scada.settings import envint
 from tags.choices import Quality
 from tags.values import Sample
 
