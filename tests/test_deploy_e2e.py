@@ -1,7 +1,7 @@
 """Deploy Test→Production between two real Kiln servers (issue 15's evidence).
 
 Production is a daphne subprocess with its own PostgreSQL database and its own Redis database (KILN_TEST_REDIS_URL's
-db + 1, db 5 for this suite's db 4), migrated and loaded with the demo plant, reached over HTTP with an Admin
+db + 1, or db 14 when the suite has 15), migrated and loaded with the demo plant, reached over HTTP with an Admin
 integration account's API key. The test instance is this process (the suite's database). The engineer changes a
 tag and an alarm on test; the dry run shows exactly those; the deploy makes production version 1, visible through
 production's own API at once (no restart); a deploy on a moved base is refused with the diff; a bundle with a bad
@@ -33,7 +33,9 @@ SIGNATURE = {"password": PASSWORD, "meaning": "Approved", "reason": "promote tes
 
 def _redis_url_plus_one(url: str) -> str:
     base, _, db = url.rpartition("/")
-    return f"{base}/{int(db or 0) + 1}"
+    number = int(db or 0)
+    # Redis has databases 0-15 and make test's suite uses 15: past the end, production takes the one below.
+    return f"{base}/{number + 1 if number < 15 else number - 1}"
 
 
 @pytest.fixture
