@@ -18,7 +18,7 @@ from scada.redis import get_redis, version_token, version_token_move
 
 __all__ = ["RuntimeTransition", "RuntimeState", "Work", "runtime_decode", "runtime_encode", "alarm_config_changed",
            "alarm_config_version", "transitions_keep", "transitions_kept_pop", "CAS_LUA", "RT_KEY", "EPOCH_KEY",
-           "TIMERS_KEY", "CONFIG_VERSION_KEY", "UNAPPLIED_KEY"]
+           "TIMERS_KEY", "CONFIG_VERSION_KEY", "UNAPPLIED_KEY", "TIMERS_RAN_KEY", "timers_ran", "timers_last_run"]
 
 # One hash tag ({alarms}) so the Lua script's keys share a Redis Cluster slot.
 RT_KEY = "kiln:{alarms}:rt"
@@ -26,6 +26,8 @@ EPOCH_KEY = "kiln:{alarms}:epoch"
 TIMERS_KEY = "kiln:{alarms}:timers"
 CONFIG_VERSION_KEY = "kiln:alarms:config_version"
 UNAPPLIED_KEY = "kiln:alarms:unapplied"
+# When the timer task last finished (epoch seconds): the alarms' liveness for `manage.py health`.
+TIMERS_RAN_KEY = "kiln:alarms:timers_ran"
 
 # Compare-and-set of runtime entries, with their timers, in one atomic step. ARGV[1] is a random starting epoch
 # (used only if the epoch key is missing, e.g. after a Redis restart, so it never repeats a value a process may
@@ -143,3 +145,13 @@ def transitions_kept_pop(limit: int) -> list[RuntimeTransition]:
     """Take up to `limit` kept transitions, oldest first (each is taken once)."""
     raw = get_redis().lpop(UNAPPLIED_KEY, limit)
     return [RuntimeTransition(*orjson.loads(item)) for item in raw or ()]
+
+
+def timers_ran(now: float) -> None:
+    """Note that the timer task ran (beat and a default worker are alive); kept a day, read by alarms_health."""
+    get_redis().set(TIMERS_RAN_KEY, repr(now), ex=86400)
+
+
+def timers_last_run(client=None) -> float | None:
+    raw = (client or get_redis()).get(TIMERS_RAN_KEY)
+    return float(raw) if raw else None

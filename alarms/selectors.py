@@ -17,7 +17,7 @@ __all__ = [
     "alarm_queryset", "alarm_active_queryset", "alarm_get", "alarm_summary", "alarms_snapshot",
     "device_alarm_dict", "device_alarms", "device_alarm_get", "alarm_event_queryset", "alarm_event_dict",
     "alarm_events_between",
-    "alarm_kpis", "FLOOD_THRESHOLD", "CHATTER_COUNT", "CHATTER_SECONDS", "STALE_AFTER",
+    "alarm_kpis", "alarms_health", "FLOOD_THRESHOLD", "CHATTER_COUNT", "CHATTER_SECONDS", "STALE_AFTER",
 ]
 
 FLOOD_THRESHOLD = 10  # ISA-18.2: more than 10 alarms in 10 minutes is a flood
@@ -273,3 +273,29 @@ def alarm_kpis(*, start: datetime | None = None, end: datetime | None = None, no
         "stale": {"threshold_hours": int(STALE_AFTER.total_seconds() // 3600), "count": len(stale), "alarms": stale},
         "shelved": {"count": len(shelved), "alarms": shelved},
     }
+
+
+# The timer task runs every second (beat); this much silence means beat or every default worker is gone.
+TIMERS_STALE_SECONDS = 15.0
+
+
+def alarms_health():
+    """`manage.py health alarms`: the alarm timer task (delays, shelve expiry, deferred journal rows) runs."""
+    import time
+
+    from alarms.runtime import timers_last_run
+    from scada.health import Health
+
+    last = timers_last_run()
+    age = None if last is None else round(time.time() - last, 1)
+    facts = {"timers_last_run_age_seconds": age}
+    if age is None:
+        return Health("alarms", False, "the alarm timer task has never run (is beat running, and a default worker?)",
+                      facts)
+    if age > TIMERS_STALE_SECONDS:
+        return Health("alarms", False, f"the alarm timer task last ran {age:g} s ago (every 1 s expected): "
+                                       "beat or the default worker is down or stuck", facts)
+    return Health("alarms", True, f"timer task ran {age:g} s ago", facts)
+
+
+alarms_health.health_name = "alarms"

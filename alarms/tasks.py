@@ -4,9 +4,12 @@ Thin and idempotent: every step is a compare-and-set (Redis) or a conditional UP
 running it at once, or a retry, do each thing once.
 """
 
+import time
+
 from celery import shared_task
 
 from alarms.evaluation import alarms_tick, unapplied_drain
+from alarms.runtime import timers_ran
 from alarms.services import alarm_shelves_expire
 
 __all__ = ["alarms_timers_task"]
@@ -17,4 +20,5 @@ def alarms_timers_task() -> dict:
     drained = unapplied_drain()
     flipped = alarms_tick()
     expired = alarm_shelves_expire()
+    timers_ran(time.time())  # last, so a run that failed midway does not count as alive
     return {"delays": flipped, "shelves_expired": expired, "deferred_applied": drained}

@@ -10,7 +10,8 @@ import time
 from datetime import UTC, datetime
 
 import orjson
-from django.db.models import Count
+from django.conf import settings
+from django.db.models import Count, Q
 
 from drivers import runtime
 from drivers.choices import ConnectionState
@@ -18,7 +19,8 @@ from drivers.models import Connection
 from scada.api.renderers import iso_utc
 from scada.redis import get_redis
 
-__all__ = ["connection_queryset", "connection_status_rows", "drivers_summary", "drivers_status_provider"]
+__all__ = ["connection_queryset", "connection_status_rows", "drivers_summary", "drivers_status_provider",
+           "drivers_health"]
 
 
 def connection_queryset():
@@ -102,3 +104,27 @@ def drivers_status_provider() -> tuple[str, dict]:
 # It reads the database: while the database is down /api/system/status reports it "unknown" instead of waiting.
 drivers_status_provider.needs_database = True
 drivers_status_provider.status_name = "drivers"
+
+
+def drivers_health():
+    """`manage.py health drivers`: every enabled connection with bound tags has a live poll-loop lease.
+
+    A lease lives LEASE_TTL_MS (5 s) unless its loop renews it every second, so a held lease means a loop ran its
+    housekeeping within 5 s: alive and current, whether or not its PLC answers (a PLC fault is the PLC's
+    problem, shown as BAD quality and in /api/system/drivers, not a reason to restart a worker).
+    """
+    from scada.health import Health
+
+    conns = list(Connection.objects.filter(Q(bindings__isnull=False) | Q(nodes__isnull=False), enabled=True,
+                                           protocol__in=list(settings.KILN_DRIVER_BACKENDS)).distinct()
+                 .values_list("pk", "name"))
+    holders = runtime.lease_holders([cid for cid, _ in conns])
+    unpolled = sorted(name for cid, name in conns if not holders.get(cid))
+    facts = {"connections": len(conns), "polled": len(conns) - len(unpolled), "not_polled": unpolled}
+    if unpolled:
+        return Health("drivers", False, f"{len(unpolled)} of {len(conns)} connections not polled: "
+                                        f"{', '.join(unpolled[:10])} (no drivers worker holds their lease)", facts)
+    return Health("drivers", True, f"all {len(conns)} enabled connections polled", facts)
+
+
+drivers_health.health_name = "drivers"

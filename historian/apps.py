@@ -9,4 +9,4 @@ class HistorianConfig(AppConfig):
         # The historian hangs off tags without tags importing it (docs/architecture.md, "Extending Kiln"): its
         # value consumer and status provider are named in settings (KILN_VALUE_CONSUMERS, KILN_STATUS_PROVIDERS),
         # and deleting a tag deletes its history through the tags.signals.tag_deleted receiver connected here.
-        from historian import signals  # noqa: F401
+        from historian import health, signals  # noqa: F401 - health registers the check --deploy check

@@ -171,10 +171,15 @@ def historian_status_provider() -> tuple[str, dict]:
                        "the writer cannot keep up or the database is down")
     if info["dropped_samples_unaudited"]:
         reasons.append(f"{info['dropped_samples_unaudited']} samples dropped (buffer over quota)")
+    from historian.health import buffer_durability
+
     try:
-        info["buffer_persistent"] = bool(int(r.info("persistence").get("aof_enabled", 0)))
+        # A flag, not a degraded state: a test system may run without persistence on purpose; production is
+        # refused by check --deploy (historian.health).
+        info["buffer_durable"], info["buffer_durability"] = buffer_durability(r)
     except redis.RedisError:
-        info["buffer_persistent"] = None
+        info["buffer_durable"], info["buffer_durability"] = None, "unknown: Redis did not answer"
+    info["buffer_persistent"] = info["buffer_durable"]  # the name before 18; kept for existing clients
     info["state"] = "degraded" if reasons else "ok"
     if reasons:
         info["reasons"] = reasons

@@ -384,6 +384,9 @@ KILN_TAG_USAGE_PROVIDERS = ["hmi.selectors.screen_tag_usage"]
 KILN_DEVICE_ALARMS_PROVIDER = "alarms.selectors.device_alarms"
 # Components of /api/system/status after database, Redis and Celery, in this order; each returns (name, dict).
 KILN_STATUS_PROVIDERS = ["drivers.selectors.drivers_status_provider", "historian.buffer.historian_status_provider"]
+# `manage.py health` runs these (scada/health.py): each returns a scada.health.Health for one kind of background work.
+KILN_HEALTH_CHECKS = ["drivers.selectors.drivers_health", "historian.health.historian_health",
+                      "alarms.selectors.alarms_health"]
 # `manage.py demo_load` runs these in order: users, plant tags, drivers, alarms (on the plant's tags), recipes, screens.
 KILN_DEMO_LOADERS = [
     "accounts.demo.load_users",
@@ -422,6 +425,8 @@ KILN_DRIVER_BACKENDS = {
 KILN_HISTORIAN_BUFFER_QUOTA = envint("KILN_HISTORIAN_BUFFER_QUOTA", 5_000_000, minimum=1_000)
 # Percentage of the quota at which /api/system/status reports the historian as degraded.
 KILN_HISTORIAN_BUFFER_WARN_PERCENT = envint("KILN_HISTORIAN_BUFFER_WARN_PERCENT", 80, minimum=1)
+# `manage.py health historian` fails when the oldest buffered sample is older than this (writer dead or behind).
+KILN_HISTORIAN_HEALTH_MAX_LAG_SECONDS = envint("KILN_HISTORIAN_HEALTH_MAX_LAG_SECONDS", 30, minimum=1)
 # Writer: samples per COPY transaction, and how long one scheduled writer run may keep draining.
 KILN_HISTORIAN_WRITER_BATCH = envint("KILN_HISTORIAN_WRITER_BATCH", 50_000, minimum=100)
 KILN_HISTORIAN_WRITER_RUN_SECONDS = envint("KILN_HISTORIAN_WRITER_RUN_SECONDS", 25, minimum=1)

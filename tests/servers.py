@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import redis
 from django.conf import settings
 from django.db import connection
 
@@ -74,3 +75,38 @@ def running_daphne(log_dir, *, env=None, procs=None):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+class OwnRedis:
+    """A redis-server on a free port with AOF on (as Kiln's docs ask), which a test may stop and start again.
+
+    `appendonly=False`: a Redis without persistence, as a careless install has it (historian.health refuses it)."""
+
+    def __init__(self, directory, *, appendonly: bool = True):
+        self.port = free_port()
+        self.directory = directory
+        self.appendonly = appendonly
+        self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--dir", str(self.directory), "--appendonly", "yes" if self.appendonly else "no",
+                                      "--save", ""],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        assert wait_for(lambda: self._pings(client), timeout=10), "redis-server did not start"
+
+    @staticmethod
+    def _pings(client) -> bool:
+        try:
+            return client.ping()
+        except redis.RedisError:
+            return False
+
+    def stop(self):
+        self.proc.terminate()  # a clean shutdown: the AOF is flushed, as on a service stop
+        self.proc.wait(10)

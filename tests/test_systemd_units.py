@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.servers import OwnRedis
+
 ROOT = Path(__file__).resolve().parent.parent
 UNITS = ROOT / "contrib" / "systemd"
 INSTALL_DIR = "/opt/kiln/"  # where the units expect the checkout (docs/deployment.md)
@@ -78,15 +80,19 @@ def test_the_example_environment_file_names_only_documented_variables():
             assert f"`{line.split('=', 1)[0]}`" in documented, line
 
 
-def test_the_example_environment_with_its_secrets_filled_in_passes_check_deploy():
+def test_the_example_environment_with_its_secrets_filled_in_passes_check_deploy(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KILN_", "PYTEST", "DJANGO_"))}
     for line in (UNITS / "kiln.env.example").read_text().splitlines():
         if line and not line.startswith("#"):
             name, value = line.split("=", 1)
             env[name] = value or secrets.token_urlsafe(50)  # the empty ones are the keys an installer generates
     env["STATIC_ROOT"] = str(ROOT / "staticfiles")  # /var/lib/kiln does not exist here; check --deploy reads it
+    durable = OwnRedis(tmp_path)  # the example's Redis as docs/deployment.md sets it up: appendonly yes
+    durable.start()
+    env["REDIS_URL"] = durable.url
     result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT,
                             env=env, capture_output=True, text=True, timeout=120)
+    durable.stop()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
 

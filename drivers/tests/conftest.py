@@ -1,11 +1,9 @@
 """Fixtures for the drivers app: real pymodbus servers as PLCs, tags bound to them, a sample collector."""
 
-import subprocess
 import threading
 import time
 
 import pytest
-import redis
 
 from drivers import services
 from drivers.codec import Codec
@@ -14,7 +12,7 @@ from drivers.plan import ConnectionSpec, Point, build_groups
 from drivers.plcsim import PlcThread, SimulatedPlc
 from scada.redis import reset_redis_client
 from tags.models import Machine, Site, Tag
-from tests.servers import free_port, wait_for
+from tests.servers import OwnRedis, free_port
 
 
 @pytest.fixture
@@ -171,37 +169,6 @@ def poll_loop():
     for loop in loops:
         if loop.thread.is_alive():
             loop.stop()
-
-
-class OwnRedis:
-    """A redis-server on a free port with AOF on (as Kiln's docs ask), which a test may stop and start again."""
-
-    def __init__(self, directory):
-        self.port = free_port()
-        self.directory = directory
-        self.proc = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self):
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                                      "--dir", str(self.directory), "--appendonly", "yes", "--save", ""],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        assert wait_for(lambda: self._pings(client), timeout=10), "redis-server did not start"
-
-    @staticmethod
-    def _pings(client) -> bool:
-        try:
-            return client.ping()
-        except redis.RedisError:
-            return False
-
-    def stop(self):
-        self.proc.terminate()  # a clean shutdown: the AOF is flushed, as on a service stop
-        self.proc.wait(10)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from scada.redis import reset_redis_client
+from tests.servers import OwnRedis
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository
 CLOSED_PORT_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
@@ -72,12 +73,15 @@ def test_it_refuses_logins_with_redis_down(api_client, operator, redis_unreachab
     assert "rate-limit store unreachable" in r.json()["detail"]
 
 
-def test_it_passes_the_deployment_checks_with_production_settings():
+def test_it_passes_the_deployment_checks_with_production_settings(tmp_path):
+    durable = OwnRedis(tmp_path)  # appendonly yes, as docs/deployment.md asks (historian.E001 otherwise)
+    durable.start()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KILN_", "PYTEST"))}
     env.update(DEBUG="0", SECRET_KEY="k" * 20 + "-production-secret-" + "q" * 20, ALLOWED_HOSTS="scada.plant.example",
-               DJANGO_SETTINGS_MODULE="scada.settings")
+               DJANGO_SETTINGS_MODULE="scada.settings", REDIS_URL=durable.url)
     result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT,
                             env=env, capture_output=True, text=True, timeout=120)
+    durable.stop()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
 
