@@ -50,16 +50,22 @@ def condition_holds(kind: str, setpoint: float | None, deadband: float, active: 
     return value != setpoint
 
 
-def _fmt(value) -> str:
+def _fmt(value, decimals: int | None = None) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float | int) and decimals is not None:
+        return f"{value:.{decimals}f}"
     if isinstance(value, float):
         return f"{value:.6g}"
     return "" if value is None else str(value)
 
 
-def render_message(template: str, fields: dict) -> str:
-    """Fill {name}, {value}, {unit}, ... into a message template.
+# The numbers of a message that are the tag's (its value and the limit it crossed): shown with its decimals.
+_TAG_NUMBERS = ("value", "setpoint")
+
+
+def render_message(template: str, fields: dict, decimals: int | None = None) -> str:
+    """Fill {name}, {value}, {unit}, ... into a message template; value and setpoint with the tag's `decimals`.
 
     A plain placeholder substitution on purpose: str.format would let a template reach attributes of the
     values ("{value.__class__}"). Unknown placeholders are left as written.
@@ -67,6 +73,8 @@ def render_message(template: str, fields: dict) -> str:
 
     def sub(m):
         key = m.group(1)
-        return _fmt(fields[key]) if key in fields else m.group(0)
+        if key not in fields:
+            return m.group(0)
+        return _fmt(fields[key], decimals if key in _TAG_NUMBERS else None)
 
     return _PLACEHOLDER_RE.sub(sub, template)[:500]

@@ -74,6 +74,10 @@ def alarm_summary(alarm: Alarm) -> dict:
         "value": alarm.value,
         "quality": alarm.quality or None,
         "setpoint": d.setpoint,
+        # How the tag's numbers are shown (its engineering unit and display decimals), so a client needs no
+        # second request to format value and setpoint as the rest of the HMI does.
+        "unit": alarm.tag.unit,
+        "decimals": alarm.tag.decimals,
         "activated_at": iso_utc(alarm.activated_at),
         "cleared_at": iso_utc(alarm.cleared_at),
         "acked_at": iso_utc(alarm.acked_at),

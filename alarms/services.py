@@ -71,7 +71,7 @@ def _message(alarm: Alarm, value) -> str:
         "name": d.name, "key": d.key, "tag": alarm.tag.name, "machine": alarm.tag.machine.machine_id,
         "value": value, "unit": alarm.tag.unit, "setpoint": d.setpoint, "priority": d.priority,
         "category": d.category,
-    })
+    }, decimals=alarm.tag.decimals)
 
 
 def _state_of(alarm: Alarm) -> str:

@@ -47,6 +47,7 @@ def _tag_dict(t: Tag) -> dict:
         "member": t.member,
         "datatype": t.datatype,
         "unit": t.unit,
+        "decimals": t.decimals,
         "description": t.description,
         "min_value": t.min_value,
         "max_value": t.max_value,

@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 from accounts.admin_base import AuditedModelAdmin
 from scada.errors import KilnError
 from scada.roles import Role
+from tags.display import value_text
 from tags.live import live_get_many
 from tags.models import DeviceCommand, DeviceType, DeviceTypeTag, Machine, Site, Tag
 from tags.selectors import tag_usage
@@ -30,8 +31,8 @@ class SiteAdmin(AuditedModelAdmin):
 class DeviceTypeTagInline(admin.TabularInline):
     model = DeviceTypeTag
     extra = 0
-    fields = ["member", "datatype", "unit", "min_value", "max_value", "deadband", "is_writable", "write_role",
-              "requires_signature", "description"]
+    fields = ["member", "datatype", "unit", "decimals", "min_value", "max_value", "deadband", "is_writable",
+              "write_role", "requires_signature", "description"]
 
 
 class DeviceCommandInline(admin.StackedInline):
@@ -141,7 +142,7 @@ class TagAdmin(AuditedModelAdmin):
     autocomplete_fields = ["machine"]
     readonly_fields = ["last_write_by", "last_write_at", "write_count", "created", "last_updated", "used_on"]
     fieldsets = (
-        (None, {"fields": ("machine", "name", "member", "datatype", "description", "unit", "used_on")}),
+        (None, {"fields": ("machine", "name", "member", "datatype", "description", "unit", "decimals", "used_on")}),
         ("Limits and recording", {"fields": ("min_value", "max_value", "deadband")}),
         ("Writing", {"fields": ("is_writable", "write_role", "requires_signature", "is_active")}),
         ("Write tracking", {"fields": ("last_write_by", "last_write_at", "write_count", "created", "last_updated")}),
@@ -163,7 +164,8 @@ class TagAdmin(AuditedModelAdmin):
     @admin.display(description="value")
     def live_value(self, obj):
         lv = getattr(obj, "_live", None)
-        return "—" if lv is None else lv.value
+        # With the tag's display decimals (1485.2, not float32 noise such as 1485.199951171875).
+        return "—" if lv is None else value_text(lv.value, obj.decimals)
 
     @admin.display(description="quality")
     def live_quality(self, obj):

@@ -9,7 +9,7 @@ from django.db import transaction
 from scada.configsections import Field, ModelSection
 from tags.choices import DataType
 from tags.live import live_delete
-from tags.models import RESERVED_TAG_NAMES, DeviceCommand, DeviceType, DeviceTypeTag, Machine, Site, Tag
+from tags.models import MAX_DECIMALS, RESERVED_TAG_NAMES, DeviceCommand, DeviceType, DeviceTypeTag, Machine, Site, Tag
 from tags.signals import tag_deleted_send
 from tags.values import tag_config_changed
 
@@ -60,6 +60,7 @@ class DeviceMemberSection(ModelSection):
         Field("datatype", choices=DATATYPES, default=DataType.REAL.value),
         Field("description", default="", max_length=500),
         Field("unit", default="", max_length=32),
+        Field("decimals", kind="int", null=True, default=None, minimum=0, maximum=MAX_DECIMALS),
         Field("min_value", kind="float", null=True, default=None),
         Field("max_value", kind="float", null=True, default=None),
         Field("is_writable", kind="bool", default=False),
@@ -128,6 +129,7 @@ class TagSection(ModelSection):
         Field("datatype", choices=DATATYPES),
         Field("description", default="", max_length=500),
         Field("unit", default="", max_length=32),
+        Field("decimals", kind="int", null=True, default=None, minimum=0, maximum=MAX_DECIMALS),
         Field("min_value", kind="float", null=True, default=None),
         Field("max_value", kind="float", null=True, default=None),
         Field("deadband", kind="float", default=0.0, minimum=0),

@@ -29,6 +29,11 @@ PUMP_MEMBERS = [
     ("Stop", "BOOL", "", None, None, True, Role.OPERATOR, "Stop command bit"),
 ]
 
+# Display decimals of the demo's numbers (the rest are automatic): what the instrument resolves, no more.
+DECIMALS = {"Speed": 0, "SpeedSetpoint": 0, "Current": 1, "BearingTempDE": 1, "BearingTempNDE": 1,
+            "Reactor_Temp": 1, "Reactor_Temp_SP": 1, "Reactor_Pressure": 2, "Temp_PV": 1, "Lab_Viscosity": 0,
+            "Tank_Level": 1, "Run_Hours": 0, "Pump_Speed": 0}
+
 PUMP_COMMANDS = [
     ("start", "Start pump", {}, [
         {"condition": "!{tags.Running}", "reason": "Pump is already running"},
@@ -79,7 +84,7 @@ def _pump_type() -> DeviceType:
         DeviceTypeTag.objects.get_or_create(
             device_type=device_type, member=member,
             defaults={"datatype": datatype, "unit": unit, "min_value": lo, "max_value": hi, "is_writable": writable,
-                      "write_role": role, "description": description},
+                      "write_role": role, "description": description, "decimals": DECIMALS.get(member)},
         )
     for command_id, name, parameters, preconditions, actions in PUMP_COMMANDS:
         DeviceCommand.objects.get_or_create(
@@ -123,7 +128,8 @@ def load_plant() -> str:
             if tag_name in existing or Tag.objects.filter(name=tag_name).exists():
                 continue
             tag_create(user=None, machine_id=machine_id, name=tag_name, datatype=datatype, unit=unit, min_value=lo,
-                       max_value=hi, is_writable=writable, write_role=role, description=description)
+                       max_value=hi, is_writable=writable, write_role=role, description=description,
+                       decimals=DECIMALS.get(tag_name))
             created_tags += 1
     recorded = _record_initial(initial)
     return f"{created_machines} machines and {created_tags} tags created, {recorded} initial values recorded"

@@ -5,7 +5,7 @@ live value table in Redis (tags.live); a value change never UPDATEs this table.
 """
 
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -15,7 +15,7 @@ from scada.roles import Role
 from tags.choices import DataType, MachineStatus
 
 __all__ = ["Site", "DeviceType", "DeviceTypeTag", "DeviceCommand", "Machine", "Tag", "TAG_NAME_RE",
-           "RESERVED_TAG_NAMES"]
+           "RESERVED_TAG_NAMES", "MAX_DECIMALS"]
 
 TAG_NAME_RE = r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$"
 RESERVED_TAG_NAMES = {"stats", "batch", "history", "write"}
@@ -24,6 +24,16 @@ SLUG_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 tag_name_validator = RegexValidator(TAG_NAME_RE, "Tag names start with a letter and use letters, digits, _ . - "
                                                  "(at most 128 characters).")
 slug_validator = RegexValidator(SLUG_RE, "Use letters, digits, _ . - (at most 64 characters).")
+
+# Display decimals: 0-6 digits after the point (a float32 carries about 7 significant digits, so more is noise).
+MAX_DECIMALS = 6
+DECIMALS_HELP = ("Digits shown after the decimal point wherever this tag's value is displayed (HMI, faceplates, "
+                 "alarms, trends, admin, reports); blank: chosen from the value's size.")
+
+
+def decimals_field():
+    return models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(MAX_DECIMALS)],
+                                            help_text=DECIMALS_HELP)
 
 
 class Site(BaseModel):
@@ -71,6 +81,7 @@ class DeviceTypeTag(BaseModel):
     datatype = models.CharField(max_length=8, choices=DataType.choices, default=DataType.REAL)
     description = models.CharField(max_length=500, blank=True)
     unit = models.CharField(max_length=32, blank=True)
+    decimals = decimals_field()
     min_value = models.FloatField(null=True, blank=True)
     max_value = models.FloatField(null=True, blank=True)
     is_writable = models.BooleanField(default=False)
@@ -89,6 +100,7 @@ class DeviceTypeTag(BaseModel):
                 | Q(min_value__lt=models.F("max_value")),
                 name="devicetypetag_min_lt_max",
             ),
+            models.CheckConstraint(condition=Q(decimals__lte=MAX_DECIMALS), name="devicetypetag_decimals_max"),
         ]
 
     def __str__(self):
@@ -154,6 +166,7 @@ class Tag(BaseModel):
     datatype = models.CharField(max_length=8, choices=DataType.choices)
     description = models.CharField(max_length=500, blank=True)
     unit = models.CharField(max_length=32, blank=True)
+    decimals = decimals_field()
     min_value = models.FloatField(null=True, blank=True)
     max_value = models.FloatField(null=True, blank=True)
     deadband = models.FloatField(default=0, help_text="Changes smaller than this (EU) are not recorded.")
@@ -178,6 +191,7 @@ class Tag(BaseModel):
                 name="tag_min_lt_max",
             ),
             models.CheckConstraint(condition=Q(deadband__gte=0), name="tag_deadband_not_negative"),
+            models.CheckConstraint(condition=Q(decimals__lte=MAX_DECIMALS), name="tag_decimals_max"),
         ]
         indexes = [models.Index(fields=["machine", "member"], name="tag_machine_member")]
 

@@ -66,8 +66,8 @@ value = st.recursive(leaf, lambda inner: st.one_of(st.lists(inner, max_size=3),
                                                    st.dictionaries(text, inner, max_size=3)), max_leaves=8)
 
 # Field names the API reads somewhere, so bodies reach validation beyond "unknown field".
-FIELDS = ["value", "name", "machine_id", "datatype", "description", "unit", "min_value", "max_value", "deadband",
-          "is_writable", "is_active", "write_role", "requires_signature", "reason", "quality", "timestamp",
+FIELDS = ["value", "name", "machine_id", "datatype", "description", "unit", "decimals", "min_value", "max_value",
+          "deadband", "is_writable", "is_active", "write_role", "requires_signature", "reason", "quality", "timestamp",
           "signature", "writes", "username", "password", "refresh", "role", "email", "comment", "duration",
           "duration_minutes", "parameters", "first_name", "last_name", "expires_at", "meaning"]
 QUERY = ["search", "machine_id", "limit", "offset", "start", "end", "interval", "mode", "tags", "datatype",

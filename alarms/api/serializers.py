@@ -34,6 +34,8 @@ class AlarmSerializer(serializers.Serializer):
     value = serializers.JSONField(allow_null=True)
     quality = serializers.CharField(allow_null=True)
     setpoint = serializers.FloatField(allow_null=True)
+    unit = serializers.CharField(help_text="The tag's engineering unit")
+    decimals = serializers.IntegerField(allow_null=True, help_text="The tag's display decimals (null: automatic)")
     activated_at = serializers.CharField(allow_null=True)
     cleared_at = serializers.CharField(allow_null=True)
     acked_at = serializers.CharField(allow_null=True)

@@ -190,3 +190,12 @@ def test_it_loses_no_update_when_acknowledgements_race_evaluation(hi_alarm, temp
     assert alarm.state == display_state(active=alarm.active, acked=alarm.acked, suppressed=alarm.suppressed,
                                         shelved=False, out_of_service=False)
     assert not alarm.active
+
+
+def test_the_message_shows_value_and_setpoint_with_the_tags_decimals(make_tag, make_definition, record):
+    tag = make_tag("Jacket_Temp", decimals=1)
+    definition = make_definition(tag=tag, kind="HI", setpoint=80.0, message="{value} {unit} above {setpoint} {unit}")
+    record(tag, 91.23456789)
+    alarm = Alarm.objects.get(definition=definition)
+    assert alarm.message == "91.2 °C above 80.0 °C"
+    assert AlarmEvent.objects.filter(alarm=alarm).latest("ts").message == "91.2 °C above 80.0 °C"

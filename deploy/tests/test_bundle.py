@@ -192,3 +192,22 @@ def test_a_new_machine_and_tag_are_created_from_the_bundle(exported):
     assert result["sections"]["tags"]["added"] == ["Mixer9_Speed"]
     tag = Tag.objects.get(name="Mixer9_Speed")
     assert tag.machine == Machine.objects.get(machine_id="mixer-9") and tag.max_value == 100.0
+
+
+def test_a_tags_decimals_travel_in_the_bundle_and_an_older_bundle_without_them_clears_them(exported):
+    item = _item(exported, "tags", "name", "Reactor_Temp")
+    assert item["decimals"] == 1 and list(item).index("decimals") == list(item).index("unit") + 1
+    bundle = copy.deepcopy(exported)
+    del _item(bundle, "tags", "name", "Reactor_Temp")["decimals"]  # a bundle written before the field existed
+
+    config_import(bundle=bundle, user=None)
+
+    assert Tag.objects.get(name="Reactor_Temp").decimals is None
+
+
+def test_a_bundle_with_decimals_out_of_range_is_refused(exported):
+    bundle = copy.deepcopy(exported)
+    _item(bundle, "tags", "name", "Reactor_Temp")["decimals"] = 7
+    with pytest.raises(Unprocessable, match="decimals"):
+        config_import(bundle=bundle, user=None)
+    assert Tag.objects.get(name="Reactor_Temp").decimals == 1

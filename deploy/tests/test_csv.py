@@ -32,7 +32,7 @@ def _write(rows, columns):
 def test_the_tags_csv_has_one_row_per_tag_with_every_field(demo_plant):
     rows = _table(csv_export(section="tags"))
     assert len(rows) == Tag.objects.count()
-    assert list(rows[0]) == ["name", "machine", "member", "datatype", "description", "unit", "min_value",
+    assert list(rows[0]) == ["name", "machine", "member", "datatype", "description", "unit", "decimals", "min_value",
                              "max_value", "deadband", "is_writable", "is_active", "write_role", "requires_signature"]
 
 

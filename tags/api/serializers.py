@@ -13,7 +13,7 @@ from scada.api.serializers import StrictInputSerializer, case_insensitive_patter
 from scada.roles import Role
 from tags.choices import DataType, Quality
 from tags.live import LiveValue
-from tags.models import RESERVED_TAG_NAMES, SLUG_RE, TAG_NAME_RE, Tag
+from tags.models import MAX_DECIMALS, RESERVED_TAG_NAMES, SLUG_RE, TAG_NAME_RE, Tag
 from tags.selectors import live_value_dict
 from tags.services import BATCH_WRITE_MAX
 
@@ -49,8 +49,8 @@ class TagSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Tag
-        fields = ["machine_id", "name", "datatype", "value", "timestamp", "description", "unit", "min_value",
-                  "max_value", "quality", "substatus", "is_writable", "is_active", "write_role",
+        fields = ["machine_id", "name", "datatype", "value", "timestamp", "description", "unit", "decimals",
+                  "min_value", "max_value", "quality", "substatus", "is_writable", "is_active", "write_role",
                   "requires_signature", "deadband", "member", "last_write_by", "last_write_at", "write_count",
                   "created_at", "updated_at"]
         read_only_fields = fields
@@ -119,6 +119,8 @@ class _TagConfigFields(StrictInputSerializer):
 
     description = serializers.CharField(required=False, allow_blank=True, max_length=500)
     unit = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=32)
+    decimals = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_DECIMALS,
+                                        help_text="Digits shown after the decimal point; null: automatic")
     min_value = serializers.FloatField(required=False, allow_null=True)
     max_value = serializers.FloatField(required=False, allow_null=True)
     deadband = serializers.FloatField(required=False, min_value=0)

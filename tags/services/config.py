@@ -34,13 +34,13 @@ __all__ = [
 ]
 
 # Fields an engineer may set on a tag (identity — name, machine, datatype — is fixed once created).
-TAG_CONFIG_FIELDS = ("description", "unit", "min_value", "max_value", "deadband", "is_writable", "is_active",
-                     "write_role", "requires_signature")
+TAG_CONFIG_FIELDS = ("description", "unit", "decimals", "min_value", "max_value", "deadband", "is_writable",
+                     "is_active", "write_role", "requires_signature")
 
 
 def _tag_snapshot(tag: Tag) -> dict:
     return {"machine_id": tag.machine.machine_id, "name": tag.name, "datatype": tag.datatype,
-            "description": tag.description, "unit": tag.unit, "min_value": tag.min_value,
+            "description": tag.description, "unit": tag.unit, "decimals": tag.decimals, "min_value": tag.min_value,
             "max_value": tag.max_value, "deadband": tag.deadband, "is_writable": tag.is_writable,
             "is_active": tag.is_active, "write_role": Role(tag.write_role).label,
             "requires_signature": tag.requires_signature, "member": tag.member}
@@ -91,7 +91,7 @@ def machine_get_or_create(*, machine_id: str, user, site: Site | None = None, na
 def tag_create(*, user, machine_id: str, name: str, datatype, description: str = "", unit: str = "",
                min_value: float | None = None, max_value: float | None = None, deadband: float = 0,
                is_writable: bool = False, is_active: bool = True, write_role=Role.SUPERVISOR,
-               requires_signature: bool = False, member: str = "") -> Tag:
+               requires_signature: bool = False, member: str = "", decimals: int | None = None) -> Tag:
     """Create a tag on a machine (created too when it does not exist yet). 409 when the name is taken."""
     name = _validate_name(name)
     datatype = datatype_parse(datatype)
@@ -103,7 +103,7 @@ def tag_create(*, user, machine_id: str, name: str, datatype, description: str =
     tag = Tag(machine=machine, name=name, datatype=datatype, description=description or "", unit=unit or "",
               min_value=min_value, max_value=max_value, deadband=deadband or 0, is_writable=is_writable,
               is_active=is_active, write_role=role_parse(write_role), requires_signature=requires_signature,
-              member=member or "")
+              member=member or "", decimals=decimals)
     _full_clean(tag)
     try:
         with transaction.atomic():
@@ -188,7 +188,7 @@ def tags_set_active(*, user, tags, is_active: bool, reason: str = "") -> int:
 
 def _member_tag(machine: Machine, member) -> Tag:
     return Tag(machine=machine, name=f"{machine.machine_id}.{member.member}", member=member.member,
-               datatype=member.datatype, description=member.description, unit=member.unit,
+               datatype=member.datatype, description=member.description, unit=member.unit, decimals=member.decimals,
                min_value=member.min_value, max_value=member.max_value, deadband=member.deadband,
                is_writable=member.is_writable, write_role=member.write_role,
                requires_signature=member.requires_signature)

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 LIST_KEYS = {"machine_id", "name", "datatype", "value", "timestamp", "description", "unit", "quality", "substatus",
              "is_writable", "is_active"}
-DETAIL_KEYS = {"machine_id", "name", "datatype", "value", "timestamp", "description", "unit", "min_value",
+DETAIL_KEYS = {"machine_id", "name", "datatype", "value", "timestamp", "description", "unit", "decimals", "min_value",
                "max_value", "quality", "substatus", "is_writable", "is_active", "write_role", "requires_signature",
                "deadband", "member", "last_write_by", "last_write_at", "write_count", "created_at", "updated_at"}
 

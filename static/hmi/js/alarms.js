@@ -52,7 +52,7 @@
       tr.appendChild(el("td", { class: "muted" }, Kiln.fmtTime(a.activated_at || a.last_transition_at)));
       var name = el("td"); name.appendChild(el("b", null, a.name)); name.appendChild(el("div", { class: "muted" }, a.message)); tr.appendChild(name);
       var tag = el("td"); tag.appendChild(el("a", { href: Kiln.trendUrl(a.tag), "data-tag": a.tag }, a.tag)); tr.appendChild(tag);
-      tr.appendChild(el("td", { class: "num" }, Kiln.fmtValue(a.value) + (a.quality && a.quality !== "GOOD" ? " (" + a.quality + ")" : "")));
+      tr.appendChild(el("td", { class: "num" }, Kiln.fmtTag(a.value, a) + (a.quality && a.quality !== "GOOD" ? " (" + a.quality + ")" : "")));
       tr.appendChild(el("td", null, a.state.replace(/_/g, " ") + (a.acked_by ? " · ack " + a.acked_by : "")));
       var act = el("td", { class: "actions" });
       if (Kiln.alarmIsUnacked(a)) {
@@ -103,10 +103,9 @@
     if (!a) { panel.hidden = true; return; }
     $(".ad-name", panel).textContent = a.name;
     var dl = $(".ad-fields", panel); dl.textContent = "";
-    var unit = (Kiln.tagConfig && Kiln.tagConfig[a.tag] && Kiln.tagConfig[a.tag].unit) || "";
     [["Key", a.key], ["Priority", a.priority], ["State", a.state.replace(/_/g, " ")], ["Message", a.message],
-     ["Tag", a.tag], ["Machine", a.machine], ["Kind", a.kind], ["Setpoint", a.setpoint === null || a.setpoint === undefined ? "" : Kiln.fmtValue(a.setpoint) + (unit ? " " + unit : "")],
-     ["Value", Kiln.fmtValue(a.value) + (a.quality ? " (" + a.quality + ")" : "")], ["Category", a.category],
+     ["Tag", a.tag], ["Machine", a.machine], ["Kind", a.kind], ["Setpoint", a.setpoint === null || a.setpoint === undefined ? "" : Kiln.fmtTag(a.setpoint, a)],
+     ["Value", Kiln.fmtTag(a.value, a) + (a.quality ? " (" + a.quality + ")" : "")], ["Category", a.category],
      ["Activated", a.activated_at && Kiln.fmtTime(a.activated_at)], ["Cleared", a.cleared_at && Kiln.fmtTime(a.cleared_at)],
      ["Acknowledged", a.acked_at && Kiln.fmtTime(a.acked_at) + " by " + a.acked_by + (a.ack_reason ? ": " + a.ack_reason : "")],
      ["Shelved", a.shelved_until && "until " + Kiln.fmtTime(a.shelved_until) + " by " + a.shelved_by + (a.shelve_reason ? ": " + a.shelve_reason : "")],

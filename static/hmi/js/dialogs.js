@@ -43,7 +43,7 @@
     $(".wd-tag", dlg).textContent = name + (cfg.unit ? " [" + cfg.unit + "]" : "");
     $(".wd-desc", dlg).textContent = cfg.description || "";
     var cur = live.values[name];
-    $(".wd-value", dlg).textContent = cur ? Kiln.fmtValue(cur.value) + (cfg.unit ? " " + cfg.unit : "") : "–";
+    $(".wd-value", dlg).textContent = cur ? Kiln.fmtTag(cur.value, cfg) : "–";
     $(".wd-quality", dlg).textContent = cur ? Kiln.qualityText(cur) : "";
     var holder = $(".wd-input", dlg);
     holder.textContent = "";
@@ -92,7 +92,7 @@
         if (writeForm.elements.password) writeForm.elements.password.value = "";
         if (!res.ok) { showMsg(dlg, ".dlg-error", Kiln.apiError(res)); return; }
         var t = res.data && (res.data.tag || res.data);
-        var shown = t && t.value !== undefined ? Kiln.fmtValue(t.value) : Kiln.fmtValue(value);
+        var shown = Kiln.fmtTag(t && t.value !== undefined ? t.value : value, cfg);
         showMsg(dlg, ".dlg-ok", (res.data && res.data.message) || ("Written: " + shown));
         setTimeout(function () { if (dlg.open) dlg.close(); }, 900);
       }, function () { btn.disabled = false; showMsg(dlg, ".dlg-error", "Could not reach the server."); });
@@ -117,7 +117,7 @@
       row.appendChild(el("span", { class: "dd-mname" }, cfg.member || n));
       var v = el("span", { class: "dd-mval" }, "–");
       row.appendChild(v);
-      var paint = function (u) { v.textContent = Kiln.fmtValue(u.value) + (cfg.unit ? " " + cfg.unit : ""); Kiln.setQualityClass(v, Kiln.qualityClass(u)); };
+      var paint = function (u) { v.textContent = Kiln.fmtTag(u.value, cfg); Kiln.setQualityClass(v, Kiln.qualityClass(u)); };
       if (live.values[n]) paint(live.values[n]);
       live.watch(n, function (u) { if (dlg.open) paint(u); });
       if (Kiln.mayWrite(cfg)) {

@@ -141,7 +141,7 @@
 
   // --- every binding of the selection, as JSON (all kinds: text, color, fill, visible, rotate, click) -----------
   var TEMPLATES = {
-    text: { kind: "text", tag: "", decimals: 1 },
+    text: { kind: "text", tag: "" },  // decimals: the tag's own unless set here
     "color (states)": { kind: "color", tag: "", states: { "true": "#5c5c5c", "false": "#f4f4f4" } },
     "color (ranges)": { kind: "color", tag: "", ranges: [{ below: 90, color: "#e0e0e0" }, { color: "#ef6c00" }] },
     fill: { kind: "fill", tag: "", min: 0, max: 100 },

@@ -53,7 +53,7 @@
         make: function (id, tag, t, p) {
           var r = tagRange(t, p);
           return [{ element: id + "-fill", kind: "fill", tag: tag, min: r[0], max: r[1] },
-                  { element: id + "-value", kind: "text", tag: tag, decimals: 1 }];
+                  { element: id + "-value", kind: "text", tag: tag }];
         } }]
     },
     pump: {

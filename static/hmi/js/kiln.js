@@ -51,6 +51,12 @@
     if (typeof v === "number") return fmtNumber(v, decimals);
     return String(v);
   };
+  // A tag's value as the operator reads it everywhere: the tag's display decimals (Tag.decimals; automatic when
+  // unset) and its engineering unit. `t` is the tag's configuration (Kiln.tagConfig[name]) or an alarm.
+  Kiln.fmtTag = function (v, t, labels) {
+    var txt = Kiln.fmtValue(v, t ? t.decimals : undefined, labels);
+    return t && t.unit && typeof v === "number" ? txt + " " + t.unit : txt;
+  };
   // Times: one format everywhere (ISO 8601 date, 24-hour clock: 2026-04-01 14:05:09), in the plant's time zone
   // (KILN_PLANT_TIME_ZONE, UTC by default), which every page shows in its top bar. CSVs carry ISO UTC with "Z".
   var TZ = config.time_zone || "UTC";

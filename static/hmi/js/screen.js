@@ -23,9 +23,11 @@
     text: function (node, b, t) {
       var unit = b.unit !== undefined ? b.unit : (b.show_unit === false || !t ? "" : t.unit || "");
       var suffix = unit ? " " + unit : "";
+      // The binding's own decimals, else the tag's (Tag.decimals), else automatic.
+      var dec = b.decimals !== undefined && b.decimals !== null ? b.decimals : t ? t.decimals : undefined;
       return function (u) {
         var q = Kiln.qualityClass(u);
-        var txt = q === "q-bad" ? "BAD" : Kiln.fmtValue(u.value, b.decimals, b.labels) + suffix;
+        var txt = q === "q-bad" ? "BAD" : Kiln.fmtValue(u.value, dec, b.labels) + suffix;
         if (q === "q-uncertain") txt = "?" + txt;
         if (node.__txt !== txt) { node.textContent = txt; node.__txt = txt; }
         return q;

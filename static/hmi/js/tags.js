@@ -12,7 +12,7 @@
     q.textContent = "NO VALUE";
     Kiln.live.watch(name, function (u) {
       var cls = Kiln.qualityClass(u);
-      v.textContent = cls === "q-bad" ? "BAD" : Kiln.fmtValue(u.value, t.datatype === "REAL" ? undefined : 0);
+      v.textContent = cls === "q-bad" ? "BAD" : Kiln.fmtValue(u.value, t.decimals !== null && t.decimals !== undefined ? t.decimals : t.datatype === "REAL" ? undefined : 0);
       v.title = "last value: " + Kiln.fmtValue(u.value);
       q.textContent = Kiln.qualityText(u);
       ts.textContent = Kiln.fmtTime(u.ts);

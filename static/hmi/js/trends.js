@@ -116,7 +116,7 @@
       }
       series.push({ label: n + (unit ? " [" + unit + "]" : ""), scale: scale, stroke: COLORS[i % COLORS.length], width: 1.5,
                     paths: uPlot.paths.stepped({ align: 1 }), spanGaps: false,
-                    value: function (u, v) { return v == null ? "–" : Kiln.fmtNumber(v); } });
+                    value: function (u, v) { return v == null ? "–" : Kiln.fmtNumber(v, t.decimals); } });
     });
     var b = build();
     state.shown = [b.t0, b.t1];

@@ -1,0 +1,34 @@
+"""How a tag's value reads to people: its display decimals (Tag.decimals) applied, the HMI's rule otherwise.
+
+The browser's Kiln.fmtValue (static/hmi/js/kiln.js) follows the same rule, so the admin, reports and the HMI
+show one number the same way. Values themselves are never rounded: only their text.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["value_text"]
+
+
+def _auto_decimals(value: float) -> int:
+    a = abs(value)
+    if float(value).is_integer() or a >= 1000:
+        return 0
+    return 1 if a >= 100 else 2 if a >= 1 else 3
+
+
+def value_text(value, decimals: int | None = None, unit: str = "") -> str:
+    """`value` as text: numbers with `decimals` digits (automatic when None), booleans ON/OFF, a unit appended."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        text = "ON" if value else "OFF"
+    elif isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            text = str(value)
+        else:
+            text = f"{value:.{_auto_decimals(value) if decimals is None else decimals}f}"
+    else:
+        text = str(value)
+    return f"{text} {unit}" if unit and not isinstance(value, bool) else text
