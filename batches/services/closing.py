@@ -16,6 +16,7 @@ from batches.choices import BatchStatus
 from batches.ebr import batch_signed_content
 from batches.models import Batch
 from batches.push import batch_push_on_commit
+from batches.services.refusals import refusal_audited
 from scada.errors import Conflict
 from scada.roles import Role
 
@@ -24,6 +25,7 @@ __all__ = ["batch_close", "CLOSER_ROLE"]
 CLOSER_ROLE = Role.SUPERVISOR
 
 
+@refusal_audited("close")
 def batch_close(*, batch: Batch, user, signature) -> Batch:
     """Sign the batch record; close the batch when no second signature is needed (or this is it).
 

@@ -19,6 +19,7 @@ from batches.choices import BatchStatus, DeviationSeverity, PhaseRequirement, Ph
 from batches.models import Batch, BatchComment, BatchDeviation, BatchParameter, BatchPhase, Recipe
 from batches.push import batch_push_on_commit
 from batches.services.recipes import parameter_value_check
+from batches.services.refusals import refusal_audited
 from scada.errors import BadRequest, Conflict, KilnError, NotFound, Unprocessable
 from scada.roles import Role
 from scada.text import has_nul
@@ -111,6 +112,7 @@ def _target_tag(parameter, machine: Machine) -> Tag | None:
     return same
 
 
+@refusal_audited("start")
 def batch_start(*, recipe, machine_id, lot, parameters, user) -> Batch:
     """Start an approved recipe on a machine for a lot, with parameters (defaults filled in, ranges enforced).
 
@@ -184,8 +186,10 @@ def batch_start(*, recipe, machine_id, lot, parameters, user) -> Batch:
         except KilnError as exc:
             batch_abort(batch=batch, user=user, reason=f"Writing parameter '{name}' to tag '{plan.tag.name}' "
                                                        f"failed: {exc.detail}")
-            raise type(exc)(f"Batch {batch.pk} was aborted: writing parameter '{name}' to tag "
-                            f"'{plan.tag.name}' failed: {exc.detail}") from exc
+            failed = type(exc)(f"Batch {batch.pk} was aborted: writing parameter '{name}' to tag "
+                               f"'{plan.tag.name}' failed: {exc.detail}")
+            failed.audited = True  # the write's own records and batch.abort tell it; not a refused start
+            raise failed from exc
         BatchParameter.objects.filter(batch=batch, name=name).update(
             write_audit_id=result.audit_id, confirmed=result.confirmed, written_at=result.timestamp)
     batch.refresh_from_db()
@@ -212,6 +216,7 @@ def _phase_value(phase, value):
     return value
 
 
+@refusal_audited("phase")
 def batch_phase_complete(*, batch: Batch, position, user, action: str, value=None, signature=None) -> Batch:
     """Complete the active phase the way it asks: `confirm`, `enter` (a value within limits) or `sign`.
 
@@ -280,6 +285,7 @@ def _assert_open(batch: Batch) -> None:
         raise Conflict(f"Batch {batch.pk} is closed: its record is signed and takes no more entries")
 
 
+@refusal_audited("comment")
 @transaction.atomic
 def batch_comment_add(*, batch: Batch, user, text, phase=None) -> BatchComment:
     """A comment in the batch record (Operator+; any status but closed). 400 empty text; 409 closed."""
@@ -291,6 +297,7 @@ def batch_comment_add(*, batch: Batch, user, text, phase=None) -> BatchComment:
     return comment
 
 
+@refusal_audited("deviation")
 @transaction.atomic
 def batch_deviation_add(*, batch: Batch, user, description, severity=DeviationSeverity.MINOR,
                         phase=None) -> BatchDeviation:
@@ -307,6 +314,7 @@ def batch_deviation_add(*, batch: Batch, user, description, severity=DeviationSe
     return deviation
 
 
+@refusal_audited("abort")
 @transaction.atomic
 def batch_abort(*, batch: Batch, user, reason) -> Batch:
     """Abort a running batch with a reason (Supervisor+): phases not done are marked not reached. 409 unless

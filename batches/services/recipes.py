@@ -14,6 +14,7 @@ from accounts.audit import audit_record
 from accounts.signatures import signature_check, signature_content_hash, signature_record
 from batches.choices import ParameterType, PhaseRequirement, RecipeStatus
 from batches.models import Recipe, RecipeParameter, RecipePhase
+from batches.services.refusals import refusal_audited
 from scada.errors import Conflict, Unprocessable
 from scada.roles import Role
 
@@ -123,6 +124,7 @@ def recipe_assert_editable(recipe: Recipe) -> None:
                        "create a new version")
 
 
+@refusal_audited("approve")
 def recipe_approve(*, recipe: Recipe, user, password, meaning, reason) -> Recipe:
     """Approve a draft with the approver's e-signature (§11.50 meaning, §11.70 bound to the definition's hash).
 
@@ -158,6 +160,7 @@ def recipe_approve(*, recipe: Recipe, user, password, meaning, reason) -> Recipe
     return recipe
 
 
+@refusal_audited("retire")
 @transaction.atomic
 def recipe_retire(*, recipe: Recipe, user, reason: str = "") -> Recipe:
     """Retire an approved version: no new batch may start it; batches already running keep it. 409 otherwise."""
