@@ -37,9 +37,10 @@ def wait_for(predicate, timeout=5.0, step=0.02):
 
 
 @contextlib.contextmanager
-def running_daphne(log_dir, *, env=None, procs=None):
+def running_daphne(log_dir, *, env=None, procs=None, start_timeout=20):
     """A real daphne serving scada.asgi on the test database and this suite's Redis db; yields its ws:// URL.
-    `env` adds environment variables; the process is appended to `procs` when given (to kill it in a test)."""
+    `env` adds environment variables (None removes one); the process is appended to `procs` when given (to kill
+    it in a test)."""
     port = free_port()
     db = connection.settings_dict
     env = {
@@ -51,6 +52,7 @@ def running_daphne(log_dir, *, env=None, procs=None):
         "DB_POOL_MAX_SIZE": "4",  # pooled connections as in production (tests otherwise run without a pool)
         **(env or {}),
     }
+    env = {key: value for key, value in env.items() if value is not None}
     log_path = Path(log_dir) / "daphne.log"
     log = open(log_path, "wb")
     proc = subprocess.Popen([str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port),
@@ -58,7 +60,7 @@ def running_daphne(log_dir, *, env=None, procs=None):
     if procs is not None:
         procs.append(proc)
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + start_timeout
         while True:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()

@@ -6,7 +6,6 @@ a hung server. The shared PostgreSQL is never touched.
 """
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from conftest import client_for
 from scada.api import views as system_views
 from scada.roles import Role
 from tests.outage_helpers import HungServer, closed_port
+from tests.servers import running_daphne
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.timeout(120)
@@ -200,37 +200,14 @@ def test_it_passes_the_statement_timeout_to_postgresql_from_the_environment():
 @pytest.fixture
 def daphne_on_hung_database(tmp_path):
     server = HungServer()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     db = connection.settings_dict
-    env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@127.0.0.1:{server.port}/{db['NAME']}",
-           "REDIS_URL": settings.REDIS_URL, "KILN_TESTING": "1", "DJANGO_SETTINGS_MODULE": "scada.settings",
-           "DB_POOL_MAX_SIZE": "4"}  # pooled, as in production
-    env.pop("DB_CONNECT_TIMEOUT", None)
-    env.pop("DB_POOL_TIMEOUT", None)
-    log_path = tmp_path / "daphne.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port),
-                                 "scada.asgi:application"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        raise AssertionError(log_path.read_text())
-                    time.sleep(0.1)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            server.close()
+    hung = {"DATABASE_URL": f"postgres://{db['USER']}@127.0.0.1:{server.port}/{db['NAME']}",
+            "DB_CONNECT_TIMEOUT": None, "DB_POOL_TIMEOUT": None}  # the production defaults, not the suite's
+    try:
+        with running_daphne(tmp_path, env=hung, start_timeout=30) as ws_url:
+            yield ws_url.replace("ws://", "http://", 1).removesuffix("/ws")
+    finally:
+        server.close()
 
 
 def _call(url, *, data=None, token=None):
