@@ -22,6 +22,7 @@ from drivers.choices import (
     Table,
     WordOrder,
 )
+from drivers.codec import register_count
 from drivers.models import Connection, NodeBinding, TagBinding
 from drivers.runtime import drivers_config_changed
 from scada.configsections import Field, ModelSection
@@ -95,14 +96,14 @@ class BindingSection(ModelSection):
         Field("scan_period", kind="int", choices=tuple(ScanPeriod.values), default=int(ScanPeriod.S_1)),
     )
 
-    def check(self, items, bundle):
-        problems = super().check(items, bundle)
+    def check(self, items, bundle, fresh=None):
+        problems = super().check(items, bundle, fresh)
         tags = bundle.get("tags", {})
         spans: dict[tuple[str, str], list[tuple[int, int, str]]] = {}
         for key, item in items.items():
-            binding = self.build(item)
-            tag = tags.get(item["tag"])
+            tag = tags.get(item["tag"]) if fresh is None or key in fresh else None
             if tag is not None:
+                binding = self.build(item)
                 # The rule TagBinding.clean applies against the stored tag, here against the bundle's tag.
                 problem = binding.tag_mismatch(SimpleNamespace(datatype=tag["datatype"],
                                                                is_writable=tag["is_writable"]))
@@ -120,8 +121,9 @@ class BindingSection(ModelSection):
             if item["tag"] in bundle.get("nodes", {}):
                 problems.append((key, f"tag: '{item['tag']}' is also bound to an OPC UA node"))
             if item["data_type"] != DataType.STRING or item["string_length"]:
-                spans.setdefault((item["connection"], item["table"]), []).append(
-                    (item["address"], binding.end, key))
+                # Every binding takes part (an unchanged one may overlap a new one); its end without a model row.
+                end = item["address"] + register_count(item["data_type"], item["string_length"]) - 1
+                spans.setdefault((item["connection"], item["table"]), []).append((item["address"], end, key))
         # Overlaps per connection and table: sorted by start, each span against the furthest end seen so far.
         for (conn, table), found in spans.items():
             found.sort()
@@ -155,8 +157,8 @@ class NodeBindingSection(ModelSection):
         Field("deadband", kind="float", default=0.0, minimum=0),
     )
 
-    def check(self, items, bundle):
-        problems = super().check(items, bundle)
+    def check(self, items, bundle, fresh=None):
+        problems = super().check(items, bundle, fresh)
         tags, connections = bundle.get("tags", {}), bundle.get("connections", {})
         seen: dict[tuple[str, str], str] = {}
         for key, item in items.items():

@@ -43,18 +43,19 @@ class ScreenSection(ModelSection):
             pass  # check() reports it with the screen's key
         return item
 
-    def check(self, items, bundle):
-        problems = super().check(items, bundle)
+    def check(self, items, bundle, fresh=None):
+        problems = super().check(items, bundle, fresh)
         for key, item in items.items():
-            try:
-                clean = svg_sanitize(item["svg"])
-                bindings_validate(item["bindings"], ids=clean.ids)
-            except SvgRejected as exc:
-                problems.append((key, f"svg: {exc}"))
-                continue
-            except BindingError as exc:
-                problems.append((key, "bindings: " + "; ".join(exc.errors)))
-                continue
+            if fresh is None or key in fresh:  # an unchanged screen was sanitized and validated when stored
+                try:
+                    clean = svg_sanitize(item["svg"])
+                    bindings_validate(item["bindings"], ids=clean.ids)
+                except SvgRejected as exc:
+                    problems.append((key, f"svg: {exc}"))
+                    continue
+                except BindingError as exc:
+                    problems.append((key, "bindings: " + "; ".join(exc.errors)))
+                    continue
             for label, names, section in (("tag", binding_tag_names(item["bindings"]), "tags"),
                                           ("device", binding_devices(item["bindings"]), "machines"),
                                           ("screen", binding_screens(item["bindings"]), "screens")):

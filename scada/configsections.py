@@ -12,7 +12,11 @@ The protocol (duck-typed; ModelSection below implements it for one Django model)
     key(item) -> str                            an item's identity, unique within the section
     export() -> list[dict]                      every item, JSON types only, sorted by key, no secrets
     shape_errors(item) -> list[str]             type/shape problems of one bundle item (no database)
-    check(items, bundle) -> list[(key, msg)]    semantic problems of the desired items against the whole bundle
+    check(items, bundle, fresh) -> [(key, msg)] semantic problems of the desired items against the whole bundle;
+                                                the model's own validation runs on the keys in `fresh` only (added,
+                                                changed, or referring to an added or changed item): the rest were
+                                                valid when stored and are byte-equal to what is stored
+    dependents(items, fresh) -> set[str]        keys of items that refer to a fresh item of another section
     apply(added, changed, removed, ctx)         write inside the import's transaction
     committed()                                 after commit: tell running processes (pollers, alarm engines)
     json_schema() -> dict                       the JSON Schema of one item (docs, editors)
@@ -260,15 +264,27 @@ class ModelSection:
         obj.clean_fields(exclude=exclude)
         obj.clean()
 
-    def check(self, items: dict[str, dict], bundle: dict[str, dict[str, dict]]) -> list[tuple[str, str]]:
-        """Semantic problems: model validation and references to items that the bundle does not have."""
+    def check(self, items: dict[str, dict], bundle: dict[str, dict[str, dict]],
+              fresh: set[str] | None = None) -> list[tuple[str, str]]:
+        """Semantic problems: references to items that the bundle does not have (every item), and the model's own
+        validation (the items in `fresh`, or every item when it is None)."""
         problems = self.ref_problems(items, bundle)
         for key, item in items.items():
+            if fresh is not None and key not in fresh:
+                continue
             try:
                 self.clean_instance(self.build(item), item, bundle)
             except ValidationError as exc:
                 problems.append((key, _validation_text(exc)))
         return problems
+
+    def dependents(self, items: dict[str, dict], fresh: dict[str, set[str]]) -> set[str]:
+        """Keys of the items whose references name a fresh (added or changed) item of another section: a changed
+        tag datatype must be checked again against the unchanged alarm definitions and bindings on that tag."""
+        refs = [f for f in self.fields if f.kind == "ref" and fresh.get(f.ref)]
+        if not refs:
+            return set()
+        return {key for key, item in items.items() if any(item[f.name] in fresh[f.ref] for f in refs)}
 
     def ref_problems(self, items: dict[str, dict], bundle: dict[str, dict[str, dict]]) -> list[tuple[str, str]]:
         """References to items the bundle does not have (also run on sections the bundle leaves as they are)."""

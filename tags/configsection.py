@@ -69,8 +69,8 @@ class DeviceMemberSection(ModelSection):
         Field("deadband", kind="float", default=0.0, minimum=0),
     )
 
-    def check(self, items, bundle):
-        problems = super().check(items, bundle)
+    def check(self, items, bundle, fresh=None):
+        problems = super().check(items, bundle, fresh)
         for key, item in items.items():
             lo, hi = item["min_value"], item["max_value"]
             if lo is not None and hi is not None and lo >= hi:
