@@ -27,7 +27,7 @@ from datetime import datetime
 
 from django.db import connection
 
-__all__ = ["CHUNK_TABLE", "MAX_CHUNK_SPAN", "samples_sql", "chunk_contains_sql", "compact_window"]
+__all__ = ["CHUNK_TABLE", "MAX_CHUNK_SPAN", "samples_sql", "chunk_contains_sql", "pack_window", "compact_window"]
 
 CHUNK_TABLE = "historian_chunk"
 MAX_CHUNK_SPAN = "1 day"  # the longest window a chunk may cover (KILN_HISTORIAN_COMPACT_BATCH ≤ 1440 minutes)
@@ -56,7 +56,7 @@ FROM (
 ) g CROSS JOIN LATERAL (
     SELECT CASE WHEN hi IS NULL OR (hi <= {_FLT_MAX} AND (lo IS NULL OR lo >= {_FLT_MIN})) THEN v::real[] END AS v4
 ) x
-RETURNING n
+RETURNING tag_id, n
 """  # noqa: S608 - only constants are formatted in
 _DELETE_SQL = "DELETE FROM historian_sample WHERE ts >= %(lo)s AND ts < %(hi)s"
 
@@ -88,6 +88,17 @@ def chunk_contains_sql(tag: str, ts: str) -> str:
             f"AND c.ts_from > {ts} - interval '{MAX_CHUNK_SPAN}' AND c.ts_to >= {ts} AND {ts} = ANY(c.ts))")
 
 
+def pack_window(cur, lo: datetime, hi: datetime, table: str = "historian_sample") -> dict[int, int]:
+    """Insert one chunk per tag for the rows of `table` (the parent, or one of its partitions) in [lo, hi); the
+    rows stay. Returns {tag_id: samples packed}. The caller owns the transaction and decides what becomes of the
+    rows (compact_window deletes them, historian.compaction truncates a whole closed partition)."""
+    cur.execute(_PACK_SQL.replace("FROM historian_sample", f"FROM {table}"), {"lo": lo, "hi": hi})
+    packed: dict[int, int] = {}
+    for tag_id, n in cur.fetchall():
+        packed[tag_id] = packed.get(tag_id, 0) + n
+    return packed
+
+
 def compact_window(lo: datetime, hi: datetime) -> int:
     """Move every sample row of [lo, hi) into chunks (see _PACK_SQL). Returns the number of samples moved.
 
@@ -97,8 +108,7 @@ def compact_window(lo: datetime, hi: datetime) -> int:
     """
     with connection.cursor() as cur:
         cur.execute("SET LOCAL work_mem = '256MB'")
-        cur.execute(_PACK_SQL, {"lo": lo, "hi": hi})
-        moved = sum(row[0] for row in cur.fetchall())
+        moved = sum(pack_window(cur, lo, hi).values())
         cur.execute(_DELETE_SQL, {"lo": lo, "hi": hi})
         if cur.rowcount != moved:  # the snapshot guarantees equality; anything else must not commit
             raise RuntimeError(f"compaction of {lo}..{hi} packed {moved} samples but deleted {cur.rowcount}")

@@ -132,7 +132,9 @@ def _create(cur, table: str, start: datetime, end: datetime) -> str:
 def partition_indexes_create(cur, name: str) -> None:
     """A sample partition's indexes: unique (tag_id, ts) for the writer, BRIN on ts for compaction windows."""
     cur.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {name}_uniq ON {name} (tag_id, ts)")
-    cur.execute(f"CREATE INDEX IF NOT EXISTS {name}_ts_brin ON {name} USING brin (ts)")
+    # 16 pages a range (~2,500 rows), not the default 128: a one-hour compaction window of a small plant spans
+    # only a few hundred pages, and a 128-page range made its scan read about twice the rows it needed.
+    cur.execute(f"CREATE INDEX IF NOT EXISTS {name}_ts_brin ON {name} USING brin (ts) WITH (pages_per_range = 16)")
 
 
 def partitions_ensure(*, windows: list[tuple[datetime, datetime]], tables=(SAMPLE_TABLE, ROLLUP_TABLE)) -> list[str]:

@@ -10,19 +10,41 @@ from datetime import UTC, datetime, timedelta
 from itertools import compress
 from operator import mul, sub
 
-from historian.chunks import samples_sql
+from historian.chunks import CHUNK_TABLE, MAX_CHUNK_SPAN
 from historian.constants import BAD_CODE
 from historian.selectors.sql import _CARRY
 
-# Each tag's samples packed into two big-endian strings in scan order: timestamps as PostgreSQL sends them
-# (int8 microseconds since 2000-01-01) and values as float8, NaN where a sample holds no usable value (NaN is
-# never stored: values are coerced finite). A time-weighted average needs each sample's successor; a window
-# function costs PostgreSQL ~0.5 µs a row for that, subtracting two packed arrays in Python a few nanoseconds.
+# Each tag's samples packed into two big-endian strings per segment: timestamps as PostgreSQL sends them (int8
+# microseconds since 2000-01-01) and values as float8, NaN where a sample holds no usable value (NaN is never
+# stored: values are coerced finite). A time-weighted average needs each sample's successor; a window function
+# costs PostgreSQL ~0.5 µs a row for that, subtracting two packed arrays in Python a few nanoseconds.
+#
+# Segments (historian.chunks has the layout): a chunk wholly inside [a, b) whose samples are all usable is sent as
+# its arrays (array_send: no per-sample work at all in PostgreSQL); the hot rows of each tag, and each chunk that
+# straddles an edge or holds an unusable sample, are expanded and sent sample by sample, in time order.
+_CLEAN = f"{BAD_CODE} > ALL(c.q) AND array_position(c.v8, NULL) IS NULL AND array_position(c.v4, NULL) IS NULL"
+_WHOLE = "c.ts_from >= %(a0)s AND c.ts_to < %(b0)s"
+_SEND_V = f"float8send(CASE WHEN quality < {BAD_CODE} THEN coalesce(value, 'NaN') ELSE 'NaN' END)"
 _RAW_SERIES = f"""
-SELECT tag_id, string_agg(timestamptz_send(ts), ''::bytea),
-       string_agg(float8send(CASE WHEN quality < {BAD_CODE} THEN coalesce(value, 'NaN') ELSE 'NaN' END), ''::bytea)
-FROM {samples_sql("%(a0)s", "%(b0)s")} s
+SELECT tag_id, string_agg(timestamptz_send(ts), ''::bytea ORDER BY ts), string_agg({_SEND_V}, ''::bytea ORDER BY ts),
+       false
+FROM historian_sample WHERE tag_id = ANY(%(ids)s) AND ts >= %(a0)s AND ts < %(b0)s
 GROUP BY tag_id
+UNION ALL
+SELECT tag_id, string_agg(timestamptz_send(ts), ''::bytea ORDER BY ts), string_agg({_SEND_V}, ''::bytea ORDER BY ts),
+       false
+FROM (
+    SELECT c.ctid AS c, c.tag_id, unnest(c.ts) AS ts, unnest(coalesce(c.v8, c.v4::float8[])) AS value,
+           unnest(c.q) AS quality
+    FROM {CHUNK_TABLE} c
+    WHERE c.tag_id = ANY(%(ids)s) AND c.ts_from < %(b0)s AND c.ts_from > %(a0)s - interval '{MAX_CHUNK_SPAN}'
+      AND c.ts_to >= %(a0)s AND NOT ({_WHOLE} AND {_CLEAN})
+) u WHERE ts >= %(a0)s AND ts < %(b0)s
+GROUP BY tag_id, c
+UNION ALL
+SELECT c.tag_id, array_send(c.ts), array_send(coalesce(c.v8, c.v4::float8[])), true
+FROM {CHUNK_TABLE} c
+WHERE c.tag_id = ANY(%(ids)s) AND {_WHOLE} AND {_CLEAN}
 """  # noqa: S608 - constants are formatted in
 
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -37,6 +59,50 @@ def _unpack(packed: bytes, typecode: str) -> array:
     values = array(typecode, packed)
     values.byteswap()  # PostgreSQL's send functions write network (big-endian) order
     return values
+
+
+def _unpack_array(sent: bytes, typecode: str) -> array:
+    """The elements of a one-dimensional int8 or float8 array without NULLs, from array_send's output.
+
+    array_send writes a 20-byte header, then each element as its length (4 bytes) and its 8 bytes, all
+    big-endian. Read as 32-bit words that is (length, high, low) per element: two strided slices put the
+    halves in little-endian order, so no element passes through Python one by one.
+    """
+    if len(sent) <= 20:
+        return array(typecode)
+    words = array("I", sent[20:])
+    words.byteswap()
+    if len(words) % 3 or words[0] != 8:
+        raise ValueError("not an array of 8-byte elements without NULLs")
+    halves = array("I", bytes(8 * (len(words) // 3)))
+    halves[0::2], halves[1::2] = words[2::3], words[1::3]
+    return array(typecode, halves.tobytes())
+
+
+def _series(rows) -> dict[int, tuple[array, array]]:
+    """Each tag's (times, values) from _RAW_SERIES' segments, in time order: segments sorted by their first time
+    and joined (they are each in time order and, as chunks of one window or rows after them, do not overlap;
+    _raw_average_rows checks the order anyway and sorts what does not hold)."""
+    segments: dict[int, list[tuple[array, array]]] = {}
+    for tag_id, packed_ts, packed_v, whole in rows:
+        if whole:
+            ts, vs = _unpack_array(packed_ts, "q"), _unpack_array(packed_v, "d")
+        else:
+            ts, vs = _unpack(packed_ts, "q"), _unpack(packed_v, "d")
+        if ts:
+            segments.setdefault(tag_id, []).append((ts, vs))
+    out = {}
+    for tag_id, parts in segments.items():
+        if len(parts) == 1:
+            out[tag_id] = parts[0]
+            continue
+        parts.sort(key=lambda part: part[0][0])
+        ts, vs = array("q"), array("d")
+        for t, v in parts:
+            ts.extend(t)
+            vs.extend(v)
+        out[tag_id] = (ts, vs)
+    return out
 
 
 def _pg_us(moment: datetime) -> int:
@@ -57,14 +123,13 @@ def _raw_average_rows(cur, params: dict, w: int, start: datetime, end: datetime,
     cur.execute(_CARRY.format(bad=BAD_CODE), params, binary=True)
     carried = {tag_id: tail_v if good else None for tag_id, tail, tail_v, good in cur.fetchall() if tail is not None}
     cur.execute(_RAW_SERIES, params, binary=True)
-    series = cur.fetchall()
-    samples = sum(len(packed_ts) // 8 for _, packed_ts, _ in series)
+    series = _series(cur.fetchall())
+    samples = sum(len(ts) for ts, _ in series.values())
     if samples < _RAW_AVERAGE_MIN_DENSITY * n_buckets:
         return None
     rows = [(tag_id, params["k0"] - 1, None, None, None, held) for tag_id, held in carried.items()]
     span = (_pg_us(start), _pg_us(end), start.timestamp())
-    for tag_id, packed_ts, packed_v in series:
-        ts, vs = _unpack(packed_ts, "q"), _unpack(packed_v, "d")
+    for tag_id, (ts, vs) in series.items():
         buckets = _integrate(ts, vs, w, span, carried.get(tag_id))
         if buckets is None:  # not in time order (a late backfill in a hot partition): sort and go again
             pairs = sorted(zip(ts, vs, strict=True))  # timestamps are unique per tag: values never compared

@@ -31,6 +31,10 @@ def _aggregate_postgresql(tags, start: datetime, end_eff: datetime, w: int, mode
     with transaction.atomic(), connection.cursor() as cur:
         if own_transaction:
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            # Compaction TRUNCATEs a closed partition once it is packed (historian.compaction), which is not
+            # MVCC-safe: this lock, taken before the snapshot (LOCK takes none), makes this transaction wait for
+            # such a compaction to commit, or the compaction wait for this transaction.
+            cur.execute("LOCK TABLE historian_sample IN ACCESS SHARE MODE")
         cur.execute("SET LOCAL work_mem = '64MB'")
         exact = rollup_exact_until(cur)
         exact_ep = exact.timestamp() if exact is not None else None

@@ -149,11 +149,54 @@ def _dsn():
     return f"host={s['HOST']} port={s['PORT'] or 5432} dbname={s['NAME']} user={s['USER']}"
 
 
+def test_a_closed_partition_is_packed_whole_and_truncated(hist):
+    _fill([hist.id, hist.id + 1000], 3 * 3600)
+    before = _raw(hist)
+    run = historian_compact(now=NOW)
+    assert (run.truncated, run.windows, _counts()) == (["historian_sample_p20260401_20260402"], 3, (0, 6 * 3600))
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_relation_size('historian_sample_p20260401_20260402')")
+        assert cur.fetchone()[0] == 0  # the space is back at once, no VACUUM needed
+    assert _raw(hist) == before
+
+
+def test_the_partition_still_being_written_is_compacted_window_by_window(hist):
+    _fill([hist.id], 3 * 3600)
+    run = historian_compact(now=DAY + timedelta(hours=4))  # horizon 02:00, inside the day's partition
+    assert (run.truncated, run.windows, _counts()) == ([], 2, (3600, 2 * 3600))
+
+
 @pytest.mark.django_db(transaction=True)
-def test_a_compaction_killed_mid_statement_loses_and_doubles_nothing(hist_clean, hist):
-    """A row lock held elsewhere stops the compaction's DELETE half-way, after it packed the window into
-    chunks; its backend is then terminated (what a killed worker or a crashed server does to the transaction).
-    Every sample is still there exactly once, and the next run compacts them all."""
+def test_a_closed_partition_in_use_is_compacted_window_by_window_instead(hist_clean, hist, monkeypatch):
+    """A reader holding the partition keeps the truncation from its lock: after the lock timeout the partition
+    is compacted by the per-window DELETE, which readers never block, and nothing is lost or doubled."""
+    monkeypatch.setattr("historian.compaction.TRUNCATE_LOCK_TIMEOUT", "200ms")  # the 2 s default, shortened
+    _fill([hist.id], 3600)
+    reader = psycopg.connect(_dsn())
+    try:
+        reader.execute("SELECT count(*) FROM historian_sample_p20260401_20260402")
+        run = historian_compact(now=NOW)
+    finally:
+        reader.rollback()
+        reader.close()
+    assert (run.truncated, run.values, _counts()) == ([], 3600, (0, 3600))
+    assert len(_raw(hist)) == 3600
+    # The emptied partition still has its pages: the next run, with nobody reading, truncates it.
+    assert historian_compact(now=NOW).values == 0
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_relation_size('historian_sample_p20260401_20260402')")
+        assert cur.fetchone()[0] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("now", "waiting"), [
+    (DAY + timedelta(hours=3), "%DELETE FROM historian_sample%"),  # window by window, killed in its DELETE
+    (NOW, "%LOCK TABLE historian_sample_p%"),  # a closed partition, killed after packing it, at its lock
+])
+def test_a_compaction_killed_mid_statement_loses_and_doubles_nothing(hist_clean, hist, now, waiting):
+    """A row lock held elsewhere stops the compaction after it packed the samples into chunks (in its DELETE,
+    or at the closed partition's lock); its backend is then terminated (what a killed worker or a crashed server
+    does to the transaction). Every sample is still there exactly once, and the next run compacts them all."""
     _fill([hist.id, hist.id + 1000], 3600)
     locker = psycopg.connect(_dsn())
     watcher = psycopg.connect(_dsn(), autocommit=True)
@@ -161,7 +204,7 @@ def test_a_compaction_killed_mid_statement_loses_and_doubles_nothing(hist_clean,
 
     def compact():
         try:
-            historian_compact(now=NOW)
+            historian_compact(now=now)
         except Exception as exc:  # noqa: BLE001 - the terminated statement's error is what this test expects
             errors.append(exc)
         finally:
@@ -176,11 +219,11 @@ def test_a_compaction_killed_mid_statement_loses_and_doubles_nothing(hist_clean,
         for _ in range(200):
             # Its own autocommit connection: pg_stat_activity is a snapshot per transaction.
             row = watcher.execute("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                  "AND query LIKE %s", ["%DELETE FROM historian_sample%"]).fetchone()
+                                  "AND query LIKE %s", [waiting]).fetchone()
             if row:
                 pid = row[0]
                 break
-            time.sleep(0.05)
+            time.sleep(0.02)
         assert pid, f"the compaction never reached the locked row ({errors})"
         watcher.execute("SELECT pg_terminate_backend(%s)", [pid])
         worker.join(30)
@@ -193,7 +236,7 @@ def test_a_compaction_killed_mid_statement_loses_and_doubles_nothing(hist_clean,
     with connection.cursor() as cur:
         cur.execute("SELECT count(DISTINCT (tag_id, ts)) FROM historian_sample")
         assert cur.fetchone()[0] == 2 * 3600
-    assert historian_compact(now=NOW).values == 2 * 3600
+    assert historian_compact(now=now).values == 2 * 3600
     assert _counts() == (0, 2 * 3600)
     assert len(_raw(hist)) == 3600
 

@@ -63,7 +63,7 @@ def test_it_gives_each_sample_partition_a_unique_index_and_a_brin_index_on_time(
     with connection.cursor() as cur:
         cur.execute("SELECT indexdef FROM pg_indexes WHERE tablename = %s ORDER BY indexname", [p.name])
         assert [row[0] for row in cur.fetchall()] == [
-            f"CREATE INDEX {p.name}_ts_brin ON public.{p.name} USING brin (ts)",
+            f"CREATE INDEX {p.name}_ts_brin ON public.{p.name} USING brin (ts) WITH (pages_per_range='16')",
             f"CREATE UNIQUE INDEX {p.name}_uniq ON public.{p.name} USING btree (tag_id, ts)"]
 
 
