@@ -132,3 +132,28 @@ def test_it_prints_the_definitions_logo_from_its_upload(operator, journal, setti
     image = pdf[0].render(scale=1).to_pil().convert("RGB")
     greens = sum(1 for r, g, b in image.getdata() if g > 190 and r < 60 and b < 60)
     assert greens > 500  # the logo is on the first page
+
+
+def test_it_lines_up_every_rows_columns_whatever_the_text_before_them(tmp_path):
+    # A row is one text line with its columns placed by spaces counted from the font (reports.render.rows):
+    # wide and narrow letters, accents, symbols, a wrapped value and a tab or line break in a value must not move
+    # the next column.
+    from reports.kinds.base import Section
+    from reports.render.pdf import pdf_write, report_html
+
+    rows = [[f"0{i}:00:00", "W" * (i % 9) + "il" * (i % 5), f"C{i}", "ÄÖÜ °C m³/h fi ffi\tx\n" * (i % 7), f"end{i}"]
+            for i in range(30)]
+    section = Section(title="Rows", columns=["Time (Europe/Paris)", "Who", "Code", "Message", "Last"], rows=rows)
+    for size, orientation in (("A4", "portrait"), ("Letter", "landscape")):
+        path = tmp_path / f"{size}.pdf"
+        pdf_write(path, report_html(title="Rows", meta=[], sections=[section], plant="P", generated="g", size=size,
+                                    orientation=orientation))
+        page = pypdfium2.PdfDocument(str(path))[0]
+        text = page.get_textpage()
+        for prefix in ("C", "end"):
+            lefts = []
+            for i in range(30):
+                found = text.search(f"{prefix}{i}", match_whole_word=True).get_next()
+                assert found, f"{prefix}{i} not on the page"
+                lefts.append(text.get_charbox(found[0])[0])
+            assert max(lefts) - min(lefts) < 0.3, (size, prefix, min(lefts), max(lefts))  # points
