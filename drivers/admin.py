@@ -6,6 +6,7 @@ OPC UA connections get a browse page (`<id>/browse/`): the server's address spac
 
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
@@ -15,7 +16,7 @@ from django.utils.html import format_html
 
 from accounts.admin_base import AuditedModelAdmin
 from drivers import codec
-from drivers.models import Connection, NodeBinding, TagBinding
+from drivers.models import Connection, DiscoveredMetric, MetricBinding, NodeBinding, TagBinding
 from drivers.services import config_change_audit
 
 
@@ -79,6 +80,14 @@ class NodeBindingInline(admin.TabularInline):
     show_change_link = True
 
 
+class MetricBindingInline(admin.TabularInline):
+    model = MetricBinding
+    extra = 0
+    fields = ["tag", "edge_node", "device", "metric", "datatype"]
+    autocomplete_fields = ["tag"]  # a searchable picker (name, description, machine, member), not an id box
+    show_change_link = True
+
+
 @admin.register(Connection)
 class ConnectionAdmin(DriverConfigAdmin):
     list_display = ["name", "protocol", "host", "port", "unit_id", "timeout", "enabled"]
@@ -90,9 +99,13 @@ class ConnectionAdmin(DriverConfigAdmin):
         ("OPC UA", {"fields": ("endpoint_url", "browse", "security", "server_certificate_sha256", "username",
                                "password_env", "session_timeout", "publishing_interval"),
                     "description": "Only for protocol OPC UA; host and port follow the endpoint URL."}),
+        ("MQTT Sparkplug B", {"fields": ("tls", "group_id", "host_id"),
+                              "description": "Only for protocol MQTT Sparkplug B: host and port are the broker's, "
+                                             "user name and password variable (OPC UA's fields) its login. "
+                                             "Timeout: how long a write waits for the metric's new value."}),
         ("Timing", {"fields": ("timeout", "backoff_cap")}),
     )
-    inlines = [TagBindingInline, NodeBindingInline]
+    inlines = [TagBindingInline, NodeBindingInline, MetricBindingInline]
     readonly_fields = ["browse"]
 
     @admin.display(description="Address space")
@@ -148,7 +161,7 @@ class ConnectionAdmin(DriverConfigAdmin):
         # Bindings of the connection's own protocol only (a new connection gets them once its protocol is saved).
         if obj is None:
             return []
-        return [NodeBindingInline] if obj.protocol == "opcua" else [TagBindingInline]
+        return {"opcua": [NodeBindingInline], "sparkplug": [MetricBindingInline]}.get(obj.protocol, [TagBindingInline])
 
     def save_formset(self, request, form, formset, change):
         # Each binding is its own configuration object: one record per binding, not one for the connection.
@@ -161,8 +174,12 @@ class ConnectionAdmin(DriverConfigAdmin):
             created = obj.pk is None
             obj.save()
             model = obj._meta.model_name
-            changed = ({"tag": obj.tag.name, "node_id": obj.node_id} if isinstance(obj, NodeBinding)
-                       else {"tag": obj.tag.name, "table": obj.table, "address": obj.address})
+            if isinstance(obj, NodeBinding):
+                changed = {"tag": obj.tag.name, "node_id": obj.node_id}
+            elif isinstance(obj, MetricBinding):
+                changed = {"tag": obj.tag.name, "edge_node": obj.edge_node, "device": obj.device, "metric": obj.metric}
+            else:
+                changed = {"tag": obj.tag.name, "table": obj.table, "address": obj.address}
             config_change_audit(user=request.user, action=f"driver.{model}_{'create' if created else 'update'}",
                                 obj=obj, changed=changed)
         formset.save_m2m()
@@ -196,3 +213,76 @@ class NodeBindingAdmin(DriverConfigAdmin):
         if db_field.name == "connection":
             kwargs["queryset"] = Connection.objects.filter(protocol="opcua")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(MetricBinding)
+class MetricBindingAdmin(DriverConfigAdmin):
+    list_display = ["tag", "connection", "edge_node", "device", "metric", "datatype"]
+    list_filter = ["connection", "datatype"]
+    search_fields = ["tag__name", "edge_node", "device", "metric"]
+    list_select_related = ["tag", "connection"]
+    autocomplete_fields = ["tag"]  # a searchable picker (name, description, machine, member), not an id box
+    fields = ["tag", "connection", "edge_node", "device", "metric", "datatype"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "connection":
+            kwargs["queryset"] = Connection.objects.filter(protocol="sparkplug")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class AcceptMetricsForm(forms.Form):
+    machine_id = forms.CharField(required=False, max_length=64,
+                                 help_text="Machine of the new tags (made if missing). Empty: one per edge node.")
+    prefix = forms.CharField(required=False, max_length=40, help_text="Put before each tag name.")
+    writable = forms.BooleanField(required=False, help_text="Writable tags are written back as NCMD/DCMD.")
+
+
+@admin.register(DiscoveredMetric)
+class DiscoveredMetricAdmin(admin.ModelAdmin):
+    """What edge nodes declared in their births: read-only, turned into tags only by the audited accept action."""
+
+    list_display = ["metric", "edge_node", "device", "datatype_label", "connection", "last_seen", "bound_to"]
+    list_filter = ["connection", "edge_node"]
+    search_fields = ["metric", "edge_node", "device"]
+    list_select_related = ["connection"]
+    actions = ["accept_as_tags"]
+
+    def has_add_permission(self, request):
+        return False  # only births add rows
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_accept_permission(self, request):
+        return request.user.has_perms(["drivers.add_metricbinding", "tags.add_tag"])
+
+    @admin.display(description="bound to")
+    def bound_to(self, obj):
+        b = MetricBinding.objects.filter(connection_id=obj.connection_id, edge_node=obj.edge_node, device=obj.device,
+                                         metric=obj.metric).select_related("tag").first()
+        return b.tag.name if b else "—"
+
+    @admin.action(description="Accept the selected metrics as tags…", permissions=["accept"])
+    def accept_as_tags(self, request, queryset):
+        from drivers.sparkplug.services import discovered_metrics_accept, tag_datatype_for, tag_name_for
+
+        form = AcceptMetricsForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            result = discovered_metrics_accept(user=request.user, metrics=list(queryset),
+                                               machine_id=form.cleaned_data["machine_id"],
+                                               prefix=form.cleaned_data["prefix"],
+                                               writable=form.cleaned_data["writable"])
+            if result.created:
+                self.message_user(request, f"{len(result.created)} tags created and bound: "
+                                           f"{', '.join(result.created[:20])}", messages.SUCCESS)
+            if result.skipped:
+                self.message_user(request, f"Skipped: {'; '.join(result.skipped[:20])}", messages.WARNING)
+            return None
+        rows = [{"metric": m, "name": tag_name_for(m, request.POST.get("prefix", "")),
+                 "problem": None if tag_datatype_for(m.datatype) else "cannot be a tag"} for m in queryset]
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "rows": rows, "form": form,
+                   "title": "Accept discovered metrics as tags"}
+        return TemplateResponse(request, "admin/drivers/discoveredmetric/accept.html", context)

@@ -7,6 +7,7 @@ class Protocol(models.TextChoices):
     # Each protocol has its loop backend, named in settings.KILN_DRIVER_BACKENDS (drivers.backends).
     MODBUS_TCP = "modbus_tcp", "Modbus TCP"
     OPCUA = "opcua", "OPC UA"
+    SPARKPLUG = "sparkplug", "MQTT Sparkplug B"
 
 
 class OpcuaSecurity(models.TextChoices):
@@ -33,6 +34,25 @@ class OpcuaVariant(models.TextChoices):
     FLOAT = "Float", "Float"
     DOUBLE = "Double", "Double"
     STRING = "String", "String"
+
+
+class SparkplugType(models.IntegerChoices):
+    """The Sparkplug B scalar datatypes (specification 6.4.16) Kiln reads and writes; their wire numbers."""
+
+    INT8 = 1, "Int8"
+    INT16 = 2, "Int16"
+    INT32 = 3, "Int32"
+    INT64 = 4, "Int64"
+    UINT8 = 5, "UInt8"
+    UINT16 = 6, "UInt16"
+    UINT32 = 7, "UInt32"
+    UINT64 = 8, "UInt64"
+    FLOAT = 9, "Float"
+    DOUBLE = 10, "Double"
+    BOOLEAN = 11, "Boolean"
+    STRING = 12, "String"
+    DATETIME = 13, "DateTime"
+    TEXT = 14, "Text"
 
 
 class Table(models.TextChoices):

@@ -55,6 +55,9 @@ class ConnectionSection(ModelSection):
         Field("password_env", default="", max_length=100),
         Field("session_timeout", kind="float", default=60.0, minimum=1, maximum=3600),
         Field("publishing_interval", kind="int", default=100, minimum=10, maximum=60000),
+        Field("tls", kind="bool", default=False),
+        Field("group_id", default="", max_length=64),
+        Field("host_id", default="", max_length=64),
     )
 
     def normalize(self, item):

@@ -28,13 +28,15 @@ from drivers.choices import (
 from scada.models import BaseModel
 from tags.models import slug_validator
 
-__all__ = ["Connection", "TagBinding", "NodeBinding", "NODE_ID_RE"]
+__all__ = ["Connection", "TagBinding", "NodeBinding", "MetricBinding", "DiscoveredMetric", "NODE_ID_RE"]
 
 # An OPC UA NodeId in its string form (ns=2;s=Line1.Temp, i=2258, nsu=urn:x;s=..., g=<guid>, b=<base64>).
 # Checked here without importing asyncua: the web process never loads the OPC UA stack for a form.
 NODE_ID_RE = (r"^((ns=\d{1,5}|nsu=[^;\x00]{1,400});)?"
               r"(i=\d{1,10}|s=[^\x00]{1,400}|g=[0-9A-Fa-f-]{36}|b=[A-Za-z0-9+/=]{1,400})$")
 ENV_NAME_RE = r"^[A-Z_][A-Z0-9_]{0,99}$"
+# A Sparkplug group, edge node or device id: one MQTT topic level, no wildcards (Sparkplug 3.0, 4.1.1).
+SPARKPLUG_ID_RE = r"^[^/+#\x00-\x1f]{1,64}$"
 
 
 class Connection(BaseModel):
@@ -93,6 +95,14 @@ class Connection(BaseModel):
     publishing_interval = models.PositiveIntegerField(
         default=100, validators=[MinValueValidator(10), MaxValueValidator(60000)],
         help_text="OPC UA subscription publishing interval, ms: how often the server sends the changes it sampled.")
+    # --- MQTT Sparkplug B (protocol "sparkplug"): host and port are the broker's; username and password_env too ---
+    tls = models.BooleanField(default=False, help_text="Sparkplug: connect to the broker over TLS (system CAs).")
+    group_id = models.CharField(
+        max_length=64, blank=True, validators=[RegexValidator(SPARKPLUG_ID_RE, "No '/', '+' or '#'.")],
+        help_text="Sparkplug group: Kiln subscribes to spBv1.0/<group>/#.")
+    host_id = models.CharField(
+        max_length=64, blank=True, validators=[RegexValidator(SPARKPLUG_ID_RE, "No '/', '+' or '#'.")],
+        help_text="Sparkplug host application id: Kiln publishes its STATE on spBv1.0/STATE/<host id>.")
 
     class Meta:
         ordering = ["name"]
@@ -123,6 +133,16 @@ class Connection(BaseModel):
             self.endpoint_url, self.host, self.port = url, parts.hostname, port
             if self.username and not self.password_env:
                 raise ValidationError({"password_env": "A user name needs the variable holding its password."})
+        elif self.protocol == Protocol.SPARKPLUG:
+            errors = {f: f"A Sparkplug connection needs its {label}." for f, label in (
+                ("host", "broker's host"), ("group_id", "group id"), ("host_id", "host application id"))
+                if not getattr(self, f)}
+            if self.username and not self.password_env:
+                errors["password_env"] = "A user name needs the variable holding its password."
+            if self.endpoint_url:
+                errors["endpoint_url"] = "Only OPC UA connections have an endpoint URL."
+            if errors:
+                raise ValidationError(errors)
         else:
             if not self.host:
                 raise ValidationError({"host": "A Modbus connection needs the PLC's host."})
@@ -227,8 +247,10 @@ class TagBinding(BaseModel):
             self._clean_overlap()
 
     def _clean_against_tag(self):
-        if NodeBinding.objects.filter(tag_id=self.tag_id).exists():
-            raise ValidationError({"tag": f"Tag '{self.tag.name}' is already bound to an OPC UA node."})
+        if NodeBinding.objects.filter(tag_id=self.tag_id).exists() or MetricBinding.objects.filter(
+                tag_id=self.tag_id).exists():
+            raise ValidationError({"tag": f"Tag '{self.tag.name}' is already bound to an OPC UA node or a "
+                                          f"Sparkplug metric."})
         problem = self.tag_mismatch(self.tag)
         if problem == "datatype":
             wanted = self.data_types_for(self.tag)
@@ -318,8 +340,10 @@ class NodeBinding(BaseModel):
         if self.connection_id is not None and self.connection.protocol != Protocol.OPCUA:
             raise ValidationError({"connection": f"Connection '{self.connection.name}' is not OPC UA."})
         if self.tag_id is not None:
-            if TagBinding.objects.filter(tag_id=self.tag_id).exists():
-                raise ValidationError({"tag": f"Tag '{self.tag.name}' is already bound to a Modbus address."})
+            if TagBinding.objects.filter(tag_id=self.tag_id).exists() or MetricBinding.objects.filter(
+                    tag_id=self.tag_id).exists():
+                raise ValidationError({"tag": f"Tag '{self.tag.name}' is already bound to a Modbus address or a "
+                                              f"Sparkplug metric."})
             if self.variant not in self.variants_for(self.tag):
                 raise ValidationError({"variant": f"Tag '{self.tag.name}' is {self.tag.datatype}: an OPC UA "
                                                   f"{self.variant} cannot carry it."})
@@ -353,3 +377,7 @@ def tag_fits_its_binding(tag) -> None:
         raise ValidationError({"is_writable": (
             f"Tag '{tag.name}' is bound to read-only {where}: bind it to a coil or a holding register before "
             f"making it writable.")})
+
+
+# Sparkplug B metric bindings and discovered metrics live in their own module (this one stays below 550 lines).
+from drivers.sparkplug.models import DiscoveredMetric, MetricBinding  # noqa: E402

@@ -25,7 +25,8 @@ __all__ = ["connection_queryset", "connection_status_rows", "drivers_summary", "
 
 def connection_queryset():
     return Connection.objects.annotate(
-        tag_count=Count("bindings", distinct=True) + Count("nodes", distinct=True)).order_by("name")
+        tag_count=Count("bindings", distinct=True) + Count("nodes", distinct=True)
+        + Count("metrics", distinct=True)).order_by("name")
 
 
 def _iso(epoch) -> str | None:

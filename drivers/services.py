@@ -20,7 +20,7 @@ from accounts.audit import audit_record
 from drivers import runtime
 from drivers.choices import INTEGER_TYPES, ConnectionState, Protocol
 from drivers.codec import Codec
-from drivers.models import Connection, NodeBinding, TagBinding
+from drivers.models import Connection, MetricBinding, NodeBinding, TagBinding
 from drivers.outbox import ValueOutbox
 from drivers.plan import ConnectionSpec, Point, build_groups
 from scada.redis import get_redis
@@ -175,10 +175,12 @@ def connection_tags_mark_unpolled(*, connection_id: int, state: str = Connection
 
 
 def connection_tag_ids(connection_id: int) -> list[int]:
-    """The active tags a connection feeds, whatever its protocol (Modbus addresses or OPC UA nodes)."""
+    """The active tags a connection feeds, whatever its protocol (Modbus addresses, OPC UA nodes, Sparkplug metrics)."""
     ids = list(TagBinding.objects.filter(connection_id=connection_id, tag__is_active=True)
                .values_list("tag_id", flat=True))
     ids += NodeBinding.objects.filter(connection_id=connection_id, tag__is_active=True).values_list("tag_id", flat=True)
+    ids += MetricBinding.objects.filter(connection_id=connection_id, tag__is_active=True).values_list("tag_id",
+                                                                                                      flat=True)
     return ids
 
 
@@ -188,7 +190,9 @@ def drivers_supervise(*, enqueue) -> dict:
     Run by beat every few seconds and once when a drivers worker starts. `enqueue(connection_id)` sends the task.
     """
     r = get_redis()
-    conns = list(Connection.objects.filter(Q(bindings__isnull=False) | Q(nodes__isnull=False)).distinct()
+    # A Sparkplug connection runs with no bindings too: it discovers the metrics an engineer may then accept.
+    conns = list(Connection.objects.filter(Q(bindings__isnull=False) | Q(nodes__isnull=False)
+                                           | Q(protocol=Protocol.SPARKPLUG)).distinct()
                  .values_list("pk", "enabled", "protocol"))
     holders = runtime.lease_holders([c[0] for c in conns], r)
     armed, marked = [], 0

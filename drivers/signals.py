@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from drivers.models import Connection, TagBinding
+from drivers.models import Connection, MetricBinding, NodeBinding, TagBinding
 from drivers.runtime import drivers_config_changed
 
 
@@ -16,6 +16,10 @@ from drivers.runtime import drivers_config_changed
 @receiver(post_delete, sender=Connection)
 @receiver(post_save, sender=TagBinding)
 @receiver(post_delete, sender=TagBinding)
+@receiver(post_save, sender=NodeBinding)
+@receiver(post_delete, sender=NodeBinding)
+@receiver(post_save, sender=MetricBinding)
+@receiver(post_delete, sender=MetricBinding)
 def _driver_config_changed(sender, **kwargs):
     # After commit: a loop that re-plans at once must see the new rows, not the old ones.
     transaction.on_commit(drivers_config_changed)

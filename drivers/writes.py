@@ -26,7 +26,7 @@ import redis
 from django.conf import settings
 
 from drivers import runtime
-from drivers.models import NodeBinding, TagBinding
+from drivers.models import MetricBinding, NodeBinding, TagBinding
 from scada.redis import get_redis
 from tags.writers import DriverWriteError, DriverWriteOutcome
 
@@ -67,7 +67,8 @@ class DriverWriteRouter:
             with self._lock:
                 if version != self._version:
                     self._bound = frozenset(TagBinding.objects.values_list("tag_id", flat=True)) | frozenset(
-                        NodeBinding.objects.values_list("tag_id", flat=True))
+                        NodeBinding.objects.values_list("tag_id", flat=True)) | frozenset(
+                        MetricBinding.objects.values_list("tag_id", flat=True))
                     self._version = version
         return self._bound
 
@@ -131,7 +132,10 @@ def _connection_of(tag_id: int):
     if b is not None:
         return b.connection
     n = NodeBinding.objects.select_related("connection").filter(tag_id=tag_id).first()
-    return n.connection if n is not None else None
+    if n is not None:
+        return n.connection
+    m = MetricBinding.objects.select_related("connection").filter(tag_id=tag_id).first()
+    return m.connection if m is not None else None
 
 
 # The name settings used before OPC UA; kept so an installation's own settings keep working.

@@ -418,6 +418,7 @@ KILN_OPCUA_LOG_LEVEL = envstr("KILN_OPCUA_LOG_LEVEL", "WARNING").upper()
 KILN_DRIVER_BACKENDS = {
     "modbus_tcp": "drivers.backends.ModbusBackend",
     "opcua": "drivers.opcua.backend.OpcuaBackend",
+    "sparkplug": "drivers.sparkplug.backend.SparkplugBackend",
 }
 
 # --- Historian (docs/configuration.md; read through historian.conf so tests can override them) ---

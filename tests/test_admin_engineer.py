@@ -5,7 +5,8 @@ from django.test import Client
 
 from conftest import PASSWORD
 
-PAGES = ["/admin/drivers/tagbinding/add/", "/admin/drivers/nodebinding/add/", "/admin/alarms/alarmdefinition/add/",
+PAGES = ["/admin/drivers/tagbinding/add/", "/admin/drivers/nodebinding/add/", "/admin/drivers/metricbinding/add/",
+         "/admin/alarms/alarmdefinition/add/",
          "/admin/tags/tag/add/", "/admin/historian/taghistorysetting/add/"]
 
 

@@ -1,1 +1,2 @@
-"""Sparkplug B (MQTT) support, issue 17's second part: so far the payload codec (drivers.sparkplug.payload)."""
+"""MQTT Sparkplug B: payload codec, host rules, MQTT client, the connection's loop and backend, writes, discovery,
+and an edge node simulator (`manage.py sparkplugsim`). docs/drivers.md describes it for engineers."""

@@ -7,7 +7,8 @@ message of `spBv1.0/<group>/#` and answers what it means for Kiln, as an `Outcom
   (group, edge node, device or "", metric name) whether the message names it or uses its birth's alias;
 - `rebirth`: edge nodes to send an NCMD "Node Control/Rebirth" = true (a data message from a node with no birth
   on record, an unknown alias, a sequence gap, a malformed payload: Kiln's picture of that node is unsure);
-- `errors`: what was wrong, for the connection's status.
+- `errors`: what was wrong, for the connection's status;
+- `births`: (MetricKey, Sparkplug datatype) of every metric a birth declared, for discovery.
 
 Rules (Sparkplug 3.0): NBIRTH carries seq 0 and a bdSeq metric, and declares every node metric with name,
 alias and datatype; DBIRTH declares a device's metrics; NDATA/DDATA continue the node's seq (0–255, wrapping);
@@ -44,6 +45,7 @@ class Outcome:
     values: list[tuple] = field(default_factory=list)  # (MetricKey, value, quality, substatus, ts)
     rebirth: list[tuple[str, str]] = field(default_factory=list)  # (group, node)
     errors: list[str] = field(default_factory=list)
+    births: list[tuple] = field(default_factory=list)  # (MetricKey, datatype)
 
 
 @dataclass
@@ -54,6 +56,7 @@ class _Node:
     aliases: dict[tuple[str, int], str] = field(default_factory=dict)  # (device, alias) → metric name
     metrics: dict[tuple[str, str], tuple[object, float]] = field(default_factory=dict)  # (device, name) → last
     devices: set[str] = field(default_factory=set)
+    seen_data: bool = False  # a data message followed the birth (a repeated seq 0 right after it is a gap)
 
 
 class SparkplugHost:
@@ -62,6 +65,14 @@ class SparkplugHost:
     def __init__(self, clock=time.time):
         self.clock = clock
         self.nodes: dict[tuple[str, str], _Node] = {}
+
+    def lost_contact(self) -> list[tuple[str, str]]:
+        """The host's broker session ended: whatever was published meanwhile is unknown, so every node needs a
+        new birth before its data counts again (their metrics are marked BAD by the connection's loop).
+        Returns the nodes known so far, to ask each for a rebirth once the session is back."""
+        for node in self.nodes.values():
+            node.online = False
+        return list(self.nodes)
 
     def handle(self, topic: str, payload: bytes) -> Outcome:
         out = Outcome()
@@ -105,6 +116,7 @@ class SparkplugHost:
         node.bdseq = next((m.value for m in p.metrics if m.name == BDSEQ_METRIC), None)
         node.seq = p.seq or 0
         node.online = True
+        node.seen_data = False
         node.aliases = {k: v for k, v in node.aliases.items() if k[0] != ""}
         node.devices.clear()
         self._declare(out, group, node_id, node, "", p)
@@ -120,7 +132,9 @@ class SparkplugHost:
                 continue
             if m.alias is not None:
                 node.aliases[(device, m.alias)] = m.name
-            self._emit(out, MetricKey(group, node_id, device, m.name), node, m, p.timestamp)
+            key = MetricKey(group, node_id, device, m.name)
+            out.births.append((key, m.datatype))
+            self._emit(out, key, node, m, p.timestamp)
 
     def _data(self, out: Outcome, topic: str, group: str, node_id: str, node: _Node, device: str, p) -> None:
         if device and device not in node.devices:
@@ -141,11 +155,17 @@ class SparkplugHost:
             out.rebirth.append((group, node_id))
             return False
         expected = (node.seq + 1) % 256
+        if p.seq == node.seq and node.seen_data:
+            # QoS 1 may deliver a message twice (a redelivery after a lost PUBACK): the same seq again is that
+            # copy, already recorded; ignoring it keeps a value from being recorded twice.
+            out.errors.append(f"{topic}: seq {p.seq} delivered twice (ignored)")
+            return False
         if p.seq != expected:
             out.errors.append(f"{topic}: seq {p.seq} where {expected} was due (messages lost)")
             self._unsure(out, group, node_id, node, "comm_failure")
             return False
         node.seq = p.seq
+        node.seen_data = True
         return True
 
     def _emit(self, out: Outcome, key: MetricKey, node: _Node, m: Metric, payload_ts) -> None:

@@ -22,6 +22,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from drivers.codec import float32_shortest
+
 __all__ = ["Metric", "Payload", "PayloadError", "decode_payload", "encode_payload", "DataType", "MAX_METRICS"]
 
 MAX_METRICS = 100_000  # one payload; a birth of a large edge node has thousands, never this many
@@ -184,7 +186,8 @@ def _value(m: Metric, raw: dict):  # noqa: C901 - one branch per Sparkplug datat
         return take(11, 0)
     if t == DataType.FLOAT:
         v = take(12, 5)
-        return None if v is None else _F32.unpack(v)[0]
+        # At float32 precision, as Modbus float32 registers are reported (1485.199951171875 → 1485.2).
+        return None if v is None else float32_shortest(_F32.unpack(v)[0])
     if t == DataType.DOUBLE:
         v = take(13, 1)
         return None if v is None else _F64.unpack(v)[0]

@@ -1,7 +1,9 @@
-"""Fixtures for the drivers app: real pymodbus servers as PLCs, tags bound to them, a sample collector."""
+"""Fixtures for the drivers app: real pymodbus servers as PLCs, tags bound to them, a sample collector, and a
+Sparkplug B edge node with a Kiln connection to it on the local broker (Mosquitto, 127.0.0.1:1883)."""
 
 import threading
 import time
+import uuid
 
 import pytest
 
@@ -191,3 +193,70 @@ def own_redis(tmp_path, settings):
     services.VALUE_OUTBOX.held_samples = 0
     services.VALUE_OUTBOX.lost.clear()
     services.VALUE_OUTBOX.retry_at = 0.0
+
+
+# --- Sparkplug B -------------------------------------------------------------------------------------------------
+
+def _sparkplug_metrics():
+    from drivers.sparkplug.payload import DataType
+
+    return {"": {"Temp": (DataType.DOUBLE, 72.4, False), "TempSP": (DataType.FLOAT, 75.0, True)},
+            "pump-01": {"Running": (DataType.BOOLEAN, False, True), "Count": (DataType.INT16, 0, True)}}
+
+
+def live(tag):
+    from tags.live import live_get_many
+
+    return live_get_many([tag.pk])[tag.pk]
+
+
+@pytest.fixture
+def group():
+    return f"kiln-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def edge(group):
+    """A real edge node `edge-1` (not started: sp_plant starts it once Kiln listens) with node and device metrics."""
+    from drivers.sparkplug.sim import EdgeNode
+
+    node = EdgeNode(group=group, node="edge-1", metrics=_sparkplug_metrics())
+    yield node
+    try:
+        node.client.disconnect()
+        node.client.loop_stop()
+    except Exception:  # noqa: BLE001 - crashed by the test already
+        pass
+
+
+@pytest.fixture
+def sp_plant(group, edge, make_tag, poll_loop):
+    """A Sparkplug connection to the local broker with four bound tags, its worker loop running, births in."""
+    from drivers.models import MetricBinding
+    from drivers.selectors import connection_status_rows
+    from tags.live import live_get_many
+
+    conn = Connection(name="sp-test", protocol="sparkplug", host="127.0.0.1", port=1883, group_id=group,
+                      host_id=f"kiln-{group}", timeout=0.5, backoff_cap=1.0)
+    conn.full_clean()
+    conn.save()
+    tags = {
+        "Temp": make_tag("SP_Temp"),
+        "TempSP": make_tag("SP_Temp_SP", is_writable=True, min_value=0, max_value=200),
+        "Running": make_tag("SP_Running", datatype="BOOL", is_writable=True),
+        "Count": make_tag("SP_Count", datatype="INT", is_writable=True),
+    }
+    metrics = _sparkplug_metrics()
+    for name, tag in tags.items():
+        device = "pump-01" if name in metrics["pump-01"] else ""
+        b = MetricBinding(tag=tag, connection=conn, edge_node="edge-1", device=device, metric=name,
+                          datatype=metrics[device][name][0])
+        b.full_clean()
+        b.save()
+    loop = poll_loop(conn)
+    assert wait_for(lambda: connection_status_rows([conn])[0]["state"] == "connected", timeout=10)
+    edge.start()
+    ids = [t.pk for t in tags.values()]
+    assert wait_for(lambda: all(v is not None and v.quality == "GOOD" for v in live_get_many(ids).values()),
+                    timeout=10)
+    return conn, tags, loop
