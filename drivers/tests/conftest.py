@@ -14,7 +14,7 @@ from drivers.plan import ConnectionSpec, Point, build_groups
 from drivers.plcsim import PlcThread, SimulatedPlc
 from scada.redis import reset_redis_client
 from tags.models import Machine, Site, Tag
-from tests.servers import OwnRedis, free_port
+from tests.servers import OwnRedis, free_port, wait_for
 
 
 @pytest.fixture
