@@ -1,14 +1,12 @@
-"""Time-weighted averages straight from raw samples: each tag's samples fetched as packed arrays and integrated in
-Python, answering the rows the SQL path would (historian.selectors.sql) when the samples are dense enough to pay.
+"""Time-weighted averages straight from raw samples: each tag's samples fetched as packed arrays and integrated
+with numpy, answering the rows the SQL path would (historian.selectors.sql) when the samples are dense enough to pay.
 """
 
 from __future__ import annotations
 
-from array import array
-from bisect import bisect_left
 from datetime import UTC, datetime, timedelta
-from itertools import compress
-from operator import mul, sub
+
+import numpy as np
 
 from historian.chunks import CHUNK_TABLE, MAX_CHUNK_SPAN
 from historian.constants import BAD_CODE
@@ -55,53 +53,39 @@ _MICROSECOND = timedelta(microseconds=1)
 _RAW_AVERAGE_MIN_DENSITY = 4
 
 
-def _unpack(packed: bytes, typecode: str) -> array:
-    values = array(typecode, packed)
-    values.byteswap()  # PostgreSQL's send functions write network (big-endian) order
-    return values
+_SENT_ELEMENT = np.dtype([("length", ">i4"), ("value", ">i8")])  # array_send's element: its length, its 8 bytes
 
 
-def _unpack_array(sent: bytes, typecode: str) -> array:
-    """The elements of a one-dimensional int8 or float8 array without NULLs, from array_send's output.
+def _unpack(packed: bytes) -> np.ndarray:
+    """A string_agg of int8send/float8send/timestamptz_send values (big-endian 8 bytes each), as int64 bits."""
+    return np.frombuffer(packed, dtype=">i8").astype(np.int64)
 
-    array_send writes a 20-byte header, then each element as its length (4 bytes) and its 8 bytes, all
-    big-endian. Read as 32-bit words that is (length, high, low) per element: two strided slices put the
-    halves in little-endian order, so no element passes through Python one by one.
-    """
+
+def _unpack_array(sent: bytes) -> np.ndarray:
+    """The elements of a one-dimensional int8/float8/timestamptz array without NULLs, from array_send's output
+    (a 20-byte header, then each element's length and 8 bytes, big-endian), as int64 bits."""
     if len(sent) <= 20:
-        return array(typecode)
-    words = array("I", sent[20:])
-    words.byteswap()
-    if len(words) % 3 or words[0] != 8:
+        return np.empty(0, dtype=np.int64)
+    elements = np.frombuffer(sent, dtype=_SENT_ELEMENT, offset=20)
+    if (elements["length"] != 8).any():
         raise ValueError("not an array of 8-byte elements without NULLs")
-    halves = array("I", bytes(8 * (len(words) // 3)))
-    halves[0::2], halves[1::2] = words[2::3], words[1::3]
-    return array(typecode, halves.tobytes())
+    return elements["value"].astype(np.int64)
 
 
-def _series(rows) -> dict[int, tuple[array, array]]:
+def _series(rows) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Each tag's (times, values) from _RAW_SERIES' segments, in time order: segments sorted by their first time
     and joined (they are each in time order and, as chunks of one window or rows after them, do not overlap;
     _raw_average_rows checks the order anyway and sorts what does not hold)."""
-    segments: dict[int, list[tuple[array, array]]] = {}
+    segments: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
     for tag_id, packed_ts, packed_v, whole in rows:
-        if whole:
-            ts, vs = _unpack_array(packed_ts, "q"), _unpack_array(packed_v, "d")
-        else:
-            ts, vs = _unpack(packed_ts, "q"), _unpack(packed_v, "d")
-        if ts:
+        unpack = _unpack_array if whole else _unpack
+        ts, vs = unpack(packed_ts), unpack(packed_v).view(np.float64)
+        if len(ts):
             segments.setdefault(tag_id, []).append((ts, vs))
     out = {}
     for tag_id, parts in segments.items():
-        if len(parts) == 1:
-            out[tag_id] = parts[0]
-            continue
         parts.sort(key=lambda part: part[0][0])
-        ts, vs = array("q"), array("d")
-        for t, v in parts:
-            ts.extend(t)
-            vs.extend(v)
-        out[tag_id] = (ts, vs)
+        out[tag_id] = (np.concatenate([t for t, _ in parts]), np.concatenate([v for _, v in parts]))
     return out
 
 
@@ -131,49 +115,46 @@ def _raw_average_rows(cur, params: dict, w: int, start: datetime, end: datetime,
     span = (_pg_us(start), _pg_us(end), start.timestamp())
     for tag_id, (ts, vs) in series.items():
         buckets = _integrate(ts, vs, w, span, carried.get(tag_id))
-        if buckets is None:  # not in time order (a late backfill in a hot partition): sort and go again
-            pairs = sorted(zip(ts, vs, strict=True))  # timestamps are unique per tag: values never compared
-            ts, vs = array("q", (p[0] for p in pairs)), array("d", (p[1] for p in pairs))
-            buckets = _integrate(ts, vs, w, span, carried.get(tag_id))
+        if buckets is None:  # not in time order (a late backfill): sort and go again
+            order = np.argsort(ts, kind="stable")  # timestamps are unique per tag
+            buckets = _integrate(ts[order], vs[order], w, span, carried.get(tag_id))
         rows.extend((tag_id, *b) for b in buckets)
     return rows
 
 
-def _integrate(ts: array, vs: array, w: int, span: tuple[int, int, float], held: float | None
-               ) -> list[tuple] | None:
+def _integrate(ts, vs, w: int, span: tuple[int, int, float], held: float | None) -> list[tuple] | None:
     """(k, head, integ, cov, fill) per non-empty bucket of one tag's samples; None if ts is not ascending.
 
-    `ts` and span's first two members (start, end) are microseconds since 2000-01-01, its third the start in
-    epoch seconds; `held` is the usable value carried in from before the start (or None). Every bucket checks
-    that its samples ascend, lie below its upper edge, and that the next sample lies at or past that edge: all
-    buckets passing means the whole series ascends, so bisect's split points are right.
+    `ts` (int64) and span's first two members (start, end) are microseconds since 2000-01-01, its third the start
+    in epoch seconds; `vs` (float64) holds NaN where a sample has no usable value; `held` is the usable value
+    carried in from before the start (or None). Durations are integers until the products: exact.
     """
+    ts, vs = np.asarray(ts, dtype=np.int64), np.asarray(vs, dtype=np.float64)
+    if not len(ts):
+        return []
+    if len(ts) > 1 and not (ts[1:] > ts[:-1]).all():
+        return None
     start_us, end_us, start_ep = span
-    out = []
     w_us = w * 1_000_000
-    i, n = 0, len(ts)
-    while i < n:
-        k = (ts[i] + _PG_EPOCH_US) // w_us
-        upper = (k + 1) * w_us - _PG_EPOCH_US
-        j = bisect_left(ts, upper, i)
-        t, v = ts[i:j], vs[i:j]
-        dts = list(map(sub, t[1:], t))
-        if (dts and min(dts) <= 0) or t[-1] >= upper or (j < n and ts[j] < upper):
-            return None
-        end = min(upper, end_us)
-        dts.append(end - t[-1])  # the last sample holds to the bucket's end; _assemble carries it on from there
-        integ = sum(map(mul, v, dts))
-        if integ == integ:  # not NaN: every sample usable
-            cov = end - t[0]
-        else:
-            usable = [x == x for x in v]
-            integ, cov = sum(map(mul, compress(v, usable), compress(dts, usable))), sum(compress(dts, usable))
-        lead_in = t[0] - max(upper - w_us, start_us)  # the value held from before, up to the first sample
-        if held is not None and lead_in > 0:
-            integ += held * lead_in
-            cov += lead_in
-        last = v[-1]
-        held = last if last == last else None
-        out.append((k, max(k * w, start_ep), integ / 1e6, cov / 1e6, held))
-        i = j
-    return out
+    k = (ts + _PG_EPOCH_US) // w_us
+    first = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))  # each bucket's first sample
+    last = np.concatenate((first[1:], [len(ts)])) - 1
+    kb = k[first]
+    upper = (kb + 1) * w_us - _PG_EPOCH_US
+    # Each sample holds until the next one; a bucket's last sample until the bucket's end (or the query's end);
+    # _assemble carries it on from there.
+    nxt = np.concatenate((ts[1:], [0]))
+    nxt[last] = np.minimum(upper, end_us)
+    dts = (nxt - ts).astype(np.float64)
+    usable = ~np.isnan(vs)
+    integ = np.add.reduceat(np.where(usable, vs, 0.0) * dts, first)
+    cov = np.add.reduceat(np.where(usable, dts, 0.0), first)
+    # The value held from before each bucket's first sample (the previous bucket's last, or `held`).
+    before = np.concatenate(([np.nan if held is None else held], vs[last[:-1]]))
+    lead_in = (ts[first] - np.maximum(upper - w_us, start_us)).astype(np.float64)
+    carry = ~np.isnan(before) & (lead_in > 0)
+    integ += np.where(carry, before * lead_in, 0.0)
+    cov += np.where(carry, lead_in, 0.0)
+    fill = vs[last]
+    return [(int(kk), max(int(kk) * w, start_ep), i / 1e6, c / 1e6, None if f != f else float(f))
+            for kk, i, c, f in zip(kb.tolist(), integ.tolist(), cov.tolist(), fill.tolist(), strict=True)]

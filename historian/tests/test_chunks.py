@@ -166,6 +166,22 @@ def test_the_partition_still_being_written_is_compacted_window_by_window(hist):
     assert (run.truncated, run.windows, _counts()) == ([], 2, (3600, 2 * 3600))
 
 
+def test_whole_clean_chunks_are_read_as_their_arrays_and_decode_to_the_stored_samples(hist):
+    from historian.selectors.packed import _PG_EPOCH_US, _RAW_SERIES, _series
+
+    _fill([hist.id], 2 * 3600)
+    historian_compact(now=NOW)
+    cur = psycopg.Cursor(connection.connection)
+    cur.execute(_RAW_SERIES, {"ids": [hist.id], "a0": DAY, "b0": DAY + timedelta(hours=2)}, binary=True)
+    rows = cur.fetchall()
+    assert [whole for *_, whole in rows] == [True, True]  # one array_send per hour's chunk, nothing per sample
+    ts, vs = _series(rows)[hist.id]
+    raw = _raw(hist, DAY, DAY + timedelta(hours=2))
+    assert [datetime.fromtimestamp((t + _PG_EPOCH_US) / 1e6, tz=UTC) for t in ts.tolist()] == [
+        datetime.fromisoformat(p["ts"]) for p in raw]
+    assert vs.tolist() == [p["v"] for p in raw]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_closed_partition_in_use_is_compacted_window_by_window_instead(hist_clean, hist, monkeypatch):
     """A reader holding the partition keeps the truncation from its lock: after the lock timeout the partition
