@@ -28,7 +28,7 @@ from tags.writers import DriverWriteError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["driver_backend", "ModbusBackend"]
+__all__ = ["driver_backend", "LoopBackend", "ModbusBackend"]
 
 _backends: dict[str, object] = {}
 _lock = threading.Lock()
@@ -55,45 +55,69 @@ def _reset(*, setting: str, **kwargs) -> None:
         _backends.clear()
 
 
-class ModbusBackend:
-    """Modbus TCP: one socket per PLC, scan classes on a fixed grid, merged reads (drivers.poller)."""
+class LoopBackend:
+    """`run` for a protocol whose loop is a drivers.connloop.ConnectionLoop: one link kept for the whole tenure.
 
-    protocol = "modbus_tcp"
+    A configuration change ends the loop's run with "reconfigure"; the plan is loaded again and the link kept
+    unless its address changed (`link_key`). A subclass provides `plan_load`, `link_key`, `link_open`,
+    `link_close` and `loop_for`.
+    """
 
     def run(self, *, connection_id: int, runtime, until: float, counters: dict) -> str:
         from django.db import close_old_connections
 
-        from drivers.modbus import ModbusTransport
-        from drivers.services import connection_plan_load, runtime_poller
-
-        transport = transport_for = None
-        reason = "stopped"
+        link = link_for = loop = None
         try:
             while True:
                 version = runtime.config_version()  # before the plan: a change while loading triggers a reload
                 close_old_connections()
-                loaded = connection_plan_load(connection_id)
+                loaded = self.plan_load(connection_id)
                 if loaded is None:
                     return "disabled"
-                spec, groups = loaded
-                key = (spec.host, spec.port, spec.unit_id, spec.timeout, spec.retries)
-                if transport is None or key != transport_for:
-                    if transport is not None:
-                        transport.close()
-                    # One socket per PLC: a reconfigured loop keeps its socket unless the address changed.
-                    transport = ModbusTransport(spec.host, spec.port, unit_id=spec.unit_id, timeout=spec.timeout,
-                                                retries=spec.retries)
-                    transport_for = key
-                poller = runtime_poller(spec, groups, transport, runtime, counters)
-                reason = poller.run(until=until, version=version, version_known=True)
+                spec, plan = loaded
+                key = self.link_key(spec)
+                if link is None or key != link_for:
+                    if link is not None:
+                        self.link_close(link)
+                    link, link_for, loop = self.link_open(spec), key, None
+                loop = self.loop_for(spec, plan, link=link, runtime=runtime, counters=counters, previous=loop)
+                reason = loop.run(until=until, version=version, version_known=True)
                 counters.clear()
-                counters.update(poller.counters())
+                counters.update(loop.counters())
                 if reason != "reconfigure":
                     return reason
                 logger.info("Connection %s: configuration changed; re-planning", spec.name)
         finally:
-            if transport is not None:
-                transport.close()
+            if link is not None:
+                self.link_close(link)
+
+
+class ModbusBackend(LoopBackend):
+    """Modbus TCP: one socket per PLC, scan classes on a fixed grid, merged reads (drivers.poller)."""
+
+    protocol = "modbus_tcp"
+
+    def plan_load(self, connection_id: int):
+        from drivers.services import connection_plan_load
+
+        return connection_plan_load(connection_id)
+
+    def link_key(self, spec):
+        # One socket per PLC: a reconfigured loop keeps its socket unless the address changed.
+        return (spec.host, spec.port, spec.unit_id, spec.timeout, spec.retries)
+
+    def link_open(self, spec):
+        from drivers.modbus import ModbusTransport
+
+        return ModbusTransport(spec.host, spec.port, unit_id=spec.unit_id, timeout=spec.timeout, retries=spec.retries)
+
+    def link_close(self, transport) -> None:
+        transport.close()
+
+    def loop_for(self, spec, groups, *, link, runtime, counters, previous):
+        from drivers.services import runtime_poller
+
+        return runtime_poller(spec, groups, link, runtime, counters)
 
     def write_request(self, *, connection, tag, value) -> tuple[dict, tuple[float, float]]:
         from drivers.choices import WRITABLE_TABLES, Table

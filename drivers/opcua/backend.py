@@ -13,6 +13,7 @@ import os
 
 from django.conf import settings
 
+from drivers.backends import LoopBackend
 from drivers.choices import Protocol
 from tags.writers import DriverWriteError
 
@@ -49,44 +50,32 @@ def opcua_plan_load(connection_id: int):
     return opcua_spec(c), points
 
 
-class OpcuaBackend:
+class OpcuaBackend(LoopBackend):
     """OPC UA: one session per connection, data by subscription (drivers.opcua.loop)."""
 
     protocol = Protocol.OPCUA
 
-    def run(self, *, connection_id: int, runtime, until: float, counters: dict) -> str:
-        from django.db import close_old_connections
+    def plan_load(self, connection_id: int):
+        return opcua_plan_load(connection_id)
 
-        from drivers.opcua.loop import OpcuaLoop
+    def link_key(self, spec):
+        return spec  # any change of the connection's own settings opens a fresh session
+
+    def link_open(self, spec):
         from drivers.opcua.session import OpcuaSession
+
+        return OpcuaSession(spec)
+
+    def link_close(self, session) -> None:
+        session.stop()
+
+    def loop_for(self, spec, points, *, link, runtime, counters, previous):
+        from drivers.opcua.loop import OpcuaLoop
         from drivers.services import VALUE_OUTBOX
 
-        session = None
-        try:
-            while True:
-                version = runtime.config_version()
-                close_old_connections()
-                loaded = opcua_plan_load(connection_id)
-                if loaded is None:
-                    return "disabled"
-                spec, points = loaded
-                if session is None or session.spec != spec:
-                    if session is not None:
-                        session.stop()
-                    session = OpcuaSession(spec)
-                else:
-                    session.close()  # same server, new node list: subscribe afresh
-                loop = OpcuaLoop(spec, points, sink=VALUE_OUTBOX, session=session, runtime=runtime,
-                                 counters=counters)
-                reason = loop.run(until=until, version=version, version_known=True)
-                counters.clear()
-                counters.update(loop.counters())
-                if reason != "reconfigure":
-                    return reason
-                logger.info("Connection %s: configuration changed; subscribing again", spec.name)
-        finally:
-            if session is not None:
-                session.stop()
+        if previous is not None:
+            link.close()  # same server, new node list: subscribe afresh
+        return OpcuaLoop(spec, points, sink=VALUE_OUTBOX, session=link, runtime=runtime, counters=counters)
 
     def write_request(self, *, connection, tag, value) -> tuple[dict, tuple[float, float]]:
         from drivers.models import NodeBinding

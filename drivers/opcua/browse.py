@@ -35,21 +35,11 @@ class Child:
 
 
 async def _browse(spec, node_id: str | None) -> dict:
-    from asyncua import Client, ua
+    from asyncua import ua
 
-    client = Client(spec.endpoint_url, timeout=spec.timeout)
-    client.name = client.description = f"Kiln ({spec.name}, browse)"
-    client.application_uri = "urn:kiln:scada:client"
-    if spec.username:
-        client.set_user(spec.username)
-        client.set_password(spec.password or "")
-    if spec.security != "none":
-        from drivers.opcua.pki import UntrustedServer, configure_security
+    from drivers.opcua.session import client_for
 
-        try:
-            await configure_security(client, spec)
-        except UntrustedServer as exc:
-            raise BrowseError(str(exc)) from exc
+    client = await client_for(spec, error=BrowseError, purpose="browse")
     await client.connect()
     try:
         node = client.get_node(node_id) if node_id else client.nodes.objects

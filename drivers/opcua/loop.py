@@ -17,18 +17,15 @@ record the read-back, reply.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 
 from asyncua import ua
 from django.conf import settings
 
-from drivers.choices import ConnectionState
+from drivers.connloop import ConnectionLoop, live_last_values
 from drivers.opcua.quality import sample_time, status_quality
 from drivers.opcua.session import NodePoint, OpcuaError, OpcuaRefused, OpcuaSession, OpcuaSpec
-from drivers.poller import BACKOFF_START, HOUSEKEEPING_EVERY, _live_last_values
-from drivers.rates import RateMeter
 from tags.choices import Quality
 from tags.values import Sample
 
@@ -75,64 +72,34 @@ def coerce_for_variant(value, variant: ua.VariantType):
     raise ValueError(f"Kiln does not write {variant.name} values")
 
 
-class OpcuaLoop:
-    """Runs one OPC UA connection until told to stop; see the module docstring for the rules."""
+class OpcuaLoop(ConnectionLoop):
+    """Runs one OPC UA connection until told to stop; see the module docstring (and drivers.connloop)."""
+
+    COUNTERS = COUNTERS
+    link_errors = (OpcuaError, OpcuaRefused)
 
     def __init__(self, spec: OpcuaSpec, points: list[NodePoint], *, sink: Callable[[list[Sample]], object],
                  session: OpcuaSession | None = None, runtime=None,
-                 last_values: Callable[[list[int]], dict] | None = _live_last_values,
+                 last_values: Callable[[list[int]], dict] | None = live_last_values,
                  clock: Callable[[], float] = time.monotonic, counters: dict | None = None,
                  skew: float | None = None):
-        self.spec = spec
         self.points = {p.tag_id: p for p in points}
-        self.tag_ids = list(self.points)
-        self.sink = sink
         self.session = session or OpcuaSession(spec)
-        self.runtime = runtime
-        self.last_values = last_values
-        self.clock = clock
+        super().__init__(spec, list(self.points), sink=sink, runtime=runtime, last_values=last_values, clock=clock,
+                         counters=counters)
         self.skew = float(skew if skew is not None else settings.KILN_OPCUA_CLOCK_SKEW)
-        self.state = ConnectionState.CONNECTED if self.session.connected else ConnectionState.CONNECTING
-        self.backoff = 0.0
-        self.next_connect = 0.0
-        self.ever_connected = self.session.connected
-        self.bad: dict[int, str] = {}
         self.refused: dict[int, str] = {}
-        for name in COUNTERS:
-            setattr(self, name, int((counters or {}).get(name) or 0))
-        self.rate = RateMeter()
-        self.last_poll: float | None = None
-        self.last_error = ""
-        self.last_error_at: float | None = None
-        self.started_at = time.time()
-        self.version_seen: bytes | None = None
-        self.version_known = False
-        self._plain_sleep_until = 0.0
 
-    # --- the loop ---------------------------------------------------------------------------------------------
-    def run(self, *, until: float | None = None, version: bytes | None = None, version_known: bool = False,
-            should_stop: Callable[[], bool] | None = None) -> str:
-        """Run until a reason to stop: 'tenure', 'lease_lost', 'reconfigure', 'stopping'."""
-        self.version_seen, self.version_known = version, version_known
-        next_housekeeping = self.clock()
-        try:
-            while True:
-                now = self.clock()
-                if should_stop is not None and should_stop():
-                    return "stopping"
-                if now >= next_housekeeping:
-                    reason = self._housekeeping()
-                    if reason:
-                        return reason
-                    next_housekeeping = now + HOUSEKEEPING_EVERY
-                self.step()
-                now = self.clock()
-                if until is not None and now >= until:
-                    return "tenure"
-                wait = FLUSH if self.session.connected else max(0.0, min(self.next_connect - now, FLUSH * 10))
-                self._wait(min(wait, next_housekeeping - now))
-        finally:
-            self._publish_stats_quietly()
+    # --- the loop (drivers.connloop.ConnectionLoop.run calls these) -------------------------------------------------
+    @property
+    def link_connected(self) -> bool:
+        return self.session.connected
+
+    def _turn(self, next_housekeeping: float) -> float:
+        self.step()
+        now = self.clock()
+        wait = FLUSH if self.session.connected else max(0.0, min(self.next_connect - now, FLUSH * 10))
+        return min(now + wait, next_housekeeping)
 
     def step(self) -> None:
         """Connect when due, notice a lost session, record what arrived. Public so tests can step by hand."""
@@ -173,111 +140,38 @@ class OpcuaLoop:
         self.last_poll = now
         self._record(samples)
 
-    def _record(self, samples: list[Sample]) -> None:
-        if not samples:
-            return
-        try:
-            self.sink(samples)
-            self.rate.add(len(samples))
-        except Exception as exc:  # noqa: BLE001 - a failing recorder is reported, the loop goes on
-            self._note_error(f"recording values failed: {exc}")
-            logger.exception("Connection %s: recording %d samples failed", self.spec.name, len(samples))
+    # --- connection state (drivers.connloop.ConnectionLoop._connect / _comm_failure call these) ---------------------
+    def _open(self) -> dict[int, int]:
+        return self.session.connect(list(self.points.values()))
 
-    def _wait(self, timeout: float) -> None:
-        if timeout <= 0:
-            return
-        if self.runtime is None or self.clock() < self._plain_sleep_until:
-            time.sleep(timeout)
-            return
-        try:
-            if self.runtime.wait(timeout):
-                self.handle_writes()
-        except Exception:  # noqa: BLE001 - Redis trouble must not stop the loop; plain sleeps for a while
-            logger.exception("Connection %s: waiting on Redis failed; plain sleeps for 5 s", self.spec.name)
-            self._plain_sleep_until = self.clock() + 5.0
-            self.runtime.close()
-
-    # --- connection state -------------------------------------------------------------------------------------
-    def _connect(self) -> bool:
-        if self.clock() < self.next_connect:
-            return False
-        self.state = ConnectionState.CONNECTING
-        try:
-            refused = self.session.connect(list(self.points.values()))
-        except (OpcuaError, OpcuaRefused) as exc:
-            self._comm_failure(str(exc))
-            return False
-        if self.ever_connected:
-            self.reconnects += 1
-        self.ever_connected = True
-        self.state = ConnectionState.CONNECTED
+    def _opened(self, refused: dict[int, int]) -> None:
         self.backoff = 0.0
         # Tags marked BAD comm_failure stay so until their first notification (the server sends every item's
         # current value when it is created), so a tag whose value is never sent again is not shown GOOD.
-        self.refused = {tid: status_quality(code)[1] or "config_error" for tid, code in refused.items()}
-        if self.refused:
-            self._note_error(f"the server refused {len(self.refused)} of {len(self.points)} nodes, e.g. "
-                             f"{self.points[next(iter(self.refused))].node_id}: {next(iter(self.refused.values()))}")
-            self._record(self._bad_samples(list(self.refused), self.refused))
+        self.refused = {}
+        self._refuse(refused)
         logger.info("Connection %s: subscribed to %d nodes at %s", self.spec.name,
                     len(self.points) - len(self.refused), self.spec.endpoint_url)
-        return True
 
-    def _comm_failure(self, reason: str) -> None:
+    def _refuse(self, codes: dict[int, int]) -> None:
+        """Items the server refused: BAD with the server's reason, counted once in the errors."""
+        if not codes:
+            return
+        refused = {tid: status_quality(code)[1] or "config_error" for tid, code in codes.items()}
+        self.refused.update(refused)
+        self._note_error(f"the server refused {len(refused)} of {len(self.points)} nodes, e.g. "
+                         f"{self.points[next(iter(refused))].node_id}: {next(iter(refused.values()))}")
+        self._record(self._bad_samples(list(refused), refused))
+
+    def _close_link(self) -> None:
         self.session.close()
-        was = self.state
-        self.state = ConnectionState.BACKOFF
-        self._note_error(reason)
-        self.backoff = BACKOFF_START if not self.backoff else min(self.backoff * 2, self.spec.backoff_cap)
-        self.next_connect = self.clock() + self.backoff
         self.session.take()  # what arrived before the loss was recorded; anything racing it is stale now
-        newly_bad = [t for t in self.tag_ids if self.bad.get(t) != "comm_failure"]
-        if newly_bad:
-            self._record(self._bad_samples(newly_bad, "comm_failure"))
-        if newly_bad or was == ConnectionState.CONNECTED:  # once per outage, not once per reconnect attempt
-            logger.warning("Connection %s: %s; %d tags BAD, reconnecting with back-off", self.spec.name, reason,
-                           len(newly_bad))
 
-    def _bad_samples(self, tag_ids: list[int], substatus: dict[int, str] | str) -> list[Sample]:
-        """BAD samples that keep each tag's last value and its timestamp (from the live table)."""
-        last = {}
-        if self.last_values is not None:
-            try:
-                last = self.last_values(tag_ids)
-            except Exception:  # noqa: BLE001 - without the last value the tag is still BAD, value unknown
-                logger.exception("Connection %s: reading last values failed", self.spec.name)
-        now = time.time()
-        out = []
-        for tid in tag_ids:
-            sub = substatus[tid] if isinstance(substatus, dict) else substatus
-            value, ts = last.get(tid, (None, now))
-            out.append(Sample(tid, value, Quality.BAD, sub, ts))
-            self.bad[tid] = sub
-        return out
-
-    def _note_error(self, text: str) -> None:
-        self.errors += 1
-        self.last_error = text[:300]
-        self.last_error_at = time.time()
-
-    # --- housekeeping: lease, configuration, stats --------------------------------------------------------------
+    # --- stats --------------------------------------------------------------------------------------------------
     def stats(self) -> dict:
         return {
             "protocol": "opcua",
-            "state": str(self.state),
-            "worker": f"{getattr(self.runtime, 'hostname', '')}:{os.getpid()}",
-            "since": self.started_at,
-            "last_poll": self.last_poll,
-            "last_error": self.last_error,
-            "last_error_at": self.last_error_at,
-            "cycles": self.cycles,
-            "overruns": 0,
-            "errors": self.errors,
-            "reconnects": self.reconnects,
-            "writes": self.writes,
-            "tags": len(self.tag_ids),
-            "tags_bad": len(self.bad),
-            "values_per_s": self.rate.rate(),
+            **super().stats(),
             "notifications": self.notifications,
             "server_time_replaced": self.server_time_replaced,
             "monitored_items": len(self.points) - len(self.refused) if self.session.connected else 0,
@@ -289,59 +183,9 @@ class OpcuaLoop:
             "scan_classes": [],
         }
 
-    def counters(self) -> dict:
-        return {name: getattr(self, name) for name in COUNTERS}
-
-    def _housekeeping(self) -> str | None:
-        if self.runtime is None:
-            return None
-        try:
-            ours, version, stopping = self.runtime.housekeeping(self.stats())
-        except Exception:  # noqa: BLE001 - Redis down: keep going; values are held by the outbox
-            logger.exception("Connection %s: housekeeping failed", self.spec.name)
-            return None
-        if not ours:
-            logger.warning("Connection %s: lease lost; another worker runs it now", self.spec.name)
-            return "lease_lost"
-        if stopping:
-            return "stopping"
-        if not self.version_known:
-            self.version_seen, self.version_known = version, True
-        elif version != self.version_seen:
-            return "reconfigure"
-        self.handle_writes()
-        return None
-
-    def _publish_stats_quietly(self) -> None:
-        if self.runtime is None:
-            return
-        try:
-            self.runtime.housekeeping(self.stats())
-        except Exception:  # noqa: BLE001
-            logger.debug("Connection %s: final stats not published", self.spec.name, exc_info=True)
-
     # --- writes -----------------------------------------------------------------------------------------------
-    def handle_writes(self) -> None:
-        if self.runtime is None:
-            return
-        while True:
-            request = self.runtime.pop_write()
-            if request is None:
-                return
-            try:
-                reply = self.execute_write(request)
-            except Exception as exc:  # noqa: BLE001 - the writer must always get an answer
-                logger.exception("Connection %s: write request failed", self.spec.name)
-                reply = {"status": "unknown", "detail": f"driver error: {exc}"}
-            self.runtime.reply(request["id"], reply)
-
-    def execute_write(self, req: dict) -> dict:
-        """Write, then read back, on this loop's session. Returns the reply for drivers.writes (never raises)."""
-        if time.time() > req["deadline"]:
-            return {"status": "expired", "detail": "the request waited too long for the driver; nothing was written"}
-        if not self.session.connected and not self._connect():
-            return {"status": "failed", "detail": f"connection '{self.spec.name}' is down "
-                                                  f"({self.last_error or 'not connected'}); nothing was written"}
+    def _write(self, req: dict) -> dict:
+        """Write, then read back, on this loop's session (the base answers expired/down requests first)."""
         node_id, tag_id = req["node_id"], req["tag_id"]
         try:
             variant = self._variant(req)
@@ -379,9 +223,7 @@ class OpcuaLoop:
         quality, sub = status_quality(dv.StatusCode.value if dv.StatusCode is not None else 0)
         confirmed = quality == Quality.GOOD and readback == (
             float(_f32(value)) if variant == ua.VariantType.Float else value)
-        if quality == Quality.GOOD:
-            self.bad.pop(tag_id, None)
-        self._record([Sample(tag_id, readback, quality, sub, time.time())])
+        self._record_readback(tag_id, readback, quality, sub)
         return {"status": "written", "confirmed": confirmed, "readback": readback}
 
     def _variant(self, req: dict) -> ua.VariantType:

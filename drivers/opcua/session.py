@@ -28,7 +28,7 @@ from drivers.codec import float32_shortest
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["OpcuaSpec", "NodePoint", "OpcuaSession", "OpcuaError", "OpcuaRefused", "CREATE_CHUNK"]
+__all__ = ["OpcuaSpec", "NodePoint", "OpcuaSession", "OpcuaError", "OpcuaRefused", "CREATE_CHUNK", "client_for"]
 
 CREATE_CHUNK = 1000  # monitored items per CreateMonitoredItems request
 QUEUE_SIZE = 10  # samples the server keeps per monitored item between two publishes
@@ -74,6 +74,38 @@ class NodePoint:
     sampling_interval: int = 1000
     deadband: float = 0.0
     variant: str = "auto"
+
+
+async def client_for(spec: OpcuaSpec, *, error: type[Exception], purpose: str = "", **options) -> Client:
+    """An asyncua Client for `spec` (identity, user, security), not yet connected; `options` go to Client.
+
+    An untrusted server certificate raises `error` (trust is an engineer's explicit act, drivers.opcua.pki).
+    """
+    client = Client(spec.endpoint_url, timeout=spec.timeout, **options)
+    client.name = client.description = f"Kiln ({spec.name}{', ' + purpose if purpose else ''})"
+    client.application_uri = "urn:kiln:scada:client"
+    if spec.username:
+        client.set_user(spec.username)
+        client.set_password(spec.password or "")
+    if spec.security != "none":
+        from drivers.opcua.pki import UntrustedServer, configure_security
+
+        try:
+            await configure_security(client, spec)
+        except UntrustedServer as exc:
+            raise error(str(exc)) from exc
+    return client
+
+
+def _parameters(p: NodePoint) -> ua.MonitoringParameters:
+    # A queue of a few samples: a change the server sampled is kept even when a publish is late (every change
+    # recorded); the oldest is dropped only past QUEUE_SIZE changes within one publish.
+    params = ua.MonitoringParameters(ClientHandle=p.tag_id, SamplingInterval=float(p.sampling_interval),
+                                     QueueSize=QUEUE_SIZE, DiscardOldest=True)
+    if p.deadband > 0:
+        params.Filter = ua.DataChangeFilter(Trigger=ua.DataChangeTrigger.StatusValue, DeadbandType=1,
+                                            DeadbandValue=float(p.deadband))
+    return params
 
 
 class OpcuaSession:
@@ -134,20 +166,8 @@ class OpcuaSession:
     async def _connect(self, points: list[NodePoint]) -> dict[int, int]:
         spec = self.spec
         watchdog = max(0.5, spec.timeout)
-        client = Client(spec.endpoint_url, timeout=spec.timeout, watchdog_intervall=watchdog, auto_reconnect=False)
+        client = await client_for(spec, error=OpcuaError, watchdog_intervall=watchdog, auto_reconnect=False)
         client.session_timeout = int(spec.session_timeout * 1000)
-        client.name = client.description = f"Kiln ({spec.name})"
-        client.application_uri = "urn:kiln:scada:client"
-        if spec.username:
-            client.set_user(spec.username)
-            client.set_password(spec.password or "")
-        if spec.security != "none":
-            from drivers.opcua.pki import UntrustedServer, configure_security
-
-            try:
-                await configure_security(client, spec)
-            except UntrustedServer as exc:
-                raise OpcuaError(str(exc)) from exc
         client.connection_lost_callback = self._on_lost
         self.client = client
         self.lost_reason = None
@@ -167,16 +187,9 @@ class OpcuaSession:
             except (ValueError, ua.UaError, TypeError):
                 refused[p.tag_id] = ua.StatusCodes.BadNodeIdInvalid
                 continue
-            # A queue of a few samples: a change the server sampled is kept even when a publish is late (every change
-            # recorded); the oldest is dropped only past QUEUE_SIZE changes within one publish.
-            params = ua.MonitoringParameters(ClientHandle=p.tag_id, SamplingInterval=float(p.sampling_interval),
-                                             QueueSize=QUEUE_SIZE, DiscardOldest=True)
-            if p.deadband > 0:
-                params.Filter = ua.DataChangeFilter(Trigger=ua.DataChangeTrigger.StatusValue, DeadbandType=1,
-                                                    DeadbandValue=float(p.deadband))
             requests.append((p.tag_id, ua.MonitoredItemCreateRequest(
                 ItemToMonitor=ua.ReadValueId(NodeId=node_id, AttributeId=ua.AttributeIds.Value),
-                MonitoringMode=ua.MonitoringMode.Reporting, RequestedParameters=params)))
+                MonitoringMode=ua.MonitoringMode.Reporting, RequestedParameters=_parameters(p))))
         for i in range(0, len(requests), CREATE_CHUNK):
             chunk = requests[i:i + CREATE_CHUNK]
             results = await self.sub.create_monitored_items([r for _, r in chunk])
