@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from alarms.choices import ANNUNCIATED_STATES, PRIORITY_RANK, AlarmEventType
+from alarms.choices import ANALOG_KINDS, ANNUNCIATED_STATES, PRIORITY_RANK, AlarmEventType
 from alarms.models import Alarm, AlarmEvent
 from scada.api.renderers import iso_utc
 from scada.errors import BadRequest, NotFound
@@ -16,7 +16,7 @@ from scada.errors import BadRequest, NotFound
 __all__ = [
     "alarm_queryset", "alarm_active_queryset", "alarm_get", "alarm_summary", "alarms_snapshot",
     "device_alarm_dict", "device_alarms", "device_alarm_get", "alarm_event_queryset", "alarm_event_dict",
-    "alarm_events_between",
+    "alarm_events_between", "alarm_limits",
     "alarm_kpis", "alarms_health", "FLOOD_THRESHOLD", "CHATTER_COUNT", "CHATTER_SECONDS", "STALE_AFTER",
 ]
 
@@ -93,6 +93,20 @@ def alarm_summary(alarm: Alarm) -> dict:
         "shelve_requires_reason": d.shelve_requires_reason,
         "seq": alarm.seq,
     }
+
+
+def alarm_limits(tag_names) -> dict[str, list[dict]]:
+    """The analog alarm limits (HIHI/HI/LO/LOLO of enabled definitions) of these tags, keyed by tag name, highest
+    limit first: what an HMI draws on an analog indicator and lists on a faceplate. One query."""
+    rows = (Alarm.objects.filter(tag__name__in=list(tag_names), definition__enabled=True,
+                                 definition__kind__in=list(ANALOG_KINDS), definition__setpoint__isnull=False)
+            .values_list("tag__name", "definition__kind", "definition__setpoint", "definition__priority",
+                         "definition__key", "definition__name")
+            .order_by("tag__name", "-definition__setpoint", "definition__key"))
+    out: dict[str, list[dict]] = defaultdict(list)
+    for tag, kind, setpoint, priority, key, name in rows:
+        out[tag].append({"kind": kind, "setpoint": setpoint, "priority": priority, "key": key, "name": name})
+    return dict(out)
 
 
 def alarms_snapshot() -> list[dict]:

@@ -90,7 +90,7 @@ def _validate_one(i: int, b, ids: set[str] | None, errors: list[str]) -> dict | 
         errors.append(f"{where}: unknown keys {sorted(unknown)} for kind '{kind}'")
     tag = b.get("tag")
     action = b.get("action")
-    needs_tag = kind != BindingKind.CLICK or action in (ClickAction.WRITE, ClickAction.TREND)
+    needs_tag = kind != BindingKind.CLICK or action in (ClickAction.WRITE, ClickAction.TREND, ClickAction.FACEPLATE)
     if tag is not None and (not isinstance(tag, str) or not TAG_NAME_RE.match(tag)):
         errors.append(f"{where}: 'tag' is not a valid tag name")
     elif needs_tag and not tag:

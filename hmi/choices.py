@@ -18,6 +18,7 @@ class ClickAction(models.TextChoices):
     DEVICE = "device", "open the faceplate of a device (its commands and setpoints)"
     SCREEN = "screen", "open another screen"
     TREND = "trend", "open a trend of a tag"
+    FACEPLATE = "faceplate", "open the faceplate of a tag (value, quality, limits, alarms, trend, write)"
 
 
 # HMI colours for alarm priorities and value qualities live with their choices in alarms/ and tags/; these

@@ -9,6 +9,7 @@ import logging
 import redis
 from django.db.models import Q
 
+from alarms.selectors import alarm_limits
 from hmi.bindings import binding_devices, binding_tag_names
 from hmi.models import Screen
 from scada.api.renderers import iso_utc
@@ -119,8 +120,8 @@ def screen_context(screen: Screen) -> dict:
     names = binding_tag_names(screen.bindings)
     devices = set(binding_devices(screen.bindings))
     tags = tag_config(names)
-    # A device faceplate offers the device's writable members too: load them with the device.
-    member_tags = Tag.objects.filter(machine__machine_id__in=devices, is_writable=True).select_related(
+    # A device faceplate shows the device's status, key values and setpoints: load its members with the device.
+    member_tags = Tag.objects.filter(machine__machine_id__in=devices, is_active=True).select_related(
         "machine", "machine__site")
     for t in member_tags:
         tags.setdefault(t.name, _tag_dict(t))
@@ -131,7 +132,8 @@ def screen_context(screen: Screen) -> dict:
             dev.setdefault("members", []).append(cfg["name"])
     live = live_snapshot(tags)
     return {"bindings": screen.bindings, "tags": tags, "devices": devs, "live": live or {},
-            "live_unavailable": live is None, "missing": sorted(set(names) - set(tags))}
+            "live_unavailable": live is None, "missing": sorted(set(names) - set(tags)),
+            "alarm_limits": alarm_limits(tags)}
 
 
 def tag_browser_page(*, search: str = "", machine: str = "", datatype: str = "", quality: str = "",
@@ -167,7 +169,7 @@ def tag_browser_page(*, search: str = "", machine: str = "", datatype: str = "",
     tags = {t.name: _tag_dict(t) for t in rows}
     devices = device_config({t.machine.machine_id for t in rows if t.member})
     live = live_snapshot(tags)
-    return {"tags": tags, "order": [t.name for t in rows], "live": live or {},
+    return {"tags": tags, "order": [t.name for t in rows], "live": live or {}, "alarm_limits": alarm_limits(tags),
             "live_unavailable": unavailable or live is None, "devices": devices, "total": total, "limit": limit,
             "offset": offset}
 

@@ -211,7 +211,8 @@ def tags_view(request: HttpRequest) -> HttpResponse:
 
     machines = list(Machine.objects.order_by("machine_id").values_list("machine_id", flat=True))
     ctx = base_context(request, "tags", tags=page["tags"], live=page["live"], devices=page["devices"],
-                       order=page["order"], live_unavailable=page["live_unavailable"])
+                       order=page["order"], live_unavailable=page["live_unavailable"],
+                       alarm_limits=page["alarm_limits"])
     querystring = q.copy()
     querystring.pop("offset", None)
     return render(request, "hmi/tags.html", {

@@ -174,8 +174,9 @@ def test_it_asks_for_an_e_signature_when_the_tag_requires_one(new_page, demo):
 
 def test_it_offers_no_write_on_a_supervisor_setpoint_to_an_operator(new_page, demo):
     page = new_page(demo["operator"])
-    page.click("#r201-sp")  # Reactor_Temp_SP needs a Supervisor: the click opens its trend instead
-    page.wait_for_url("**/trends/?tags=Reactor_Temp_SP*")
+    page.click("#r201-sp")  # Reactor_Temp_SP needs a Supervisor: the click opens its faceplate, read-only
+    expect(page.locator("#tag-dialog .fp-name")).to_have_text("Reactor_Temp_SP")
+    expect(page.locator("#tag-dialog .fp-write")).to_be_hidden()
     assert not page.locator("#write-dialog").is_visible()
 
 

@@ -20,6 +20,7 @@ from reports.kinds.tags import tags_resolve
 from reports.render.svg import line_chart
 from scada.api.renderers import iso_utc
 from scada.errors import BadRequest
+from tags.display import value_text
 
 __all__ = ["ShiftReport", "OPERATOR_ACTIONS"]
 
@@ -132,8 +133,8 @@ class ShiftReport(ReportKind):
             return _dt(ts).astimezone(zone).strftime("%H:%M:%S") if ts else ""
 
         summary = Section(title="Tags over the shift", columns=["Tag", "Unit", "Min", "Max", "Average"],
-                          rows=[[t.name, t.unit, figures[t.pk]["min"], figures[t.pk]["max"],
-                                 figures[t.pk]["average"]] for t in tags])
+                          rows=[[t.name, t.unit, *(_shown(figures[t.pk][k], t.decimals)
+                                                   for k in ("min", "max", "average"))] for t in tags])
         trends = Section(title="Trends", charts=[
             line_chart(title=t.name, unit=t.unit or "(no unit)", series={t.name: figures[t.pk]["trend"]}, zone=zone)
             for t in tags])
@@ -184,3 +185,10 @@ def _value(new_value) -> str:
 
 def _stamp(ts: str | None, zone) -> str:
     return _dt(ts).astimezone(zone).strftime("%m-%d %H:%M") if ts else ""
+
+
+def _shown(value, decimals: int | None):
+    """A figure as the HMI shows the tag's values (its display decimals); as it is when the tag has none."""
+    if decimals is None or value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    return value_text(value, decimals)

@@ -20,6 +20,7 @@ from reports.kinds.base import Param, ReportContext, ReportKind, Section, range_
 from reports.kinds.tags import tags_resolve
 from reports.render.svg import line_chart
 from scada.errors import BadRequest
+from tags.display import value_text
 
 __all__ = ["TagHistoryReport", "history_windows"]
 
@@ -143,7 +144,7 @@ class TagHistoryReport(ReportKind):
             series[name].append((_epoch(pt["ts"]), number))
             rows += 1
             if len(table) < cap:
-                table.append([_local(pt["ts"], ctx), name, _fmt(v), by_name[name].unit])
+                table.append([_local(pt["ts"], ctx), name, _fmt(v, by_name[name].decimals), by_name[name].unit])
         units: dict[str, list[str]] = {}
         for t in tags:
             if t.datatype != "STRING":
@@ -171,9 +172,12 @@ def _epoch(ts: str) -> float:
 def _local(ts: str, ctx: ReportContext) -> str:
     return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(ctx.zone).strftime("%Y-%m-%d %H:%M:%S")
 
-def _fmt(v) -> str:
+def _fmt(v, decimals: int | None = None) -> str:
+    # The PDF shows values as the HMI does, with the tag's display decimals; the CSV keeps them whole.
     if v is None:
         return "—"
+    if decimals is not None and isinstance(v, int | float) and not isinstance(v, bool):
+        return value_text(v, decimals)
     if isinstance(v, float):
         return f"{v:.6g}"
     return str(v)

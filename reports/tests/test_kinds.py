@@ -94,6 +94,13 @@ def test_the_shift_pdf_has_a_trend_per_tag_and_every_section(operator, history):
     assert "No alarm raised or acknowledged." in text
 
 
+def test_the_shift_pdf_shows_figures_with_the_tags_display_decimals(operator, history):
+    history["temp"].decimals = 2
+    history["temp"].save(update_fields=["decimals"])
+    text = _run(operator, "shift", {"start": T0.isoformat(), "hours": 1, "tags": ["Reactor_Temp"]}, fmt="pdf")
+    assert "20.00" in text and "79.00" in text and "49.50" in text
+
+
 def test_the_alarm_kpi_report_has_the_kpi_apis_figures(operator, operator_client, journal):
     params = {"start": "2026-03-02T06:00:00Z", "end": "2026-03-02T07:00:00Z"}
     rows = _run(operator, "alarm-kpis", params)

@@ -149,9 +149,10 @@
     rotate: { kind: "rotate", tag: "", min: 0, max: 100, degrees: 360 },
     "click → write": { kind: "click", action: "write", tag: "" },
     "click → command": { kind: "click", action: "command", device: "", command: "" },
-    "click → faceplate": { kind: "click", action: "device", device: "" },
+    "click → device faceplate": { kind: "click", action: "device", device: "" },
     "click → screen": { kind: "click", action: "screen", screen: "" },
-    "click → trend": { kind: "click", action: "trend", tag: "" }
+    "click → trend": { kind: "click", action: "trend", tag: "" },
+    "click → tag faceplate": { kind: "click", action: "faceplate", tag: "" }
   };
   function bindingsEditor(node) {
     var box = el("div", { class: "ed-bindings" }), ids = E.ids(node);

@@ -99,7 +99,8 @@
         act = function () { Kiln.openWrite(b.tag); }; title = "Write " + b.tag;
         node.classList.add("writable");  // looks writable only to those who may write
       }
-      else { act = function () { location.href = Kiln.trendUrl(b.tag); }; title = "Trend " + b.tag + " (read-only for your role)"; }
+      // Not writable for this role: its faceplate (value, limits, trend), without the write control.
+      else { act = function () { Kiln.openFaceplate(b.tag); }; title = b.tag + " (read-only for your role)"; }
     } else if (b.action === "command" || b.action === "device") {
       var dev = Kiln.devices[b.device];
       if (dev) {
@@ -114,6 +115,8 @@
     } else if (b.action === "screen") {
       act = function () { location.href = "/screens/" + encodeURIComponent(b.screen) + "/"; };
       title = "Open screen " + b.screen;
+    } else if (b.action === "faceplate") {
+      if (Kiln.tagConfig[b.tag]) { act = function () { Kiln.openFaceplate(b.tag); }; title = b.tag; }
     } else if (b.action === "trend") {
       act = function () { location.href = Kiln.trendUrl(b.tag); };
       title = "Trend " + b.tag;
@@ -156,13 +159,13 @@
       watch(b.tag, function (u) { Kiln.setQualityClass(node, apply(u)); });
       bound++;
     });
-    // A value with no click of its own opens its trend.
+    // A value with no click of its own opens its faceplate (its trend is one more click, or a right-click).
     bindings.forEach(function (b) {
-      if (b.kind !== "text" || !b.tag) return;
+      if (b.kind !== "text" || !b.tag || !Kiln.tagConfig[b.tag]) return;
       var node = find(b.element);
       if (!node || node.__clicked || node.closest(".clickable")) return;
-      node.classList.add("clickable", "trendable");
-      node.addEventListener("click", function () { location.href = Kiln.trendUrl(b.tag); });
+      node.classList.add("clickable", "has-faceplate");
+      node.addEventListener("click", function () { Kiln.openFaceplate(b.tag); });
     });
     return bound;
   };
