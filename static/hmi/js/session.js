@@ -74,21 +74,40 @@
     if (!locked && token && Date.now() > tokenExp - 120000) fetchToken().catch(function () {});
   }, 30000);
 
-  /* api(method, path, body) → Promise of {ok, status, data}. Never throws for HTTP errors: callers show
-   * data.detail (or seed 004's data.error) to the user as the API wrote it. */
-  Kiln.api = function (method, path, body, retried) {
+  /* api(method, path, body[, options]) → Promise of {ok, status, data}. Never throws for HTTP errors: callers show
+   * data.detail (or seed 004's data.error) to the user as the API wrote it.
+   * options.binary: a file the server sends (a PDF, a CSV) is read as bytes, not text: res.blob and res.filename
+   * (from Content-Disposition); a JSON answer (an error, a queued job) still comes parsed in res.data. */
+  Kiln.api = function (method, path, body, options) {
+    options = options || {};
     return Kiln.getToken().then(function (t) {
-      var opts = { method: method, headers: { "Authorization": "Bearer " + t, "Accept": "application/json" } };
+      var opts = { method: method, headers: { "Authorization": "Bearer " + t,
+                                              "Accept": options.binary ? "*/*" : "application/json" } };
       if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
       return fetch(path, opts).then(function (r) {
-        if (r.status === 401 && !retried) { token = null; return Kiln.api(method, path, body, true); }
+        if (r.status === 401 && !options.retried) {
+          token = null;
+          return Kiln.api(method, path, body, Object.assign({}, options, { retried: true }));
+        }
         var ctype = r.headers.get("Content-Type") || "";
+        if (options.binary && ctype.indexOf("json") < 0) {
+          return r.blob().then(function (blob) {
+            return { ok: r.ok, status: r.status, data: null, blob: blob, filename: fileName(r), response: r };
+          });
+        }
         var parse = ctype.indexOf("json") >= 0 ? r.json() : r.text();
         return parse.then(function (data) { return { ok: r.ok, status: r.status, data: data, response: r }; },
           function () { return { ok: r.ok, status: r.status, data: null, response: r }; });
       });
     });
   };
+  // The name a file answer asks to be saved as: RFC 6266's filename* (UTF-8) first, then filename.
+  function fileName(r) {
+    var cd = r.headers.get("Content-Disposition") || "";
+    var star = /filename\*=UTF-8''([^;]+)/i.exec(cd), plain = /filename="?([^";]+)"?/i.exec(cd);
+    try { if (star) return decodeURIComponent(star[1]); } catch (e) { /* a malformed name: use the plain one */ }
+    return plain ? plain[1] : "download";
+  }
   Kiln.apiError = function (res) {
     if (!res) return "No answer from the server.";
     var d = res.data;

@@ -12,24 +12,9 @@
 
   function say(box, text) { errBox.hidden = true; okBox.hidden = true; if (box) { box.textContent = text; box.hidden = false; } }
 
-  // Files come as blobs (a PDF is binary): Kiln.api reads text, so this fetch keeps the bytes.
-  function fetchFile(method, path, body) {
-    return Kiln.getToken().then(function (t) {
-      var opts = { method: method, headers: { "Authorization": "Bearer " + t } };
-      if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
-      return fetch(path, opts);
-    }).then(function (r) {
-      var ctype = r.headers.get("Content-Type") || "";
-      if (ctype.indexOf("json") >= 0) return r.json().then(function (data) { return { ok: r.ok, status: r.status, data: data }; });
-      var name = /filename="?([^";]+)"?/.exec(r.headers.get("Content-Disposition") || "");
-      return r.blob().then(function (blob) { return { ok: r.ok, status: r.status, blob: blob, name: name ? name[1] : "report" }; });
-    });
-  }
-  function save(res) {
-    var a = el("a", { href: URL.createObjectURL(res.blob), download: res.name, id: "last-download" });
-    document.body.appendChild(a); a.click();
-    setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
-  }
+  // Files come through Kiln.api's binary mode (a PDF is bytes); Kiln.download saves them.
+  function fetchFile(method, path, body) { return Kiln.api(method, path, body, { binary: true }); }
+  function save(res) { Kiln.download(res.filename, res.blob, res.blob.type); }
 
   function field(p) {
     var id = "param-" + p.name, wrap = el("label", { class: "param", for: id }), input;
@@ -104,7 +89,7 @@
     $("#report-generate").disabled = true;
     fetchFile("POST", "/api/reports/" + encodeURIComponent(slug) + "/generate", { format: fmt, parameters: parameters() })
       .then(function (res) {
-        if (res.blob && res.ok) { save(res); say(okBox, "Saved " + res.name + "."); loadRuns(); return; }
+        if (res.blob && res.ok) { save(res); say(okBox, "Saved " + res.filename + "."); loadRuns(); return; }
         if (res.status === 202) { showJob(res.data); polling = setInterval(poll, 1000); loadRuns(); return; }
         say(errBox, Kiln.apiError(res));
       }, function () { say(errBox, "No answer from the server."); })
@@ -120,7 +105,7 @@
   });
   function download(url) {
     fetchFile("GET", url).then(function (res) {
-      if (res.blob && res.ok) { save(res); say(okBox, "Saved " + res.name + "."); } else { say(errBox, Kiln.apiError(res)); }
+      if (res.blob && res.ok) { save(res); say(okBox, "Saved " + res.filename + "."); } else { say(errBox, Kiln.apiError(res)); }
     });
   }
   $("#job-download").addEventListener("click", function () { if (current && current.download_url) download(current.download_url); });
