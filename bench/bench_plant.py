@@ -152,12 +152,12 @@ def build_plant(args, ports: list[int]) -> dict:
     return {"token": token, "bulk_names": names, "tracked": tracked}
 
 
-def start_kiln(env: dict, plcs: int, log_dir: Path) -> dict[str, subprocess.Popen]:
+def start_kiln(env: dict, plcs: int, log_dir: Path, only=PROCESSES) -> dict[str, subprocess.Popen]:
     from procrun import parse_procfile
 
     procs = {}
     for name, command in parse_procfile(str(ROOT / "Procfile")):
-        if name not in PROCESSES:
+        if name not in only:
             continue
         if name == "drivers" and plcs > 3:
             command = command.replace("--concurrency 3", f"--concurrency {plcs}")
@@ -218,8 +218,17 @@ class Probe:
         rows = [self.orjson.loads(self.r.hget(k, "json") or b"{}") for k in self.stats_keys]
         return {"cycles": sum(s.get("cycles", 0) for s in rows), "overruns": sum(s.get("overruns", 0) for s in rows),
                 "jitter_p99": max((s.get("jitter_ms_p99") or 0 for s in rows), default=0),
+                "poll_p99": max((s.get("poll_ms_p99") or 0 for s in rows), default=0),
                 "polled": sum(1 for s in rows if s.get("state") == "connected"),
                 "outbox_dropped": sum(s.get("outbox_dropped", 0) or 0 for s in rows)}
+
+    def table_stats(self) -> tuple[int, int]:
+        """(raw sample rows read, 1-minute rollup rows written) so far, from PostgreSQL's statistics."""
+        rows = self.sql("SELECT relname LIKE 'historian_sample%%', sum(coalesce(seq_tup_read, 0) "
+                        "+ coalesce(idx_tup_fetch, 0)), sum(n_tup_ins + n_tup_upd) FROM pg_stat_user_tables "
+                        "WHERE relname LIKE 'historian_sample%%' OR relname LIKE 'historian_rollup_1m%%' GROUP BY 1")
+        by = {raw: (read, written) for raw, read, written in rows}
+        return int(by.get(True, (0, 0))[0] or 0), int(by.get(False, (0, 0))[1] or 0)
 
     def committed(self) -> int:
         return int(self.r.hget(self.writer_stats, "committed_total") or 0)
@@ -305,6 +314,7 @@ def run_step(plant: Plant, probe: Probe, info: dict, rate: float, seconds: float
     time.sleep(settle)
     marks0, cpu0, drv0 = plant.marks(), cpu_rss(plant), probe.drivers()
     committed0, dropped0, sessions0, pg0 = probe.committed(), probe.dropped(), probe.sessions(), probe.pg_total
+    tables0 = probe.table_stats()
     load_pipe = plant.load[0]
     load_pipe.send("start")
     t0 = time.time()
@@ -324,9 +334,11 @@ def run_step(plant: Plant, probe: Probe, info: dict, rate: float, seconds: float
     marks1, cpu1, drv1, committed1 = plant.marks(), cpu_rss(plant), probe.drivers(), probe.committed()
     stop.set()
     th.join()
-    sessions1, load_stats, load_avg = probe.sessions(), load_pipe.recv(), loadavg()
+    sessions1, load_stats, load_avg, tables1 = probe.sessions(), load_pipe.recv(), loadavg(), probe.table_stats()
     pg_cpu = probe.pg_total - pg0
-    # Let the writer commit what was still buffered, then count: rows are checked, not the writer's word.
+    # Let the writer commit what was still buffered, then count: rows are checked, not the writer's word. First
+    # a moment for the values the PLCs held at the mark to be polled and recorded (a poll period, plus slack).
+    time.sleep(1.0)
     wait_until(lambda: probe.oldest_age() == 0.0 or None, 120, "the historian buffer to drain")
     made_bulk = sum(m1[0] - m0[0] for m0, m1 in zip(marks0, marks1, strict=True))
     tracked_made, missing, doubled = tracked_check(probe, info["tracked"], marks0, marks1, args.tracked)
@@ -339,7 +351,8 @@ def run_step(plant: Plant, probe: Probe, info: dict, rate: float, seconds: float
         "committed_per_s": (committed1 - committed0) / span, "lag_p99": p99(ages) or 0.0,
         "tracked": tracked_made, "missing": missing, "doubled": doubled, "dropped": dropped,
         "lost": missing + dropped, "cycles": drv1["cycles"] - drv0["cycles"],
-        "overruns": drv1["overruns"] - drv0["overruns"], "jitter_p99": drv1["jitter_p99"],
+        "overruns": drv1["overruns"] - drv0["overruns"], "jitter_p99": drv1["jitter_p99"], "poll_p99": drv1["poll_p99"],
+        "raw_read_per_s": (tables1[0] - tables0[0]) / span, "rollup_rows_per_s": (tables1[1] - tables0[1]) / span,
         "push_p99": p99(load_stats["push"]), "pushed": load_stats["updates"], "rest_p99": p99(load_stats["rest"]),
         "history_p99": p99(load_stats["history"]), "client_errors": load_stats["errors"] + load_stats["ws_dead"],
         "error_kinds": load_stats["kinds"] | ({"ws closed": load_stats["ws_dead"]} if load_stats["ws_dead"] else {}),
@@ -357,10 +370,12 @@ def print_step(s: dict) -> None:
     print(f"rate {s['rate']:>6.0f}/s  made {s['made_per_s']:>6.0f}/s  recorded {s['recorded_per_s']:>6.0f}/s  "
           f"committed {s['committed_per_s']:>6.0f}/s  lag p99 {s['lag_p99']:.2f} s  "
           f"lost {s['lost']} (tracked {s['missing']}/{s['tracked']}, dropped {s['dropped']})  doubled {s['doubled']}  "
-          f"overruns {s['overruns']}/{s['cycles']} cycles  jitter p99 {s['jitter_p99']:.1f} ms  "
+          f"overruns {s['overruns']}/{s['cycles']} cycles  poll p99 {s['poll_p99']:.1f} ms  "
+          f"jitter p99 {s['jitter_p99']:.1f} ms  "
           f"push p99 {ms(s['push_p99'])} ms ({s['pushed']} updates)  REST p99 {ms(s['rest_p99'])} ms  "
           f"history p99 {ms(s['history_p99'])} ms  client errors {s['client_errors']} {s['error_kinds'] or ''}  "
-          f"new PG sessions {s['sessions_per_s']:.1f}/s  load {s['load']}", flush=True)
+          f"new PG sessions {s['sessions_per_s']:.1f}/s  raw rows read {s['raw_read_per_s']:.0f}/s  "
+          f"1-min rollup rows written {s['rollup_rows_per_s']:.0f}/s  load {s['load']}", flush=True)
     print("    CPU %: " + "  ".join(f"{n} {v:.0f}" for n, v in s["cpu"].items())
           + "   RSS MB: " + "  ".join(f"{n} {v / 2**20:.0f}" for n, v in s["rss"].items()), flush=True)
 
@@ -384,6 +399,10 @@ def main() -> int:
     ap.add_argument("--rest-rate", type=float, default=20)
     ap.add_argument("--history-rate", type=float, default=2)
     ap.add_argument("--short", action="store_true", help="2 minutes: rates 300,1000 for 25 s each, 20 clients")
+    ap.add_argument("--compare", type=float, default=0, metavar="RATE",
+                    help="first, at RATE: the workers as before issue 18 (CELERY_DB_REUSE_MAX=0, "
+                         "KILN_HISTORIAN_ROLLUP_SETTLE_SECONDS=-1) and as now, one step each, --compare-rounds pairs")
+    ap.add_argument("--compare-rounds", type=int, default=1)
     ap.add_argument("--soak-minutes", type=float, default=0, help="after the ramp (or instead, with --rates '')")
     ap.add_argument("--soak-rate", type=float, default=0, help="default: half the knee")
     args = ap.parse_args()
@@ -431,6 +450,8 @@ def main() -> int:
         parent.recv()
         print(f"plant up (load {loadavg()}); steps of {args.step_seconds:g} s after {args.settle_seconds:g} s settle",
               flush=True)
+        if args.compare:
+            code |= compare(plant, probe, info, env, log_dir, args)
         steps = []
         for rate in rates:
             steps.append(run_step(plant, probe, info, rate, args.step_seconds, args.settle_seconds))
@@ -456,6 +477,28 @@ def main() -> int:
         if code == 0:
             shutil.rmtree(state_dir, ignore_errors=True)
     return code
+
+
+BEFORE_18 = {"CELERY_DB_REUSE_MAX": "0", "KILN_HISTORIAN_ROLLUP_SETTLE_SECONDS": "-1"}
+
+
+def compare(plant: Plant, probe: Probe, info: dict, env: dict, log_dir: Path, args) -> int:
+    """The same step with the workers configured as before issue 18 and as now, Kiln restarted in between."""
+    out = []
+    for i in range(args.compare_rounds):
+        for label, extra in (("before", BEFORE_18), ("after", {})):
+            # Only the Celery processes (what the two settings change); web keeps its WebSocket clients.
+            celery = {n: p for n, p in plant.kiln.items() if n != "web"}
+            stop_all(celery)
+            plant.kiln |= start_kiln(env | extra, args.plcs, log_dir, only=tuple(celery))
+            time.sleep(5)  # the stopped loops' last stats say "stopped" only once the new workers are up
+            wait_until(lambda: probe.drivers()["polled"] == args.plcs or None, 180, "every connection polled",
+                       plant.kiln)
+            s = run_step(plant, probe, info, args.compare, args.step_seconds, args.settle_seconds)
+            print(f"COMPARE round {i + 1} {label} ({' '.join(f'{k}={v}' for k, v in extra.items()) or 'defaults'}):")
+            print_step(s)
+            out.append(s)
+    return 1 if any(s["lost"] or s["doubled"] for s in out) else 0
 
 
 def soak(plant: Plant, probe: Probe, info: dict, args, rate: float) -> int:

@@ -149,10 +149,13 @@ def _previous_counters(r, connection_id: int) -> dict:
     return orjson.loads(raw) if raw else {}
 
 
-def connection_tags_mark_unpolled(*, connection_id: int, state: str = ConnectionState.STOPPED) -> int:
+def connection_tags_mark_unpolled(*, connection_id: int, state: str = ConnectionState.STOPPED,
+                                  at: float | None = None) -> int:
     """No loop polls this connection: its tags go BAD comm_failure (last value and time kept), once.
 
-    A frozen GOOD value is the one thing a SCADA must never show. Returns how many tags were marked.
+    A frozen GOOD value is the one thing a SCADA must never show. `at`: stamp the BAD samples with this time
+    instead of each tag's last one, so history shows where the gap was noticed (a loop that died). Returns how
+    many tags were marked.
     """
     from tags.live import live_get_many
 
@@ -166,12 +169,21 @@ def connection_tags_mark_unpolled(*, connection_id: int, state: str = Connection
     now = time.time()
     samples = []
     for tid, lv in live_get_many(tag_ids).items():
-        samples.append(Sample(tid, lv.value if lv else None, Quality.BAD, "comm_failure", lv.ts if lv else now))
+        ts = at if at is not None else (lv.ts if lv else now)
+        samples.append(Sample(tid, lv.value if lv else None, Quality.BAD, "comm_failure", ts))
     if samples:
         tag_values_record(samples=samples)
     stats.update({"state": str(state), "tags": len(tag_ids), "tags_bad": len(tag_ids)})
     r.hset(runtime.stats_key(connection_id), mapping={"json": orjson.dumps(stats)})
     return len(samples)
+
+
+def _loop_died(r, connection_id: int) -> bool:
+    """The connection's last loop left its stats as running: it ended without releasing (a clean end, a warm
+    shutdown or a disable rewrites the state; a hand-over keeps the lease held, so it never gets here)."""
+    raw = r.hget(runtime.stats_key(connection_id), "json")
+    state = orjson.loads(raw).get("state") if raw else None
+    return state in (ConnectionState.CONNECTED, ConnectionState.CONNECTING, ConnectionState.BACKOFF)
 
 
 def connection_tag_ids(connection_id: int) -> list[int]:
@@ -203,6 +215,12 @@ def drivers_supervise(*, enqueue) -> dict:
             marked += connection_tags_mark_unpolled(connection_id=cid, state=ConnectionState.DISABLED)
             continue
         if r.set(runtime.armed_key(cid), "1", nx=True, ex=ARMED_TTL_SECONDS):
+            if _loop_died(r, cid):
+                # Its loop vanished without a word (worker killed, host down): until another worker's loop takes
+                # over, its tags must not look alive. BAD now, with the last value; the next loop's first cycle
+                # makes them GOOD again, so history shows the gap as BAD quality, never as invented values.
+                marked += connection_tags_mark_unpolled(connection_id=cid, state=ConnectionState.STOPPED,
+                                                        at=time.time())
             enqueue(cid)
             armed.append(cid)
         elif r.ttl(runtime.armed_key(cid)) < ARMED_TTL_SECONDS - 10:

@@ -10,7 +10,8 @@ Keeping them current: every writer commit adds a dirty range (historian_historia
 transaction as its samples. `rollups_refresh` (beat, every few seconds) takes the oldest dirty minutes, at most
 KILN_HISTORIAN_ROLLUP_CHUNK_MINUTES per transaction, recomputes their 1-minute rows from raw and the touched
 hours from the 1-minute rows (INSERT ... ON CONFLICT DO UPDATE), and deletes those dirty ranges in the same
-transaction. Queries treat everything before the oldest pending dirty range as exact in the rollups and read
+transaction. A minute is rolled up only once it has closed (KILN_HISTORIAN_ROLLUP_SETTLE_SECONDS), so each is read
+once, not every run. Queries treat everything before the oldest pending dirty range as exact in the rollups and read
 raw samples after it, so a late backfill is never hidden behind a stale rollup.
 """
 
@@ -137,8 +138,9 @@ def rollup_exact_until(cursor) -> datetime | None:
     return cursor.fetchone()[0]
 
 
-def _refresh_chunk(chunk_seconds: int, run: RollupRun) -> bool:
-    """One transaction: the oldest dirty minutes, at most one chunk. False when nothing is dirty (or locked)."""
+def _refresh_chunk(chunk_seconds: int, run: RollupRun, closed_before: datetime | None = None) -> bool:
+    """One transaction: the oldest dirty minutes, at most one chunk, none from `closed_before` on. False when
+    nothing (closed) is dirty, or another refresher holds the lock."""
     with transaction.atomic():
         with connection.cursor() as cur:
             statement_timeout_local(cur)
@@ -154,12 +156,22 @@ def _refresh_chunk(chunk_seconds: int, run: RollupRun) -> bool:
             merged = _merge([(_floor(a, 60), _floor(b, 60) + timedelta(seconds=60)) for _, a, b in rows])
             a = merged[0][0]
             b = min(merged[0][1], a + timedelta(seconds=chunk_seconds))
+            if closed_before is not None:
+                # Only minutes that have closed: the open one would be recomputed from all its raw rows on every
+                # run while the writer keeps dirtying it (issue 18: ~70 % of a core at 10,000 values/s). Queries
+                # read raw samples from the oldest dirty minute on, so leaving it dirty costs them nothing.
+                if a >= closed_before:
+                    return False
+                b = min(b, closed_before)
             rest = [(b, merged[0][1])] if b < merged[0][1] else []
             rest += [(x, y) for x, y in merged[1:]]
             cur.execute("DELETE FROM historian_historiandirtyrange WHERE id = ANY(%s)", [[r[0] for r in rows]])
             if rest:
-                # Put back what this chunk does not cover, merged (it keeps the dirty table a few rows long).
-                cur.executemany("INSERT INTO historian_historiandirtyrange (ts_from, ts_to) VALUES (%s, %s)", rest)
+                # Put back what this chunk does not cover, merged (it keeps the dirty table a few rows long). ts_to
+                # is read back as a sample time (its minute included), so a whole-minute end goes back as the
+                # instant before it: otherwise each put-back would grow by a minute.
+                cur.executemany("INSERT INTO historian_historiandirtyrange (ts_from, ts_to) VALUES (%s, %s)",
+                                [(x, y - timedelta(microseconds=1)) for x, y in rest])
             cur.execute("SET LOCAL work_mem = '64MB'")
             cur.execute(_MINUTE_SQL, {"a": a, "b": b})
             run.minute_rows += cur.rowcount
@@ -177,8 +189,12 @@ def rollups_refresh(*, budget_seconds: float = 20, chunk_minutes: int | None = N
     if connection.vendor != "postgresql":
         return run
     chunk = (chunk_minutes or conf.KILN_HISTORIAN_ROLLUP_CHUNK_MINUTES) * 60
+    settle = conf.KILN_HISTORIAN_ROLLUP_SETTLE_SECONDS
+    # A minute is rolled up once it ended `settle` seconds ago (samples still in the buffer then re-dirty it, and
+    # it is recomputed once more); a negative setting rolls up the open minute too, as before issue 18.
+    closed_before = _floor(datetime.now(UTC) - timedelta(seconds=settle), 60) if settle >= 0 else None
     deadline = time.monotonic() + budget_seconds
     while time.monotonic() < deadline:
-        if not _refresh_chunk(chunk, run):
+        if not _refresh_chunk(chunk, run, closed_before):
             break
     return run

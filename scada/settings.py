@@ -335,6 +335,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 300, minimum=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fixup closes every database connection (and the pool) only every 2 × this many tasks; between
+# tasks scada/celery.py hands connections back to the pool instead, so workers reuse their sessions.
+CELERY_DB_REUSE_MAX = envint("CELERY_DB_REUSE_MAX", 1000, minimum=0)  # 0: Celery's own (close after every task)
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE: dict = {}
 # Drivers: re-arm the poll loop of any enabled connection whose lease lapsed (drivers/tasks.py).
@@ -444,6 +447,8 @@ KILN_HISTORIAN_RETENTION_DAYS = envint("KILN_HISTORIAN_RETENTION_DAYS", 730, min
 KILN_HISTORIAN_ROLLUP_RETENTION_DAYS = envint("KILN_HISTORIAN_ROLLUP_RETENTION_DAYS", 0, minimum=0)
 # Rollups: one transaction recomputes at most this many minutes of dirty raw data.
 KILN_HISTORIAN_ROLLUP_CHUNK_MINUTES = envint("KILN_HISTORIAN_ROLLUP_CHUNK_MINUTES", 60, minimum=1)
+# A minute is rolled up this long after it closes; negative: the open minute too, on every run (before issue 18).
+KILN_HISTORIAN_ROLLUP_SETTLE_SECONDS = envint("KILN_HISTORIAN_ROLLUP_SETTLE_SECONDS", 5, minimum=-1)
 # "Store at least every N minutes" default for tags without their own setting (0 = off).
 KILN_HISTORIAN_STORE_EVERY_MINUTES = envint("KILN_HISTORIAN_STORE_EVERY_MINUTES", 60, minimum=0)
 # Queries: most points one request may return, and most tags in one /api/history request.

@@ -4,19 +4,14 @@ The worker is a subprocess pointed at this test database (test_<name>) and this 
 `celery -A scada worker -Q drivers` runs in a plant.
 """
 
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from drivers.runtime import lease_key
+from drivers.tests.workers import start_worker, stop_worker
 from scada.redis import get_redis
 from tags.live import live_get_many
 from tests.servers import wait_for
@@ -24,39 +19,6 @@ from tests.servers import wait_for
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def start_worker(name):
-    db = connection.settings_dict  # NAME is the test database here (test_<name>)
-    auth = f"{db['USER']}:{db['PASSWORD']}" if db.get("PASSWORD") else db["USER"]
-    env = dict(os.environ)
-    env.update({
-        "DATABASE_URL": f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-        "CELERY_BROKER_URL": settings.REDIS_URL,
-        "KILN_TESTING": "1",
-        "LOG_LEVEL": "INFO",
-        # The connection pool as in production (tests otherwise run without it): prefork children must each
-        # get working pooled connections, not copies of a parent's.
-        "DB_POOL_MAX_SIZE": "3",
-    })
-    env.pop("DEBUG", None)
-    celery = str(Path(sys.executable).with_name("celery"))
-    return subprocess.Popen(
-        [celery, "-A", "scada", "worker", "-Q", "drivers", "--concurrency", "2", "-n", f"{name}@%h",
-         "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-
-
-def stop_worker(proc, timeout=15):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)  # warm shutdown, as scripts/procrun.py or systemd would do
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-    return proc.stdout.read() if proc.stdout else ""
 
 
 def test_it_polls_through_a_real_worker_and_shows_faults_as_bad(plc, make_tag, make_connection, bind,

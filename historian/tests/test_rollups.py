@@ -95,3 +95,25 @@ def test_it_uses_the_hourly_tier_for_hourly_buckets(hist, dense):
                     [hist.id, datetime.fromtimestamp(T0 + 3600, tz=UTC)])
     assert _query(hist, T0, T0 + 3 * 3600, 3600, "max")[1] == (T0 + 3600, 12345)
     assert _query(hist, T0, T0 + 3 * 3600, 1800, "max")[2][1] != 12345  # 30-min buckets come from 1-min rows
+
+
+@pytest.mark.postgresql
+def test_it_leaves_the_open_minute_to_raw_reads_and_rolls_it_up_once_closed(hist, load_samples):
+    import time_machine
+
+    minute = T0 + 600
+    load_samples(hist.id, [(minute + 1, 10.0), (minute + 30, 20.0), (minute - 59, 5.0)])
+    with time_machine.travel(datetime.fromtimestamp(minute + 40, tz=UTC), tick=False):
+        run = rollups_refresh(budget_seconds=60)
+        # The closed minute before is rolled up; the open one stays dirty for the queries to read raw.
+        assert run.minute_rows == 1 and run.chunks == 1
+        assert HistorianDirtyRange.objects.get().ts_from == datetime.fromtimestamp(minute, tz=UTC)
+        assert rollups_refresh(budget_seconds=60).chunks == 0  # nothing closed is dirty: no work, no re-read
+        got = history_query(tags=[hist], start=datetime.fromtimestamp(minute - 60, tz=UTC),
+                            end=datetime.fromtimestamp(minute + 60, tz=UTC), mode="count", interval=60,
+                            now=datetime.fromtimestamp(minute + 40, tz=UTC))[hist.id]
+        assert [p["v"] for p in got] == [1, 2]
+    with time_machine.travel(datetime.fromtimestamp(minute + 66, tz=UTC), tick=False):
+        assert rollups_refresh(budget_seconds=60).minute_rows == 1
+    assert not HistorianDirtyRange.objects.exists(), list(HistorianDirtyRange.objects.values_list("ts_from", "ts_to"))
+    assert HistorianRollup1m.objects.get(tag_id=hist.id, bucket=datetime.fromtimestamp(minute, tz=UTC)).value_sum == 30
