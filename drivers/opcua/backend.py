@@ -1,7 +1,7 @@
 """The OPC UA driver backend (settings.KILN_DRIVER_BACKENDS["opcua"]; contract in drivers.backends).
 
-`run` loads the connection and its nodes, keeps one session for the whole tenure (re-subscribing when the
-configuration moves), and runs drivers.opcua.loop.OpcuaLoop. `write_request` is the web side of a write.
+`run` loads the connection and its nodes, keeps one session for the whole tenure (a configuration change touches
+only the changed monitored items), and runs drivers.opcua.loop.OpcuaLoop. `write_request` is the web side of a write.
 The OPC UA stack (asyncua) is imported only by a worker that runs an OPC UA connection and by a web process
 at its first OPC UA write or browse, never at start-up.
 """
@@ -73,8 +73,9 @@ class OpcuaBackend(LoopBackend):
         from drivers.opcua.loop import OpcuaLoop
         from drivers.services import VALUE_OUTBOX
 
-        if previous is not None:
-            link.close()  # same server, new node list: subscribe afresh
+        if previous is not None and previous.session is link:
+            previous.reconfigure(points)  # same session: only the changed monitored items are touched
+            return previous
         return OpcuaLoop(spec, points, sink=VALUE_OUTBOX, session=link, runtime=runtime, counters=counters)
 
     def write_request(self, *, connection, tag, value) -> tuple[dict, tuple[float, float]]:

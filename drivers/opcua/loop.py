@@ -140,6 +140,51 @@ class OpcuaLoop(ConnectionLoop):
         self.last_poll = now
         self._record(samples)
 
+    # --- a configuration change ------------------------------------------------------------------------------
+    def reconfigure(self, points: list[NodePoint]) -> dict[str, int]:
+        """Take a new node list on the open session: only added, removed and changed items are touched.
+
+        The other items keep their monitored items on the server, so their values flow on with nothing lost or
+        recorded twice (what arrived before the change is recorded first). A node moved to another NodeId is a
+        delete and a create (the server sends the new node's current value); a new sampling interval or deadband
+        is a modify; a new name or write type changes nothing on the server. When the update fails, the session
+        is dropped and the next connect subscribes the whole list afresh. Returns how many items were created,
+        deleted and modified on the server.
+        """
+        new = {p.tag_id: p for p in points}
+        old = self.points
+        removed = [t for t in old if t not in new]
+        added, modified = [], []
+        for tid, p in new.items():
+            was = old.get(tid)
+            if was is None or was.node_id != p.node_id or tid in self.refused:
+                if was is not None:
+                    removed.append(tid)
+                added.append(p)
+            elif (was.sampling_interval, was.deadband) != (p.sampling_interval, p.deadband):
+                modified.append(p)
+        counts = {"created": len(added), "deleted": len(removed), "modified": len(modified)}
+        if self.session.connected and not self.session.lost:
+            self.flush()
+        self.points, self.tag_ids = new, list(new)
+        for tid in removed:
+            self.refused.pop(tid, None)
+            if tid not in new:
+                self.bad.pop(tid, None)
+        if not (added or removed or modified) or not self.session.connected or self.session.lost:
+            return counts  # nothing for the server, or the next connect subscribes the new list
+        try:
+            refused = self.session.update(add=added, remove=removed, modify=modified)
+        except (OpcuaError, OpcuaRefused) as exc:
+            self._comm_failure(f"updating the subscription failed: {exc}")
+            return counts
+        if refused:
+            self._refuse(refused)
+        logger.info("Connection %s: configuration changed; %d monitored items created, %d deleted, %d modified, "
+                    "%d untouched", self.spec.name, len(added), len(removed), len(modified),
+                    len(new) - len(added) - len(modified))
+        return counts
+
     # --- connection state (drivers.connloop.ConnectionLoop._connect / _comm_failure call these) ---------------------
     def _open(self) -> dict[int, int]:
         return self.session.connect(list(self.points.values()))
