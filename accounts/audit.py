@@ -20,12 +20,15 @@ from django.utils import timezone
 from accounts.audit_hashing import GENESIS_HASH, KEYED, UNKEYED, audit_canonical, canonical_text, compute_hash
 from accounts.models import AuditRecord
 from scada import context
+from scada.bulk import bulk_insert
 
 __all__ = ["AuditEntry", "audit_record", "audit_record_many", "audit_legacy_seal", "LEGACY_SEAL_ACTION"]
 
 LEGACY_SEAL_ACTION = "audit.legacy_sealed"
 _AUDIT_LOCK_KEY = 0x4B494C4E  # "KILN": one advisory lock id for the audit chain
 # Columns with a length limit (varchar), in characters.
+# From this many records on, one COPY instead of an INSERT (scada.bulk).
+_COPY_FROM = 100
 _BOUNDED = {"username": 150, "action": 64, "object_type": 64, "object_id": 255, "client_ip": 45, "request_id": 64}
 
 
@@ -90,11 +93,14 @@ def _append(model, entries: list[AuditEntry]) -> list:
         record.hash = compute_hash(record)
         prev = record.hash
         records.append(record)
-    model.objects.bulk_create(records)
-    if records[0].pk is None:  # SQLite before RETURNING support: fetch ids back in order
-        ids = list(model.objects.order_by("-seq").values_list("id", flat=True)[: len(records)])[::-1]
-        for record, pk in zip(records, ids, strict=True):
-            record.pk = pk
+    if len(records) < _COPY_FROM:
+        model.objects.bulk_create(records)
+    else:
+        bulk_insert(model, records)  # a config import's tens of thousands of records: COPY, ids read back below
+    if records[0].pk is None:  # COPY, or SQLite before RETURNING support: ids read back by seq
+        ids = dict(model.objects.filter(seq__gte=records[0].seq, seq__lte=records[-1].seq).values_list("seq", "id"))
+        for record in records:
+            record.pk = ids[record.seq]
     return records
 
 

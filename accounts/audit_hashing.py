@@ -61,8 +61,11 @@ def _float(value: float) -> float | int | str:
         return "NaN"
     if math.isinf(value):
         return "Infinity" if value > 0 else "-Infinity"
+    text = repr(value)
+    if "e" not in text:  # plain notation already (the common case): jsonb gives the same float back
+        return 0.0 if value == 0 else value
     # What jsonb's numeric prints for json.dumps' shortest repr: plain notation, no negative zero.
-    text = format(Decimal(repr(value)), "f")
+    text = format(Decimal(text), "f")
     if value == 0:
         text = text.lstrip("-")
     return json.loads(text)
