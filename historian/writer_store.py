@@ -4,8 +4,9 @@ ranges for the rollups and the writer checkpoint, committed together (historian.
 Fast path: COPY straight into the partitioned table. If that hits an existing (tag_id, ts) — a replay, or a
 source sending the same timestamp twice — the flush falls back, inside the same transaction, to COPY into a
 temporary staging table + INSERT ... SELECT ... ON CONFLICT DO NOTHING. Samples older than half the
-compaction age (late backfills, possibly into compacted time ranges) always take that slow path, which also
-checks NOT EXISTS.
+compaction age (late backfills, possibly into compacted time ranges) take that slow path, which also checks
+NOT EXISTS against rows and chunks, unless no chunk can hold one of them (_late_copy_safe): then they go by COPY
+too, which makes a replay after a long outage about four times faster (bench/bench_historian_replay.py).
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from datetime import UTC, datetime
 import psycopg
 from django.db import connection, transaction
 
-from historian.chunks import chunk_contains_sql
+from historian.chunks import CHUNK_TABLE, MAX_CHUNK_SPAN, chunk_contains_sql
 from historian.conf import conf, statement_timeout_local
-from historian.constants import WRITER_LOCK_KEY
+from historian.constants import COMPACT_LOCK_KEY, WRITER_LOCK_KEY
 from historian.partitions import partitions_ensure_for_times, partitions_list
 
 __all__ = ["FlushResult", "encode_copy_binary", "coverage", "ensure_partitions", "commit_postgresql",
@@ -158,6 +159,24 @@ def _slow_insert(cur, rows) -> int:
     return cur.rowcount
 
 
+def _late_copy_safe(cur, rows) -> bool:
+    """Whether late samples may go by COPY, with the unique index alone refusing a duplicate: no chunk overlaps
+    their time range, every partition they fall in has its unique index, and no compaction can make a chunk of
+    them before this transaction ends. The last holds through the compaction lock taken shared for the rest of
+    the transaction; a compaction running now makes this False (the slow path), never a wait, and a compaction
+    starting later finds the lock taken and tries again on its next run."""
+    cur.execute("SELECT pg_try_advisory_xact_lock_shared(%s)", [COMPACT_LOCK_KEY])
+    if not cur.fetchone()[0]:
+        return False
+    lo, hi = min(r[0] for r in rows) - 1, max(r[0] for r in rows) + 1  # a second's margin for rounding
+    cur.execute(f"SELECT EXISTS (SELECT 1 FROM {CHUNK_TABLE} WHERE ts_from <= to_timestamp(%s) "  # noqa: S608
+                f"AND ts_from > to_timestamp(%s) - interval '{MAX_CHUNK_SPAN}' AND ts_to >= to_timestamp(%s))",
+                [hi, lo, lo])
+    if cur.fetchone()[0]:
+        return False
+    return not any(p.compacted and p.start.timestamp() <= hi and p.end.timestamp() > lo for p in partitions_list())
+
+
 def commit_postgresql(num_rows, str_rows, spans, epoch, last_id, result: FlushResult,
                        maybe_null: bool = True) -> None:
     late_before = None
@@ -196,6 +215,8 @@ def commit_postgresql(num_rows, str_rows, spans, epoch, last_id, result: FlushRe
             fast = [r for r in numeric if r[0] >= late_before]
             if len(fast) != len(numeric):
                 slow = [r for r in numeric if r[0] < late_before]
+                if _late_copy_safe(cur, slow):
+                    fast, slow = numeric, []
         written = 0
         if fast:
             try:
