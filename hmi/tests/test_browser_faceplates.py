@@ -39,6 +39,19 @@ COLOURS_SHOWN = """(() => {
 })()"""
 
 
+# An analog indicator as the screen editor draws it (editor-symbols.js), with design-time L/H/SP marks.
+EDITOR_ANALOG = """<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 220">
+  <g id="ai1" class="k-sym k-analog" transform="translate(60,20)">
+    <rect id="ai1-scale" x="0" y="0" width="34" height="150" fill="#f4f4f4"/>
+    <rect class="k-design-limits" x="1" y="40" width="32" height="60" fill="#cfd8cf"/>
+    <rect id="ai1-bar" x="10" y="0" width="14" height="150" fill="#9e9e9e"/>
+    <path class="k-design-limits" d="M34 40 l8 -5 l0 10 Z"/><text class="k-design-limits" x="44" y="44">H</text>
+    <path class="k-design-sp" d="M0 70 l-9 -6 l0 12 Z"/>
+    <text id="ai1-value" x="17" y="168">-</text><text id="ai1-sp" x="17" y="184"></text>
+  </g>
+</svg>"""
+
+
 def shot(page, name: str) -> None:
     base.shot(page, "isa101_" + name)
 
@@ -54,8 +67,8 @@ def demo_alarms(demo):
     return demo
 
 
-def test_the_demo_overview_is_grey_with_analog_limits_and_colour_only_when_abnormal(new_page, demo_alarms,
-                                                                                    server):
+def test_screens_are_grey_with_live_analog_limits_and_setpoints_and_colour_only_when_abnormal(new_page, demo_alarms,
+                                                                                              server):
     page = new_page(demo_alarms["operator"])
     # Running / stopped by fill and text, not green / red.
     expect(page.locator("#p01-state")).to_have_text("RUNNING")
@@ -90,6 +103,20 @@ def test_the_demo_overview_is_grey_with_analog_limits_and_colour_only_when_abnor
     expect(page.locator("#ps-p02-run-text")).to_have_text("STOPPED")
     assert page.evaluate(COLOURS_SHOWN) == ["ps-p01-fault fill rgb(239, 108, 0)"]  # pump 1 is still faulted
     shot(page, "pump_station")
+
+    # An analog indicator drawn in the screen editor: live limits and setpoint replace its design-time marks.
+    from hmi.services import screen_save
+
+    screen_save(actor=None, data={"name": "AI", "slug": "ai", "svg": EDITOR_ANALOG, "bindings": [
+        {"element": "ai1-bar", "kind": "fill", "tag": "Reactor_Temp"},
+        {"element": "ai1-value", "kind": "text", "tag": "Reactor_Temp"},
+        {"element": "ai1-sp", "kind": "text", "tag": "Reactor_Temp_SP"}]})
+    page.goto(server.url + "/screens/ai/")
+    g = page.locator("#ai1")
+    expect(g).to_have_attribute("data-limits", "2")
+    assert g.locator(".k-design-limits, .k-design-sp").count() == 0
+    assert g.locator(".k-limit-label").all_text_contents() == ["HH", "H"]
+    expect(g.locator(".k-sp-mark")).to_have_attribute("transform", "translate(0,75.0)")  # 75 of 0-150 on 150 px
     assert page.errors == []
 
 

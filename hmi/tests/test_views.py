@@ -183,3 +183,26 @@ def test_the_screen_editor_is_for_engineers_only(operator, supervisor, engineer,
     assert 'href="/editor/overview/"' in client.get("/screens/overview/").content.decode()
     assert 'href="/editor/overview/"' in client.get("/screens/").content.decode()
     assert client.get("/editor/nope/").status_code == 404
+
+
+def test_a_screen_page_carries_its_tags_decimals_alarm_limits_and_its_devices_members(operator, screen, plant):
+    import json
+
+    from alarms.models import AlarmDefinition
+    from alarms.services import alarm_instances_sync
+    from tags.models import Tag
+
+    plant["Tank_Level"].decimals = 1
+    plant["Tank_Level"].save(update_fields=["decimals"])
+    AlarmDefinition.objects.create(key="tank_hi", name="Tank High", tag=plant["Tank_Level"], kind="HI",
+                                   setpoint=90.0, priority="high")
+    alarm_instances_sync()
+    Tag.objects.create(machine=plant["pump-01.Running"].machine, name="pump-01.Speed", member="Speed",
+                       datatype="REAL", unit="RPM")  # read-only and on no binding
+    html = login(operator).get("/").content.decode()
+    config = json.loads(re.search(r'<script id="kiln-config" type="application/json">(.*?)</script>', html,
+                                  re.S).group(1))
+    assert config["tags"]["Tank_Level"]["decimals"] == 1
+    assert [(x["kind"], x["setpoint"]) for x in config["alarm_limits"]["Tank_Level"]] == [("HI", 90.0)]
+    # The device faceplate shows status and key values, not only what can be written.
+    assert "pump-01.Speed" in config["devices"]["pump-01"]["members"]

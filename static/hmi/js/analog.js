@@ -43,6 +43,9 @@
       return across ? x + f * w : y + h - f * h;
     }
     var limits = (Kiln.alarmLimits || {})[b.tag] || [];
+    // Live data replaces the design-time marks an editor symbol was drawn with (editor-symbols.js, k-design-*).
+    function drop(cls) { Array.prototype.forEach.call(g.querySelectorAll("." + cls), function (e) { e.remove(); }); }
+    if (limits.length) drop("k-design-limits");
     // Normal range: below every high limit and above every low limit (the whole scale when there are none).
     var top = hi, bottom = lo;
     limits.forEach(function (l) {
@@ -71,6 +74,7 @@
     });
     var spTag = textTags[g.id + "-sp"], mark = null;
     if (spTag) {
+      drop("k-design-sp");
       // A hollow mark on the other side from the limits: where the controller is told to hold the value.
       mark = add(g, "path", { d: across ? "M0 " + y + " l-6 -9 l12 0 Z" : "M" + x + " 0 l-9 -6 l0 12 Z",
                               class: "k-sp-mark", visibility: "hidden" });

@@ -108,18 +108,21 @@
         label(g, p);
         var t = Kiln.tagConfig[p.tag] || null, r = tagRange(t, p), h = p.h, w = p.w;
         function y(v) { return h - (num(v, r[0]) - r[0]) / (r[1] - r[0]) * h; }
+        // The screen page (analog.js) draws the tag's live alarm limits and normal band, and the setpoint mark of the
+        // "Setpoint tag"; lo/hi/sp here are design-time marks (class k-design-*) that those replace when present.
         el(g, "rect", { id: id + "-scale", x: 0, y: 0, width: w, height: h, fill: C.light, stroke: C.line, "stroke-width": 1.5 });
-        if (p.lo !== "" && p.hi !== "") el(g, "rect", { x: 1, y: y(p.hi), width: w - 2, height: Math.max(0, y(p.lo) - y(p.hi)), fill: C.band });
+        if (p.lo !== "" && p.hi !== "") el(g, "rect", { x: 1, y: y(p.hi), width: w - 2, height: Math.max(0, y(p.lo) - y(p.hi)), fill: C.band, "class": "k-design-limits" });
         el(g, "rect", { id: id + "-bar", x: w * 0.3, y: 0, width: w * 0.4, height: h, fill: C.fill });
         ["lo", "hi"].forEach(function (k) {
           if (p[k] === "") return;
-          el(g, "path", { d: "M" + w + " " + y(p[k]) + " l8 -5 l0 10 Z", fill: C.ink });
-          txt(g, null, w + 10, y(p[k]) + 4, k === "hi" ? "H" : "L", { "text-anchor": "start", "font-size": 10 });
+          el(g, "path", { d: "M" + w + " " + y(p[k]) + " l8 -5 l0 10 Z", fill: C.ink, "class": "k-design-limits" });
+          txt(g, null, w + 10, y(p[k]) + 4, k === "hi" ? "H" : "L", { "text-anchor": "start", "font-size": 10, "class": "k-design-limits" });
         });
-        if (p.sp !== "") el(g, "path", { d: "M0 " + y(p.sp) + " l-9 -6 l0 12 Z", fill: "none", stroke: C.ink, "stroke-width": 1.5 });
+        if (p.sp !== "") el(g, "path", { d: "M0 " + y(p.sp) + " l-9 -6 l0 12 Z", fill: "none", stroke: C.ink, "stroke-width": 1.5, "class": "k-design-sp" });
         txt(g, null, -3, 4, String(r[1]), { "text-anchor": "end", "font-size": 10, fill: C.muted });
         txt(g, null, -3, h, String(r[0]), { "text-anchor": "end", "font-size": 10, fill: C.muted });
         txt(g, id + "-value", w / 2, h + 18, "–");
+        txt(g, id + "-sp", w / 2, h + 34, "", { "font-size": 11, fill: "#1f5f9e" });
       },
       slots: [{ key: "value", label: "Value tag", owns: [["-bar", "fill"], ["-value", "text"]],
         make: function (id, tag, t, p) {
@@ -127,7 +130,9 @@
           var r = tagRange(t, p);
           return [{ element: id + "-bar", kind: "fill", tag: tag, min: r[0], max: r[1] },
                   { element: id + "-value", kind: "text", tag: tag }];
-        } }]
+        } },
+        { key: "sp", label: "Setpoint tag (its live mark)", owns: [["-sp", "text"]],
+          make: function (id, tag) { return [{ element: id + "-sp", kind: "text", tag: tag }]; } }]
     },
     bar: {
       label: "Bar", w: 140, h: 16, params: { label: "" },
