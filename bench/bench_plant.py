@@ -17,12 +17,16 @@ What runs (each its own process, as in production):
 
 Per step (figures over the step's --step-seconds after a settle time), printed with the load average:
   changes/s made by the PLCs, recorded/s (history rows whose time falls in the step), committed/s (the writer's
-  counter), historian lag p99 (age of the oldest buffered sample, sampled every 0.25 s), lost = tracked changes
-  missing from PostgreSQL + samples dropped (buffer or outbox), doubled = tracked values stored twice, poll
-  overruns and the worst connection's start-jitter p99, WebSocket push p99 (receive − poll time), REST and
-  history p99, new PostgreSQL sessions/s, CPU % and RSS per process (PostgreSQL: the bench database's backends).
-The knee: the highest rate with 0 lost, 0 doubled, lag p99 ≤ 2 s, push p99 ≤ 100 ms, REST p99 ≤ 100 ms and no
-poll overrun. Exit status 1 when anything was lost or doubled, or a client saw errors.
+  counter), historian lag p99 (age of the oldest buffered sample, sampled every 0.25 s), tracked unseen (tracked
+  values, each held 5 poll periods, never polled: poll starvation), lost (recorded but dropped by the buffer or
+  the outbox), doubled (tracked values stored twice), poll overruns, poll and recording p99 and the worst
+  connection's start-jitter p99, WebSocket push p99 (receive − poll time), REST and history p99, new PostgreSQL
+  sessions/s, raw sample rows read/s and 1-minute rollup rows written/s (pg_stat_user_tables), CPU % and RSS per
+  process (PostgreSQL: the bench database's backends, sampled: a lower bound).
+The knee: the highest rate with 0 unseen, 0 lost, 0 doubled, lag p99 ≤ 2 s, push p99 ≤ 100 ms, REST p99 ≤ 100 ms
+and no poll overrun. Then (--naive-seconds) the naive baseline on the same PLCs at the top rate, Kiln stopped.
+--compare RATE first runs one step with the Celery processes configured as before issue 18 and one as now.
+Exit status 1 when anything was lost or doubled, or a client saw errors.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from plant_load import load_process, loadavg, pid_cpu_rss, plc_process, tree_cpu_rss  # noqa: E402
+from plant_load import load_process, loadavg, naive_process, pid_cpu_rss, plc_process, tree_cpu_rss  # noqa: E402
 
 DB_NAME = "kiln_plant_bench"
 PROCESSES = ("web", "worker", "drivers", "beat")
@@ -219,6 +223,7 @@ class Probe:
         return {"cycles": sum(s.get("cycles", 0) for s in rows), "overruns": sum(s.get("overruns", 0) for s in rows),
                 "jitter_p99": max((s.get("jitter_ms_p99") or 0 for s in rows), default=0),
                 "poll_p99": max((s.get("poll_ms_p99") or 0 for s in rows), default=0),
+                "record_p99": max((s.get("record_ms_p99") or 0 for s in rows), default=0),
                 "polled": sum(1 for s in rows if s.get("state") == "connected"),
                 "outbox_dropped": sum(s.get("outbox_dropped", 0) or 0 for s in rows)}
 
@@ -349,9 +354,12 @@ def run_step(plant: Plant, probe: Probe, info: dict, rate: float, seconds: float
     return {
         "rate": rate, "made_per_s": (made_bulk + tracked_made) / span, "recorded_per_s": rows / span,
         "committed_per_s": (committed1 - committed0) / span, "lag_p99": p99(ages) or 0.0,
-        "tracked": tracked_made, "missing": missing, "doubled": doubled, "dropped": dropped,
-        "lost": missing + dropped, "cycles": drv1["cycles"] - drv0["cycles"],
+        # unseen: a tracked value (held 5 poll periods) never polled, so never recorded (poll starvation);
+        # lost: recorded but not stored (buffer or outbox drops). Both count against the knee.
+        "tracked": tracked_made, "missing": missing, "doubled": doubled, "dropped": dropped, "lost": dropped,
+        "cycles": drv1["cycles"] - drv0["cycles"],
         "overruns": drv1["overruns"] - drv0["overruns"], "jitter_p99": drv1["jitter_p99"], "poll_p99": drv1["poll_p99"],
+        "record_p99": drv1["record_p99"],
         "raw_read_per_s": (tables1[0] - tables0[0]) / span, "rollup_rows_per_s": (tables1[1] - tables0[1]) / span,
         "push_p99": p99(load_stats["push"]), "pushed": load_stats["updates"], "rest_p99": p99(load_stats["rest"]),
         "history_p99": p99(load_stats["history"]), "client_errors": load_stats["errors"] + load_stats["ws_dead"],
@@ -369,8 +377,9 @@ def ms(v) -> str:
 def print_step(s: dict) -> None:
     print(f"rate {s['rate']:>6.0f}/s  made {s['made_per_s']:>6.0f}/s  recorded {s['recorded_per_s']:>6.0f}/s  "
           f"committed {s['committed_per_s']:>6.0f}/s  lag p99 {s['lag_p99']:.2f} s  "
-          f"lost {s['lost']} (tracked {s['missing']}/{s['tracked']}, dropped {s['dropped']})  doubled {s['doubled']}  "
-          f"overruns {s['overruns']}/{s['cycles']} cycles  poll p99 {s['poll_p99']:.1f} ms  "
+          f"tracked unseen {s['missing']}/{s['tracked']}  lost {s['lost']}  doubled {s['doubled']}  "
+          f"overruns {s['overruns']}/{s['cycles']} cycles  poll p99 {s['poll_p99']:.1f} ms "
+          f"(recording p99 {s['record_p99']:.1f} ms)  "
           f"jitter p99 {s['jitter_p99']:.1f} ms  "
           f"push p99 {ms(s['push_p99'])} ms ({s['pushed']} updates)  REST p99 {ms(s['rest_p99'])} ms  "
           f"history p99 {ms(s['history_p99'])} ms  client errors {s['client_errors']} {s['error_kinds'] or ''}  "
@@ -381,7 +390,7 @@ def print_step(s: dict) -> None:
 
 
 def holds(s: dict) -> bool:
-    return (s["lost"] == 0 and s["doubled"] == 0 and s["lag_p99"] <= 2.0 and s["overruns"] == 0
+    return (s["lost"] == 0 and s["missing"] == 0 and s["doubled"] == 0 and s["lag_p99"] <= 2.0 and s["overruns"] == 0
             and (s["push_p99"] or 0) <= 0.1 and (s["rest_p99"] or 0) <= 0.1)
 
 
@@ -403,6 +412,8 @@ def main() -> int:
                     help="first, at RATE: the workers as before issue 18 (CELERY_DB_REUSE_MAX=0, "
                          "KILN_HISTORIAN_ROLLUP_SETTLE_SECONDS=-1) and as now, one step each, --compare-rounds pairs")
     ap.add_argument("--compare-rounds", type=int, default=1)
+    ap.add_argument("--naive-seconds", type=float, default=30,
+                    help="last, at the top rate with Kiln stopped: the naive baseline (0: skip)")
     ap.add_argument("--soak-minutes", type=float, default=0, help="after the ramp (or instead, with --rates '')")
     ap.add_argument("--soak-rate", type=float, default=0, help="default: half the knee")
     args = ap.parse_args()
@@ -465,6 +476,8 @@ def main() -> int:
             print("KNEE: below the lowest step", flush=True)
         if any(s["lost"] or s["doubled"] or s["client_errors"] for s in steps):
             code = 1
+        if args.naive_seconds and steps:
+            naive(plant, probe, info, ports, env, args, steps[-1])
         if args.soak_minutes:
             code |= soak(plant, probe, info, args, args.soak_rate or (max(held) / 2 if held else rates[0]))
     finally:
@@ -477,6 +490,45 @@ def main() -> int:
         if code == 0:
             shutil.rmtree(state_dir, ignore_errors=True)
     return code
+
+
+def naive(plant: Plant, probe: Probe, info: dict, ports: list[int], env: dict, args, kiln_step: dict) -> None:
+    """The naive stack (plant_load.naive_process) on the same PLCs at the top rate, Kiln and its clients stopped."""
+    plant.load[0].send("exit")
+    plant.load = None
+    stop_all(plant.kiln)
+    plant.kiln = {}
+    rate = kiln_step["rate"]
+    plant.set_rate(rate)
+    parent, child = plant.ctx.Pipe()
+    proc = plant.ctx.Process(target=naive_process, args=(child, env["DATABASE_URL"], ports,
+                                                         args.registers + args.tracked, args.naive_seconds))
+    proc.start()
+    parent.recv()
+    time.sleep(args.settle_seconds)
+    marks0 = plant.marks()
+    cpu0 = pid_cpu_rss(proc.pid)[0]
+    parent.send("start")
+    result = parent.recv()
+    marks1, cpu1 = plant.marks(), pid_cpu_rss(proc.pid)[0]
+    proc.join(10)
+    made = missing = 0
+    for p, (m0, m1) in enumerate(zip(marks0, marks1, strict=True)):
+        for k in range(args.tracked):
+            lo, hi = m0[1][k], m1[1][k]
+            seen = probe.sql("SELECT count(DISTINCT value) FROM bench_naive_sample WHERE plc = %s AND address = %s "
+                             "AND value > %s AND value <= %s", [p, args.registers + k, lo, hi])[0][0]
+            made += hi - lo
+            missing += hi - lo - seen
+    probe.connection.close()
+    print(f"NAIVE at {rate:.0f} changes/s (one request per register, one INSERT per value; Kiln stopped): "
+          f"stored {result['stored_per_s']:.0f}/s, one pass over all registers {result['pass_s'] * 1000:.0f} ms, "
+          f"tracked changes missed {missing}/{made}, CPU {100 * (cpu1 - cpu0) / args.naive_seconds:.0f} %, "
+          f"load {loadavg()}", flush=True)
+    print(f"SIDE BY SIDE at {rate:.0f} changes/s: Kiln recorded {kiln_step['recorded_per_s']:.0f}/s with "
+          f"{kiln_step['missing']}/{kiln_step['tracked']} tracked missed and clients on; naive "
+          f"{result['stored_per_s']:.0f}/s with {missing}/{made} missed "
+          f"({kiln_step['recorded_per_s'] / max(result['stored_per_s'], 1):.1f}×)", flush=True)
 
 
 BEFORE_18 = {"CELERY_DB_REUSE_MAX": "0", "KILN_HISTORIAN_ROLLUP_SETTLE_SECONDS": "-1"}
@@ -508,12 +560,12 @@ def soak(plant: Plant, probe: Probe, info: dict, args, rate: float) -> int:
     for _ in range(max(1, int(args.soak_minutes))):
         s = run_step(plant, probe, info, rate, 60 - 2, 2)
         steps.append(s)
-        lost += s["lost"] + s["doubled"]
+        lost += s["lost"] + s["doubled"] + s["missing"]
         first = first or s["rss"]
         growth = {n: 100.0 * (s["rss"][n] - first[n]) / first[n] for n in first if first[n]}
         print_step(s)
         print("    RSS growth since minute 1 %: " + "  ".join(f"{n} {g:+.1f}" for n, g in growth.items()), flush=True)
-    print(f"SOAK: {len(steps)} min, lost+doubled {lost}, max RSS growth "
+    print(f"SOAK: {len(steps)} min, unseen+lost+doubled {lost}, max RSS growth "
           f"{max(growth.values()):+.1f} % ({max(growth, key=growth.get)})", flush=True)
     return 1 if lost else 0
 

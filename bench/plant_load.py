@@ -218,3 +218,40 @@ def tree_cpu_rss(pid: int) -> tuple[float, int]:
 def loadavg() -> str:
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
+
+
+# --- the naive baseline ------------------------------------------------------------------------------------------
+
+def naive_process(conn, dsn: str, ports: list[int], registers: int, seconds: float) -> None:
+    """A naive stack on the same PLCs: one register per request, one INSERT (own transaction) per changed value.
+
+    What a hand-written poller storing straight into a table does (and what the issue's PyScada/FUXA figures
+    describe): it keeps no schedule, so its sampling period is however long a pass over every register takes.
+    Generous to it: plain psycopg, not an ORM; no live table, alarms, push or buffering at all.
+    """
+    import psycopg
+    from pymodbus.client import ModbusTcpClient
+
+    db = psycopg.connect(dsn, autocommit=True)
+    db.execute("CREATE TABLE IF NOT EXISTS bench_naive_sample (plc int, address int, ts timestamptz, value int)")
+    db.execute("TRUNCATE bench_naive_sample")
+    clients = [ModbusTcpClient("127.0.0.1", port=port, timeout=2, retries=0) for port in ports]
+    for c in clients:
+        c.connect()
+    last: dict[tuple[int, int], int] = {}
+    conn.send(("ready",))
+    conn.recv()  # start
+    t0 = time.time()
+    passes = stored = 0
+    while time.time() - t0 < seconds:
+        for p, c in enumerate(clients):
+            for address in range(registers):
+                value = c.read_holding_registers(address, count=1, device_id=1).registers[0]
+                if last.get((p, address)) != value:
+                    last[(p, address)] = value
+                    db.execute("INSERT INTO bench_naive_sample VALUES (%s, %s, now(), %s)", [p, address, value])
+                    stored += 1
+        passes += 1
+    span = time.time() - t0
+    conn.send({"stored_per_s": stored / span, "pass_s": span / max(passes, 1)})
+    db.close()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Callable
 
 from drivers.choices import ConnectionState
@@ -70,6 +71,7 @@ class ConnectionLoop:
         for name in self.COUNTERS:
             setattr(self, name, int((counters or {}).get(name) or 0))
         self.rate = RateMeter()
+        self.record_ms: deque = deque(maxlen=1000)  # how long recording took, per batch (the sink's share)
         self.last_poll: float | None = None
         self.last_error = ""
         self.last_error_at: float | None = None
@@ -153,7 +155,9 @@ class ConnectionLoop:
         try:
             # In production: drivers.services.VALUE_OUTBOX → tags.values.tag_values_record → the live table, then
             # each of settings.KILN_VALUE_CONSUMERS in order (docs/architecture.md, "Extending Kiln").
+            started = time.monotonic()
             self.sink(samples)
+            self.record_ms.append((time.monotonic() - started) * 1000.0)
             self.rate.add(len(samples))
         except Exception as exc:  # noqa: BLE001 - a failing recorder is reported, the loop keeps its schedule
             self._note_error(f"recording values failed: {exc}")

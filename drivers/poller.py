@@ -169,6 +169,7 @@ class ConnectionPoller(ConnectionLoop):
             "poll_ms_p50": _r(p(all_durations, 50)),
             "poll_ms_p99": _r(p(all_durations, 99)),
             "jitter_ms_p99": _r(p(all_jitters, 99)),
+            "record_ms_p99": _r(p(self.record_ms, 99)),  # the part of poll_ms spent recording (bench_plant)
             "scan_classes": [
                 {"period_ms": g.period_ms, "tags": len(g.tag_ids), "reads": len(g.blocks),
                  "poll_ms_p50": _r(p(self.durations[g.period_ms], 50)),
