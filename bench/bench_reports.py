@@ -18,9 +18,12 @@ and reused); Redis from REDIS_URL, else db 7. The naive PDF needs matplotlib (`p
    memory. Wall time and peak Python memory (tracemalloc), and Kiln's peak for 3 days to show it stays flat.
    Target: ≤ 1 s, memory flat.
 3. API latency while reports are generated (skip with --skip-api): a real daphne serving the bench database;
-   p50/p99 of GET /api/tags?limit=50 idle, then while 30 s of reports run (Kiln: in the niced `reports`
-   Celery worker of the Procfile; naive: the same CSVs generated inside the web process by the request).
-   Target: p99 within 20 % of idle.
+   one client GETs /api/tags?limit=50 back to back (10 ms apart) while idle and busy phases alternate in the
+   same run (--cycles pairs, --api-seconds of each in all), so both see the same machine. Busy, Kiln: the
+   Procfile's niced `reports` worker makes one report after another (a 72,000-row tag-history CSV, then a
+   shift PDF); `unpaced`: the same without reports/pacing.py; naive: the CSV generated inside the web process by
+   the request. A report still running when a busy phase ends finishes before the next idle one (not counted).
+   p50/p99 per phase and their ratio, and the load average per cycle. Target: p99 within 20 % of idle.
 
 Prints each figure with its naive baseline and the load average; writes bench/results/reports.json.
 """
@@ -275,16 +278,27 @@ def _token() -> str:
     return issue_token_pair(user)["token"]
 
 
-def _latencies(url: str, token: str, seconds: float) -> list[float]:
-    out, deadline = [], time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        req = urllib.request.Request(url + "/api/tags?limit=50", headers={"Authorization": f"Bearer {token}"})
-        t0 = time.perf_counter()
-        with urllib.request.urlopen(req, timeout=30) as r:  # noqa: S310 - our own server on loopback
-            r.read()
-        out.append((time.perf_counter() - t0) * 1000)
-        time.sleep(0.02)
-    return out
+class Prober(threading.Thread):
+    """GET /api/tags?limit=50 back to back (10 ms apart), each latency labelled with the phase it fell in."""
+
+    def __init__(self, url: str, token: str):
+        super().__init__(daemon=True)
+        self.url, self.token, self.phase, self.samples, self.stop = url, token, "warm", [], threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            phase = self.phase
+            req = urllib.request.Request(self.url + "/api/tags?limit=50",
+                                         headers={"Authorization": f"Bearer {self.token}"})
+            t0 = time.perf_counter()
+            with urllib.request.urlopen(req, timeout=30) as r:  # noqa: S310 - our own server on loopback
+                r.read()
+            if phase == self.phase:  # a request that straddled a phase change counts for neither
+                self.samples.append((phase, (time.perf_counter() - t0) * 1000))
+            time.sleep(0.01)
+
+    def of(self, phase: str) -> list[float]:
+        return [ms for p, ms in self.samples if p == phase]
 
 
 def _p(values: list[float], q: float) -> float:
@@ -318,79 +332,98 @@ def _stop(proc) -> None:
         proc.kill()
 
 
-def api_latency(tags, end, seconds: float) -> dict:
+def api_latency(tags, end, seconds: float, cycles: int, modes: list[str]) -> dict:
+    """Idle and busy phases alternating in one run (`cycles` of each, `seconds` each in all), one prober."""
     from django.conf import settings
 
+    from reports.models import ReportRun
+
     token = _token()
-    body = json.dumps({"format": "csv", "parameters": {
+    history = {"format": "csv", "parameters": {
         "tags": [t.name for t in tags], "start": (end - timedelta(days=1)).isoformat(), "end": end.isoformat(),
-        "mode": "average", "interval": 60}}).encode()
+        "mode": "average", "interval": 60}}
+    shift = {"format": "pdf", "parameters": {"start": (end - timedelta(hours=8)).isoformat(), "hours": 8,
+                                             "tags": [t.name for t in tags[:10]]}}
     reports_dir = tempfile.mkdtemp(prefix="kiln-bench-reports-")
     base = {k: v for k, v in os.environ.items() if k not in ("DEBUG",)}
     base.update({"KILN_REPORTS_DIR": reports_dir, "KILN_REPORTS_WAIT_SECONDS": "0",
                  "CELERY_BROKER_URL": settings.REDIS_URL, "DB_CONN_MAX_AGE": "0"})
 
-    def generate(url, stop):
+    def post(url, slug, payload):
+        req = urllib.request.Request(f"{url}/api/reports/{slug}/generate", data=json.dumps(payload).encode(),
+                                     method="POST", headers={"Authorization": f"Bearer {token}",
+                                                             "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=300) as r:  # noqa: S310
+            return r.status, r.read()
+
+    def generate(mode, url, stop, done):
+        # Kiln: one run in the worker at a time, a tag-history CSV (72,000 rows) then a shift PDF, and again; the
+        # next is asked for when the last is finished. Naive: the same CSV written by the request itself.
+        k = 0
         while not stop.is_set():
-            req = urllib.request.Request(url + "/api/reports/tag-history/generate", data=body, method="POST",
-                                         headers={"Authorization": f"Bearer {token}",
-                                                  "Content-Type": "application/json"})
-            with urllib.request.urlopen(req, timeout=120) as r:  # noqa: S310
-                r.read()
-            if "kiln" in threading.current_thread().name:
-                stop.wait(1.0)  # Kiln: queued, the worker makes it; ask again each second (~30 s of work queued)
+            if mode == "naive":
+                post(url, "tag-history", history)
+            else:
+                slug, payload = ("tag-history", history) if k % 2 == 0 else ("shift", shift)
+                run_id = json.loads(post(url, slug, payload)[1])["id"]
+                while ReportRun.objects.filter(pk=run_id, status__in=("queued", "running")).exists():
+                    time.sleep(0.2)
+            k += 1
+        done.append(k)
 
     results = {}
-    for mode in ("kiln", "naive"):
-        env = dict(base, KILN_REPORTS_INLINE_MAX_ROWS="0" if mode == "kiln" else "100000000")
+    for mode in modes:
+        env = dict(base, KILN_REPORTS_INLINE_MAX_ROWS="100000000" if mode == "naive" else "0")
+        if mode == "unpaced":  # Kiln's worker without reports/pacing.py's yield and renice, for comparison
+            env.update(KILN_REPORTS_DB_YIELD_PERCENT="0", KILN_REPORTS_DB_NICE="0")
         proc, url = _daphne(env)
         worker = None
         try:
-            idle = _latencies(url, token, min(10.0, seconds / 2))
-            if mode == "kiln":
+            if mode != "naive":
                 worker = subprocess.Popen(  # noqa: S603 - the Procfile's reports worker, as `make run` starts it
                     ["nice", "-n", "10", str(ROOT / ".venv/bin/celery"), "-A", "scada", "worker", "-Q", "reports",
                      "--concurrency", "1", "--loglevel", "WARNING", "--hostname", f"bench-reports-{os.getpid()}@%h"],
                     cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(3)
-            stop = threading.Event()
-            gen = threading.Thread(target=generate, args=(url, stop), name=f"{mode}-gen", daemon=True)
-            gen.start()
-            time.sleep(1.0)
-            busy = _latencies(url, token, seconds)
-            stop.set()
-            gen.join(120)
+            prober = Prober(url, token)
+            prober.start()
+            time.sleep(2)  # the server's first requests (imports, connections) count for neither phase
+            loads, made = [], []
+            for _ in range(cycles):
+                prober.phase = "idle"
+                time.sleep(seconds / cycles)
+                stop, done = threading.Event(), []
+                gen = threading.Thread(target=generate, args=(mode, url, stop, done), daemon=True)
+                prober.phase = "busy"
+                gen.start()
+                time.sleep(seconds / cycles)
+                prober.phase = "drain"  # the run in hand finishes before the next idle phase starts
+                stop.set()
+                gen.join(300)
+                made.extend(done)
+                loads.append(float(open("/proc/loadavg").read().split()[0]))
+            prober.stop.set()
+            prober.join(30)
         finally:
             if worker is not None:
                 worker.terminate()
                 worker.wait(timeout=30)
             _stop(proc)
+        idle, busy = prober.of("idle"), prober.of("busy")
         results[mode] = {"idle_p50_ms": statistics.median(idle), "idle_p99_ms": _p(idle, 0.99),
                          "busy_p50_ms": statistics.median(busy), "busy_p99_ms": _p(busy, 0.99),
-                         "ratio_p99": _p(busy, 0.99) / _p(idle, 0.99), "requests": len(busy)}
+                         "ratio_p99": _p(busy, 0.99) / _p(idle, 0.99), "idle_requests": len(idle),
+                         "busy_requests": len(busy), "reports": sum(made), "load": loads}
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--skip-api", action="store_true")
-    parser.add_argument("--api-seconds", type=float, default=30.0)
-    parser.add_argument("--pairs", type=int, default=3, help="shift PDF pairs (Kiln and naive back to back)")
-    args = parser.parse_args()
-    configure_env()
-    ensure_database(os.environ["DATABASE_URL"])
-    tags, end = setup()
-    load = open("/proc/loadavg").read().split()[:3]
-    print(f"load average at start: {' '.join(load)} (2 cores, shared)")
-    results: dict = {"load_start": load}
-    tmp = Path(tempfile.mkdtemp(prefix="kiln-bench-"))
-
+def pdf_and_csv(tags, end, tmp: Path, n_pairs: int, results: dict) -> None:
     # One untimed run of each first: a report worker is a long-lived process with WeasyPrint, the fonts (and for
     # the naive version matplotlib) already loaded, so the pairs measure a report's own cost.
     kiln_shift_pdf(tags, end, tmp / "warm.pdf")
     naive_shift_pdf(tags, end, tmp / "warm.pdf")
     pairs = []
-    for k in range(args.pairs):
+    for k in range(n_pairs):
         runs = {}
         for mode in (("kiln", "naive") if k % 2 == 0 else ("naive", "kiln")):
             fn = kiln_shift_pdf if mode == "kiln" else naive_shift_pdf
@@ -421,13 +454,35 @@ def main() -> None:
           f"(target ≤ 1 s, flat)")
     assert rows == nrows == N_TAGS * 1440, (rows, nrows)
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--skip-api", action="store_true")
+    parser.add_argument("--api-seconds", type=float, default=60.0, help="idle and busy, each, in all")
+    parser.add_argument("--cycles", type=int, default=4, help="idle/busy phase pairs the seconds are split into")
+    parser.add_argument("--skip-pdf-csv", action="store_true", help="only the API latency part")
+    parser.add_argument("--modes", default="kiln,naive", help="API part: any of kiln, unpaced (Kiln's worker "
+                        "without its PostgreSQL pacing), naive")
+    parser.add_argument("--pairs", type=int, default=3, help="shift PDF pairs (Kiln and naive back to back)")
+    args = parser.parse_args()
+    configure_env()
+    ensure_database(os.environ["DATABASE_URL"])
+    tags, end = setup()
+    load = open("/proc/loadavg").read().split()[:3]
+    print(f"load average at start: {' '.join(load)} (2 cores, shared)")
+    results: dict = {"load_start": load}
+    tmp = Path(tempfile.mkdtemp(prefix="kiln-bench-"))
+
+    if not args.skip_pdf_csv:
+        pdf_and_csv(tags, end, tmp, args.pairs, results)
     if not args.skip_api:
-        api = api_latency(tags, end, args.api_seconds)
+        api = api_latency(tags, end, args.api_seconds, args.cycles, args.modes.split(","))
         results["api_latency"] = api
         for mode, r in api.items():
             print(f"3. API p99 while reports run ({mode}): idle p50 {r['idle_p50_ms']:.1f} / p99 "
-                  f"{r['idle_p99_ms']:.1f} ms, busy p50 {r['busy_p50_ms']:.1f} / p99 {r['busy_p99_ms']:.1f} ms: "
-                  f"{r['ratio_p99']:.2f}× idle ({r['requests']} requests; target ≤ 1.2×)")
+                  f"{r['idle_p99_ms']:.1f} ms ({r['idle_requests']} requests), busy p50 {r['busy_p50_ms']:.1f} / "
+                  f"p99 {r['busy_p99_ms']:.1f} ms ({r['busy_requests']} requests, {r['reports']} reports): "
+                  f"{r['ratio_p99']:.2f}× idle (target ≤ 1.2×); load per cycle {r['load']}")
     results["load_end"] = open("/proc/loadavg").read().split()[:3]
     print(f"load average at end: {' '.join(results['load_end'])}")
     out = ROOT / "bench" / "results"

@@ -473,6 +473,10 @@ KILN_REPORTS_MAX_ROWS = envint("KILN_REPORTS_MAX_ROWS", 5_000_000, minimum=1000)
 KILN_REPORTS_PDF_MAX_ROWS = envint("KILN_REPORTS_PDF_MAX_ROWS", 5000, minimum=10)
 KILN_REPORTS_CHUNK_POINTS = envint("KILN_REPORTS_CHUNK_POINTS", 20_000, minimum=100)
 KILN_REPORTS_TASK_TIME_LIMIT = envint("KILN_REPORTS_TASK_TIME_LIMIT", 1800, minimum=10)
+# The reports worker's PostgreSQL work, paced (reports/pacing.py): a sleep of this % of each statement's time after
+# it, and its backend process reniced to this (PostgreSQL on this host, where the OS permits; 0: off).
+KILN_REPORTS_DB_YIELD_PERCENT = envint("KILN_REPORTS_DB_YIELD_PERCENT", 100, minimum=0)
+KILN_REPORTS_DB_NICE = envint("KILN_REPORTS_DB_NICE", 10, minimum=0)
 KILN_REPORTS_EMAIL_MAX_BYTES = envint("KILN_REPORTS_EMAIL_MAX_BYTES", 10 * 1024 * 1024, minimum=0)
 # Report kinds definitions may use, in listing order (a code setting, like the extension lists above).
 KILN_REPORT_KINDS = ["reports.kinds.tag_history.TagHistoryReport", "reports.kinds.alarm_journal.AlarmJournalReport",
