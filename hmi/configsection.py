@@ -2,7 +2,8 @@
 
 A screen arrives as any other screen save does, through hmi.services.screen_save: its SVG sanitized, its bindings
 validated against the drawing, a new ScreenVersion and an audit record. Every tag, device and screen a binding
-names must be in the bundle. Normalizing first means a bundle exported here and imported again compares equal
+names must be in the bundle, and must exist once every section is applied (checked again in the import's
+transaction). Normalizing first means a bundle exported here and imported again compares equal
 (sanitizing is idempotent).
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 from hmi.bindings import BindingError, binding_devices, binding_screens, binding_tag_names, bindings_validate
 from hmi.models import Screen
 from hmi.sanitize import SvgRejected, svg_sanitize
-from hmi.services import screen_delete, screen_save
+from hmi.services import screen_delete, screen_save, screens_references_check
 from scada.configsections import Field, ModelSection
 
 __all__ = ["ScreenSection"]
@@ -73,10 +74,16 @@ class ScreenSection(ModelSection):
         note = "configuration import"
         fields = ("slug", "name", "description", "svg", "bindings", "is_home", "sort_order")
         for item in added:
-            screen_save(actor=ctx.user, data={k: item[k] for k in fields}, note=note, check_references=False)
+            screen_save(actor=ctx.user, data={k: item[k] for k in fields}, note=note, defer_references=True)
         for _old, new in changed:
             screen_save(actor=ctx.user, data={k: new[k] for k in fields}, screen=Screen.objects.get(slug=new["slug"]),
-                        note=note, check_references=False)
+                        note=note, defer_references=True)
         for screen in Screen.objects.filter(slug__in=removed):
             screen_delete(actor=ctx.user, screen=screen)
         ctx.ids[self.name] = self.id_map()
+
+    def after_apply(self) -> None:
+        # Every section is applied (removals too): each screen's tags, devices and screens must exist now, or the
+        # import's transaction rolls back with a 422 naming them. check() compared them with the bundle already;
+        # this compares them with the tables.
+        screens_references_check()

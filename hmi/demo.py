@@ -1,13 +1,15 @@
 """Demo screens: the plant overview (tank, pumps, reactor) and the pump station, bound to the demo tags.
 
 Loaded by `manage.py demo_load` after the tags (order 40). Idempotent: an existing screen is left as the
-engineer may have edited it. Tags that do not exist (yet) are shown as unresolved on the page.
+engineer may have edited it. Every tag, device and screen the bindings name must exist once both are saved.
 """
 
 from pathlib import Path
 
+from django.db import transaction
+
 from hmi.models import Screen
-from hmi.services import screen_save
+from hmi.services import screen_save, screens_references_check
 
 SCREENS_DIR = Path(__file__).resolve().parent / "screens"
 
@@ -84,6 +86,7 @@ DEMO_SCREENS = [
 ]
 
 
+@transaction.atomic
 def load_screens():
     created = 0
     for slug, name, description, filename, bindings, is_home, order in DEMO_SCREENS:
@@ -92,7 +95,9 @@ def load_screens():
         screen_save(actor=None, data={"name": name, "slug": slug, "description": description, "is_home": is_home,
                                       "sort_order": order, "svg": (SCREENS_DIR / filename).read_text(),
                                       "bindings": bindings},
-                    # The two demo screens link to each other, so the first cannot find the second yet.
-                    check_references=False)
+                    # The two demo screens link to each other, so the first cannot find the second yet: both are
+                    # checked once both exist, in this transaction.
+                    defer_references=True)
         created += 1
+    screens_references_check()
     return f"{created} created, {len(DEMO_SCREENS) - created} existing"

@@ -14,10 +14,10 @@ from accounts.audit import audit_record
 from hmi.bindings import BindingError, binding_devices, binding_screens, binding_tag_names, bindings_validate
 from hmi.models import Screen, ScreenVersion
 from hmi.sanitize import SvgRejected, svg_sanitize
-from scada.errors import BadRequest, Conflict, NotFound
+from scada.errors import BadRequest, Conflict, NotFound, Unprocessable
 from tags.models import Machine, Tag
 
-__all__ = ["screen_save", "screen_delete", "screen_restore", "bindings_unknown_references"]
+__all__ = ["screen_save", "screen_delete", "screen_restore", "bindings_unknown_references", "screens_references_check"]
 
 
 def _snapshot(screen: Screen) -> dict:
@@ -53,6 +53,31 @@ def bindings_unknown_references(bindings: list[dict], *, own_slug: str | None = 
     return problems
 
 
+def screens_references_check() -> None:
+    """Every screen's tags, devices and screens must exist now; else 422 naming each screen and unknown name.
+
+    The second half of `screen_save(defer_references=True)`: call it in the same transaction after the last
+    write that could supply (or remove) a referenced object, so a refusal rolls all of it back. One query per
+    kind of name for all screens.
+    """
+    screens = list(Screen.objects.order_by("slug").values_list("slug", "bindings"))
+    named = {slug: (binding_tag_names(b), binding_devices(b), binding_screens(b)) for slug, b in screens}
+    tags = set(Tag.objects.filter(name__in={n for t, _, _ in named.values() for n in t}).values_list("name", flat=True))
+    devices = set(Machine.objects.filter(machine_id__in={d for _, ds, _ in named.values() for d in ds})
+                  .values_list("machine_id", flat=True))
+    slugs = {slug for slug, _ in screens}
+    problems = []
+    for slug, (tag_names, device_ids, screen_slugs) in named.items():
+        for label, names, known in (("tag", tag_names, tags), ("device", device_ids, devices),
+                                    ("screen", screen_slugs, slugs)):
+            unknown = [n for n in names if n not in known]
+            if unknown:
+                problems.append(f"screen '{slug}': unknown {label}(s): {', '.join(unknown)}")
+    if problems:
+        raise Unprocessable("Screens refused, nothing changed: " + "; ".join(problems)[:2000],
+                            extra={"errors": problems})
+
+
 def _prepare(svg, bindings, slug: str | None, check_references: bool) -> tuple[str, list[dict], list[str]]:
     if not isinstance(svg, str | bytes):
         raise BadRequest("svg: must be the drawing's markup as text")
@@ -77,14 +102,18 @@ def _username(actor) -> str:
 @transaction.atomic
 def screen_save(*, actor, data: dict, screen: Screen | None = None, base_version: int | None = None,
                 note: str = "", action: str | None = None,
-                check_references: bool = True) -> tuple[Screen, list[str]]:
+                defer_references: bool = False) -> tuple[Screen, list[str]]:
     """Create (screen=None) or update a screen from raw input. Returns the screen and what sanitizing removed.
 
     The SVG is always re-sanitized, even on an update that did not touch it: the allowlist may have been
     tightened since the drawing was stored. Marking a screen as home unmarks the previous home screen.
     `base_version`: the version the editor started from; if someone saved since, 409 instead of overwriting.
-    `check_references=False` only for the demo loader, whose screens link to each other.
+    `defer_references=True` when what the bindings name is written later in the same transaction (screens that
+    link to each other, a configuration bundle's new tags): the caller then runs screens_references_check()
+    before that transaction commits.
     """
+    if defer_references and not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("defer_references needs the caller's transaction, closed by screens_references_check()")
     creating = screen is None
     if creating:
         screen = Screen()
@@ -100,7 +129,7 @@ def screen_save(*, actor, data: dict, screen: Screen | None = None, base_version
         old = _snapshot(current)
     slug = data.get("slug", screen.slug)
     markup, bindings, removed = _prepare(data.get("svg", screen.svg), data.get("bindings", screen.bindings),
-                                         slug if isinstance(slug, str) else None, check_references)
+                                         slug if isinstance(slug, str) else None, not defer_references)
     for field in ("name", "slug", "description", "is_home", "sort_order"):
         if field in data:
             setattr(screen, field, data[field])

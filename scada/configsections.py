@@ -18,6 +18,8 @@ The protocol (duck-typed; ModelSection below implements it for one Django model)
                                                 valid when stored and are byte-equal to what is stored
     dependents(items, fresh) -> set[str]        keys of items that refer to a fresh item of another section
     apply(added, changed, removed, ctx)         write inside the import's transaction
+    after_apply()                               optional: after every section applied (removals too), in the
+                                                import's transaction (derived rows; checks against the tables)
     committed()                                 after commit: tell running processes (pollers, alarm engines)
     json_schema() -> dict                       the JSON Schema of one item (docs, editors)
 `bundle` maps section name → {key: item} for every section of the bundle being imported.

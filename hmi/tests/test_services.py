@@ -1,12 +1,13 @@
 """Screen services: sanitized, validated, audited; bad input changes nothing."""
 
 import pytest
+from django.db import transaction
 
 from accounts.models import AuditRecord
 from hmi.models import Screen
-from hmi.services import screen_delete, screen_save
+from hmi.services import screen_delete, screen_save, screens_references_check
 from hmi.tests.conftest import BINDINGS, SVG
-from scada.errors import BadRequest
+from scada.errors import BadRequest, Unprocessable
 
 
 def test_it_stores_the_sanitized_drawing_and_audits_it(plant, engineer):
@@ -58,3 +59,15 @@ def test_it_audits_deletes(screen, engineer):
     screen_delete(actor=engineer, screen=screen)
     assert not Screen.objects.filter(pk=pk).exists()
     assert AuditRecord.objects.get(action="screen.delete").old_value["slug"] == "overview"
+
+
+def test_deferred_references_are_checked_before_the_transaction_commits_and_a_missing_tag_rolls_it_back(
+        plant, engineer):
+    bindings = [*BINDINGS, {"element": "level", "kind": "color", "tag": "Ghost_Tag", "states": {"true": "#f00"}}]
+    with pytest.raises(Unprocessable, match="screen 'x': unknown tag\\(s\\): Ghost_Tag"):
+        with transaction.atomic():
+            screen_save(actor=engineer, data={"name": "X", "slug": "x", "svg": SVG, "bindings": bindings},
+                        defer_references=True)
+            screens_references_check()
+    assert not Screen.objects.exists()
+
