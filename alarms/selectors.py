@@ -16,7 +16,7 @@ from scada.errors import BadRequest, NotFound
 __all__ = [
     "alarm_queryset", "alarm_active_queryset", "alarm_get", "alarm_summary", "alarms_snapshot",
     "device_alarm_dict", "device_alarms", "device_alarm_get", "alarm_event_queryset", "alarm_event_dict",
-    "alarm_events_between", "alarm_limits",
+    "alarm_events_between", "alarm_limits", "alarm_tag_decimals",
     "alarm_kpis", "alarms_health", "FLOOD_THRESHOLD", "CHATTER_COUNT", "CHATTER_SECONDS", "STALE_AFTER",
 ]
 
@@ -107,6 +107,13 @@ def alarm_limits(tag_names) -> dict[str, list[dict]]:
     for tag, kind, setpoint, priority, key, name in rows:
         out[tag].append({"kind": kind, "setpoint": setpoint, "priority": priority, "key": key, "name": name})
     return dict(out)
+
+
+def alarm_tag_decimals() -> dict[str, int]:
+    """Display decimals of the tags that have alarms and decimals set: how the journal shows its values."""
+    rows = (Alarm.objects.filter(tag__decimals__isnull=False).values_list("tag__name", "tag__decimals")
+            .distinct().order_by("tag__name")[:20000])
+    return dict(rows)
 
 
 def alarms_snapshot() -> list[dict]:

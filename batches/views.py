@@ -14,6 +14,7 @@ from django.shortcuts import render
 from batches.choices import BATCH_STATUS_COLORS, BatchStatus, RecipeStatus
 from batches.models import Recipe
 from batches.selectors import batch_ebr, batch_get, batch_queryset, batch_summary
+from hmi.selectors import tag_config
 from hmi.views import base_context, hmi_page
 from scada.errors import NotFound
 from scada.roles import Role
@@ -60,7 +61,9 @@ def batch_view(request: HttpRequest, pk: int) -> HttpResponse:
     active = next((p for p in ebr["phases"] if p["status"] == "active"), None)
     recorded = [row["tag"] for row in ebr["evidence"]["recorded_tags"]]
     return render(request, "batches/batch.html", {
-        **base_context(request, "batches", batch_id=ebr["id"], recorded_tags=recorded), "b": ebr,
+        # The recorded tags' configuration: their values show with their decimals and units.
+        **base_context(request, "batches", batch_id=ebr["id"], recorded_tags=recorded, tags=tag_config(recorded)),
+        "b": ebr,
         "active": active, "recorded": recorded, "colors": BATCH_STATUS_COLORS,
         "may_supervise": request.user.role >= Role.SUPERVISOR})
 

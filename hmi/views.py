@@ -251,7 +251,10 @@ def alarms_view(request: HttpRequest) -> HttpResponse:
 
 @hmi_page
 def journal_view(request: HttpRequest) -> HttpResponse:
-    return render(request, "hmi/journal.html", {**base_context(request, "journal")})
+    from alarms.selectors import alarm_tag_decimals
+
+    return render(request, "hmi/journal.html", {**base_context(request, "journal",
+                                                               tag_decimals=alarm_tag_decimals())})
 
 
 @hmi_page

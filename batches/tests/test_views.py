@@ -50,6 +50,7 @@ def test_the_batch_page_offers_the_active_phase_only(running, operator):
     assert f"/api/batches/{running.pk}/phases/1/confirm" in page
     assert f"/api/batches/{running.pk}/phases/2/" not in page
     assert 'data-live-tag="Reactor_Temp"' in page and 'id="abort-form"' not in page
+    assert '"Reactor_Temp": {"id": ' in page  # its configuration: the live value shows with decimals and unit
 
 
 def test_an_unknown_batch_page_is_404(supervisor):

@@ -206,3 +206,16 @@ def test_a_screen_page_carries_its_tags_decimals_alarm_limits_and_its_devices_me
     assert [(x["kind"], x["setpoint"]) for x in config["alarm_limits"]["Tank_Level"]] == [("HI", 90.0)]
     # The device faceplate shows status and key values, not only what can be written.
     assert "pump-01.Speed" in config["devices"]["pump-01"]["members"]
+
+
+def test_the_journal_page_carries_the_decimals_of_the_tags_with_alarms(operator, plant):
+    from alarms.models import AlarmDefinition
+    from alarms.services import alarm_instances_sync
+
+    plant["Tank_Level"].decimals = 2
+    plant["Tank_Level"].save(update_fields=["decimals"])
+    AlarmDefinition.objects.create(key="tank_hi", name="Tank High", tag=plant["Tank_Level"], kind="HI",
+                                   setpoint=90.0, priority="high")
+    alarm_instances_sync()
+    html = login(operator).get("/alarms/journal/").content.decode()
+    assert '"tag_decimals": {"Tank_Level": 2}' in html

@@ -60,7 +60,7 @@
     Kiln.live.watch(names, function (u, name) {
       $all("[data-live-tag]").forEach(function (n) {
         if (n.getAttribute("data-live-tag") !== name) return;
-        n.textContent = Kiln.fmtValue(u.value);
+        n.textContent = Kiln.fmtTag(u.value, (Kiln.tagConfig || {})[name]);
         Kiln.setQualityClass(n, Kiln.qualityClass(u));
       });
     });

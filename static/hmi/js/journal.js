@@ -1,7 +1,7 @@
 /* Alarm journal: /api/alarms/history with filters, paged; CSV of the same filters (?format=csv). */
 (function () {
   "use strict";
-  var Kiln = window.Kiln, $ = Kiln.$, el = Kiln.el;
+  var Kiln = window.Kiln, cfg = Kiln.config || {}, $ = Kiln.$, el = Kiln.el;
   var form = $("#journal-form"), table = $("#journal-table"), errBox = $("#journal-error");
   if (!form) return;
   var limit = 100, offset = 0, count = 0;
@@ -40,7 +40,7 @@
         if (e.message) m.appendChild(el("div", { class: "muted" }, e.message));
         tr.appendChild(m);
         var t = el("td"); t.appendChild(el("a", { href: Kiln.trendUrl(e.tag), "data-tag": e.tag }, e.tag)); tr.appendChild(t);
-        tr.appendChild(el("td", { class: "num" }, Kiln.fmtValue(e.value)));
+        tr.appendChild(el("td", { class: "num" }, Kiln.fmtValue(e.value, (cfg.tag_decimals || {})[e.tag])));
         tr.appendChild(el("td", null, e.user || ""));
         tr.appendChild(el("td", null, e.reason || ""));
         body.appendChild(tr);
