@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import math
 import os
 import uuid
 from datetime import UTC, datetime
@@ -59,8 +60,28 @@ def live_layer():
     return get_channel_layer(LIVE_LAYER) or get_channel_layer()
 
 
+_second: list = [None, ""]  # (the last whole second formatted, its text): a batch's changes share a few seconds
+
+
 def _iso(ts: float | None) -> str | None:
-    return None if ts is None else iso_utc(datetime.fromtimestamp(ts, tz=UTC))
+    """iso_utc of an epoch time, formatting each whole second once (strftime was most of a change frame's cost).
+
+    Microseconds are rounded half-even as datetime.fromtimestamp rounds them, so the text is exactly iso_utc's.
+    """
+    if ts is None:
+        return None
+    if ts < 0:
+        return iso_utc(datetime.fromtimestamp(ts, tz=UTC))
+    frac, whole = math.modf(ts)
+    us = round(frac * 1e6)
+    whole = int(whole)
+    if us >= 1_000_000:
+        whole, us = whole + 1, us - 1_000_000
+    cached = _second
+    if cached[0] != whole:
+        cached[1] = datetime.fromtimestamp(whole, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        cached[0] = whole
+    return f"{cached[1]}.{us // 1000:03d}Z" if us else cached[1] + "Z"
 
 
 def value_frame(name: str, value, quality, substatus, ts: float | None) -> str:

@@ -32,6 +32,7 @@ from drivers.choices import ConnectionState
 from drivers.poller import HOUSEKEEPING_EVERY, _live_last_values
 from drivers.rates import RateMeter
 from drivers.sparkplug.client import SparkplugClient
+from drivers.sparkplug.host import MetricKey
 from drivers.sparkplug.writes import SparkplugWrites
 from tags.choices import Quality
 from tags.values import Sample
@@ -137,7 +138,8 @@ class SparkplugLoop(SparkplugWrites):
             for node in fresh:
                 self.client.request_rebirth(self.spec.group_id, node, limit=False)
         self.points = {p.tag_id: p for p in points}
-        self.by_key = {(p.node, p.device, p.metric): p.tag_id for p in points}
+        # Keyed like the host's values (MetricKey), so the hot loop looks each value up without building a key.
+        self.by_key = {MetricKey(self.spec.group_id, p.node, p.device, p.metric): p.tag_id for p in points}
         self.tag_ids = list(self.points)
         self.bad = {t: s for t, s in self.bad.items() if t in self.points}
 
@@ -205,7 +207,7 @@ class SparkplugLoop(SparkplugWrites):
         skew, replaced, duplicates = self.skew, 0, 0
         for o in outcomes:
             for key, value, quality, sub, ts in o.values:
-                tid = by_key.get((key.node, key.device, key.metric))
+                tid = by_key.get(key)
                 if tid is None:
                     continue
                 if quality == Quality.GOOD:

@@ -71,35 +71,54 @@ class Payload:
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
     result = shift = 0
-    while True:
-        if pos >= len(data):
-            raise PayloadError("truncated varint")
-        b = data[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result, pos
-        shift += 7
-        if shift >= 64:
-            raise PayloadError("varint longer than 64 bits")
+    try:
+        while True:
+            b = data[pos]
+            pos += 1
+            result |= (b & 0x7F) << shift
+            if b < 0x80:
+                return result, pos
+            shift += 7
+            if shift >= 64:
+                raise PayloadError("varint longer than 64 bits")
+    except IndexError:
+        raise PayloadError("truncated varint") from None
 
 
-def _fields(data: bytes):
-    """(field number, wire type, value) for each field; value is an int or a bytes slice."""
+def _fields(data: bytes) -> list[tuple[int, int, object]]:
+    """(field number, wire type, value) for each field; value is an int or a bytes slice.
+
+    A list, not a generator, and one-byte keys and varints (almost all of them: field numbers < 16, aliases and
+    datatypes < 128) read inline: this runs for every metric of every message, so it is the host's hot loop.
+    """
+    out = []
+    append = out.append
     pos, end = 0, len(data)
     while pos < end:
-        key, pos = _varint(data, pos)
+        key = data[pos]
+        if key < 0x80:
+            pos += 1
+        else:
+            key, pos = _varint(data, pos)
         number, wire = key >> 3, key & 7
         if number == 0:
             raise PayloadError("field number 0")
         if wire == 0:
-            value, pos = _varint(data, pos)
+            if pos < end and data[pos] < 0x80:
+                value = data[pos]
+                pos += 1
+            else:
+                value, pos = _varint(data, pos)
         elif wire == 1:
             if pos + 8 > end:
                 raise PayloadError("truncated 64-bit field")
             value, pos = data[pos:pos + 8], pos + 8
         elif wire == 2:
-            length, pos = _varint(data, pos)
+            if pos < end and data[pos] < 0x80:
+                length = data[pos]
+                pos += 1
+            else:
+                length, pos = _varint(data, pos)
             if pos + length > end:
                 raise PayloadError("length-delimited field runs past the end")
             value, pos = data[pos:pos + length], pos + length
@@ -109,7 +128,8 @@ def _fields(data: bytes):
             value, pos = data[pos:pos + 4], pos + 4
         else:
             raise PayloadError(f"unsupported wire type {wire}")
-        yield number, wire, value
+        append((number, wire, value))
+    return out
 
 
 def _text(raw, what: str) -> str:
@@ -160,16 +180,23 @@ def _metric(data: bytes) -> Metric:
     return m
 
 
+def _take(m: Metric, raw: dict, number: int, wire: int):
+    got = raw.get(number)
+    if got is None:
+        return None
+    if got[0] != wire:
+        raise PayloadError(f"metric {m.name or m.alias}: value field {number} has the wrong wire type")
+    return got[1]
+
+
 def _value(m: Metric, raw: dict):  # noqa: C901 - one branch per Sparkplug datatype, read best in one place
     t = m.datatype
+    if t == DataType.DOUBLE:  # the common case first
+        v = _take(m, raw, 13, 1)
+        return None if v is None else _F64.unpack(v)[0]
 
     def take(number: int, wire: int):
-        got = raw.get(number)
-        if got is None:
-            return None
-        if got[0] != wire:
-            raise PayloadError(f"metric {m.name or m.alias}: value field {number} has the wrong wire type")
-        return got[1]
+        return _take(m, raw, number, wire)
 
     if t in _SIGNED_WIDTH:
         v = take(10, 0)
