@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from drivers.choices import ConnectionState
-from drivers.poller import HOUSEKEEPING_EVERY, _live_last_values
+from drivers.connloop import HOUSEKEEPING_EVERY, live_last_values
 from drivers.rates import RateMeter
 from drivers.sparkplug.client import SparkplugClient
 from drivers.sparkplug.host import MetricKey
@@ -95,7 +95,7 @@ class SparkplugLoop(SparkplugWrites):
 
     def __init__(self, spec: SparkplugSpec, points: list[MetricPoint], *, sink: Callable[[list[Sample]], object],
                  client: SparkplugClient | None = None, runtime=None,
-                 last_values: Callable[[list[int]], dict] | None = _live_last_values,
+                 last_values: Callable[[list[int]], dict] | None = live_last_values,
                  discover: Callable[[int, dict], None] | None = _discovered_upsert,
                  clock: Callable[[], float] = time.monotonic, counters: dict | None = None):
         self.spec = spec
