@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable
 
 from drivers.codec import Codec, Scaling
-from drivers.connloop import BACKOFF_START, ConnectionLoop, live_last_values
+from drivers.connloop import BACKOFF_START, HOUSEKEEPING_EVERY, ConnectionLoop, live_last_values
 from drivers.modbus import GATEWAY_CODES, CommError, ModbusTransport, PlcException
 from drivers.plan import ConnectionSpec, ScanGroup, split_block
 from tags.choices import Quality
@@ -30,7 +30,7 @@ from tags.values import Sample
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ConnectionPoller", "percentile", "BACKOFF_START"]
+__all__ = ["ConnectionPoller", "percentile", "BACKOFF_START", "HOUSEKEEPING_EVERY"]
 
 STATS_WINDOW = 1000  # cycle durations kept for p50/p99 (100 s of a 100 ms class)
 _live_last_values = live_last_values  # the name earlier callers import
