@@ -46,7 +46,7 @@ class RecipeParameterInline(_FrozenInlineMixin, admin.TabularInline):
     model = RecipeParameter
     extra = 0
     fields = ["position", "name", "datatype", "unit", "min_value", "max_value", "default", "target_tag", "description"]
-    raw_id_fields = ["target_tag"]
+    autocomplete_fields = ["target_tag"]  # a searchable picker (name, description, machine, member), not an id box
 
 
 class RecipePhaseInline(_FrozenInlineMixin, admin.StackedInline):

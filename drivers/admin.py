@@ -1,5 +1,7 @@
 """Django admin for driver connections and tag addresses (Engineers and Admins); every change is audited.
 
+Connections show their live state, can be tested and have an address map (drivers.admin_diagnostics).
+
 OPC UA connections get a browse page (`<id>/browse/`): the server's address space, a folder at a time, with a
 "bind" link per variable that opens the node binding form filled in (connection, NodeId, browse path).
 """
@@ -16,6 +18,7 @@ from django.utils.html import format_html
 
 from accounts.admin_base import AuditedModelAdmin
 from drivers import codec
+from drivers.admin_diagnostics import ConnectionDiagnosticsMixin
 from drivers.models import Connection, DiscoveredMetric, MetricBinding, NodeBinding, TagBinding
 from drivers.services import config_change_audit
 
@@ -89,12 +92,13 @@ class MetricBindingInline(admin.TabularInline):
 
 
 @admin.register(Connection)
-class ConnectionAdmin(DriverConfigAdmin):
-    list_display = ["name", "protocol", "host", "port", "unit_id", "timeout", "enabled"]
+class ConnectionAdmin(ConnectionDiagnosticsMixin, DriverConfigAdmin):
+    list_display = ["name", "protocol", "host", "port", "enabled", *ConnectionDiagnosticsMixin.diagnostics_list_display]
     list_filter = ["protocol", "enabled"]
     search_fields = ["name", "host", "description", "endpoint_url"]
+    actions = ["test_connection"]
     fieldsets = (
-        (None, {"fields": ("name", "description", "protocol", "enabled")}),
+        (None, {"fields": ("name", "description", "protocol", "enabled", "live_status")}),
         ("Modbus TCP", {"fields": ("host", "port", "unit_id", "retries", "merge_gap")}),
         ("OPC UA", {"fields": ("endpoint_url", "browse", "security", "server_certificate_sha256", "username",
                                "password_env", "session_timeout", "publishing_interval"),
@@ -106,7 +110,7 @@ class ConnectionAdmin(DriverConfigAdmin):
         ("Timing", {"fields": ("timeout", "backoff_cap")}),
     )
     inlines = [TagBindingInline, NodeBindingInline, MetricBindingInline]
-    readonly_fields = ["browse"]
+    readonly_fields = ["browse", "live_status"]
 
     @admin.display(description="Address space")
     def browse(self, obj):
@@ -117,7 +121,7 @@ class ConnectionAdmin(DriverConfigAdmin):
 
     def get_urls(self):
         extra = [path("<int:pk>/browse/", self.admin_site.admin_view(self.browse_view),
-                      name="drivers_connection_browse")]
+                      name="drivers_connection_browse"), *self.diagnostics_urls()]
         return extra + super().get_urls()
 
     def browse_view(self, request, pk: int):
