@@ -43,7 +43,8 @@ def _row(obj, columns) -> list:
             # NULL for a nullable field's None (as Django stores it), JSON text otherwise: jsonb parses it.
             value = None if value is None and f.null else json.dumps(value, cls=f.encoder)
         else:
-            value = f.pre_save(obj, add=True)  # auto_now(_add) timestamps, as save() and bulk_create set them
+            # auto_now(_add) timestamps, file names...: as save() and bulk_create prepare them.
+            value = f.get_db_prep_save(f.pre_save(obj, add=True), connection)
         row.append(value)
     return row
 

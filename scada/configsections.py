@@ -50,8 +50,9 @@ NUMBER_LIMIT = 1e15
 
 @dataclass(frozen=True)
 class Field:
-    """One exported field. `kind`: str, int, float, bool, json, role (exported as its label) or ref (the key of an
-    item of section `ref`; `path` then names the ORM path(s) of the referred key, joined with "/")."""
+    """One exported field. `kind`: str, int, float, bool, json, role (exported as its label), ref (the key of an
+    item of section `ref`; `path` then names the ORM path(s) of the referred key, joined with "/") or refs (a
+    many-to-many: the sorted keys of items of section `ref`; `path` is `<m2m field>__<key field>`)."""
 
     name: str
     kind: str = "str"
@@ -106,6 +107,9 @@ def _type_error(f: Field, value) -> str | None:
             return f"at most {f.max_length} characters"
         if f.choices and value not in f.choices:
             return f"must be one of {', '.join(map(str, f.choices))}"
+    elif kind == "refs":
+        if not isinstance(value, list) or not all(isinstance(v, str) and v and "\x00" not in v for v in value):
+            return "must be a list of keys"
     elif kind == "role":
         if not isinstance(value, str) or value.lower() not in ROLE_LABELS:
             return f"must be one of {', '.join(ROLE_LABELS)}"
@@ -152,6 +156,7 @@ class ModelSection:
     def __init__(self):
         self._by_name = {f.name: f for f in self.fields}
         self._refs = [f for f in self.fields if f.kind == "ref"]
+        self._many = [f for f in self.fields if f.kind == "refs"]
         # Instances check() built and validated, by key: apply() sets their references and saves them, rather
         # than building 45,000 model instances a second time (sections are fresh per import).
         self._built: dict[str, models.Model] = {}
@@ -164,8 +169,17 @@ class ModelSection:
         return self.model.objects.all()
 
     def export(self) -> list[dict]:
-        paths = ["pk"] + [p for f in self.fields for p in f.paths]
-        items = [self._item(row) for row in self.queryset().values(*dict.fromkeys(paths))]
+        paths = ["pk"] + [p for f in self.fields if f.kind != "refs" for p in f.paths]
+        rows = list(self.queryset().values(*dict.fromkeys(paths)))
+        for f in self.fields:
+            if f.kind == "refs":  # one query per many-to-many field, not one per row
+                keys: dict[int, list[str]] = {}
+                for pk, key in self.queryset().filter(**{f"{f.paths[0]}__isnull": False}).values_list("pk",
+                                                                                                     f.paths[0]):
+                    keys.setdefault(pk, []).append(key)
+                for row in rows:
+                    row[f.paths[0]] = sorted(keys.get(row["pk"], []))
+        items = [self._item(row) for row in rows]
         items.sort(key=self.key)
         return items
 
@@ -201,6 +215,8 @@ class ModelSection:
                     s["enum"] = list(f.choices)
             elif f.kind == "role":
                 s = {"enum": list(ROLE_LABELS)}
+            elif f.kind == "refs":
+                s = {"type": "array", "items": {"type": "string"}, "uniqueItems": True}
             elif f.kind == "bool":
                 s = {"type": "boolean"}
             elif f.kind in ("int", "float"):
@@ -246,6 +262,8 @@ class ModelSection:
                 value = int(value)
             elif f.kind == "role" and isinstance(value, str):
                 value = value.lower()
+            elif f.kind == "refs" and isinstance(value, list):
+                value = sorted(set(value))
             out[f.name] = value
         return out
 
@@ -266,6 +284,8 @@ class ModelSection:
         return obj
 
     def _set(self, obj, f: Field, value, ctx):
+        if f.kind == "refs":
+            return  # a many-to-many: written by apply() once the row exists
         if f.kind == "ref":
             attr = f.paths[0].split("__")[0]
             setattr(obj, f"{attr}_id", None if value is None or ctx is None else ctx.ids[f.ref][value])
@@ -300,20 +320,23 @@ class ModelSection:
     def dependents(self, items: dict[str, dict], fresh: dict[str, set[str]]) -> set[str]:
         """Keys of the items whose references name a fresh (added or changed) item of another section: a changed
         tag datatype must be checked again against the unchanged alarm definitions and bindings on that tag."""
-        refs = [f for f in self.fields if f.kind == "ref" and fresh.get(f.ref)]
+        refs = [f for f in self.fields if f.kind in ("ref", "refs") and fresh.get(f.ref)]
         if not refs:
             return set()
-        return {key for key, item in items.items() if any(item[f.name] in fresh[f.ref] for f in refs)}
+        return {key for key, item in items.items()
+                if any(not fresh[f.ref].isdisjoint(item[f.name] if f.kind == "refs" else (item[f.name],))
+                       for f in refs)}
 
     def ref_problems(self, items: dict[str, dict], bundle: dict[str, dict[str, dict]]) -> list[tuple[str, str]]:
         """References to items the bundle does not have (also run on sections the bundle leaves as they are)."""
         problems = []
-        refs = [f for f in self.fields if f.kind == "ref"]
+        refs = [f for f in self.fields if f.kind in ("ref", "refs")]
         for key, item in items.items():
             for f in refs:
-                value = item[f.name]
-                if value is not None and f.ref in bundle and value not in bundle[f.ref]:
-                    problems.append((key, f"{f.name}: no {f.ref} item '{value}' in the bundle"))
+                values = item[f.name] if f.kind == "refs" else (item[f.name],)
+                for value in values:
+                    if value is not None and f.ref in bundle and value not in bundle[f.ref]:
+                        problems.append((key, f"{f.name}: no {f.ref} item '{value}' in the bundle"))
         return problems
 
     # --- apply ------------------------------------------------------------------------------------------------
@@ -332,7 +355,7 @@ class ModelSection:
         if changed:
             by_fields: dict[tuple[str, ...], list] = {}
             for old, new in changed:
-                names = tuple(f.name for f in self.fields if old[f.name] != new[f.name])
+                names = tuple(f.name for f in self.fields if f.kind != "refs" and old[f.name] != new[f.name])
                 obj = self._saveable(new, ctx)
                 obj.pk = current[self.key(new)]
                 by_fields.setdefault(names, []).append(obj)
@@ -345,6 +368,20 @@ class ModelSection:
         if added:
             bulk_insert(self.model, [self._saveable(item, ctx) for item in added], batch_size=self.batch_size)
         ctx.ids[self.name] = self.id_map()
+        if self._many and (added or changed):
+            self._apply_many([*added, *(new for _old, new in changed)], ctx)
+
+    def _apply_many(self, items: list[dict], ctx: ImportContext) -> None:
+        """Replace the many-to-many rows of `items` (saved by now): one DELETE and one INSERT per field."""
+        pks = {self.key(item): ctx.ids[self.name][self.key(item)] for item in items}
+        for f in self._many:
+            m2m = self.model._meta.get_field(f.paths[0].split("__")[0])
+            through = m2m.remote_field.through
+            src, dst = m2m.m2m_field_name(), m2m.m2m_reverse_field_name()
+            through.objects.filter(**{f"{src}_id__in": list(pks.values())}).delete()
+            targets = ctx.ids[f.ref]
+            through.objects.bulk_create([through(**{f"{src}_id": pks[self.key(item)], f"{dst}_id": targets[k]})
+                                         for item in items for k in item[f.name]], batch_size=self.batch_size)
 
     @staticmethod
     def _column(f: Field) -> str:
