@@ -96,6 +96,9 @@ def scenario(ids, args, age_hours: int, now: datetime) -> dict:
         historian_compact(now=outage, budget_seconds=3600)  # what compaction did while the database was up
     sql("VACUUM ANALYZE historian_sample")
     n = fill_buffer(ids, outage.timestamp(), args.hours * 3600)
+    from historian.buffer import buffer_status
+
+    assert buffer_status()["buffered_samples"] == n, buffer_status()
     out = {"buffered": n, "replay": timed_writer()}
     assert out["replay"]["written"] == n, (out["replay"], n)
     n2 = fill_buffer(ids, outage.timestamp(), args.hours * 3600)  # the same entries once more
