@@ -20,6 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST
 
+from alarms.selectors import alarm_limits, alarm_tag_decimals
 from hmi import selectors
 from hmi.auth import (
     HmiLoginForm,
@@ -238,7 +239,7 @@ def trends_view(request: HttpRequest) -> HttpResponse:
     return render(request, "hmi/trends.html", {
         **base_context(request, "trends", trend={"tags": [n for n in names if n in tag_cfg], "range": rng,
                                                   "start": request.GET.get("start"), "end": request.GET.get("end")},
-                       tags=tag_cfg),
+                       tags=tag_cfg, alarm_limits=alarm_limits(tag_cfg)),
         "all_names": all_names, "ranges": TREND_RANGES, "range": rng,
         "unknown": [n for n in names if n not in tag_cfg],
     })
@@ -251,8 +252,6 @@ def alarms_view(request: HttpRequest) -> HttpResponse:
 
 @hmi_page
 def journal_view(request: HttpRequest) -> HttpResponse:
-    from alarms.selectors import alarm_tag_decimals
-
     return render(request, "hmi/journal.html", {**base_context(request, "journal",
                                                                tag_decimals=alarm_tag_decimals())})
 

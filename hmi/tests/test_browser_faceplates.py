@@ -165,4 +165,11 @@ def test_faceplates_show_value_limits_alarms_and_trend_and_offer_writes_only_to_
     expect(sup.locator("#write-dialog")).to_be_visible()
     expect(sup.locator("#write-dialog .wd-tag")).to_have_text("Reactor_Temp_SP [°C]")
     expect(sup.locator("#write-dialog .wd-value")).to_have_text("75.0 °C")
+    sup.keyboard.press("Escape")
+    # The faceplate's Trend: the tag's alarm limits drawn on the chart too.
+    sup.evaluate("Kiln.openFaceplate('Reactor_Temp')")
+    sup.locator("#tag-dialog .fp-trend-btn").click()
+    sup.wait_for_url("**/trends/?tags=Reactor_Temp")
+    base.wait_js(sup, "window.Kiln.trend && Kiln.trend.state.limitsDrawn === 2")
+    shot(sup, "trend_limits")
     assert op.errors == [] and sup.errors == []

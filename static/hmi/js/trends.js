@@ -120,10 +120,25 @@
     });
     var b = build();
     state.shown = [b.t0, b.t1];
+    // Each unit's axis reaches the alarm limits of its tags, so the dashed limit lines are always on the chart.
+    var scales = { x: { time: true, min: b.t0, max: b.t1 } };
+    units.forEach(function (unit) {
+      var marks = [];
+      state.tags.forEach(function (n) {
+        if (((Kiln.tagConfig[n] || {}).unit || "") !== unit) return;
+        ((Kiln.alarmLimits || {})[n] || []).forEach(function (l) { marks.push(l.setpoint); });
+      });
+      if (!marks.length) return;
+      scales["u:" + unit] = { range: function (u, min, max) {
+        var lo = Math.min.apply(null, marks.concat(min === null ? [] : [min]));
+        var hi = Math.max.apply(null, marks.concat(max === null ? [] : [max]));
+        return uPlot.rangeNum(lo, hi, 0.1, true);
+      } };
+    });
     var opts = {
       width: Math.max(400, holder.clientWidth), height: Math.max(300, Math.round(window.innerHeight * 0.6)),
       series: series, axes: axes,
-      scales: { x: { time: true, min: b.t0, max: b.t1 } },
+      scales: scales,
       tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), Kiln.timeZone === "UTC" ? "Etc/UTC" : Kiln.timeZone); },
       cursor: { drag: { x: true, y: false, setScale: true } },
       legend: { live: true },
@@ -137,13 +152,39 @@
           setLive(false);
           ensureLoaded();
         }],
-        ready: [function (u) { wheelZoom(u); }]
+        ready: [function (u) { wheelZoom(u); }],
+        draw: [drawLimits]
       }
     };
     state.applying = true;
     state.plot = new uPlot(opts, b.data, holder);
     state.applying = false;
     state.plot.root.addEventListener("dblclick", function () { resetView(); });
+  }
+
+  // ISA-101: a trend shows how close a value runs to its alarm limits (HH/H/L/LL, dashed, in the tag's colour).
+  var LIMIT_LABEL = { HIHI: "HH", HI: "H", LO: "L", LOLO: "LL" };
+  function drawLimits(u) {
+    var ctx = u.ctx, box = u.bbox, px = window.devicePixelRatio || 1, drawn = 0;
+    ctx.save();
+    ctx.lineWidth = px;
+    ctx.setLineDash([6 * px, 4 * px]);
+    ctx.font = (10 * px) + "px sans-serif";
+    ctx.textAlign = "right";
+    state.tags.forEach(function (n, i) {
+      var scale = "u:" + ((Kiln.tagConfig[n] || {}).unit || "");
+      ((Kiln.alarmLimits || {})[n] || []).forEach(function (l) {
+        var y = Math.round(u.valToPos(l.setpoint, scale, true));
+        if (!(y >= box.top && y <= box.top + box.height)) return;
+        ctx.strokeStyle = ctx.fillStyle = COLORS[i % COLORS.length];
+        ctx.beginPath(); ctx.moveTo(box.left, y); ctx.lineTo(box.left + box.width, y); ctx.stroke();
+        ctx.fillText((LIMIT_LABEL[l.kind] || l.kind) + " " + Kiln.fmtNumber(l.setpoint, (Kiln.tagConfig[n] || {}).decimals),
+                     box.left + box.width - 4 * px, y - 3 * px);
+        drawn++;
+      });
+    });
+    ctx.restore();
+    state.limitsDrawn = drawn;
   }
 
   function redraw() {
