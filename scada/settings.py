@@ -403,8 +403,8 @@ KILN_DEMO_LOADERS = [
 ]
 KILN_CONFIG_SECTIONS = [f"{app}.configsection.{name}Section" for app, names in (("tags", ("Site", "DeviceType",
     "DeviceMember", "DeviceCommand", "Machine", "Tag")), ("drivers", ("Connection", "Binding", "NodeBinding")),
-    ("alarms", ("AlarmDefinition",)), ("hmi", ("Screen",)), ("reports", ("ReportDefinition",)))
-    for name in names]  # in dependency order: docs/deploy.md
+    ("alarms", ("AlarmDefinition",)), ("hmi", ("Screen",)), ("batches", ("Recipe",)),
+    ("reports", ("ReportDefinition",))) for name in names]  # in dependency order: docs/deploy.md
 KILN_INSTANCE_NAME, KILN_INSTANCE_ROLE = envstr("KILN_INSTANCE_NAME", "kiln"), envstr("KILN_INSTANCE_ROLE", "").lower()
 KILN_DEPLOY_TARGET_URL = envstr("KILN_DEPLOY_TARGET_URL", "")
 KILN_DEPLOY_TARGET_API_KEY = envsecret("KILN_DEPLOY_TARGET_API_KEY", "")

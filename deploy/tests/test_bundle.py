@@ -29,7 +29,7 @@ def test_it_exports_every_section_in_key_order(exported):
     sections = exported["sections"]
     assert list(sections) == ["sites", "device_types", "device_members", "device_commands", "machines", "tags",
                               "connections", "bindings", "nodes", "alarm_definitions", "screens",
-                              "report_definitions"]
+                              "recipes", "report_definitions"]
     names = [t["name"] for t in sections["tags"]]
     assert names == sorted(names) and len(names) == Tag.objects.count()
     assert len(sections["bindings"]) == TagBinding.objects.count() > 0
@@ -49,7 +49,7 @@ def test_removing_a_tag_that_a_recipe_uses_is_a_409_naming_the_recipe_and_change
 
 
 def test_export_import_into_an_empty_database_and_export_again_is_identical(exported):
-    # Recipes are not in bundles yet; the demo's recipe refers to its tags (PROTECT).
+    # A recipe left out of a bundle is retired, not deleted, and still refers to its tags (PROTECT): remove it.
     BatchPhase.objects.all().delete()
     BatchParameter.objects.all().delete()
     Batch.objects.all().delete()
