@@ -15,9 +15,13 @@ few minutes; the next run goes on). Two ways, one chunk per tag per KILN_HISTORI
   once it closes.
 
 - Idempotent: a window without rows costs one probe; a run after a crash finds the rows where they were.
-- One compactor at a time: each window's transaction takes an advisory lock (try: a second run just stops).
+- One compactor at a time: each transaction takes an advisory lock (try: a second run just stops). The writer
+  takes the same lock shared while it COPYs late samples (historian.writer_store._late_copy_safe); a run that
+  finds it taken stops too, and the next one goes on.
 - Never blocks ingest: the writer's fast path only writes samples newer than half the compaction age, and a
-  compaction window only holds rows older than the whole age; late samples (the slow path) check chunks too.
+  compaction window only holds rows older than the whole age; late samples check chunks too. Only a late sample
+  for a closed partition arriving while that partition is counted and truncated waits (for that moment; in
+  steady state a closed partition holds the last couple of hours of rows, a backlog partition more).
 - Visible: each run's figures go to Redis (kiln:hist:compact:stats, shown in /api/system/status) and a run
   that moved samples leaves one audit record (historian.compact).
 """
