@@ -1,9 +1,9 @@
 """The Sparkplug B driver backend (settings.KILN_DRIVER_BACKENDS["sparkplug"]; contract in drivers.backends).
 
-`run` loads the connection and its metric bindings, keeps one broker session for the whole tenure (a binding
-change re-plans on the same session; only a change of broker, credentials or ids reconnects), and runs
-drivers.sparkplug.loop.SparkplugLoop. A connection with no bindings yet runs too: it discovers metrics for an
-engineer to accept. `write_request` is the web side of a write.
+`run` (drivers.backends.LoopBackend's) loads the connection and its metric bindings, keeps one broker session
+for the whole tenure (a binding change re-plans on the same session; only a change of broker, credentials or ids
+reconnects), and runs drivers.sparkplug.loop.SparkplugLoop. A connection with no bindings yet runs too: it
+discovers metrics for an engineer to accept. `write_request` is the web side of a write.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 
+from drivers.backends import LoopBackend
 from drivers.choices import Protocol
 from tags.writers import DriverWriteError
 
@@ -36,43 +37,34 @@ def sparkplug_plan_load(connection_id: int):
     return spec, points
 
 
-class SparkplugBackend:
-    """MQTT Sparkplug B: Kiln is a host application on the broker (drivers.sparkplug.loop)."""
+class SparkplugBackend(LoopBackend):
+    """MQTT Sparkplug B: Kiln is a host application on the broker (drivers.sparkplug.loop); the link is the MQTT
+    session (drivers.sparkplug.client), kept while only bindings change."""
 
     protocol = Protocol.SPARKPLUG
 
-    def run(self, *, connection_id: int, runtime, until: float, counters: dict) -> str:
-        from django.db import close_old_connections
+    def plan_load(self, connection_id: int):
+        return sparkplug_plan_load(connection_id)
 
+    def link_key(self, spec):
+        return spec  # a change of broker, login or ids opens a fresh session
+
+    def link_open(self, spec):
+        from drivers.sparkplug.loop import client_for
+
+        return client_for(spec)
+
+    def link_close(self, client) -> None:
+        client.close()  # says offline unless the loop is handing over to its successor
+
+    def loop_for(self, spec, points, *, link, runtime, counters, previous):
         from drivers.services import VALUE_OUTBOX
         from drivers.sparkplug.loop import SparkplugLoop
 
-        loop = None
-        reason = "stopped"
-        try:
-            while True:
-                version = runtime.config_version()
-                close_old_connections()
-                loaded = sparkplug_plan_load(connection_id)
-                if loaded is None:
-                    reason = "disabled"
-                    return reason
-                spec, points = loaded
-                if loop is not None and loop.spec == spec:
-                    loop.replan(points)  # same broker session: bindings changed only
-                else:
-                    if loop is not None and loop.client is not None:
-                        loop.client.close()
-                    loop = SparkplugLoop(spec, points, sink=VALUE_OUTBOX, runtime=runtime, counters=counters)
-                reason = loop.run(until=until, version=version, version_known=True)
-                counters.clear()
-                counters.update(loop.counters())
-                if reason != "reconfigure":
-                    return reason
-                logger.info("Connection %s: configuration changed; re-planning", spec.name)
-        finally:
-            if loop is not None and loop.client is not None:
-                loop.client.close(say_offline=reason != "tenure")
+        if previous is not None and previous.client is link:
+            previous.replan(points)  # same session: bindings changed only
+            return previous
+        return SparkplugLoop(spec, points, sink=VALUE_OUTBOX, client=link, runtime=runtime, counters=counters)
 
     def write_request(self, *, connection, tag, value) -> tuple[dict, tuple[float, float]]:
         from drivers.models import MetricBinding

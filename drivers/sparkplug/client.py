@@ -46,6 +46,8 @@ class SparkplugClient:
         self.lost_reason: str | None = None
         self.sessions = 0  # CONNACKs so far (a reconnect makes it 2, 3...)
         self.rebirths_requested = 0
+        self.handing_over = False  # set by the loop at a tenure hand-over: close() then keeps STATE online
+        self._started = False
         self.disconnects = 0
         self._rebirth_sent: dict[tuple[str, str], float] = {}
         self._rebirth_due: dict[tuple[str, str], float] = {}
@@ -110,7 +112,10 @@ class SparkplugClient:
             raise SparkplugError(self.lost_reason or f"no CONNACK from {host}:{port} within {timeout:g} s")
 
     def start(self) -> None:
-        """Connect in the background: paho's thread keeps trying (and reconnecting) until close()."""
+        """Connect in the background: paho's thread keeps trying (and reconnecting) until close(). Idempotent."""
+        if self._started:
+            return
+        self._started = True
         host, port, keepalive = self._address
         self.client.connect_async(host, port, keepalive)
         self.client.loop_start()
@@ -174,12 +179,14 @@ class SparkplugClient:
                 if not self.node_online(*key):
                     self.request_rebirth(*key)
 
-    def close(self, *, say_offline: bool = True) -> None:
+    def close(self, *, say_offline: bool | None = None) -> None:
         """Say offline (retained, as the will would) and disconnect.
 
         `say_offline=False` at a hand-over to the successor loop: edge nodes that take Kiln for their primary host
         would otherwise go offline (and their tags BAD) for the moment between the two loops.
         """
+        if say_offline is None:
+            say_offline = not self.handing_over
         if say_offline and self.connected.is_set():
             self.client.publish(self.state_topic, self._state(False), qos=1, retain=True).wait_for_publish(2)
         self.client.disconnect()

@@ -5,9 +5,11 @@ Redis lease). paho's network thread decodes each message and runs the host logic
 loop empties the queue every FLUSH seconds (and whenever a write wakes it) and hands what bound tags received to
 the sink (drivers.services.VALUE_OUTBOX → tags.values.tag_values_record), one call per flush.
 
-Faults:
+The lease, housekeeping, back-off, BAD on loss and the write hand-over are drivers.connloop.ConnectionLoop's, as
+for Modbus and OPC UA. Faults:
 - broker unreachable or session lost → every tag of the connection BAD comm_failure with its last value and time
-  (one batch, once per outage); paho reconnects with back-off, and each known edge node is asked for a rebirth;
+  (one batch, once per outage); paho keeps reconnecting (1 s … backoff_cap) and on the new session each known
+  edge node is asked for a rebirth (what was published meanwhile is unknown);
 - NDEATH (or the node's will), DDEATH, a sequence gap, an unknown alias or a malformed payload → that node's (or
   device's) tags BAD, a rebirth asked (drivers.sparkplug.host), data ignored until the birth;
 - nothing is recorded twice: a QoS 1 redelivery (same seq) is dropped by the host, and a sample equal in value,
@@ -21,7 +23,6 @@ metric confirms them (drivers.sparkplug.writes).
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,9 +30,8 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from drivers.choices import ConnectionState
-from drivers.connloop import HOUSEKEEPING_EVERY, live_last_values
-from drivers.rates import RateMeter
-from drivers.sparkplug.client import SparkplugClient
+from drivers.connloop import ConnectionLoop, live_last_values
+from drivers.sparkplug.client import SparkplugClient, SparkplugError
 from drivers.sparkplug.host import MetricKey
 from drivers.sparkplug.writes import SparkplugWrites
 from tags.choices import Quality
@@ -71,7 +71,7 @@ class MetricPoint:
     datatype: int
 
 
-def _client_for(spec: SparkplugSpec) -> SparkplugClient:
+def client_for(spec: SparkplugSpec) -> SparkplugClient:
     return SparkplugClient(host=spec.host, port=spec.port, group=spec.group_id, host_id=spec.host_id,
                            username=spec.username, password=spec.password, tls=spec.tls,
                            backoff_cap=spec.backoff_cap)
@@ -90,41 +90,31 @@ def _discovered_upsert(connection_id: int, found: dict) -> None:
                                          update_fields=["datatype", "last_seen", "last_updated"])
 
 
-class SparkplugLoop(SparkplugWrites):
-    """Runs one Sparkplug B connection until told to stop; see the module docstring for the rules."""
+class SparkplugLoop(SparkplugWrites, ConnectionLoop):
+    """Runs one Sparkplug B connection until told to stop; see the module docstring (and drivers.connloop)."""
+
+    COUNTERS = COUNTERS
+    link_errors = (SparkplugError,)
+    lease_lost_message = "Connection %s: lease lost; another worker runs it now"
 
     def __init__(self, spec: SparkplugSpec, points: list[MetricPoint], *, sink: Callable[[list[Sample]], object],
                  client: SparkplugClient | None = None, runtime=None,
                  last_values: Callable[[list[int]], dict] | None = live_last_values,
                  discover: Callable[[int, dict], None] | None = _discovered_upsert,
                  clock: Callable[[], float] = time.monotonic, counters: dict | None = None):
+        self.client = client or client_for(spec)
         self.spec = spec
-        self.sink = sink
-        self.client = client
-        self.runtime = runtime
-        self.last_values = last_values
-        self.discover = discover
-        self.clock = clock
-        self.skew = float(settings.KILN_OPCUA_CLOCK_SKEW)
-        self.state = ConnectionState.CONNECTING
-        self.sessions_seen = 0
-        self.started_mono = clock()
-        self.bad: dict[int, str] = {}
+        self.points: dict[int, MetricPoint] = {}
         self.last_sent: dict[int, tuple] = {}
+        self.watch: dict[int, list] = {}  # tag id → values that arrived while a write waits (drivers.sparkplug.writes)
+        super().__init__(spec, [p.tag_id for p in points], sink=sink, runtime=runtime, last_values=last_values,
+                         clock=clock, counters=counters)
+        self.discover = discover
+        self.skew = float(settings.KILN_OPCUA_CLOCK_SKEW)
+        self.sessions_seen = 0
         self.discovered: dict = {}
         self.to_discover: dict = {}
         self.next_discovery = 0.0
-        for name in COUNTERS:
-            setattr(self, name, int((counters or {}).get(name) or 0))
-        self.rate = RateMeter()
-        self.last_poll: float | None = None
-        self.last_error = ""
-        self.last_error_at: float | None = None
-        self.started_at = time.time()
-        self.version_seen: bytes | None = None
-        self.version_known = False
-        self._plain_sleep_until = 0.0
-        self.watch: dict[int, list] = {}  # tag id → values that arrived while a write waits (drivers.sparkplug.writes)
         self.replan(points)
 
     def replan(self, points: list[MetricPoint]) -> None:
@@ -132,9 +122,10 @@ class SparkplugLoop(SparkplugWrites):
 
         A newly bound metric has no value in Kiln yet: its node is asked for a rebirth, whose values are current.
         """
-        old = {(p.node, p.device, p.metric) for p in getattr(self, "points", {}).values()}
+        old = {(p.node, p.device, p.metric) for p in self.points.values()}
         fresh = sorted({p.node for p in points if (p.node, p.device, p.metric) not in old})
-        if self.client is not None and self.client.connected.is_set():
+        if self.sessions_seen and self.link_connected:  # not the first plan: the first session asks by itself
+            self.flush()  # what arrived under the old bindings is recorded under them
             for node in fresh:
                 self.client.request_rebirth(self.spec.group_id, node, limit=False)
         self.points = {p.tag_id: p for p in points}
@@ -143,51 +134,54 @@ class SparkplugLoop(SparkplugWrites):
         self.tag_ids = list(self.points)
         self.bad = {t: s for t, s in self.bad.items() if t in self.points}
 
-    # --- the loop ---------------------------------------------------------------------------------------------
-    def run(self, *, until: float | None = None, version: bytes | None = None, version_known: bool = False,
-            should_stop: Callable[[], bool] | None = None) -> str:
-        """Run until a reason to stop: 'tenure', 'lease_lost', 'reconfigure', 'stopping'."""
-        self.version_seen, self.version_known = version, version_known
-        next_housekeeping = self.clock()
-        try:
-            while True:
-                now = self.clock()
-                if should_stop is not None and should_stop():
-                    return "stopping"
-                if now >= next_housekeeping:
-                    reason = self._housekeeping()
-                    if reason:
-                        return reason
-                    next_housekeeping = now + HOUSEKEEPING_EVERY
-                self.step()
-                now = self.clock()
-                if until is not None and now >= until:
-                    return "tenure"
-                self._wait(min(FLUSH, next_housekeeping - now))
-        finally:
-            self._publish_stats_quietly()
+    # --- the loop (drivers.connloop.ConnectionLoop.run calls these) -------------------------------------------------
+    @property
+    def link_connected(self) -> bool:
+        return self.client.connected.is_set()
+
+    def run(self, **kwargs) -> str:
+        reason = super().run(**kwargs)
+        # At a hand-over to the successor loop Kiln stays online: edge nodes that take it for their primary host
+        # would otherwise go offline (and their tags BAD) for the moment between the two loops.
+        self.client.handing_over = reason == "tenure"
+        return reason
+
+    def _turn(self, next_housekeeping: float) -> float:
+        self.step()
+        return min(self.clock() + FLUSH, next_housekeeping)
 
     def step(self) -> None:
-        """Start the session, notice a lost or new one, record what arrived. Public so tests can step by hand."""
-        if self.client is None:
-            self.client = _client_for(self.spec)
-            self.client.start()
-        connected = self.client.connected.is_set()
-        if connected and self.client.sessions != self.sessions_seen:
-            self._session_started()
+        """Notice a lost or new session, record what arrived, send due rebirth requests. Public for tests."""
+        if not self.link_connected:
+            self.flush()  # what arrived before the loss is recorded before the tags turn BAD
+            if self.state == ConnectionState.CONNECTED:
+                self._comm_failure(self.client.lost_reason or "disconnected from the broker")
+            else:
+                self._connect()  # when due: paho keeps trying meanwhile; this notices its success or says why not
+            return
+        if self.state != ConnectionState.CONNECTED:
+            self.next_connect = 0.0  # paho got there by itself between two attempts: take it now
+            self._connect()
+        elif self.client.sessions != self.sessions_seen:
+            # The session dropped and came back between two turns: what was published meanwhile is unknown.
+            self.flush()
+            self._record(self._bad_samples(self.tag_ids, "comm_failure"))
+            self.reconnects += 1
+            self._opened(None)
         self.flush()
         self.client.rebirths_due()
-        if not connected and self.state != ConnectionState.BACKOFF and (
-                self.sessions_seen or self.clock() - self.started_mono > max(2.0, 2 * self.spec.timeout)):
-            self._comm_failure(self.client.lost_reason or f"no answer from the broker {self.spec.host}:"
-                                                          f"{self.spec.port}")
 
-    def _session_started(self) -> None:
-        if self.sessions_seen:
-            self.reconnects += 1
+    def _open(self):
+        self.client.start()  # once; paho then reconnects by itself with back-off
+        if not self.client.connected.wait(max(0.2, self.spec.timeout)):
+            raise SparkplugError(self.client.lost_reason or f"no answer from the broker {self.spec.host}:"
+                                                            f"{self.spec.port}")
+
+    def _opened(self, result) -> None:
+        self.backoff = 0.0
+        first = self.sessions_seen == 0
         self.sessions_seen = self.client.sessions
-        self.state = ConnectionState.CONNECTED
-        if self.client.sessions == 1:
+        if first:
             # Kiln's picture of the nodes starts empty: ask each node a binding names for its birth now, rather
             # than waiting for its next data message (a node that changes rarely would stay unknown for long).
             for node in sorted({p.node for p in self.points.values()}):
@@ -195,8 +189,17 @@ class SparkplugLoop(SparkplugWrites):
         logger.info("Connection %s: connected to %s:%s as host %s (group %s)", self.spec.name, self.spec.host,
                     self.spec.port, self.spec.host_id, self.spec.group_id)
 
+    def _close_link(self) -> None:
+        """Nothing to close: paho keeps reconnecting in its thread; the session ends with the loop (close())."""
+
+    def _bad_samples(self, tag_ids: list[int], substatus) -> list[Sample]:
+        out = super()._bad_samples(tag_ids, substatus)
+        for s in out:
+            self.last_sent[s.tag_id] = (s.value, s.quality, s.ts)  # a later GOOD at the same time is a change
+        return out
+
     def flush(self) -> list[Sample]:
-        outcomes = self.client.take() if self.client is not None else []
+        outcomes = self.client.take()
         if not outcomes:
             if self.to_discover and self.clock() >= self.next_discovery:
                 self._discover()
@@ -257,83 +260,16 @@ class SparkplugLoop(SparkplugWrites):
             return
         self.discovered.update(found)
 
-    def _record(self, samples: list[Sample]) -> None:
-        if not samples:
-            return
-        try:
-            self.sink(samples)
-            self.rate.add(len(samples))
-        except Exception as exc:  # noqa: BLE001 - a failing recorder is reported, the loop goes on
-            self._note_error(f"recording values failed: {exc}")
-            logger.exception("Connection %s: recording %d samples failed", self.spec.name, len(samples))
-
-    def _wait(self, timeout: float) -> None:
-        if timeout <= 0:
-            return
-        if self.runtime is None or self.clock() < self._plain_sleep_until:
-            time.sleep(timeout)
-            return
-        try:
-            if self.runtime.wait(timeout):
-                self.handle_writes()
-        except Exception:  # noqa: BLE001 - Redis trouble must not stop the loop; plain sleeps for a while
-            logger.exception("Connection %s: waiting on Redis failed; plain sleeps for 5 s", self.spec.name)
-            self._plain_sleep_until = self.clock() + 5.0
-            self.runtime.close()
-
-    # --- faults -----------------------------------------------------------------------------------------------
-    def _comm_failure(self, reason: str) -> None:
-        was = self.state
-        self.state = ConnectionState.BACKOFF
-        self._note_error(reason)
-        newly_bad = [t for t in self.tag_ids if self.bad.get(t) != "comm_failure"]
-        if newly_bad:
-            self._record(self._bad_samples(newly_bad, "comm_failure"))
-        if newly_bad or was == ConnectionState.CONNECTED:
-            logger.warning("Connection %s: %s; %d tags BAD, reconnecting with back-off", self.spec.name, reason,
-                           len(newly_bad))
-
-    def _bad_samples(self, tag_ids: list[int], substatus: str) -> list[Sample]:
-        """BAD samples that keep each tag's last value and its timestamp (from the live table)."""
-        last = {}
-        if self.last_values is not None:
-            try:
-                last = self.last_values(tag_ids)
-            except Exception:  # noqa: BLE001 - without the last value the tag is still BAD, value unknown
-                logger.exception("Connection %s: reading last values failed", self.spec.name)
-        now = time.time()
-        out = []
-        for tid in tag_ids:
-            value, ts = last.get(tid, (None, now))
-            out.append(Sample(tid, value, Quality.BAD, substatus, ts))
-            self.bad[tid] = substatus
-            self.last_sent[tid] = (value, Quality.BAD, ts)
-        return out
-
-    def _note_error(self, text: str) -> None:
-        self.errors += 1
-        self.last_error = text[:300]
-        self.last_error_at = time.time()
-
-    # --- housekeeping: lease, configuration, stats --------------------------------------------------------------
+    # --- stats --------------------------------------------------------------------------------------------------
     def stats(self) -> dict:
-        host = self.client.host_app if self.client is not None else None
+        host = self.client.host_app
         return {
             "protocol": "sparkplug",
-            "state": str(self.state),
-            "worker": f"{getattr(self.runtime, 'hostname', '')}:{os.getpid()}",
-            "since": self.started_at,
-            "last_poll": self.last_poll,
-            "last_error": self.last_error,
-            "last_error_at": self.last_error_at,
+            **super().stats(),
             **self.counters(),
-            "overruns": 0,
-            "tags": len(self.tag_ids),
-            "tags_bad": len(self.bad),
-            "values_per_s": self.rate.rate(),
-            "nodes_online": sum(1 for n in host.nodes.values() if n.online) if host else 0,
-            "nodes_known": len(host.nodes) if host else 0,
-            "rebirths_requested": self.client.rebirths_requested if self.client is not None else 0,
+            "nodes_online": sum(1 for n in list(host.nodes.values()) if n.online),
+            "nodes_known": len(host.nodes),
+            "rebirths_requested": self.client.rebirths_requested,
             "metrics_discovered": len(self.discovered),
             **(self.sink.stats() if hasattr(self.sink, "stats") else {}),
             "poll_ms_p50": None,
@@ -341,34 +277,3 @@ class SparkplugLoop(SparkplugWrites):
             "jitter_ms_p99": None,
             "scan_classes": [],
         }
-
-    def counters(self) -> dict:
-        return {name: getattr(self, name) for name in COUNTERS}
-
-    def _housekeeping(self) -> str | None:
-        if self.runtime is None:
-            return None
-        try:
-            ours, version, stopping = self.runtime.housekeeping(self.stats())
-        except Exception:  # noqa: BLE001 - Redis down: keep going; values are held by the outbox
-            logger.exception("Connection %s: housekeeping failed", self.spec.name)
-            return None
-        if not ours:
-            logger.warning("Connection %s: lease lost; another worker runs it now", self.spec.name)
-            return "lease_lost"
-        if stopping:
-            return "stopping"
-        if not self.version_known:
-            self.version_seen, self.version_known = version, True
-        elif version != self.version_seen:
-            return "reconfigure"
-        self.handle_writes()
-        return None
-
-    def _publish_stats_quietly(self) -> None:
-        if self.runtime is None:
-            return
-        try:
-            self.runtime.housekeeping(self.stats())
-        except Exception:  # noqa: BLE001
-            logger.debug("Connection %s: final stats not published", self.spec.name, exc_info=True)

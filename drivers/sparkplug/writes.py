@@ -66,34 +66,15 @@ def metric_write_value(value, datatype: int):
 
 
 class SparkplugWrites:
-    """The write half of drivers.sparkplug.loop.SparkplugLoop (see the module docstring)."""
+    """The write half of drivers.sparkplug.loop.SparkplugLoop (see the module docstring): its `_write`."""
 
-    def handle_writes(self) -> None:
-        if self.runtime is None:
-            return
-        while True:
-            request = self.runtime.pop_write()
-            if request is None:
-                return
-            try:
-                reply = self.execute_write(request)
-            except Exception as exc:  # noqa: BLE001 - the writer must always get an answer
-                logger.exception("Connection %s: write request failed", self.spec.name)
-                reply = {"status": "unknown", "detail": f"driver error: {exc}"}
-            self.runtime.reply(request["id"], reply)
-
-    def execute_write(self, req: dict) -> dict:
-        """Publish the command, then wait for the metric's value. Returns the reply for drivers.writes."""
-        if time.time() > req["deadline"]:
-            return {"status": "expired", "detail": "the request waited too long for the driver; nothing was written"}
+    def _write(self, req: dict) -> dict:
+        """Publish the command, then wait for the metric's value (drivers.connloop.ConnectionLoop.execute_write
+        has checked the request's deadline and that the broker is connected). Returns the reply."""
         client, node, device = self.client, req["node"], req["device"]
-        if client is None or not client.connected.is_set():
-            return {"status": "failed", "detail": f"connection '{self.spec.name}' is not connected to its broker "
-                                                  f"({self.last_error or 'not connected'}); nothing was written"}
         where = f"{node}/{device}" if device else node
-        if not client.node_online(self.spec.group_id, node) or (device and device not in
-                                                                 client.host_app.nodes[(self.spec.group_id,
-                                                                                        node)].devices):
+        state = client.host_app.nodes.get((self.spec.group_id, node))
+        if state is None or not state.online or (device and device not in state.devices):
             return {"status": "failed", "detail": f"edge node {where} is offline (no birth on record); nothing was "
                                                   f"written"}
         tag_id, value = req["tag_id"], req["value"]

@@ -55,3 +55,71 @@ def test_an_unchanged_rebirth_is_not_recorded_again(edge, sp_plant):
     assert wait_for(lambda: live(tags["Temp"]).value == 73.0)
     assert {n: live(t).ts for n, t in tags.items() if n != "Temp"} == {n: ts for n, ts in before.items()
                                                                         if n != "Temp"}
+
+
+@pytest.fixture
+def own_broker():
+    """A Mosquitto of this test's own on a free port, which the test may stop and start again."""
+    import subprocess
+
+    from tests.servers import free_port
+
+    class Broker:
+        port = free_port()
+        proc = None
+
+        def start(self):
+            self.proc = subprocess.Popen(["mosquitto", "-p", str(self.port)], stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL)
+            import socket
+
+            def up():
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                    return True
+                except OSError:
+                    return False
+
+            assert wait_for(up, timeout=5), "mosquitto did not start"
+
+        def stop(self):
+            self.proc.terminate()
+            self.proc.wait(5)
+
+    broker = Broker()
+    broker.start()
+    yield broker
+    if broker.proc.poll() is None:
+        broker.stop()
+
+
+def test_a_lost_broker_turns_every_tag_bad_once_and_the_new_session_brings_them_back(group, own_broker, make_tag,
+                                                                                     poll_loop):
+    from drivers.models import Connection, MetricBinding
+    from drivers.sparkplug.payload import DataType
+    from drivers.sparkplug.sim import EdgeNode
+
+    conn = Connection(name="sp-own", protocol="sparkplug", host="127.0.0.1", port=own_broker.port, group_id=group,
+                      host_id=f"kiln-{group}", timeout=0.5, backoff_cap=1.0)
+    conn.full_clean()
+    conn.save()
+    tag = make_tag("SP_Level")
+    MetricBinding.objects.create(tag=tag, connection=conn, edge_node="edge-9", metric="Level",
+                                 datatype=DataType.DOUBLE)
+    poll_loop(conn)
+    assert wait_for(lambda: connection_status_rows([conn])[0]["state"] == "connected", timeout=10)
+    metrics = {"": {"Level": (DataType.DOUBLE, 63.5, False)}}
+    node = EdgeNode(group=group, node="edge-9", metrics=metrics, port=own_broker.port).start()
+    assert wait_for(lambda: (lv := live(tag)) is not None and lv.quality == "GOOD")
+    own_broker.stop()
+    assert wait_for(lambda: live(tag).quality == "BAD", timeout=10)
+    assert (live(tag).value, live(tag).substatus) == (63.5, "comm_failure")
+    node.client.loop_stop()
+    own_broker.start()
+    node = EdgeNode(group=group, node="edge-9", metrics={"": {"Level": (DataType.DOUBLE, 64.0, False)}},
+                    port=own_broker.port).start()
+    # Kiln's paho session comes back by itself (back-off ≤ 1 s here) and the node's birth makes the tag GOOD.
+    assert wait_for(lambda: live(tag).quality == "GOOD" and live(tag).value == 64.0, timeout=15)
+    assert connection_status_rows([conn])[0]["reconnects"] >= 1
+    node.client.disconnect()
+    node.client.loop_stop()
