@@ -5,7 +5,8 @@ db + 1, or db 14 when the suite has 15), migrated and loaded with the demo plant
 integration account's API key. The test instance is this process (the suite's database). The engineer changes a
 tag and an alarm on test; the dry run shows exactly those; the deploy makes production version 1, visible through
 production's own API at once (no restart); a deploy on a moved base is refused with the diff; a bundle with a bad
-object changes nothing; a rollback restores version 1 as version 3.
+object changes nothing; a rollback restores version 1 as version 4. Between them a deployed alarm definition is
+live in production's running web process (a manual tag's write raises it) without a restart.
 """
 
 import json
@@ -74,6 +75,19 @@ def production(tmp_path):
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _post(production, path, body):
+    request = urllib.request.Request(production["url"] + path, method="POST", data=json.dumps(body).encode(),
+                                     headers={"Authorization": f"Bearer {production['key']}",
+                                              "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the test's own server
+        return json.loads(response.read())
+
+
+def _active_alarm_keys(production, tag_name):
+    answer = _get(production, f"/api/alarms?tag={tag_name}&active=true")
+    return [a["key"] for a in (answer["results"] if isinstance(answer, dict) else answer)]
+
+
 def _get(production, path):
     request = urllib.request.Request(production["url"] + path, headers={"Authorization": f"Bearer {production['key']}"})
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the test's own server
@@ -132,19 +146,31 @@ def test_deploy_dry_run_rollback_and_refusals_between_two_real_servers(productio
     assert second.status_code == 200 and second.json()["version"] == 2
     assert _get(production, f"/api/tags/{tag.name}")["description"] == "changed after the deploy"
 
+    # Production's running web process uses a deployed alarm definition at once: a tag without a PLC binding is
+    # recorded there through the one values path, whose alarm engine already holds the definitions it had.
+    manual = Tag.objects.get(name="Lab_Viscosity")
+    _post(production, f"/api/tags/{manual.name}/write", {"value": 60.0})
+    assert _active_alarm_keys(production, manual.name) == []
+    AlarmDefinition.objects.create(key="lab-viscosity-hi", name="Lab viscosity high", tag=manual, kind="HI",
+                                   setpoint=50.0)
+    third = admin_client.post("/api/system/deploy", {"signature": SIGNATURE, "base_version": 2}, format="json")
+    assert third.status_code == 200 and third.json()["version"] == 3
+    _post(production, f"/api/tags/{manual.name}/write", {"value": 61.0})
+    assert _active_alarm_keys(production, manual.name) == ["lab-viscosity-hi"]
+
     # Production refuses a bundle with a bad object and changes nothing.
     bundle = bundle_export()
     bundle["sections"]["tags"][0]["deadband"] = -5
     request = urllib.request.Request(production["url"] + "/api/system/deploy/receive", method="POST",
-                                     data=json.dumps({"bundle": bundle, "base_version": 2}).encode(),
+                                     data=json.dumps({"bundle": bundle, "base_version": 3}).encode(),
                                      headers={"Authorization": f"Bearer {production['key']}",
                                               "Content-Type": "application/json"})
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=30)  # noqa: S310 - the test's own server
     assert refused.value.code == 422
-    assert _get(production, "/api/system/deploy/versions")["current"] == 2
+    assert _get(production, "/api/system/deploy/versions")["current"] == 3
 
-    # Roll production back to version 1 (an Admin on production signs): a new version 3 with version 1's config.
+    # Roll production back to version 1 (an Admin on production signs): a new version 4 with version 1's config.
     production["run"]("shell", "-c", (
         "from accounts.models import User; from scada.roles import Role; "
         "u = User(username='pat', role=Role.ADMIN); u.set_password('" + PASSWORD + "'); u.save()"))
@@ -156,6 +182,6 @@ def test_deploy_dry_run_rollback_and_refusals_between_two_real_servers(productio
                                       data=json.dumps({"version": 1, "signature": SIGNATURE}).encode())
     with urllib.request.urlopen(rollback, timeout=60) as response:  # noqa: S310 - the test's own server
         answer = json.loads(response.read())
-    assert answer["version"] == 3 and answer["rolled_back_to"] == 1
+    assert answer["version"] == 4 and answer["rolled_back_to"] == 1
     assert _get(production, f"/api/tags/{tag.name}")["description"] != "changed after the deploy"
     assert _get(production, f"/api/tags/{tag.name}")["max_value"] == tag.max_value
