@@ -44,7 +44,7 @@ def _live(obj) -> dict:
 class ConnectionDiagnosticsMixin:
     """Mixed into ConnectionAdmin: status columns, the status block, the test action and view, the address map."""
 
-    diagnostics_list_display = ["live_state", "last_good_poll", "values_per_s", "tags_bad", "last_error"]
+    diagnostics_list_display = ["live_state", "last_good_poll", "poll_ms", "values_per_s", "tags_bad", "last_error"]
 
     def get_queryset(self, request):
         # The tag count per connection comes with the page's query (drivers.selectors), not one query per row.
@@ -63,6 +63,13 @@ class ConnectionDiagnosticsMixin:
     @admin.display(description="last good poll (UTC)")
     def last_good_poll(self, obj):
         return (_live(obj).get("last_poll") or "—").replace("T", " ")
+
+    @admin.display(description="poll p50/p99 ms")
+    def poll_ms(self, obj):
+        live = _live(obj)
+        if live.get("poll_ms_p99") is None:
+            return "—"  # OPC UA and Sparkplug are pushed to, not polled
+        return f"{live['poll_ms_p50']:g} / {live['poll_ms_p99']:g}"
 
     @admin.display(description="values/s")
     def values_per_s(self, obj):
@@ -87,11 +94,11 @@ class ConnectionDiagnosticsMixin:
             return "—"
         live = _live(obj)
         return format_html(
-            "<strong>{}</strong>; last good poll {}; {} values/s; {} tags BAD; poll p50/p99 {}/{} ms; "
+            "<strong>{}</strong>; last good poll {}; {} values/s; {} tags BAD; poll p50/p99 {} ms; "
             "{} errors, {} reconnects; last error: {}<br>"
             '<a href="{}">Test connection</a> · <a href="{}">{}</a>',
             STATE_WORDS.get(live.get("state", ""), live.get("state", "")), self.last_good_poll(obj),
-            self.values_per_s(obj), self.tags_bad(obj), live.get("poll_ms_p50") or "—", live.get("poll_ms_p99") or "—",
+            self.values_per_s(obj), self.tags_bad(obj), self.poll_ms(obj),
             live.get("errors", 0), live.get("reconnects", 0), live.get("last_error") or "none",
             reverse("admin:drivers_connection_test", args=[obj.pk]),
             reverse("admin:drivers_connection_map", args=[obj.pk]),

@@ -87,6 +87,7 @@ def test_the_list_shows_state_last_poll_values_per_s_bad_tags_and_last_error_of_
     row = rows[conn.name]
     assert ">connected<" in row and "1 of 2" in row and "exception 4 (device failure)" in row
     assert f"{datetime.now(UTC).year}-" in row  # the last good poll's time
+    assert f"{live['poll_ms_p50']:g} / {live['poll_ms_p99']:g}" in row  # poll times
     assert "disconnected (no worker)" in rows[idle.name]
 
     change = engineer_web.get(f"{CHANGELIST}{conn.pk}/change/").content.decode()
