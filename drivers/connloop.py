@@ -295,4 +295,8 @@ class ConnectionLoop:
         """Record what the read-back after a write saw (a GOOD read-back clears the tag's BAD)."""
         if quality == Quality.GOOD:
             self.bad.pop(tag_id, None)
-        self._record([Sample(tag_id, value, quality, substatus, time.time())])
+        sample = Sample(tag_id, value, quality, substatus, time.time())
+        if hasattr(self.sink, "record_now"):  # a background recorder: after what waits, before the reply goes out
+            self.sink.record_now([sample])
+        else:
+            self._record([sample])

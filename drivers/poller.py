@@ -164,12 +164,13 @@ class ConnectionPoller(ConnectionLoop):
         p = percentile
         return {
             **super().stats(),
-            # values held by the process's outbox while Redis is down, and dropped from it (drivers.outbox)
+            "record_ms_p99": _r(p(self.record_ms, 99)),  # handing over (or recording, with a plain sink)
+            # values held by the process's outbox while Redis is down, and dropped from it (drivers.outbox); with
+            # the recorder thread (drivers.recorder) also its own record_ms_p99, queue and errors
             **(self.sink.stats() if hasattr(self.sink, "stats") else {}),
             "poll_ms_p50": _r(p(all_durations, 50)),
             "poll_ms_p99": _r(p(all_durations, 99)),
             "jitter_ms_p99": _r(p(all_jitters, 99)),
-            "record_ms_p99": _r(p(self.record_ms, 99)),  # the part of poll_ms spent recording (bench_plant)
             "scan_classes": [
                 {"period_ms": g.period_ms, "tags": len(g.tag_ids), "reads": len(g.blocks),
                  "poll_ms_p50": _r(p(self.durations[g.period_ms], 50)),

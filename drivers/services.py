@@ -23,6 +23,7 @@ from drivers.codec import Codec
 from drivers.models import Connection, MetricBinding, NodeBinding, TagBinding
 from drivers.outbox import ValueOutbox
 from drivers.plan import ConnectionSpec, Point, build_groups
+from drivers.recorder import BackgroundRecorder
 from scada.redis import get_redis
 from tags.choices import DataType as TagType
 from tags.choices import Quality
@@ -32,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["binding_codec", "connection_spec", "connection_plan_load", "connection_poll_run", "drivers_supervise",
            "connection_tags_mark_unpolled", "connection_tag_ids", "config_change_audit", "POLL_TENURE_SECONDS",
-           "VALUE_OUTBOX"]
+           "VALUE_OUTBOX", "RECORDER"]
 
 # A poll task hands over to a fresh task after this long (Celery time limits, deploys, memory hygiene); the
 # successor inherits the lease, so no other worker can slip in between.
@@ -82,6 +83,8 @@ def _audit_outbox_drop(*, tags: int, samples: int, first_ts: float, last_ts: flo
 # One per process (a prefork child runs one poll loop at a time): what a loop could not record outlives the loop
 # and is replayed by the next one, or when this one ends (drivers.outbox).
 VALUE_OUTBOX = ValueOutbox(_record, on_drop=_audit_outbox_drop)
+# Modbus poll loops hand their batches to this process's recorder thread and keep their schedule (drivers.recorder).
+RECORDER = BackgroundRecorder(VALUE_OUTBOX)
 
 
 def connection_poll_run(*, connection_id: int, token: str | None = None, hostname: str | None = None,
@@ -112,9 +115,10 @@ def connection_poll_run(*, connection_id: int, token: str | None = None, hostnam
     finally:
         rt.close()
         try:
-            # Replay what the loop still holds now (Redis is usually back when a loop ends after an outage); what
-            # cannot go yet stays held for the next loop of this process.
-            VALUE_OUTBOX.flush()
+            # Record what the loop handed over (before a successor records newer values), then replay what the
+            # outbox still holds (Redis is usually back when a loop ends after an outage); what cannot go yet stays
+            # held for the next loop of this process.
+            RECORDER.flush()
         except Exception:  # noqa: BLE001
             logger.exception("Connection %s: replaying held values failed", connection_id)
         if reason == "tenure" and successor is not None:
@@ -141,7 +145,7 @@ def driver_backend(protocol: str):
 def runtime_poller(spec, groups, transport, rt, counters=None):
     from drivers.poller import ConnectionPoller
 
-    return ConnectionPoller(spec, groups, sink=VALUE_OUTBOX, transport=transport, runtime=rt, counters=counters)
+    return ConnectionPoller(spec, groups, sink=RECORDER, transport=transport, runtime=rt, counters=counters)
 
 
 def _previous_counters(r, connection_id: int) -> dict:
