@@ -19,7 +19,7 @@ from django.utils.html import format_html
 from accounts.admin_base import AuditedModelAdmin
 from drivers import codec
 from drivers.admin_diagnostics import ConnectionDiagnosticsMixin
-from drivers.models import Connection, DiscoveredMetric, MetricBinding, NodeBinding, TagBinding
+from drivers.models import Connection, DiscoveredMetric, MetricBinding, NodeBinding, TagBinding, TopicBinding
 from drivers.services import config_change_audit
 
 
@@ -83,6 +83,14 @@ class NodeBindingInline(admin.TabularInline):
     show_change_link = True
 
 
+class TopicBindingInline(admin.TabularInline):
+    model = TopicBinding
+    extra = 0
+    fields = ["tag", "topic", "json_path"]
+    autocomplete_fields = ["tag"]  # a searchable picker (name, description, machine, member), not an id box
+    show_change_link = True
+
+
 class MetricBindingInline(admin.TabularInline):
     model = MetricBinding
     extra = 0
@@ -103,13 +111,14 @@ class ConnectionAdmin(ConnectionDiagnosticsMixin, DriverConfigAdmin):
         ("OPC UA", {"fields": ("endpoint_url", "browse", "security", "server_certificate_sha256", "username",
                                "password_env", "session_timeout", "publishing_interval"),
                     "description": "Only for protocol OPC UA; host and port follow the endpoint URL."}),
-        ("MQTT Sparkplug B", {"fields": ("tls", "group_id", "host_id"),
-                              "description": "Only for protocol MQTT Sparkplug B: host and port are the broker's, "
-                                             "user name and password variable (OPC UA's fields) its login. "
-                                             "Timeout: how long a write waits for the metric's new value."}),
+        ("MQTT Sparkplug B and MQTT (JSON topics)", {"fields": ("tls", "group_id", "host_id"),
+                              "description": "For the MQTT protocols: host and port are the broker's, user name "
+                                             "and password variable (OPC UA's fields) its login. Group and host id: "
+                                             "Sparkplug only. Timeout: how long a Sparkplug write waits for the "
+                                             "metric's new value."}),
         ("Timing", {"fields": ("timeout", "backoff_cap")}),
     )
-    inlines = [TagBindingInline, NodeBindingInline, MetricBindingInline]
+    inlines = [TagBindingInline, NodeBindingInline, MetricBindingInline, TopicBindingInline]
     readonly_fields = ["browse", "live_status"]
 
     @admin.display(description="Address space")
@@ -165,7 +174,8 @@ class ConnectionAdmin(ConnectionDiagnosticsMixin, DriverConfigAdmin):
         # Bindings of the connection's own protocol only (a new connection gets them once its protocol is saved).
         if obj is None:
             return []
-        return {"opcua": [NodeBindingInline], "sparkplug": [MetricBindingInline]}.get(obj.protocol, [TagBindingInline])
+        return {"opcua": [NodeBindingInline], "sparkplug": [MetricBindingInline],
+                "mqtt_json": [TopicBindingInline]}.get(obj.protocol, [TagBindingInline])
 
     def save_formset(self, request, form, formset, change):
         # Each binding is its own configuration object: one record per binding, not one for the connection.
@@ -180,6 +190,8 @@ class ConnectionAdmin(ConnectionDiagnosticsMixin, DriverConfigAdmin):
             model = obj._meta.model_name
             if isinstance(obj, NodeBinding):
                 changed = {"tag": obj.tag.name, "node_id": obj.node_id}
+            elif isinstance(obj, TopicBinding):
+                changed = {"tag": obj.tag.name, "topic": obj.topic, "json_path": obj.json_path}
             elif isinstance(obj, MetricBinding):
                 changed = {"tag": obj.tag.name, "edge_node": obj.edge_node, "device": obj.device, "metric": obj.metric}
             else:

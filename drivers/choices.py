@@ -8,6 +8,7 @@ class Protocol(models.TextChoices):
     MODBUS_TCP = "modbus_tcp", "Modbus TCP"
     OPCUA = "opcua", "OPC UA"
     SPARKPLUG = "sparkplug", "MQTT Sparkplug B"
+    MQTT_JSON = "mqtt_json", "MQTT (JSON topics)"
 
 
 class OpcuaSecurity(models.TextChoices):

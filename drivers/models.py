@@ -28,7 +28,7 @@ from drivers.choices import (
 from scada.models import BaseModel
 from tags.models import slug_validator
 
-__all__ = ["Connection", "TagBinding", "NodeBinding", "MetricBinding", "DiscoveredMetric", "NODE_ID_RE"]
+__all__ = ["Connection", "TagBinding", "NodeBinding", "MetricBinding", "DiscoveredMetric", "TopicBinding", "NODE_ID_RE"]
 
 # An OPC UA NodeId in its string form (ns=2;s=Line1.Temp, i=2258, nsu=urn:x;s=..., g=<guid>, b=<base64>).
 # Checked here without importing asyncua: the web process never loads the OPC UA stack for a form.
@@ -131,6 +131,11 @@ class Connection(BaseModel):
                 raise ValidationError({"endpoint_url": "An OPC UA endpoint looks like opc.tcp://host:4840/path."})
             # host and port follow the endpoint, so the status API and the admin list show where it is.
             self.endpoint_url, self.host, self.port = url, parts.hostname, port
+            if self.username and not self.password_env:
+                raise ValidationError({"password_env": "A user name needs the variable holding its password."})
+        elif self.protocol == Protocol.MQTT_JSON:
+            if not self.host:
+                raise ValidationError({"host": "An MQTT connection needs the broker's host."})
             if self.username and not self.password_env:
                 raise ValidationError({"password_env": "A user name needs the variable holding its password."})
         elif self.protocol == Protocol.SPARKPLUG:
@@ -361,6 +366,9 @@ def tag_fits_its_binding(tag) -> None:
         return
     binding = TagBinding.objects.filter(tag_id=tag.pk).select_related("connection").first()
     if binding is None:
+        if tag.is_writable and TopicBinding.objects.filter(tag_id=tag.pk).exists():
+            raise ValidationError({"is_writable": f"Tag '{tag.name}' is fed by an MQTT JSON topic, which Kiln does "
+                                                  f"not write: remove that binding first."})
         node = NodeBinding.objects.filter(tag_id=tag.pk).select_related("connection").first()
         if node is not None and node.variant not in node.variants_for(tag):
             raise ValidationError({"datatype": (
@@ -379,5 +387,7 @@ def tag_fits_its_binding(tag) -> None:
             f"making it writable.")})
 
 
-# Sparkplug B metric bindings and discovered metrics live in their own module (this one stays below 550 lines).
+# Sparkplug B metric bindings, discovered metrics and MQTT JSON topic bindings live in their protocols' modules
+# (this one stays below 550 lines).
+from drivers.mqttjson.models import TopicBinding  # noqa: E402
 from drivers.sparkplug.models import DiscoveredMetric, MetricBinding  # noqa: E402

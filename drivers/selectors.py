@@ -26,7 +26,7 @@ __all__ = ["connection_queryset", "connection_status_rows", "drivers_summary", "
 def connection_queryset():
     return Connection.objects.annotate(
         tag_count=Count("bindings", distinct=True) + Count("nodes", distinct=True)
-        + Count("metrics", distinct=True)).order_by("name")
+        + Count("metrics", distinct=True) + Count("topics", distinct=True)).order_by("name")
 
 
 def _iso(epoch) -> str | None:

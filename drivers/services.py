@@ -20,7 +20,7 @@ from accounts.audit import audit_record
 from drivers import runtime
 from drivers.choices import INTEGER_TYPES, ConnectionState, Protocol
 from drivers.codec import Codec
-from drivers.models import Connection, MetricBinding, NodeBinding, TagBinding
+from drivers.models import Connection, MetricBinding, NodeBinding, TagBinding, TopicBinding
 from drivers.outbox import ValueOutbox
 from drivers.plan import ConnectionSpec, Point, build_groups
 from drivers.recorder import BackgroundRecorder
@@ -197,6 +197,8 @@ def connection_tag_ids(connection_id: int) -> list[int]:
     ids += NodeBinding.objects.filter(connection_id=connection_id, tag__is_active=True).values_list("tag_id", flat=True)
     ids += MetricBinding.objects.filter(connection_id=connection_id, tag__is_active=True).values_list("tag_id",
                                                                                                       flat=True)
+    ids += TopicBinding.objects.filter(connection_id=connection_id, tag__is_active=True).values_list("tag_id",
+                                                                                                     flat=True)
     return ids
 
 
@@ -207,7 +209,7 @@ def drivers_supervise(*, enqueue) -> dict:
     """
     r = get_redis()
     # A Sparkplug connection runs with no bindings too: it discovers the metrics an engineer may then accept.
-    conns = list(Connection.objects.filter(Q(bindings__isnull=False) | Q(nodes__isnull=False)
+    conns = list(Connection.objects.filter(Q(bindings__isnull=False) | Q(nodes__isnull=False) | Q(topics__isnull=False)
                                            | Q(protocol=Protocol.SPARKPLUG)).distinct()
                  .values_list("pk", "enabled", "protocol"))
     holders = runtime.lease_holders([c[0] for c in conns], r)

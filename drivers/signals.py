@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from drivers.models import Connection, MetricBinding, NodeBinding, TagBinding
+from drivers.models import Connection, MetricBinding, NodeBinding, TagBinding, TopicBinding
 from drivers.runtime import drivers_config_changed
 
 
@@ -20,6 +20,8 @@ from drivers.runtime import drivers_config_changed
 @receiver(post_delete, sender=NodeBinding)
 @receiver(post_save, sender=MetricBinding)
 @receiver(post_delete, sender=MetricBinding)
+@receiver(post_save, sender=TopicBinding)
+@receiver(post_delete, sender=TopicBinding)
 def _driver_config_changed(sender, **kwargs):
     # After commit: a loop that re-plans at once must see the new rows, not the old ones.
     transaction.on_commit(drivers_config_changed)

@@ -26,7 +26,7 @@ import redis
 from django.conf import settings
 
 from drivers import runtime
-from drivers.models import MetricBinding, NodeBinding, TagBinding
+from drivers.models import MetricBinding, NodeBinding, TagBinding, TopicBinding
 from scada.redis import get_redis
 from tags.writers import DriverWriteError, DriverWriteOutcome
 
@@ -68,7 +68,8 @@ class DriverWriteRouter:
                 if version != self._version:
                     self._bound = frozenset(TagBinding.objects.values_list("tag_id", flat=True)) | frozenset(
                         NodeBinding.objects.values_list("tag_id", flat=True)) | frozenset(
-                        MetricBinding.objects.values_list("tag_id", flat=True))
+                        MetricBinding.objects.values_list("tag_id", flat=True)) | frozenset(
+                        TopicBinding.objects.values_list("tag_id", flat=True))  # read-only: refused, never faked
                     self._version = version
         return self._bound
 
@@ -135,7 +136,10 @@ def _connection_of(tag_id: int):
     if n is not None:
         return n.connection
     m = MetricBinding.objects.select_related("connection").filter(tag_id=tag_id).first()
-    return m.connection if m is not None else None
+    if m is not None:
+        return m.connection
+    t = TopicBinding.objects.select_related("connection").filter(tag_id=tag_id).first()
+    return t.connection if t is not None else None
 
 
 # The name settings used before OPC UA; kept so an installation's own settings keep working.

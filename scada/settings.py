@@ -423,6 +423,7 @@ KILN_DRIVER_BACKENDS = {
     "modbus_tcp": "drivers.backends.ModbusBackend",
     "opcua": "drivers.opcua.backend.OpcuaBackend",
     "sparkplug": "drivers.sparkplug.backend.SparkplugBackend",
+    "mqtt_json": "drivers.mqttjson.backend.MqttJsonBackend",
 }
 
 # --- Historian (docs/configuration.md; read through historian.conf so tests can override them) ---
