@@ -19,15 +19,18 @@ from drivers.choices import (
     OpcuaVariant,
     Protocol,
     ScanPeriod,
+    SparkplugType,
     Table,
     WordOrder,
 )
 from drivers.codec import register_count
-from drivers.models import Connection, NodeBinding, TagBinding
+from drivers.models import Connection, MetricBinding, NodeBinding, TagBinding, TopicBinding
 from drivers.runtime import drivers_config_changed
+from drivers.sparkplug.models import sparkplug_types_for
 from scada.configsections import Field, ModelSection
 
-__all__ = ["ConnectionSection", "BindingSection", "NodeBindingSection"]
+__all__ = ["ConnectionSection", "BindingSection", "NodeBindingSection", "MetricBindingSection",
+           "TopicBindingSection"]
 
 
 class ConnectionSection(ModelSection):
@@ -180,6 +183,79 @@ class NodeBindingSection(ModelSection):
                 problems.append((key, f"node_id: {item['node_id']} on '{item['connection']}' is also bound to "
                                       f"tag '{seen[node]}'"))
             seen[node] = key
+        return problems
+
+    def committed(self) -> None:
+        drivers_config_changed()
+
+
+class MetricBindingSection(ModelSection):
+    """Sparkplug B metric bindings, keyed by tag name (discovered metrics are runtime state, not configuration)."""
+
+    name = "metrics"
+    model = MetricBinding
+    key_fields = ("tag",)
+    fields = (
+        Field("tag", kind="ref", ref="tags", path="tag__name"),
+        Field("connection", kind="ref", ref="connections", path="connection__name"),
+        Field("edge_node", max_length=64),
+        Field("device", default="", max_length=64),
+        Field("metric", max_length=255),
+        Field("datatype", kind="int", choices=tuple(SparkplugType.values), default=int(SparkplugType.DOUBLE)),
+    )
+
+    def check(self, items, bundle, fresh=None):
+        problems = super().check(items, bundle, fresh)
+        tags, connections = bundle.get("tags", {}), bundle.get("connections", {})
+        seen: dict[tuple, str] = {}
+        for key, item in items.items():
+            connection = connections.get(item["connection"])
+            if connection is not None and connection["protocol"] != Protocol.SPARKPLUG:
+                problems.append((key, f"connection: '{item['connection']}' is not Sparkplug B"))
+            tag = tags.get(item["tag"])
+            if tag is not None and item["datatype"] not in sparkplug_types_for(tag["datatype"]):
+                problems.append((key, f"datatype: tag '{item['tag']}' is {tag['datatype']}: a Sparkplug "
+                                      f"{SparkplugType(item['datatype']).label} metric cannot carry it"))
+            for other in ("bindings", "nodes", "topics"):
+                if item["tag"] in bundle.get(other, {}):
+                    problems.append((key, f"tag: '{item['tag']}' is also bound in section {other}"))
+            metric = (item["connection"], item["edge_node"], item["device"], item["metric"])
+            if metric in seen:
+                problems.append((key, f"metric: {'/'.join(metric[1:3])}:{item['metric']} on '{item['connection']}' "
+                                      f"is also bound to tag '{seen[metric]}'"))
+            seen[metric] = key
+        return problems
+
+    def committed(self) -> None:
+        drivers_config_changed()
+
+
+class TopicBindingSection(ModelSection):
+    """MQTT JSON topic bindings, keyed by tag name."""
+
+    name = "topics"
+    model = TopicBinding
+    key_fields = ("tag",)
+    fields = (
+        Field("tag", kind="ref", ref="tags", path="tag__name"),
+        Field("connection", kind="ref", ref="connections", path="connection__name"),
+        Field("topic", max_length=255),
+        Field("json_path", default="", max_length=255),
+    )
+
+    def check(self, items, bundle, fresh=None):
+        problems = super().check(items, bundle, fresh)
+        tags, connections = bundle.get("tags", {}), bundle.get("connections", {})
+        for key, item in items.items():
+            connection = connections.get(item["connection"])
+            if connection is not None and connection["protocol"] != Protocol.MQTT_JSON:
+                problems.append((key, f"connection: '{item['connection']}' is not MQTT (JSON topics)"))
+            tag = tags.get(item["tag"])
+            if tag is not None and tag["is_writable"]:
+                problems.append((key, f"tag: '{item['tag']}' is writable: MQTT JSON topics are read-only"))
+            for other in ("bindings", "nodes", "metrics"):
+                if item["tag"] in bundle.get(other, {}):
+                    problems.append((key, f"tag: '{item['tag']}' is also bound in section {other}"))
         return problems
 
     def committed(self) -> None:

@@ -402,7 +402,8 @@ KILN_DEMO_LOADERS = [
     "hmi.demo.load_screens",
 ]
 KILN_CONFIG_SECTIONS = [f"{app}.configsection.{name}Section" for app, names in (("tags", ("Site", "DeviceType",
-    "DeviceMember", "DeviceCommand", "Machine", "Tag")), ("drivers", ("Connection", "Binding", "NodeBinding")),
+    "DeviceMember", "DeviceCommand", "Machine", "Tag")),
+    ("drivers", ("Connection", "Binding", "NodeBinding", "MetricBinding", "TopicBinding")),
     ("alarms", ("AlarmDefinition",)), ("hmi", ("Screen",)), ("batches", ("Recipe",)),
     ("reports", ("ReportDefinition",))) for name in names]  # in dependency order: docs/deploy.md
 KILN_INSTANCE_NAME, KILN_INSTANCE_ROLE = envstr("KILN_INSTANCE_NAME", "kiln"), envstr("KILN_INSTANCE_ROLE", "").lower()

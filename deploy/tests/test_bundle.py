@@ -28,7 +28,7 @@ def _empty(bundle):
 def test_it_exports_every_section_in_key_order(exported):
     sections = exported["sections"]
     assert list(sections) == ["sites", "device_types", "device_members", "device_commands", "machines", "tags",
-                              "connections", "bindings", "nodes", "alarm_definitions", "screens",
+                              "connections", "bindings", "nodes", "metrics", "topics", "alarm_definitions", "screens",
                               "recipes", "report_definitions"]
     names = [t["name"] for t in sections["tags"]]
     assert names == sorted(names) and len(names) == Tag.objects.count()
