@@ -410,7 +410,8 @@ def main() -> int:
     ap.add_argument("--short", action="store_true", help="2 minutes: rates 300,1000 for 25 s each, 20 clients")
     ap.add_argument("--compare", type=float, default=0, metavar="RATE",
                     help="first, at RATE: the workers as before issue 18 (CELERY_DB_REUSE_MAX=0, "
-                         "KILN_HISTORIAN_ROLLUP_SETTLE_SECONDS=-1) and as now, one step each, --compare-rounds pairs")
+                         "KILN_HISTORIAN_ROLLUP_SETTLE_SECONDS=-1, KILN_DRIVERS_RECORDER=0) and as now, one step "
+                         "each, --compare-rounds pairs")
     ap.add_argument("--compare-rounds", type=int, default=1)
     ap.add_argument("--naive-seconds", type=float, default=30,
                     help="last, at the top rate with Kiln stopped: the naive baseline (0: skip)")
@@ -531,7 +532,7 @@ def naive(plant: Plant, probe: Probe, info: dict, ports: list[int], env: dict, a
           f"({kiln_step['recorded_per_s'] / max(result['stored_per_s'], 1):.1f}×)", flush=True)
 
 
-BEFORE_18 = {"CELERY_DB_REUSE_MAX": "0", "KILN_HISTORIAN_ROLLUP_SETTLE_SECONDS": "-1"}
+BEFORE_18 = {"CELERY_DB_REUSE_MAX": "0", "KILN_HISTORIAN_ROLLUP_SETTLE_SECONDS": "-1", "KILN_DRIVERS_RECORDER": "0"}
 
 
 def compare(plant: Plant, probe: Probe, info: dict, env: dict, log_dir: Path, args) -> int:

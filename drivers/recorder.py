@@ -28,9 +28,16 @@ from collections.abc import Callable
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BackgroundRecorder", "MAX_PENDING"]
+__all__ = ["BackgroundRecorder", "MAX_PENDING", "recorder_enabled"]
 
 MAX_PENDING = 50  # batches: five seconds of a 100 ms scan class
+
+
+def recorder_enabled() -> bool:
+    """KILN_DRIVERS_RECORDER (default on); off records in the poll cycle as before issue 18 (bench_plant --compare)."""
+    from scada.env import envbool
+
+    return envbool("KILN_DRIVERS_RECORDER", True)
 
 
 class BackgroundRecorder:

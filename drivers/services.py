@@ -23,7 +23,7 @@ from drivers.codec import Codec
 from drivers.models import Connection, MetricBinding, NodeBinding, TagBinding, TopicBinding
 from drivers.outbox import ValueOutbox
 from drivers.plan import ConnectionSpec, Point, build_groups
-from drivers.recorder import BackgroundRecorder
+from drivers.recorder import BackgroundRecorder, recorder_enabled
 from scada.redis import get_redis
 from tags.choices import DataType as TagType
 from tags.choices import Quality
@@ -145,7 +145,8 @@ def driver_backend(protocol: str):
 def runtime_poller(spec, groups, transport, rt, counters=None):
     from drivers.poller import ConnectionPoller
 
-    return ConnectionPoller(spec, groups, sink=RECORDER, transport=transport, runtime=rt, counters=counters)
+    return ConnectionPoller(spec, groups, sink=RECORDER if recorder_enabled() else VALUE_OUTBOX, transport=transport,
+                            runtime=rt, counters=counters)
 
 
 def _previous_counters(r, connection_id: int) -> dict:
