@@ -252,10 +252,9 @@ class TagBinding(BaseModel):
             self._clean_overlap()
 
     def _clean_against_tag(self):
-        if NodeBinding.objects.filter(tag_id=self.tag_id).exists() or MetricBinding.objects.filter(
-                tag_id=self.tag_id).exists():
-            raise ValidationError({"tag": f"Tag '{self.tag.name}' is already bound to an OPC UA node or a "
-                                          f"Sparkplug metric."})
+        if any(m.objects.filter(tag_id=self.tag_id).exists() for m in (NodeBinding, MetricBinding, TopicBinding)):
+            raise ValidationError({"tag": f"Tag '{self.tag.name}' is already bound to an OPC UA node, a Sparkplug "
+                                          f"metric or an MQTT topic."})
         problem = self.tag_mismatch(self.tag)
         if problem == "datatype":
             wanted = self.data_types_for(self.tag)
@@ -345,10 +344,10 @@ class NodeBinding(BaseModel):
         if self.connection_id is not None and self.connection.protocol != Protocol.OPCUA:
             raise ValidationError({"connection": f"Connection '{self.connection.name}' is not OPC UA."})
         if self.tag_id is not None:
-            if TagBinding.objects.filter(tag_id=self.tag_id).exists() or MetricBinding.objects.filter(
-                    tag_id=self.tag_id).exists():
-                raise ValidationError({"tag": f"Tag '{self.tag.name}' is already bound to a Modbus address or a "
-                                              f"Sparkplug metric."})
+            if any(m.objects.filter(tag_id=self.tag_id).exists() for m in (TagBinding, MetricBinding,
+                                                                           TopicBinding)):
+                raise ValidationError({"tag": f"Tag '{self.tag.name}' is already bound to a Modbus address, a "
+                                              f"Sparkplug metric or an MQTT topic."})
             if self.variant not in self.variants_for(self.tag):
                 raise ValidationError({"variant": f"Tag '{self.tag.name}' is {self.tag.datatype}: an OPC UA "
                                                   f"{self.variant} cannot carry it."})

@@ -55,16 +55,15 @@ class MetricBinding(BaseModel):
         return f"{tag} @ {self.connection.name if self.connection_id else '?'}:{where}:{self.metric}"
 
     def clean(self):
-        from drivers.models import NodeBinding, TagBinding
+        from drivers.models import NodeBinding, TagBinding, TopicBinding
 
         if self.connection_id is not None and self.connection.protocol != Protocol.SPARKPLUG:
             raise ValidationError({"connection": f"Connection '{self.connection.name}' is not Sparkplug B."})
         if self.tag_id is None:
             return
-        if TagBinding.objects.filter(tag_id=self.tag_id).exists() or NodeBinding.objects.filter(
-                tag_id=self.tag_id).exists():
-            raise ValidationError({"tag": f"Tag '{self.tag.name}' is already bound to a Modbus address or an "
-                                          f"OPC UA node."})
+        if any(m.objects.filter(tag_id=self.tag_id).exists() for m in (TagBinding, NodeBinding, TopicBinding)):
+            raise ValidationError({"tag": f"Tag '{self.tag.name}' is already bound to a Modbus address, an OPC UA "
+                                          f"node or an MQTT topic."})
         if self.datatype not in sparkplug_types_for(self.tag.datatype):
             raise ValidationError({"datatype": f"Tag '{self.tag.name}' is {self.tag.datatype}: a Sparkplug "
                                                f"{SparkplugType(self.datatype).label} metric cannot carry it."})

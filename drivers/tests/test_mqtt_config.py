@@ -42,3 +42,15 @@ def test_a_metric_type_the_tag_cannot_carry_is_refused_and_nothing_changes(mqtt_
         config_import(bundle=bundle, user=engineer)
     assert "cannot carry" in str(exc.value.extra or exc.value.detail)
     assert MetricBinding.objects.get().datatype == 10
+
+
+def test_a_tag_fed_by_a_topic_cannot_also_be_bound_elsewhere(mqtt_plant, make_connection):
+    from django.core.exceptions import ValidationError
+
+    from drivers.models import TagBinding
+
+    tag = TopicBinding.objects.get().tag
+    b = TagBinding(tag=tag, connection=make_connection(), table="holding", address=0, data_type="float32")
+    with pytest.raises(ValidationError) as exc:
+        b.full_clean()
+    assert "an MQTT topic" in str(exc.value)
