@@ -99,7 +99,7 @@ class SparkplugClient:
             return
         for group, node in outcome.rebirth:
             self.request_rebirth(group, node)
-        if outcome.values or outcome.errors:
+        if outcome.values or outcome.errors or outcome.historical:
             self.pending.append(outcome)
 
     # --- the loop thread --------------------------------------------------------------------------------------

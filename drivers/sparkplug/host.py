@@ -8,7 +8,8 @@ message of `spBv1.0/<group>/#` and answers what it means for Kiln, as an `Outcom
 - `rebirth`: edge nodes to send an NCMD "Node Control/Rebirth" = true (a data message from a node with no birth
   on record, an unknown alias, a sequence gap, a malformed payload: Kiln's picture of that node is unsure);
 - `errors`: what was wrong, for the connection's status;
-- `births`: (MetricKey, Sparkplug datatype) of every metric a birth declared, for discovery.
+- `births`: (MetricKey, Sparkplug datatype) of every metric a birth declared, for discovery;
+- `historical`: (MetricKey, value, time) of metrics flagged is_historical (store and forward): past values.
 
 Rules (Sparkplug 3.0): NBIRTH carries seq 0 and a bdSeq metric, and declares every node metric with name,
 alias and datatype; DBIRTH declares a device's metrics; NDATA/DDATA continue the node's seq (0–255, wrapping);
@@ -46,6 +47,7 @@ class Outcome:
     rebirth: list[tuple[str, str]] = field(default_factory=list)  # (group, node)
     errors: list[str] = field(default_factory=list)
     births: list[tuple] = field(default_factory=list)  # (MetricKey, datatype)
+    historical: list[tuple] = field(default_factory=list)  # (MetricKey, value, ts): store-and-forward, past values
 
 
 @dataclass
@@ -173,6 +175,10 @@ class SparkplugHost:
         ts = ts_ms / 1000.0 if ts_ms else self.clock()
         if m.unsupported:
             out.values.append((key, None, "BAD", "config_error", ts))
+            return
+        if m.is_historical:
+            # A value the node stored while it could not publish: history, not the metric's present value.
+            out.historical.append((key, m.value, ts))
             return
         node.metrics[(key.device, key.metric)] = (m.value, ts)
         out.values.append((key, m.value, "GOOD", None, ts))

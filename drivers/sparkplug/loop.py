@@ -229,6 +229,12 @@ class SparkplugLoop(SparkplugWrites, ConnectionLoop):
                 samples.append(Sample(tid, value, quality, sub, ts))
                 if watch and tid in watch:
                     watch[tid].append((value, quality))
+            for key, value, ts in o.historical:
+                tid = by_key.get(key)
+                if tid is not None:
+                    # Stated time, kept as sent: the values service files it in history (a backfill when older
+                    # than the live value) without moving the tag's present value back.
+                    samples.append(Sample(tid, value, Quality.GOOD, None, ts, stated_time=True))
             if o.births:
                 for key, datatype in o.births:
                     # "Node Control/*" metrics are the node's commands to its host (rebirth, reboot), not values.

@@ -287,6 +287,10 @@ def _encode_metric(m: Metric) -> bytes:
         if v is not None:
             _put_key(out, number, 0)
             _put_varint(out, v)
+    for number, flag in ((5, m.is_historical), (6, m.is_transient)):
+        if flag:
+            _put_key(out, number, 0)
+            _put_varint(out, 1)
     if m.is_null or m.value is None:
         _put_key(out, 7, 0)
         _put_varint(out, 1)

@@ -89,3 +89,12 @@ def test_other_hosts_state_and_other_namespaces_are_not_edge_messages():
     host = SparkplugHost()
     assert host.handle("spBv1.0/STATE/other-host", b'{"online": true}').values == []
     assert host.handle("spAv1.0/plant/NDATA/x", b"").values == []
+
+
+def test_a_historical_metric_is_a_past_value_not_the_present_one():
+    host = SparkplugHost()
+    birth(host)
+    old = Metric(alias=1, datatype=DataType.DOUBLE, value=70.0, timestamp=1_794_999_000_000, is_historical=True)
+    out = host.handle(*msg("NDATA", 1, [old]))
+    assert out.values == [] and [(k.metric, v, ts) for k, v, ts in out.historical] == [("Temp", 70.0, 1_794_999_000.0)]
+    assert host.nodes[(G, N)].metrics[("", "Temp")][0] == 72.4  # a death would still keep the present value
