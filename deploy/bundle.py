@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from scada.errors import BadRequest, Unprocessable
 from scada.extensions import extension_list
+from scada.text import has_nul
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "MANIFEST", "sections", "bundle_export", "bundle_schema",
            "bundle_write_dir", "bundle_read_path", "bundle_dumps", "Plan", "bundle_plan"]
@@ -173,8 +174,8 @@ def bundle_plan(bundle: Any, *, current: dict | None = None) -> Plan:
         raise BadRequest(f"Unsupported bundle version {str(bundle.get('version'))[:20]!s}: this Kiln reads "
                          f"version {BUNDLE_VERSION}")
     for name in ("exported_at", "instance"):
-        if not isinstance(bundle.get(name, ""), str):
-            raise BadRequest(f"{name}: must be a string")
+        if not isinstance(bundle.get(name, ""), str) or has_nul(bundle.get(name, "")):
+            raise BadRequest(f"{name}: must be a string without NUL characters")
     given = bundle.get("sections")
     if not isinstance(given, dict):
         raise BadRequest("sections: must be an object of section name → list of items")

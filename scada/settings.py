@@ -287,6 +287,8 @@ SPECTACULAR_SETTINGS = {
         "securitySchemes": {"jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT or API key"}}
     },
     "AUTHENTICATION_WHITELIST": [],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "scada.api.schema.no_nul_strings_hook"],
     # Several `status` choice fields (devices' machine status, batches' and recipes' status): name each enum.
     "ENUM_NAME_OVERRIDES": {"BatchStatusEnum": "batches.choices.BatchStatus",
                             "RecipeStatusEnum": "batches.choices.RecipeStatus",

@@ -13,7 +13,7 @@ from rest_framework import serializers
 
 from scada.api.serializers import StrictInputSerializer
 
-__all__ = ["KilnAutoSchema", "ErrorSerializer", "STANDARD_ERROR_DESCRIPTIONS"]
+__all__ = ["KilnAutoSchema", "ErrorSerializer", "STANDARD_ERROR_DESCRIPTIONS", "NO_NUL_PATTERN", "no_nul_strings_hook"]
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -101,3 +101,39 @@ class KilnAutoSchema(AutoSchema):
             if getattr(self.view, "rate_scope", None) == "login" and "503" not in codes:
                 codes.append("503")  # logins are refused while the rate-limit counter is unreachable
         return codes
+
+
+# JSON Schema's own way to say "no U+0000": every string Kiln reads refuses NUL (PostgreSQL text cannot hold it),
+# so a client generated from the schema, and the fuzz test, know it instead of learning it from a 400.
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+
+
+def _no_nul(node) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _no_nul(item)
+        return
+    if not isinstance(node, dict):
+        return
+    if node.get("type") == "string" and not {"enum", "pattern", "format"} & node.keys():
+        node["pattern"] = NO_NUL_PATTERN
+    for value in node.values():
+        _no_nul(value)
+
+
+def no_nul_strings_hook(result, generator, request, public):
+    """drf-spectacular postprocessing hook: request bodies' and parameters' free strings get NO_NUL_PATTERN."""
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request"):
+            _no_nul(component)
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                _no_nul(parameter.get("schema"))
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                schema = media.get("schema", {})
+                if "$ref" not in schema:
+                    _no_nul(schema)
+    return result
