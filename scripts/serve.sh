@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/python manage.py migrate --noinput -v 0
-.venv/bin/python manage.py collectstatic --noinput -v 0
+.venv/bin/python manage.py static_collect  # collectstatic, skipped when nothing changed since the last one
 exec .venv/bin/daphne -b "${KILN_BIND:-127.0.0.1}" -p "${KILN_PORT:-8000}" scada.asgi:application

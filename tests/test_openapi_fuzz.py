@@ -17,6 +17,9 @@ from accounts.tokens import issue_token_pair
 from scada.roles import Role
 
 MAX_EXAMPLES = 15
+# Whole configuration bundles: a few generated bundles cover the routes' schema (no 5xx, statuses documented);
+# deploy/tests prove the bundle rules themselves (every problem listed, nothing changed).
+BUNDLE_ROUTES = r"^/api/(config/import|system/deploy/receive)$"
 
 # Refusals that depend on data or on several parameters together, which an OpenAPI 3.0 schema cannot state:
 # a 400 whose detail matches is not "a schema-valid request rejected". Every other check still applies.
@@ -43,19 +46,23 @@ DATA_DEPENDENT_REFUSALS = {
 }
 
 
-def _load_schema():
-    """The schema /api/schema/ serves, generated at collection (no request: that needs no database)."""
+def _load_schemas():
+    """The schema /api/schema/ serves, generated at collection (no request: that needs no database): for every
+    route but the bundle routes with all of schemathesis' phases; for those without the coverage phase, which
+    walks every boundary of every nested bundle field (hundreds of whole-bundle imports, a minute and more)."""
     from drf_spectacular.generators import SchemaGenerator
 
     from scada.wsgi import application
 
     document = SchemaGenerator().get_schema(request=None, public=True)
-    loaded = schemathesis.openapi.from_dict(document)
-    loaded.app = application
-    return loaded.exclude(path_regex=r"^/api/auth/logout$")
+    loaded, bundles = schemathesis.openapi.from_dict(document), schemathesis.openapi.from_dict(document)
+    loaded.app = bundles.app = application
+    bundles.config.phases.coverage.enabled = False
+    return (loaded.exclude(path_regex=r"^/api/auth/logout$").exclude(path_regex=BUNDLE_ROUTES),
+            bundles.include(path_regex=BUNDLE_ROUTES))
 
 
-schema = _load_schema()
+schema, bundle_schema = _load_schemas()
 
 
 @pytest.fixture(params=[Role.ADMIN, Role.OPERATOR], ids=["admin", "operator"])
@@ -82,10 +89,7 @@ def json_detail(response) -> str:
     return str(body.get("detail", "")) if isinstance(body, dict) else ""
 
 
-@schema.parametrize()
-@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
-          suppress_health_check=list(HealthCheck))
-def test_it_answers_as_the_schema_says(case, fuzz_user):
+def _answers_as_the_schema_says(case, fuzz_user):
     if not case.operation.schema.is_security_param_negated(case):  # a case testing "no token" goes without one
         # A fresh token per case: a password change in an earlier case may have ended the previous session.
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {issue_token_pair(fuzz_user)['token']}"}
@@ -95,3 +99,17 @@ def test_it_answers_as_the_schema_says(case, fuzz_user):
     if refusal and response.status_code in (400, 422) and re.search(refusal, json_detail(response)):
         excluded = [positive_data_acceptance]
     case.validate_response(response, excluded_checks=excluded)
+
+
+@schema.parametrize()
+@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+def test_it_answers_as_the_schema_says(case, fuzz_user):
+    _answers_as_the_schema_says(case, fuzz_user)
+
+
+@bundle_schema.parametrize()
+@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+def test_the_bundle_routes_answer_as_the_schema_says(case, fuzz_user):
+    _answers_as_the_schema_says(case, fuzz_user)
