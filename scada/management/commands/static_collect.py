@@ -49,7 +49,9 @@ class Command(BaseCommand):
         if current and not force:
             self.stdout.write("Static files unchanged since the last collection.")
             return
-        call_command("collectstatic", interactive=False, verbosity=0)
+        # clear: collectstatic alone skips a source no newer (to the second) than its copy; a changed fingerprint
+        # means the whole set is rebuilt anyway (hashing and compression redo every file).
+        call_command("collectstatic", interactive=False, verbosity=0, clear=True)
         with open(stamp, "w") as f:  # written last: an interrupted collection is redone next start
             f.write(fingerprint + "\n")
         self.stdout.write(f"Static files collected into {settings.STATIC_ROOT}.")
