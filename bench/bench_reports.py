@@ -374,7 +374,7 @@ def api_latency(tags, end, seconds: float, cycles: int, modes: list[str]) -> dic
     results = {}
     for mode in modes:
         env = dict(base, KILN_REPORTS_INLINE_MAX_ROWS="100000000" if mode == "naive" else "0")
-        if mode == "unpaced":  # Kiln's worker without reports/pacing.py's yield and renice, for comparison
+        if mode == "unpaced":  # Kiln's worker without reports/pacing.py nor its session's nice, for comparison
             env.update(KILN_REPORTS_DB_YIELD_PERCENT="0", KILN_REPORTS_DB_NICE="0")
         proc, url = _daphne(env)
         worker = None
@@ -383,7 +383,10 @@ def api_latency(tags, end, seconds: float, cycles: int, modes: list[str]) -> dic
                 worker = subprocess.Popen(  # noqa: S603 - the Procfile's reports worker, as `make run` starts it
                     ["nice", "-n", "10", str(ROOT / ".venv/bin/celery"), "-A", "scada", "worker", "-Q", "reports",
                      "--concurrency", "1", "--loglevel", "WARNING", "--hostname", f"bench-reports-{os.getpid()}@%h"],
-                    cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    # A session of its own, as scripts/procrun.py and systemd start it; `unpaced` stays in ours, as
+                    # this bench started it before scada/celery.py gave a niced worker's session its nice.
+                    start_new_session=mode != "unpaced")
                 time.sleep(3)
             prober = Prober(url, token)
             prober.start()

@@ -1,9 +1,11 @@
 """The Celery app. Queues: `drivers` (PLC polling and writes) and `default` (everything else)."""
 
+import contextlib
 import os
+from pathlib import Path
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scada.settings")
 
@@ -25,3 +27,17 @@ def _database_connections_between_tasks(task=None, **kwargs):
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_init.connect
+def _nice_for_the_whole_session(**kwargs):
+    # A worker started niced (the reports worker: the Procfile's `nice -n 10`, the systemd unit's Nice=10) leads a
+    # session of its own, and Linux schedules each session as one group (autogroup, on by default): a process's
+    # nice only ranks it inside its group, so against the web process, in another session, it did nothing and a
+    # report's CPU delayed API requests. The group gets the process's nice. (Under a systemd CPU controller the
+    # unit's CPUWeight= does this.) Only a session leader does it: a worker started inside another program's
+    # session (a test, a bench) would nice that program too.
+    nice = os.nice(0)
+    if nice > 0 and os.getsid(0) == os.getpid():
+        with contextlib.suppress(OSError):  # no autogroup (kernel option off, not Linux): nothing to do
+            Path("/proc/self/autogroup").write_text(f"{nice}\n")
