@@ -9,12 +9,20 @@ register, A alarm definitions; export (deploy.bundle.bundle_export), diff of a b
 three done row by row with the ORM (related rows fetched per row, full_clean and save() per row), on
 --naive-tags tags (it is two orders of magnitude slower), scaled linearly to N. Targets (issue 15): export and
 import <= 10 s each, diff <= 3 s at 20,000 tags + 5,000 alarms. Print the load average beside the figures.
+
+--compare GIT_REF also runs the bench of an earlier commit first (checked out in a temporary git worktree, on a
+fresh database of its own, DATABASE_URL's name + "_before") and prints its Kiln figures beside these: before and
+after in one run. Give DATABASE_URL a fresh database too: the audit trail is append-only, and an import into a
+trail of 500,000 records (ten earlier runs) takes twice as long as into an empty one.
 """
 
 import argparse
 import copy
 import os
+import re
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -111,12 +119,44 @@ def _naive_import(tags: int, alarms: int):
             alarm.save()
 
 
+def _before(ref: str, args) -> dict[str, float]:
+    """The Kiln figures of `ref`'s own bench_config.py, run from a temporary worktree of this repository."""
+    import psycopg
+    from django.db import connection
+
+    repo = Path(__file__).resolve().parents[1]
+    db = connection.settings_dict
+    name = f"{db['NAME']}_before"
+    admin = f"host={db['HOST'] or '127.0.0.1'} port={db['PORT'] or 5432} user={db['USER']} dbname=postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+                                         f"/{name}"}
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "before"
+        subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(tree), ref], check=True,
+                       capture_output=True)
+        try:
+            out = subprocess.run([sys.executable, str(tree / "bench" / "bench_config.py"), "--tags", str(args.tags),
+                                  "--alarms", str(args.alarms), "--naive-tags", "50"],
+                                 cwd=tree, env=env, capture_output=True, text=True, check=True).stdout
+        finally:
+            subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], check=False,
+                           capture_output=True)
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return {m[1]: float(m[2]) for m in re.finditer(r"^(export|diff|import)\s+([\d.]+)s", out, re.M)}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--tags", type=int, default=20000)
     parser.add_argument("--alarms", type=int, default=5000)
     parser.add_argument("--naive-tags", type=int, default=2000)
+    parser.add_argument("--compare", metavar="GIT_REF", help="also run this commit's bench first, side by side")
     args = parser.parse_args()
+    before = _before(args.compare, args) if args.compare else {}
     call_command("migrate", verbosity=0)
     from deploy.bundle import bundle_export, bundle_plan
     from deploy.services import config_import
@@ -140,10 +180,12 @@ def main():
     scale = args.tags / n
     load = open("/proc/loadavg").read().split()[:3]
     print(f"plant: {args.tags} tags with bindings, {args.alarms} alarm definitions; load average {' '.join(load)}")
-    print(f"{'':8}{'Kiln':>10}{'naive (scaled from ' + str(n) + ' tags)':>34}")
+    then = f"Kiln at {args.compare}" if args.compare else ""
+    print(f"{'':8}{'Kiln':>10}{then:>22}{'naive (scaled from ' + str(n) + ' tags)':>34}")
     for label, kiln, naive in (("export", t_export, tn_export), ("diff", t_diff, tn_diff),
                                ("import", t_import, tn_import)):
-        print(f"{label:8}{kiln:9.2f}s{naive * scale:33.1f}s")
+        old = f"{before[label]:.2f}s" if label in before else ""
+        print(f"{label:8}{kiln:9.2f}s{old:>22}{naive * scale:33.1f}s")
     _clear()
 
 
