@@ -30,7 +30,7 @@ from historian.constants import MAINTENANCE_LOCK_KEY
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Partition", "SAMPLE_TABLE", "ROLLUP_TABLE", "partitions_list", "partitions_ensure",
+__all__ = ["Partition", "SAMPLE_TABLE", "ROLLUP_TABLE", "partitions_list", "partitions_covering", "partitions_ensure",
            "partitions_ensure_for_times", "partitions_maintain", "partition_window", "partition_indexes_create"]
 
 SAMPLE_TABLE = "historian_sample"
@@ -100,6 +100,32 @@ def partitions_list(table: str = SAMPLE_TABLE) -> list[Partition]:
             continue
         out.append(Partition(name, bounds[0], bounds[1], compacted=table == SAMPLE_TABLE and no_unique))
     return sorted(out, key=lambda p: p.start)
+
+
+def partitions_covering(start: datetime, end: datetime, table: str = SAMPLE_TABLE) -> list[str] | None:
+    """The names of the partitions of `table` that hold part of [start, end), or None if part of the range has no
+    partition yet (one created later could hold it). Names carry their bounds (UTC midnights), so the catalog is
+    filtered by name: no bound expression is parsed, and only the few names wanted come back."""
+    prefix = len(table) + 3  # the first digit after "<table>_p" (SQL's substr counts from 1)
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            SELECT c.relname FROM pg_inherits inh JOIN pg_class c ON c.oid = inh.inhrelid
+            WHERE inh.inhparent = %s::regclass AND substr(c.relname, {prefix}, 8) <= %s
+              AND substr(c.relname, {prefix + 9}, 8) > %s
+            """,  # noqa: S608 - numbers only
+            [table, f"{end.astimezone(UTC) - timedelta(microseconds=1):%Y%m%d}", f"{start.astimezone(UTC):%Y%m%d}"],
+        )
+        names = [r[0] for r in cur.fetchall()]
+    bounds = sorted(b for b in map(_parse, names) if b is not None)
+    if len(bounds) != len(names):
+        return None  # a partition named some other way: its range is unknown
+    held = start
+    for lo, hi in bounds:
+        if lo > held:
+            break
+        held = max(held, hi)
+    return names if held >= end else None
 
 
 def _gaps(window: tuple[datetime, datetime], existing: list[Partition]) -> list[tuple[datetime, datetime]]:

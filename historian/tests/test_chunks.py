@@ -267,3 +267,32 @@ def test_raw_points_spell_times_as_the_api_does(moment):
     from scada.api.renderers import iso_utc
 
     assert _iso(moment) == iso_utc(moment)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_aggregate_query_locks_only_the_partitions_its_range_reads(hist_clean, hist):
+    """history_query's snapshot lock (against a compaction's TRUNCATE): a query of the second day waits for that
+    day's partition and not for the first day's, held ACCESS EXCLUSIVE elsewhere as a truncation holds it."""
+    from historian.partitions import partitions_covering
+
+    _fill([hist.id], 3600, start=DAY)
+    _fill([hist.id], 3600, start=DAY + timedelta(days=1))
+    day2 = DAY + timedelta(days=1)
+    assert partitions_covering(day2, day2 + timedelta(hours=1)) == ["historian_sample_p20260402_20260403"]
+    assert partitions_covering(day2, day2 + timedelta(days=5)) is None  # no partition yet for part of it
+    query = {"tags": [hist], "start": day2, "end": day2 + timedelta(hours=1), "mode": "average", "interval": 600,
+             "now": NOW, "use_rollups": False}
+    holder = psycopg.connect(_dsn())
+    try:
+        with connection.cursor() as cur:
+            cur.execute("SET lock_timeout = '300ms'")
+        holder.execute("LOCK TABLE historian_sample_p20260401_20260402 IN ACCESS EXCLUSIVE MODE")
+        assert len(history_query(**query)[hist.id]) == 6
+        holder.rollback()
+        holder.execute("LOCK TABLE historian_sample_p20260402_20260403 IN ACCESS EXCLUSIVE MODE")
+        with pytest.raises(Exception, match="lock timeout"):
+            history_query(**query)
+    finally:
+        holder.rollback()
+        holder.close()
+        connection.close()
