@@ -85,7 +85,7 @@ class TagHistoryView(_HistoryBase):
         params.is_valid(raise_exception=True)
         tag = self._history_tag(tag_get(name=name))
         self.history_mode = params.validated_data["mode"]
-        data = history_query(tags=[tag], **params.validated_data)
+        data = history_query(tags=[tag], **params.validated_data, raw_series=True)
         return Response({"tag": tag.name, "data": data[tag.id]})
 
 
@@ -113,7 +113,7 @@ class HistoryView(_HistoryBase):
             raise NotFound(f"Tag{'s' if len(missing) > 1 else ''} not found: {', '.join(missing)}")
         tags = [self._history_tag(found[n]) for n in names]
         self.history_mode = query["mode"]
-        data = history_query(tags=tags, **query)
+        data = history_query(tags=tags, **query, raw_series=True)
         return Response({
             "start": iso_utc(query["start"]),
             "end": iso_utc(query["end"]),

@@ -18,7 +18,8 @@ rows and the raw samples are combined by the same algebra (historian.rollups), s
 the tier. On SQLite (the demo) the same semantics are computed in Python from raw samples.
 
 The package's modules, one concern each: planning (what a query asks for, the point limit, which tier serves
-which part of the range), raw (mode=raw), sql (the one aggregate statement's text), packed (all-raw averages
+which part of the range), raw (mode=raw), raw_bulk (mode=raw as numpy columns, written to JSON without a dict
+per point), sql (the one aggregate statement's text), packed (all-raw averages
 integrated in Python from packed arrays), buckets (partials and carried values → points), portable (the same
 semantics in Python, for SQLite) and query (history_query: validation, then the path that answers).
 """

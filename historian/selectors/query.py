@@ -107,10 +107,13 @@ def _aggregate_rows(tags, start, end_eff, w, mode, use_rollups, own_transaction,
 
 
 def history_query(*, tags: list[HistoryTag], start: datetime, end: datetime, mode: str, interval: int | None,
-                  now: datetime | None = None, use_rollups: bool = True) -> dict[int, list[dict]]:
+                  now: datetime | None = None, use_rollups: bool = True, raw_series: bool = False
+                  ) -> dict[int, list[dict]]:
     """{tag id: [{"ts", "v"} (+ "quality", "substatus" in raw mode)]} for [start, end).
 
     `use_rollups=False` answers from raw samples only (the benchmark compares both; the answer is the same).
+    `raw_series=True`: mode=raw may answer a tag's points as a RawSeries (columns; iterating yields the same
+    dicts, and the JSON renderer writes it without them), as the API does.
 
     Raises BadRequest for an unknown mode, a missing interval, an aggregate of a STRING tag, or a result over
     KILN_HISTORY_MAX_POINTS points (with a suggested interval).
@@ -120,7 +123,8 @@ def history_query(*, tags: list[HistoryTag], start: datetime, end: datetime, mod
     if end <= start:
         raise BadRequest("end must be after start.")
     if mode == "raw":
-        return _raw(tags, start, end)
+        out = _raw(tags, start, end)
+        return out if raw_series else {tag_id: list(points) for tag_id, points in out.items()}
     if not interval or interval < 1:
         raise BadRequest(f"mode={mode} needs interval (seconds, a positive integer).")
     text = [t.name for t in tags if t.datatype == "STRING"]

@@ -11,6 +11,7 @@ from historian.chunks import samples_sql
 from historian.conf import conf
 from historian.constants import quality_decode
 from historian.selectors.planning import HistoryTag, suggest_interval
+from historian.selectors.raw_bulk import RAW_BOUND_SQL, RAW_BULK_SQL, RawSeries, raw_columns
 from scada.errors import BadRequest
 
 
@@ -41,6 +42,37 @@ def _numeric_postgresql(ids: list[int], start: datetime, end: datetime, limit: i
         return cur.fetchall()
 
 
+def _bulk_postgresql(ids: list[int], start: datetime, end: datetime, max_points: int):
+    """Each tag's samples as columns (historian.selectors.raw_bulk), or None when up to max_points + 1 of them
+    might be over the limit: then the exact path (ORDER BY ... LIMIT) decides."""
+    params = {"ids": ids, "a": start, "b": end, "limit": max_points + 1}
+    with transaction.atomic(), connection.cursor():
+        cur = psycopg.Cursor(connection.connection)
+        cur.execute(RAW_BOUND_SQL, params, binary=True)
+        if cur.fetchone()[0] > max_points:
+            return None
+        cur.execute(RAW_BULK_SQL, params, binary=True)
+        return raw_columns(cur.fetchall())
+
+
+def _too_many(tags, start: datetime, end: datetime, max_points: int):
+    seconds = (end - start).total_seconds()
+    hint = suggest_interval(seconds=seconds, tags=len(tags), max_points=max_points)
+    raise BadRequest(
+        f"The query would return more than {max_points} raw samples; use mode=average (or min, max, ...) "
+        f"with interval={hint}, or a shorter time range.",
+        extra={"max_points": max_points, "suggested_interval": hint},
+    )
+
+
+def _point(ts, value, code, datatype) -> dict:
+    quality, sub = quality_decode(code)
+    point = {"ts": _iso(ts), "v": _typed(datatype, value), "quality": quality}
+    if sub:
+        point["substatus"] = sub
+    return point
+
+
 def _raw(tags: list[HistoryTag], start: datetime, end: datetime) -> dict[int, list[dict]]:
     from historian.models import HistorianSample, HistorianStringSample
 
@@ -48,6 +80,22 @@ def _raw(tags: list[HistoryTag], start: datetime, end: datetime) -> dict[int, li
     numeric = [t.id for t in tags if t.datatype != "STRING"]
     text = [t.id for t in tags if t.datatype == "STRING"]
     rows = []
+    bulk = _bulk_postgresql(numeric, start, end, max_points) if numeric and connection.vendor == "postgresql" else None
+    if bulk is not None:
+        out: dict[int, list[dict] | RawSeries] = {t.id: [] for t in tags}
+        by_tag = {t.id: t for t in tags}
+        for tag_id, (ts, vs, qs) in bulk.items():
+            out[tag_id] = RawSeries(ts, vs, qs, by_tag[tag_id].datatype)
+        n = sum(len(s) for s in out.values())
+        if text:
+            for tag_id, ts, value, code in HistorianStringSample.objects.filter(
+                    tag_id__in=text, ts__gte=start, ts__lt=end).order_by("tag_id", "ts").values_list(
+                    "tag_id", "ts", "value", "quality")[: max_points + 1 - n]:
+                out[tag_id].append(_point(ts, value, code, "STRING"))
+                n += 1
+        if n > max_points:
+            _too_many(tags, start, end, max_points)
+        return out
     if numeric and connection.vendor == "postgresql":
         rows += _numeric_postgresql(numeric, start, end, max_points + 1)
     elif numeric:
@@ -57,13 +105,7 @@ def _raw(tags: list[HistoryTag], start: datetime, end: datetime) -> dict[int, li
         rows += list(HistorianStringSample.objects.filter(tag_id__in=text, ts__gte=start, ts__lt=end)
                      .order_by("tag_id", "ts").values_list("tag_id", "ts", "value", "quality")[: max_points + 1])
     if len(rows) > max_points:
-        seconds = (end - start).total_seconds()
-        hint = suggest_interval(seconds=seconds, tags=len(tags), max_points=max_points)
-        raise BadRequest(
-            f"The query would return more than {max_points} raw samples; use mode=average (or min, max, ...) "
-            f"with interval={hint}, or a shorter time range.",
-            extra={"max_points": max_points, "suggested_interval": hint},
-        )
+        _too_many(tags, start, end, max_points)
     by_tag = {t.id: t for t in tags}
     out: dict[int, list[dict]] = {t.id: [] for t in tags}
     decoded: dict[int, tuple[str, str | None]] = {}  # a handful of distinct codes: decode each once

@@ -296,3 +296,39 @@ def test_an_aggregate_query_locks_only_the_partitions_its_range_reads(hist_clean
         holder.rollback()
         holder.close()
         connection.close()
+
+
+@pytest.mark.parametrize("datatype", ["REAL", "INT", "BOOL"])
+def test_raw_json_from_columns_is_byte_for_byte_the_point_dicts_json(hist, datatype, settings):
+    """The API's raw JSON, written from numpy columns (historian.selectors.raw_bulk), equals orjson's writing of
+    the points the per-row path builds: fractions of a second, NULL values, qualities with a sub-status, a late
+    sample out of storage order, on compacted chunks (whole and cut by the range) and hot rows alike."""
+    import orjson
+
+    from historian.selectors.raw import _numeric_postgresql, _point
+    from historian.selectors.raw_bulk import RawSeries
+    from scada.api.renderers import KilnJSONRenderer
+
+    settings.KILN_HISTORY_MAX_POINTS = 10**6
+    _fill([hist.id], 2 * 3600)
+    with connection.cursor() as cur:
+        cur.execute("UPDATE historian_sample SET value = round(value) WHERE %s <> 'REAL'", [datatype])
+        cur.execute("UPDATE historian_sample SET value = NULL, quality = %s WHERE ts = %s",
+                    [quality_code("BAD", "comm_failure"), DAY + timedelta(seconds=7)])
+        cur.execute("UPDATE historian_sample SET ts = ts + interval '0.0405 s', quality = %s WHERE ts = %s",
+                    [quality_code("UNCERTAIN", "last_usable"), DAY + timedelta(seconds=9)])
+        cur.execute("UPDATE historian_sample SET value = 0 WHERE ts = %s", [DAY + timedelta(seconds=11)])
+    historian_compact(now=NOW)
+    _fill([hist.id], 60, start=DAY + timedelta(hours=3))  # hot rows after the chunks
+    with connection.cursor() as cur:  # a late sample, stored after the later ones
+        cur.execute("INSERT INTO historian_sample (ts, value, tag_id, quality) VALUES (%s, 1e15, %s, 0)",
+                    [DAY + timedelta(hours=2, seconds=30), hist.id])
+    tag = hist.__class__(id=hist.id, name=hist.name, datatype=datatype)
+    a, b = DAY + timedelta(minutes=30, seconds=1), DAY + timedelta(hours=4)
+    series = history_query(tags=[tag], start=a, end=b, mode="raw", interval=None, raw_series=True)[hist.id]
+    assert isinstance(series, RawSeries)
+    expected = [_point(ts, v, q, datatype) for _, ts, v, q in _numeric_postgresql([hist.id], a, b, 10**6)]
+    assert len(expected) == 3600 + 1800 - 1 + 60 + 1
+    assert list(series) == expected
+    body = {"tag": hist.name, "data": series}
+    assert KilnJSONRenderer().render(body) == orjson.dumps({"tag": hist.name, "data": expected})

@@ -10,6 +10,15 @@ from rest_framework.renderers import BaseRenderer
 
 
 def _default(obj):
+    fragment = getattr(obj, "json_fragment", None)  # a column store that writes its own JSON (RawSeries)
+    if fragment is not None:
+        return fragment() or list(obj)
+    return _default_plain(obj)
+
+
+def _default_plain(obj):
+    if hasattr(obj, "json_fragment"):
+        return list(obj)
     if isinstance(obj, decimal.Decimal):
         return float(obj)
     if isinstance(obj, (uuid.UUID,)):
@@ -36,7 +45,7 @@ class KilnJSONRenderer(BaseRenderer):
         except orjson.JSONEncodeError:
             # orjson stops at 64-bit integers. PostgreSQL jsonb keeps 1e20 as the integer 100000000000000000000,
             # so an audit record of such a write read back that way; the stdlib encoder writes any integer.
-            return json.dumps(data, default=_default, ensure_ascii=False, separators=(",", ":")).encode()
+            return json.dumps(data, default=_default_plain, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def iso_utc(ts: datetime.datetime | None) -> str | None:
