@@ -13,7 +13,7 @@ every run); Redis from REDIS_URL, else db 6. One run:
    CPU-second of the PostgreSQL backend doing it, read from /proc), and Q1..Q4 on rows, then on chunks:
    Q1 720 hourly averages of one tag (30 days, tiered), Q2 24 hourly time-weighted averages of one compacted
    day from raw samples, Q3 50 tags × 24 h at 1 min through the API (Django test client, in-process),
-   Q4 raw samples of one tag for one compacted day.
+   Q4 raw samples of one tag for one compacted day (as history_query's point dicts, and through the API).
 
 Targets (issue 19): ≤ 20 B per value at rest; Q1 p95 ≤ 5 ms, Q2 p95 ≤ 30 ms, Q3 p95 ≤ 150 ms, Q4 ≤ 50 ms, and
 no query slower on chunks than on rows; compaction ≥ 1 M values/s on one core. The load average is printed:
@@ -210,6 +210,16 @@ def queries(tags, one, end: datetime, day: datetime, repeat: int) -> dict:
     out["Q4"] = timed(lambda: history_query(tags=[one], start=day, end=day + timedelta(days=1), mode="raw",
                                             interval=None), repeat)
     assert len(out["Q4"][2][one.id]) == 86400, len(out["Q4"][2][one.id])
+    # Q4 as a client gets it: the API's JSON, written from columns (historian.selectors.raw_bulk).
+    url4 = (f"/api/tags/{one.name}/history?start={day:%Y-%m-%dT%H:%M:%SZ}"
+            f"&end={day + timedelta(days=1):%Y-%m-%dT%H:%M:%SZ}&mode=raw")
+
+    def api4():
+        r = client.get(url4)
+        assert r.status_code == 200 and r.content.count(b'"ts"') == 86400, r.content[:300]
+        return r
+
+    out["Q4a"] = timed(api4, repeat)
     # The storage's part of Q4: the one statement and its rows as Python tuples, without building the points.
     out["Q4s"] = timed(lambda: _numeric_postgresql([one.id], day, day + timedelta(days=1), 200_001), repeat)
     return out
@@ -330,7 +340,8 @@ def main() -> None:
     names = {"Q1": "Q1 720 hourly averages, one tag (target p95 ≤ 5 ms)",
              "Q2": "Q2 24 hourly averages of a day from raw (≤ 30 ms)",
              "Q3": f"Q3 {len(hts)} tags × 24 h at 1 min, API (≤ 150 ms)",
-             "Q4": "Q4 raw samples, one tag, one day (≤ 50 ms)",
+             "Q4": "Q4 raw samples, one tag, one day, history_query dicts",
+             "Q4a": "Q4 the same through the API, JSON (≤ 50 ms)",
              "Q4s": "   its SQL statement and fetch alone"}
     print(f"\n   {'query':<52} {'rows p50/p95 ms (CPU)':>24} {'chunks p50/p95 ms (CPU)':>26}  chunks vs rows "
           "(p50, CPU)")
