@@ -123,9 +123,13 @@ class RawSeries:
 
     def __iter__(self):
         inverse, decoded = self._tails()
-        for us, v, i in zip(self.ts.tolist(), self._values(), inverse.tolist(), strict=True):
+        if len(self.ts) and self.ts.min() >= _YEAR_1_US and self.ts.max() < _YEAR_10000_US:
+            isos = [head[7:-6].decode() for head in _heads(self.ts)]  # '{"ts":"' <ISO>Z '","v":'
+        else:
+            isos = [_iso_us(us) for us in self.ts.tolist()]
+        for iso, v, i in zip(isos, self._values(), inverse.tolist(), strict=True):
             quality, sub = decoded[i]
-            point = {"ts": _iso_us(us), "v": v, "quality": quality}
+            point = {"ts": iso, "v": v, "quality": quality}
             if sub:
                 point["substatus"] = sub
             yield point
