@@ -30,7 +30,7 @@ from historian.constants import MAINTENANCE_LOCK_KEY
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Partition", "SAMPLE_TABLE", "ROLLUP_TABLE", "partitions_list", "partitions_covering", "partitions_ensure",
+__all__ = ["Partition", "SAMPLE_TABLE", "ROLLUP_TABLE", "partitions_list", "partition_names", "partitions_ensure",
            "partitions_ensure_for_times", "partitions_maintain", "partition_window", "partition_indexes_create"]
 
 SAMPLE_TABLE = "historian_sample"
@@ -102,30 +102,17 @@ def partitions_list(table: str = SAMPLE_TABLE) -> list[Partition]:
     return sorted(out, key=lambda p: p.start)
 
 
-def partitions_covering(start: datetime, end: datetime, table: str = SAMPLE_TABLE) -> list[str] | None:
-    """The names of the partitions of `table` that hold part of [start, end), or None if part of the range has no
-    partition yet (one created later could hold it). Names carry their bounds (UTC midnights), so the catalog is
-    filtered by name: no bound expression is parsed, and only the few names wanted come back."""
-    prefix = len(table) + 3  # the first digit after "<table>_p" (SQL's substr counts from 1)
-    with connection.cursor() as cur:
-        cur.execute(
-            f"""
-            SELECT c.relname FROM pg_inherits inh JOIN pg_class c ON c.oid = inh.inhrelid
-            WHERE inh.inhparent = %s::regclass AND substr(c.relname, {prefix}, 8) <= %s
-              AND substr(c.relname, {prefix + 9}, 8) > %s
-            """,  # noqa: S608 - numbers only
-            [table, f"{end.astimezone(UTC) - timedelta(microseconds=1):%Y%m%d}", f"{start.astimezone(UTC):%Y%m%d}"],
-        )
-        names = [r[0] for r in cur.fetchall()]
-    bounds = sorted(b for b in map(_parse, names) if b is not None)
-    if len(bounds) != len(names):
-        return None  # a partition named some other way: its range is unknown
-    held = start
-    for lo, hi in bounds:
-        if lo > held:
-            break
-        held = max(held, hi)
-    return names if held >= end else None
+def partition_names(start: datetime, end: datetime, table: str = SAMPLE_TABLE) -> list[str]:
+    """The names the partitions holding [start, end) have if each was made by partition_window (today's span):
+    no catalog read. Some may not exist (a gap, or partitions made with another span): a LOCK of them fails,
+    and a LOCK that succeeds has locked partitions covering the whole range (bounds never overlap)."""
+    names = []
+    lo = partition_window(start)[0]
+    while lo < end:
+        hi = partition_window(lo)[1]
+        names.append(f"{table}_p{lo:%Y%m%d}_{hi:%Y%m%d}")
+        lo = hi
+    return names
 
 
 def _gaps(window: tuple[datetime, datetime], existing: list[Partition]) -> list[tuple[datetime, datetime]]:

@@ -273,15 +273,18 @@ def test_raw_points_spell_times_as_the_api_does(moment):
 def test_an_aggregate_query_locks_only_the_partitions_its_range_reads(hist_clean, hist):
     """history_query's snapshot lock (against a compaction's TRUNCATE): a query of the second day waits for that
     day's partition and not for the first day's, held ACCESS EXCLUSIVE elsewhere as a truncation holds it."""
-    from historian.partitions import partitions_covering
+    from historian.partitions import partition_names
 
     _fill([hist.id], 3600, start=DAY)
     _fill([hist.id], 3600, start=DAY + timedelta(days=1))
     day2 = DAY + timedelta(days=1)
-    assert partitions_covering(day2, day2 + timedelta(hours=1)) == ["historian_sample_p20260402_20260403"]
-    assert partitions_covering(day2, day2 + timedelta(days=5)) is None  # no partition yet for part of it
+    assert partition_names(day2, day2 + timedelta(hours=1)) == ["historian_sample_p20260402_20260403"]
+    assert partition_names(DAY + timedelta(hours=23), day2 + timedelta(seconds=1)) == [
+        "historian_sample_p20260401_20260402", "historian_sample_p20260402_20260403"]
     query = {"tags": [hist], "start": day2, "end": day2 + timedelta(hours=1), "mode": "average", "interval": 600,
              "now": NOW, "use_rollups": False}
+    # From the day before, which has no partition: the named one is missing, so the query locks them all.
+    assert len(history_query(**{**query, "start": DAY - timedelta(hours=1)})[hist.id]) == 26 * 6
     holder = psycopg.connect(_dsn())
     try:
         with connection.cursor() as cur:
