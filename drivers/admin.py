@@ -21,6 +21,7 @@ from drivers import codec
 from drivers.admin_diagnostics import ConnectionDiagnosticsMixin
 from drivers.models import Connection, DiscoveredMetric, MetricBinding, NodeBinding, TagBinding, TopicBinding
 from drivers.services import config_change_audit
+from scada.admin import ReadOnlyModelAdmin
 
 
 class DriverConfigAdmin(AuditedModelAdmin):
@@ -254,23 +255,15 @@ class AcceptMetricsForm(forms.Form):
 
 
 @admin.register(DiscoveredMetric)
-class DiscoveredMetricAdmin(admin.ModelAdmin):
-    """What edge nodes declared in their births: read-only, turned into tags only by the audited accept action."""
+class DiscoveredMetricAdmin(ReadOnlyModelAdmin):
+    """What edge nodes declared in their births (only births add rows): read-only, turned into tags only by the
+    audited accept action."""
 
     list_display = ["metric", "edge_node", "device", "datatype_label", "connection", "last_seen", "bound_to"]
     list_filter = ["connection", "edge_node"]
     search_fields = ["metric", "edge_node", "device"]
     list_select_related = ["connection"]
     actions = ["accept_as_tags"]
-
-    def has_add_permission(self, request):
-        return False  # only births add rows
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_accept_permission(self, request):
         return request.user.has_perms(["drivers.add_metricbinding", "tags.add_tag"])
