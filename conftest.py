@@ -51,6 +51,16 @@ def _clean_redis():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_partition_cache():
+    """The historian writer caches partition ranges per process. A test's rolled-back transaction (or a
+    transactional test's cleanup) can remove a partition the cache still lists, so each test starts without it."""
+    from historian.writer_store import coverage
+
+    coverage.forget()
+    yield
+
+
 def _make_user(username, role, password="correct-horse-battery"):  # noqa: S107 - the personas' test password
     from accounts.models import User
 

@@ -74,6 +74,11 @@ def _is_connection_error(exc: BaseException) -> bool:
     return sqlstate is None or sqlstate.startswith("08") or sqlstate.startswith("57P")
 
 
+def _no_partition(exc: BaseException) -> bool:
+    """PostgreSQL found no partition for a row (CheckViolation, raised directly or wrapped by Django)."""
+    return isinstance(exc, psycopg.errors.CheckViolation) or isinstance(exc.__cause__, psycopg.errors.CheckViolation)
+
+
 def _flush_entries(r, entries, epoch: str) -> FlushResult:
     result = FlushResult(entries=len(entries), samples=sum(int(e[1][b"n"]) for e in entries))
     num_rows, str_rows, spans, expired, maybe_null = decode_entries(entries)
@@ -194,18 +199,25 @@ def historian_writer_run(*, budget_seconds: float | None = None, max_samples: in
             run.lease = False
             return run
     deadline = time.monotonic() + budget
+    retried = False
     try:
         while time.monotonic() < deadline:
             try:
                 result = historian_writer_flush(r=r, max_samples=max_samples)
             except Exception as exc:
-                _note_error(r, run, exc)
-                if isinstance(exc, psycopg.errors.CheckViolation) or isinstance(
-                        exc.__cause__, psycopg.errors.CheckViolation):
+                if _no_partition(exc) and not retried:
                     # A sample with no partition although the cache said there was one (dropped behind the
-                    # writer's back, or a restored database): read the catalog again before the next run.
-                    _coverage.loaded_at = 0.0
+                    # writer's back, a restored database, another process's rolled-back DDL): the flush rolled
+                    # back whole, so read the catalog again and flush the same entries once more at once.
+                    logger.info("Historian flush found a partition missing; re-reading partitions and retrying")
+                    _coverage.forget()
+                    retried = True
+                    continue
+                _note_error(r, run, exc)
+                if _no_partition(exc):
+                    _coverage.forget()  # still missing: the next run reads the catalog again
                 break
+            retried = False
             if result is None:
                 break
             run.flushes += 1

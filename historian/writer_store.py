@@ -76,6 +76,11 @@ class _Coverage:
         self.ranges: list[tuple[float, float]] = []
         self.loaded_at = 0.0
 
+    def forget(self):
+        """Drop the cache: the next flush reads the catalog (a partition may have gone behind this process's back)."""
+        self.ranges = []
+        self.loaded_at = 0.0
+
     def refresh(self):
         self.ranges = [(p.start.timestamp(), p.end.timestamp()) for p in partitions_list()]
         self.loaded_at = time.monotonic()

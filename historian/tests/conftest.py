@@ -83,23 +83,11 @@ def hist_clean(transactional_db):
     from historian import writer
 
     _truncate()
-    writer._coverage.ranges = []
-    writer._coverage.loaded_at = 0.0
+    writer._coverage.forget()
     yield
     connection.close()  # a test may have left the connection broken (outage tests)
     _truncate()
-    writer._coverage.ranges = []
-    writer._coverage.loaded_at = 0.0
-
-
-@pytest.fixture(autouse=True)
-def _fresh_partition_cache():
-    """The writer caches partition ranges per process; each test starts without that cache."""
-    from historian import writer
-
-    writer._coverage.ranges = []
-    writer._coverage.loaded_at = 0.0
-    yield
+    writer._coverage.forget()
 
 
 @pytest.fixture
