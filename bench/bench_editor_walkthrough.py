@@ -8,9 +8,13 @@ plant, starts daphne and drives Debian's Chromium (/usr/bin/chromium) through th
 
   1. a new Modbus connection (admin), 2. a new tag (admin), 3. that tag bound to a holding register (admin),
   4. a HI alarm on it (admin), 5. its value on the overview screen:
-     before: Django admin's screen form, a hand-written <text> element added to the SVG markup and a hand-typed
-             JSON binding (what an engineer had to do before the editor);
-     after:  "Edit" on the screen, a value text from the palette, the tag picked by searching, Save.
+     before: the admin as it was (a machine dropdown, the tag as a numeric id box in the binding and the alarm,
+             the engineer looking the id up), then Django admin's screen form, a hand-written <text> element added
+             to the SVG markup and a hand-typed JSON binding (what an engineer had to do before the editor);
+     after:  the admin's searchable pickers (click, type a few letters, pick) and "Edit" on the screen, a value
+             text from the palette, the tag picked by searching, Save.
+  The id boxes are gone from the admin (issue 16 §3), so "before" fills the picker's <select> with the id by
+  script and counts what the id box took (a field, the id's characters, a decision to look it up).
 
 Every click, every field filled and every character typed is counted as the engineer would have to do it. Time is
 given twice: the browser automation's wall clock (no thinking, no reading), and a human estimate by the
@@ -79,6 +83,19 @@ class Counter:
         self.fields += 1  # open the list, choose: a field
         self.page.select_option(selector, value)
 
+    def id_box(self, selector, pk, label):
+        """Before: a numeric id typed into a box (the picker's <select> set by script, counted as the box)."""
+        self.fields += 1
+        self.chars += len(str(pk))
+        self.page.evaluate("([sel, pk, label]) => { const s = document.querySelector(sel);"
+                           " s.add(new Option(label, pk, true, true)); }", [selector, str(pk), label])
+
+    def pick(self, selector, search, label):
+        """After: the admin's searchable picker: click it, type a few letters, click the match."""
+        self.click(f"{selector} + .select2 .select2-selection")
+        self.fill(".select2-container--open .select2-search__field", search)
+        self.click(f".select2-container--open .select2-results__option:text-is('{label}')")
+
     def think(self, n=1):
         self.thinks += n
 
@@ -87,8 +104,8 @@ class Counter:
                 + self.thinks * THINK)
 
 
-def admin_steps(c: Counter, url: str, n: int) -> None:
-    """Steps 1-4, the same before and after (Django admin)."""
+def admin_steps(c: Counter, url: str, n: int, pickers: bool) -> None:
+    """Steps 1-4 in Django admin; `pickers`: the searchable pickers of today, else the id boxes of before."""
     from tags.models import Machine, Tag
 
     c.goto(f"{url}/admin/drivers/connection/add/")
@@ -97,17 +114,26 @@ def admin_steps(c: Counter, url: str, n: int) -> None:
     c.fill("#id_port", "5020")
     c.click("input[name=_save]")
     c.goto(f"{url}/admin/tags/tag/add/")
-    c.select("#id_machine", str(orm(lambda: Machine.objects.get(machine_id="tank-01").pk)))
+    machine = orm(lambda: Machine.objects.get(machine_id="tank-01"))
+    if pickers:
+        c.pick("#id_machine", "tank", str(machine))
+    else:
+        c.fields += 1  # a dropdown of machines: open it, choose
+        c.page.evaluate("([pk, label]) => { const s = document.querySelector('#id_machine');"
+                        " s.add(new Option(label, pk, true, true)); }", [str(machine.pk), str(machine)])
     c.fill("#id_name", f"Line{n}_Pressure")
     c.select("#id_datatype", "REAL")
     c.fill("#id_unit", "bar")
     c.fill("#id_min_value", "0")
     c.fill("#id_max_value", "10")
     c.click("input[name=_save]")
-    tag = orm(lambda: Tag.objects.get(name=f"Line{n}_Pressure"))
+    tag = orm(lambda: Tag.objects.select_related("machine").get(name=f"Line{n}_Pressure"))
     c.goto(f"{url}/admin/drivers/tagbinding/add/")
-    c.fill("#id_tag", str(tag.pk))  # a raw id box: the engineer looks the id up (one more decision)
-    c.think()
+    if pickers:
+        c.pick("#id_tag", f"line{n}", str(tag))
+    else:
+        c.id_box("#id_tag", tag.pk, str(tag))
+        c.think()  # the engineer looks the new tag's id up
     c.select("#id_connection", c.page.locator("#id_connection option", has_text=f"line{n}-plc").get_attribute("value"))
     c.fill("#id_address", str(40 + n))
     c.select("#id_data_type", "float32")
@@ -115,13 +141,18 @@ def admin_steps(c: Counter, url: str, n: int) -> None:
     c.goto(f"{url}/admin/alarms/alarmdefinition/add/")
     c.fill("#id_key", f"line{n}-pressure-hi")
     c.fill("#id_name", f"Line {n} pressure high")
-    c.fill("#id_tag", str(tag.pk))
+    if pickers:
+        c.pick("#id_tag", f"line{n}", str(tag))
+    else:
+        c.id_box("#id_tag", tag.pk, str(tag))
     c.select("#id_kind", "HI")
     c.fill("#id_setpoint", "8")
     c.select("#id_priority", "high")
     c.click("input[name=_save]")
     from alarms.models import AlarmDefinition
+    from drivers.models import TagBinding
 
+    assert orm(lambda: TagBinding.objects.filter(tag=tag, connection__name=f"line{n}-plc").exists()), c.page.url
     assert orm(lambda: AlarmDefinition.objects.filter(key=f"line{n}-pressure-hi", tag=tag).exists()), c.page.url
 
 
@@ -197,7 +228,7 @@ def main():
                     raise
                 c = Counter(page)
                 t0 = time.perf_counter()
-                admin_steps(c, server.url, n)
+                admin_steps(c, server.url, n, pickers=name == "after")
                 admin = (c.clicks, c.fields, c.chars, c.human_seconds())
                 screen_step(c, server.url, n)
                 results[name] = {"clicks": c.clicks, "fields": c.fields, "chars": c.chars, "loads": c.loads,
