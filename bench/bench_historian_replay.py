@@ -33,17 +33,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_historian_ingest import ensure_database  # noqa: E402
 from bench_historian_storage import backend_cpu_seconds, configure_env, fresh_history, loadavg, sql  # noqa: E402
+from historian_storage_checks import clear_buffer  # noqa: E402
 
 MACHINE = "bench-replay"
-
-
-def clear_buffer() -> None:
-    from scada.redis import get_redis
-
-    r = get_redis()
-    for key in r.scan_iter("kiln:hist:*"):
-        r.delete(key)
-    sql("TRUNCATE historian_historianwritercheckpoint")
 
 
 def fill_buffer(ids: list[int], start: float, seconds: int) -> int:
