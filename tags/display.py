@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["value_text"]
+__all__ = ["value_text", "value_shown"]
 
 
 def _auto_decimals(value: float) -> int:
@@ -32,3 +32,12 @@ def value_text(value, decimals: int | None = None, unit: str = "") -> str:
     else:
         text = str(value)
     return f"{text} {unit}" if unit and not isinstance(value, bool) else text
+
+
+def value_shown(value, decimals: int | None = None) -> str | None:
+    """What the HMI shows for `value` without its unit (the API's `value_text`); None for no value.
+
+    A separate text beside the number: the API never rounds a value itself (1485.2 stays 1485.2, an average
+    72.43333333333333 stays whole), it adds how people read it.
+    """
+    return None if value is None else value_text(value, decimals)

@@ -21,6 +21,7 @@ from scada.api.renderers import iso_utc
 from scada.errors import NotFound
 from scada.redis import get_redis
 from tags.choices import DataType, Quality
+from tags.display import value_shown
 from tags.live import LIVE_KEY, LiveValue, live_get_many
 from tags.models import Tag
 from tags.values import CONFIG_VERSION_KEY, tag_config_version
@@ -31,6 +32,7 @@ __all__ = [
     "tag_get_on_machine",
     "tag_find_many",
     "tag_list",
+    "tag_list_formatted",
     "tag_stats",
     "live_value_dict",
     "tags_refused",
@@ -235,6 +237,19 @@ def tag_list(*, queryset, limit: int, offset: int, include_values: bool = True, 
                     "timestamp": ts, "description": description, "unit": unit, "quality": q,
                     "substatus": sub, "is_writable": is_writable, "is_active": is_active})
     return out
+
+
+def tag_list_formatted(rows: list[dict]) -> list[dict]:
+    """tag_list items with each tag's display decimals and, when they carry a value, its `value_text` (one query).
+
+    Asked for (?formatted=true), not always: the list is the API's hot path and most clients format themselves.
+    """
+    decimals = dict(Tag.objects.filter(name__in=[r["name"] for r in rows]).values_list("name", "decimals"))
+    for r in rows:
+        r["decimals"] = d = decimals.get(r["name"])
+        if "value" in r:
+            r["value_text"] = value_shown(r["value"], d)
+    return rows
 
 
 def tag_stats() -> dict:

@@ -73,6 +73,8 @@ class AlarmEventSerializer(serializers.Serializer):
     priority = serializers.ChoiceField(choices=AlarmPriority.choices)
     category = serializers.CharField()
     value = serializers.JSONField(allow_null=True)
+    value_text = serializers.CharField(required=False, allow_null=True,
+                                       help_text="formatted=true: the value as the HMI shows it (the tag's decimals)")
     quality = serializers.CharField(allow_null=True)
     message = serializers.CharField()
     user = serializers.CharField(allow_null=True)

@@ -36,6 +36,8 @@ from scada.api.pagination import parse_limit_offset
 from scada.api.renderers import KilnJSONRenderer, iso_utc
 from scada.api.schema import ErrorSerializer
 from scada.csv_safe import csv_safe_cell
+from tags.display import value_shown
+from tags.filtersets import parse_bool
 
 __all__ = ["AlarmViewSet", "DeviceAlarmListView", "DeviceAlarmAcknowledgeView", "AlarmCSVRenderer"]
 
@@ -59,7 +61,8 @@ class AlarmCSVRenderer(BaseRenderer):
         return out.getvalue().encode()
 
 
-def _csv_stream(queryset):
+def _csv_stream(queryset, decimals: dict | None = None):
+    """The journal as CSV; with `decimals` ({tag: display decimals}, ?formatted=true) numbers as the HMI shows them."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
@@ -68,6 +71,8 @@ def _csv_stream(queryset):
         buffer.seek(0)
         buffer.truncate()
         row = selectors.alarm_event_dict(event)
+        if decimals is not None and isinstance(row["value"], int | float) and not isinstance(row["value"], bool):
+            row["value"] = value_shown(row["value"], decimals.get(row["tag"]))
         writer.writerow([csv_safe_cell(row[c]) for c in CSV_COLUMNS])
         yield buffer.getvalue()
 
@@ -170,6 +175,9 @@ class AlarmViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             OpenApiParameter("priority", OpenApiTypes.STR, many=True, enum=AlarmPriority.values),
             OpenApiParameter("state", OpenApiTypes.STR, many=True, enum=AlarmState.values),
             OpenApiParameter("event", OpenApiTypes.STR, many=True, enum=AlarmEventType.values),
+            OpenApiParameter("formatted", OpenApiTypes.BOOL,
+                             description="values as the HMI shows them (the tag's display decimals): JSON adds "
+                                         "value_text (value stays whole), CSV writes value with them"),
         ],
         responses={200: AlarmEventSerializer(many=True)},
     )
@@ -178,6 +186,9 @@ class AlarmViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def history(self, request):
         params = request.query_params.copy()
         params.pop("format", None)
+        params.pop("formatted", None)
+        formatted = parse_bool("formatted", request.query_params.get("formatted"), False)
+        decimals = selectors.alarm_tag_decimals() if formatted else None
         filterset = AlarmEventFilterSet(params, queryset=selectors.alarm_event_queryset())
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
@@ -185,11 +196,15 @@ class AlarmViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         if request.accepted_renderer.format == "csv":
             # The export ignores paging, but a bad limit or offset is refused as on the JSON path, not ignored.
             parse_limit_offset(request.query_params)
-            response = StreamingHttpResponse(_csv_stream(queryset), content_type="text/csv; charset=utf-8")
+            response = StreamingHttpResponse(_csv_stream(queryset, decimals), content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = 'attachment; filename="alarm-journal.csv"'
             return response
         page = self.paginate_queryset(queryset)
-        return self.get_paginated_response([selectors.alarm_event_dict(e) for e in page])
+        rows = [selectors.alarm_event_dict(e) for e in page]
+        if decimals is not None:
+            for row in rows:
+                row["value_text"] = value_shown(row["value"], decimals.get(row["tag"]))
+        return self.get_paginated_response(rows)
 
     @extend_schema(
         summary="ISA-18.2 alarm KPIs for a window (default: the last 24 hours)",

@@ -261,6 +261,20 @@ def test_the_journal_names_each_alarm_as_named_when_the_row_was_written(temp, hi
     assert lines[1][lines[0].index("name")] == "Reactor Temp High"
 
 
+def test_the_journal_shows_values_with_the_tags_decimals_when_asked_and_keeps_them_whole(temp, hi, record,
+                                                                                          operator_client):
+    temp.decimals = 1
+    temp.save(update_fields=["decimals"])
+    record(temp, 90.04321)
+    (row,) = operator_client.get("/api/alarms/history").json()["results"]
+    assert row["value"] == 90.04321 and "value_text" not in row
+    (row,) = operator_client.get("/api/alarms/history?formatted=true").json()["results"]
+    assert (row["value"], row["value_text"]) == (90.04321, "90.0")
+    lines = list(csv.reader(io.StringIO(b"".join(operator_client.get("/api/alarms/history?format=csv&formatted=1")
+                                                 .streaming_content).decode())))
+    assert lines[1][lines[0].index("value")] == "90.0"
+
+
 def test_it_validates_the_kpi_window(operator_client):
     assert operator_client.get("/api/alarms/kpis", {"start": "2026-01-02T00:00:00Z",
                                                     "end": "2026-01-01T00:00:00Z"}).status_code == 400

@@ -36,12 +36,22 @@ class HistoryCSVRenderer(BaseRenderer):
         writer.writerow(["tag", "ts", "v", "quality", "substatus"] if raw else ["tag", "ts", "v"])
         for s in series:
             name = s["tag"]
-            if raw:
-                writer.writerows([name, p["ts"], _cell(p["v"]), p["quality"], p.get("substatus") or ""]
-                                 for p in s["data"])
+            if "decimals" in s:
+                # ?formatted=true: numbers as the HMI shows them (the point's text); booleans 1/0, text as it is.
+                values = [_shown_cell(p) for p in s["data"]]
             else:
-                writer.writerows([name, p["ts"], _cell(p["v"])] for p in s["data"])
+                values = [_cell(p["v"]) for p in s["data"]]
+            if raw:
+                writer.writerows([name, p["ts"], v, p["quality"], p.get("substatus") or ""]
+                                 for p, v in zip(s["data"], values, strict=True))
+            else:
+                writer.writerows([name, p["ts"], v] for p, v in zip(s["data"], values, strict=True))
         return buf.getvalue().encode("utf-8")
+
+
+def _shown_cell(point: dict):
+    v = point["v"]
+    return point["text"] if isinstance(v, int | float) and not isinstance(v, bool) else _cell(v)
 
 
 def _cell(value):

@@ -218,3 +218,34 @@ def test_it_limits_history_queries_to_20_a_minute(operator_client, real_tag, set
     codes = [operator_client.get("/api/tags/Reactor_Temp/history").status_code for _ in range(21)]
     assert codes[:20] == [200] * 20
     assert codes[20] == 429
+
+
+def test_formatted_history_adds_text_with_the_tags_decimals_and_keeps_v_whole(operator_client, day, real_tag):
+    real_tag.decimals = 2
+    real_tag.save(update_fields=["decimals"])
+    r = operator_client.get(f"/api/tags/Reactor_Temp/history?start={_iso(day)}&end={_iso(day + 7200)}"
+                            "&mode=average&interval=7200&formatted=true")
+    assert r.json() == {"tag": "Reactor_Temp", "decimals": 2,
+                        "data": [{"ts": "2026-04-01T00:00:00Z", "v": 73.0, "text": "73.00"}]}
+    r = operator_client.get(f"/api/history?tags=Reactor_Temp&start={_iso(day)}&end={_iso(day + 10800)}"
+                            "&formatted=1")
+    assert [(p["v"], p["text"]) for p in r.json()["series"][0]["data"]] == [
+        (72.0, "72.00"), (74.0, "74.00"), (None, None)]
+
+
+def test_formatted_csv_writes_numbers_with_the_tags_decimals(operator_client, day, real_tag, make_tag,
+                                                              load_samples):
+    real_tag.decimals = 1
+    real_tag.save(update_fields=["decimals"])
+    load_samples(make_tag("Pump_On", datatype="BOOL").pk, [(day, 1.0)])
+    r = operator_client.get(f"/api/history?tags=Reactor_Temp,Pump_On&start={_iso(day)}&end={_iso(day + 10800)}"
+                            "&format=csv&formatted=true")
+    assert r.content.decode().splitlines()[1:] == [
+        "Reactor_Temp,2026-04-01T00:00:00Z,72.0,GOOD,", "Reactor_Temp,2026-04-01T01:00:00Z,74.0,GOOD,",
+        "Reactor_Temp,2026-04-01T02:00:00Z,,BAD,comm_failure", "Pump_On,2026-04-01T00:00:00Z,1,GOOD,"]
+    flow = make_tag("Flow", decimals=2)
+    load_samples(flow.pk, [(day, 1.0), (day + 60, 2.0), (day + 120, 2.0)])  # time-weighted over 180 s: 5/3
+    query = f"/api/tags/Flow/history?start={_iso(day)}&end={_iso(day + 180)}&mode=average&interval=180&format=csv"
+    assert operator_client.get(query).content.decode().splitlines()[1] == "Flow,2026-04-01T00:00:00Z,1.6666666666666667"
+    assert operator_client.get(query + "&formatted=true").content.decode().splitlines()[1] == (
+        "Flow,2026-04-01T00:00:00Z,1.67")

@@ -335,7 +335,7 @@ def test_it_draws_a_trend_and_exports_what_is_shown(new_page, demo, server):
     from historian.writer import historian_writer_flush
 
     page = new_page(demo["operator"])
-    for v in (64.0, 65.5, 67.0):
+    for v in (64.0, 65.5, 67.04321):
         record("Tank_Level", v)
         time.sleep(0.05)
     flushed = []
@@ -357,6 +357,7 @@ def test_it_draws_a_trend_and_exports_what_is_shown(new_page, demo, server):
     assert lines[0] == "timestamp,Tank_Level [%],Reactor_Temp [°C]"
     tank = [line.split(",")[1] for line in lines[1:]]
     assert "65.5" in tank and "68.5" in tank
+    assert "67.0" in tank and "67.04321" not in tank  # as the chart shows it: Tank_Level's 1 decimal
     page.click("#trend-zoom-in")
     expect(page.locator("#trend-live")).to_have_attribute("aria-pressed", "false")
 

@@ -12,6 +12,7 @@ from scada.api.renderers import iso_utc
 from scada.api.serializers import StrictInputSerializer, case_insensitive_pattern, documented_field
 from scada.roles import Role
 from tags.choices import DataType, Quality
+from tags.display import value_shown
 from tags.live import LiveValue
 from tags.models import MAX_DECIMALS, RESERVED_TAG_NAMES, SLUG_RE, TAG_NAME_RE, Tag
 from tags.selectors import live_value_dict
@@ -39,6 +40,9 @@ class TagSerializer(serializers.ModelSerializer):
 
     machine_id = serializers.CharField(source="machine.machine_id", read_only=True)
     value = serializers.SerializerMethodField()
+    value_text = serializers.SerializerMethodField(
+        help_text="The value as the HMI shows it: the tag's decimals (automatic when null), ON/OFF for booleans, "
+                  "no unit. `value` itself is never rounded.")
     timestamp = serializers.SerializerMethodField()
     quality = serializers.SerializerMethodField()
     substatus = serializers.SerializerMethodField()
@@ -49,10 +53,10 @@ class TagSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Tag
-        fields = ["machine_id", "name", "datatype", "value", "timestamp", "description", "unit", "decimals",
-                  "min_value", "max_value", "quality", "substatus", "is_writable", "is_active", "write_role",
-                  "requires_signature", "deadband", "member", "last_write_by", "last_write_at", "write_count",
-                  "created_at", "updated_at"]
+        fields = ["machine_id", "name", "datatype", "value", "value_text", "timestamp", "description", "unit",
+                  "decimals", "min_value", "max_value", "quality", "substatus", "is_writable", "is_active",
+                  "write_role", "requires_signature", "deadband", "member", "last_write_by", "last_write_at",
+                  "write_count", "created_at", "updated_at"]
         read_only_fields = fields
 
     def _live(self, obj) -> dict:
@@ -62,6 +66,9 @@ class TagSerializer(serializers.ModelSerializer):
     @extend_schema_field(OpenApiTypes.ANY)
     def get_value(self, obj):
         return self._live(obj)["value"]
+
+    def get_value_text(self, obj) -> str | None:
+        return value_shown(self._live(obj)["value"], obj.decimals)
 
     def get_timestamp(self, obj) -> str | None:
         return self._live(obj)["timestamp"]
@@ -99,6 +106,11 @@ class TagListItemSerializer(serializers.Serializer):
     substatus = serializers.CharField(required=False, allow_null=True)
     is_writable = serializers.BooleanField()
     is_active = serializers.BooleanField()
+    decimals = serializers.IntegerField(required=False, allow_null=True,
+                                        help_text="Only with formatted=true: the tag's display decimals")
+    value_text = serializers.CharField(required=False, allow_null=True,
+                                       help_text="Only with formatted=true and include_values: the value as the HMI "
+                                                 "shows it (the tag's decimals, ON/OFF, no unit)")
 
 
 # The rules tags.services and the Tag model enforce, stated in the schema (the service keeps the seed's messages).

@@ -46,6 +46,8 @@ LIST_PARAMETERS = [
     OpenApiParameter("quality", {**QUALITY_SCHEMA, "pattern": case_insensitive_pattern([*Quality.values, "NULL"])},
                      description="Filter by live quality, any letter case (NULL: tags that never had a value)"),
     OpenApiParameter("search", str, description="Search in tag name and description"),
+    OpenApiParameter("formatted", bool, description="Add each tag's decimals and value_text (the value as the HMI "
+                                                    "shows it); value itself is never rounded (default: false)"),
     OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
                      description="Maximum results (1-1000, default: 100)"),
     OpenApiParameter("offset", {"type": "integer", "minimum": 0, "default": 0},
@@ -79,8 +81,11 @@ class TagListView(TagApiView):
         quality = params.get("quality") or None
         if quality is not None:
             quality = "NULL" if quality.upper() == "NULL" else services.quality_parse(quality)
+        formatted = parse_bool("formatted", params.get("formatted"), False)
         rows = selectors.tag_list(queryset=filterset.qs, limit=limit, offset=offset,
                                   include_values=include_values, quality=quality, cache_key=filterset.key)
+        if formatted:
+            rows = selectors.tag_list_formatted(rows)
         return Response(rows)
 
     @extend_schema(request=TagCreateInputSerializer, responses={201: TagSerializer, 409: ErrorSerializer})

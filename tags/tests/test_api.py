@@ -12,9 +12,10 @@ pytestmark = pytest.mark.django_db
 
 LIST_KEYS = {"machine_id", "name", "datatype", "value", "timestamp", "description", "unit", "quality", "substatus",
              "is_writable", "is_active"}
-DETAIL_KEYS = {"machine_id", "name", "datatype", "value", "timestamp", "description", "unit", "decimals", "min_value",
-               "max_value", "quality", "substatus", "is_writable", "is_active", "write_role", "requires_signature",
-               "deadband", "member", "last_write_by", "last_write_at", "write_count", "created_at", "updated_at"}
+DETAIL_KEYS = {"machine_id", "name", "datatype", "value", "value_text", "timestamp", "description", "unit",
+               "decimals", "min_value", "max_value", "quality", "substatus", "is_writable", "is_active",
+               "write_role", "requires_signature", "deadband", "member", "last_write_by", "last_write_at",
+               "write_count", "created_at", "updated_at"}
 
 
 # --- list -------------------------------------------------------------------------------------------------------
@@ -39,7 +40,7 @@ def test_it_lists_tags_with_live_values_as_a_json_list(operator_client, temp_sen
 def test_it_keeps_the_list_item_shape_and_its_schema_serializer_in_step():
     from tags.api.serializers import TagListItemSerializer
 
-    assert set(TagListItemSerializer().fields) == LIST_KEYS
+    assert set(TagListItemSerializer().fields) == LIST_KEYS | {"decimals", "value_text"}  # these two: formatted=true
 
 
 def test_it_leaves_values_out_when_asked(operator_client, temp_sensor, set_live):

@@ -55,3 +55,21 @@ def test_the_admin_list_shows_values_with_the_tags_decimals(engineer, make_tag, 
 ])
 def test_value_text_formats_as_the_hmi_does(value, decimals, unit, text):
     assert value_text(value, decimals, unit) == text
+
+
+def test_the_tag_api_keeps_the_value_whole_and_adds_it_as_shown(operator_client, make_tag, set_live):
+    set_live(make_tag("Flow_PV", unit="m3/h", decimals=1), 12.345678)
+    body = operator_client.get("/api/tags/Flow_PV").json()
+    assert (body["value"], body["value_text"], body["decimals"]) == (12.345678, "12.3", 1)
+
+
+def test_the_tag_list_adds_decimals_and_value_text_only_when_asked(operator_client, make_tag, set_live):
+    set_live(make_tag("Flow_PV", decimals=1), 12.345678)
+    set_live(make_tag("Level_PV"), 72.4567)  # no decimals: automatic, as the HMI
+    plain = operator_client.get("/api/tags?search=_PV").json()
+    assert "value_text" not in plain[0] and plain[0]["value"] == 12.345678
+    rows = {r["name"]: r for r in operator_client.get("/api/tags?search=_PV&formatted=true").json()}
+    assert (rows["Flow_PV"]["value"], rows["Flow_PV"]["value_text"], rows["Flow_PV"]["decimals"]) == (
+        12.345678, "12.3", 1)
+    assert (rows["Level_PV"]["value_text"], rows["Level_PV"]["decimals"]) == ("72.46", None)
+    assert operator_client.get("/api/tags?formatted=maybe").status_code == 400

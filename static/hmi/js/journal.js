@@ -59,6 +59,7 @@
     errBox.hidden = true;
     var q = query(); if (!q) return;
     q.set("format", "csv");
+    q.set("formatted", "true");  // values as the table shows them: each tag's display decimals
     Kiln.api("GET", "/api/alarms/history?" + q.toString()).then(function (res) {
       if (!res.ok) { errBox.textContent = Kiln.apiError(res); errBox.hidden = false; return; }
       Kiln.download("alarm-journal.csv", res.data, "text/csv");

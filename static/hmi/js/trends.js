@@ -266,7 +266,8 @@
     var need = state.tags.filter(function (n) { return !Kiln.tagConfig[n]; });
     var cfgs = Promise.all(need.map(function (n) {
       return Kiln.api("GET", "/api/tags/" + encodeURIComponent(n)).then(function (r) {
-        Kiln.tagConfig[n] = r.ok ? { unit: r.data.unit || "", datatype: r.data.datatype } : { unit: "" };
+        Kiln.tagConfig[n] = r.ok ? { unit: r.data.unit || "", datatype: r.data.datatype, decimals: r.data.decimals }
+                                 : { unit: "" };
       });
     }));
     return cfgs.then(function () { return load(start, end); }).then(function () {
@@ -319,17 +320,22 @@
     setLive(false); redraw(); ensureLoaded();
   }
 
-  // CSV of exactly what is shown: the visible time window, one column per tag, values as drawn.
+  // CSV of exactly what is shown: the visible time window, one column per tag, values as the tooltips show them
+  // (each tag's display decimals; every digit is in the history API's CSV).
   function csv() {
     if (!state.plot) return;
     var u = state.plot, min = u.scales.x.min, max = u.scales.x.max, d = build().data;
+    var decimals = state.tags.map(function (n) { return (Kiln.tagConfig[n] || {}).decimals; });
     var lines = [["timestamp"].concat(state.tags.map(function (n) {
       var t = Kiln.tagConfig[n] || {}; return n + (t.unit ? " [" + t.unit + "]" : "");
     })).map(Kiln.csvCell).join(",")];
     for (var i = 0; i < d[0].length; i++) {
       if (d[0][i] < min || d[0][i] > max) continue;
       var row = [isoS(d[0][i])];
-      for (var s = 1; s < d.length; s++) row.push(d[s][i] == null ? "" : d[s][i]);
+      for (var s = 1; s < d.length; s++) {
+        var v = d[s][i];
+        row.push(v == null ? "" : typeof v === "number" ? Kiln.fmtValue(v, decimals[s - 1]) : v);
+      }
       lines.push(row.map(Kiln.csvCell).join(","));
     }
     Kiln.download("trend_" + isoS(min).replace(/[:]/g, "") + "_" + isoS(max).replace(/[:]/g, "") + ".csv", lines.join("\r\n") + "\r\n");
