@@ -388,9 +388,9 @@ def main() -> None:
     st = steady_state_day([t.id for t in hts], steady_day)
     print(f"   as left at the day's end: {st['chunked']:,} values in chunks ({st['chunks'] / 1e6:.1f} MB), "
           f"{st['rows']:,} rows (the last ~2 h) in a partition of {st['partition'] / 1e6:.1f} MB (heap "
-          f"{st['heap'] / 1e6:.1f} MB, sized by the rows held at once, reused): {st['per_value']:.1f} B/value for the "
-          f"day (target ≤ 60 B; the same day as rows today {hot:.1f} B/value); a row itself still costs "
-          f"{st['partition'] / max(st['rows'], 1):.0f} B while it is hot")
+          f"{st['heap'] / 1e6:.1f} MB; heap and indexes sized by the most rows held at once, {st['peak']:,}, "
+          f"{st['partition'] / max(st['peak'], 1):.0f} B each, their pages reused): {st['per_value']:.1f} B/value "
+          f"for the day (target ≤ 60 B; the same day as rows today {hot:.1f} B/value)")
     print(f"\nload average at end {loadavg()}")
 
 

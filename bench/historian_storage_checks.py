@@ -196,13 +196,14 @@ def steady_state_day(ids: list[int], day: datetime, step_minutes: int = 5) -> di
 
     (c0,), = sql("SELECT pg_total_relation_size('historian_chunk')", fetch=True)
     step = timedelta(minutes=step_minutes)
-    t, end, moved = day, day + timedelta(days=1), 0
+    t, end, moved, peak = day, day + timedelta(days=1), 0, 0
     while t < end:
         sql("""INSERT INTO historian_sample (ts, value, tag_id, quality)
                SELECT ts, 50 + 20 * sin(2 * pi() * date_part('epoch', ts) / 86400 + t) + random() - 0.5, t, 0
                FROM generate_series(%s::timestamptz, %s::timestamptz - interval '1 second', interval '1 second') ts
                CROSS JOIN unnest(%s::int[]) t""", [t, t + step, ids])
         t += step
+        peak = max(peak, len(ids) * int((t - day).total_seconds()) - moved)  # rows held before this run
         moved += historian_compact(now=t, budget_seconds=600).values
     name = next(p.name for p in partitions_list() if p.start <= day < p.end)
     (rows, size), = sql(f"SELECT count(*), pg_total_relation_size('{name}') FROM {name}", fetch=True)  # noqa: S608
@@ -213,4 +214,4 @@ def steady_state_day(ids: list[int], day: datetime, step_minutes: int = 5) -> di
     values = len(ids) * 86400
     assert rows + chunked == values, (rows, chunked, values)
     return {"values": values, "rows": rows, "partition": size, "heap": heap, "chunks": c1 - c0,
-            "chunked": chunked, "per_value": (size + c1 - c0) / values, "moved": moved}
+            "chunked": chunked, "per_value": (size + c1 - c0) / values, "moved": moved, "peak": peak}

@@ -30,7 +30,7 @@ from historian.constants import BAD_CODE, ROLLUP_LOCK_KEY
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RollupRun", "rollups_refresh", "rollups_mark_dirty", "rollup_exact_until"]
+__all__ = ["RollupRun", "rollups_refresh", "rollups_mark_dirty", "rollup_exact_until", "ROLLUP_EXACT_UNTIL_SQL"]
 
 EPOCH_SQL = "TIMESTAMPTZ '1970-01-01 00:00:00+00'"
 
@@ -132,9 +132,13 @@ def rollups_mark_dirty(*, ts_from: datetime, ts_to: datetime) -> None:
     HistorianDirtyRange.objects.create(ts_from=ts_from, ts_to=ts_to)
 
 
+# Start of the oldest pending dirty range: rollups are exact for everything before it (NULL: all exact).
+ROLLUP_EXACT_UNTIL_SQL = "SELECT min(ts_from) FROM historian_historiandirtyrange"
+
+
 def rollup_exact_until(cursor) -> datetime | None:
     """Start of the oldest pending dirty range: rollups are exact for everything before it (None: all exact)."""
-    cursor.execute("SELECT min(ts_from) FROM historian_historiandirtyrange")
+    cursor.execute(ROLLUP_EXACT_UNTIL_SQL)
     return cursor.fetchone()[0]
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import numpy as np
+
 
 def _empty_value(mode: str, fill):
     if mode == "count":
@@ -49,6 +51,18 @@ def _finish(mode: str, row: tuple, carried, seconds: float):
     return int(a or 0) if mode == "count" else a  # count and sum: events in the bucket only
 
 
+_ISO_MIN, _ISO_MAX = -30610224000, 253402300800  # 1000-01-01 and 10000-01-01 UTC, epoch seconds
+
+
+def _bucket_isos(k0: int, kmax: int, w: int) -> list[str]:
+    """The start of each bucket k0..kmax as "%Y-%m-%dT%H:%M:%SZ", from whole arrays (numpy): strftime per bucket
+    was ~4 µs each, most of the Python time of 720 hourly averages."""
+    if not (_ISO_MIN <= k0 * w and kmax * w < _ISO_MAX):  # 4-digit years only; strftime spells the others its way
+        return [datetime.fromtimestamp(k * w, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for k in range(k0, kmax + 1)]
+    starts = (np.arange(k0, kmax + 1, dtype=np.int64) * w).astype("datetime64[s]")
+    return [f"{text}Z" for text in np.datetime_as_string(starts, unit="s").tolist()]
+
+
 def _assemble(tags, rows_by_tag: dict[int, dict[int, tuple]], k0: int, kmax: int, w: int, mode: str,
               start: float):
     """Walk each tag's buckets in order: finish the ones with pieces, fill the empty ones with the value held.
@@ -57,7 +71,7 @@ def _assemble(tags, rows_by_tag: dict[int, dict[int, tuple]], k0: int, kmax: int
     carried into a bucket from the bucket's start up to its first piece. This loop runs once per output point
     (72,000 for a 50-tag day at one minute), hence the inlined time-weighted average and the shared timestamps.
     """
-    isos = [datetime.fromtimestamp(k * w, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for k in range(k0, kmax + 1)]
+    isos = _bucket_isos(k0, kmax, w)
     starts = [max(k * w, start) for k in range(k0, kmax + 1)]
     average = mode == "average"
     out = {}

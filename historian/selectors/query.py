@@ -13,7 +13,7 @@ from psycopg.errors import UndefinedTable
 
 from historian.constants import MODES
 from historian.partitions import partition_names
-from historian.rollups import rollup_exact_until
+from historian.rollups import ROLLUP_EXACT_UNTIL_SQL
 from historian.selectors.buckets import _assemble
 from historian.selectors.packed import _raw_average_rows
 from historian.selectors.planning import HistoryTag, history_points_check, plan_segments
@@ -55,16 +55,16 @@ def _minute(epoch: float) -> datetime:
     return datetime.fromtimestamp(math.floor(epoch / 60) * 60, tz=UTC)
 
 
-def _snapshot_lock(cur, names: list[str] | None) -> None:
-    """Compaction TRUNCATEs a closed partition once it is packed (historian.compaction), which is not MVCC-safe:
-    this lock, taken before the snapshot (LOCK takes none), makes the query's transaction wait for such a
+def _snapshot_lock(names: list[str] | None) -> str:
+    """The LOCK statement taken before the snapshot. Compaction TRUNCATEs a closed partition once it is packed
+    (historian.compaction), which is not MVCC-safe: this lock, taken before the snapshot (LOCK takes none),
+    makes the query's transaction wait for such a
     compaction to commit, or the compaction wait for it. Only the partitions the query reads (`names`, from
     partition_names: if they all exist they cover its range, so no other partition can hold any of it), else all
     of them: LOCK recurses into every partition (measured ~0.6 ms a query with 730 of them)."""
     if names is None:
-        cur.execute("LOCK TABLE historian_sample IN ACCESS SHARE MODE")
-    else:
-        cur.execute(f"LOCK TABLE ONLY {', '.join(['historian_sample', *names])} IN ACCESS SHARE MODE")
+        return "LOCK TABLE historian_sample IN ACCESS SHARE MODE"
+    return f"LOCK TABLE ONLY {', '.join(['historian_sample', *names])} IN ACCESS SHARE MODE"
 
 
 def _aggregate_rows(tags, start, end_eff, w, mode, use_rollups, own_transaction, lock):
@@ -72,11 +72,15 @@ def _aggregate_rows(tags, start, end_eff, w, mode, use_rollups, own_transaction,
     k0, kmax = math.floor(s_ep / w), math.ceil(e_ep / w) - 1
     ids = [t.id for t in tags]
     with transaction.atomic(), connection.cursor() as cur:
-        if own_transaction:
-            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            _snapshot_lock(cur, None if lock is None else lock[0])
-        cur.execute("SET LOCAL work_mem = '64MB'")
-        exact = rollup_exact_until(cur)
+        # One round trip for the transaction's set-up and the dirty-range bound (its SELECT takes the snapshot,
+        # after the LOCK): each round trip costs two wake-ups, which on a busy machine are most of a small query.
+        prelude = ["SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+                   _snapshot_lock(None if lock is None else lock[0])] if own_transaction else []
+        statements = [*prelude, "SET LOCAL work_mem = '64MB'", ROLLUP_EXACT_UNTIL_SQL]
+        cur.execute("; ".join(statements))
+        for _ in statements[1:]:
+            cur.nextset()  # to the last statement's result
+        exact = cur.fetchone()[0]
         exact_ep = exact.timestamp() if exact is not None else None
         # Without rollups every bucket comes from raw samples; the value held at `start` is still found the
         # usual way (raw back to the last exact hour, then that hour's rollup), not by a scan of all history.
