@@ -106,21 +106,30 @@ class ConnectionAdmin(ConnectionDiagnosticsMixin, DriverConfigAdmin):
     list_filter = ["protocol", "enabled"]
     search_fields = ["name", "host", "description", "endpoint_url"]
     actions = ["test_connection"]
+    # Each fieldset names the protocols it serves (classes kiln-proto-<protocol>); drivers/admin-connection.js
+    # shows only the chosen protocol's, so a Modbus connection is not asked for an OPC UA endpoint.
     fieldsets = (
         (None, {"fields": ("name", "description", "protocol", "enabled", "live_status")}),
-        ("Modbus TCP", {"fields": ("host", "port", "unit_id", "retries", "merge_gap")}),
-        ("OPC UA", {"fields": ("endpoint_url", "browse", "security", "server_certificate_sha256", "username",
-                               "password_env", "session_timeout", "publishing_interval"),
-                    "description": "Only for protocol OPC UA; host and port follow the endpoint URL."}),
-        ("MQTT Sparkplug B and MQTT (JSON topics)", {"fields": ("tls", "group_id", "host_id"),
-                              "description": "For the MQTT protocols: host and port are the broker's, user name "
-                                             "and password variable (OPC UA's fields) its login. Group and host id: "
-                                             "Sparkplug only. Timeout: how long a Sparkplug write waits for the "
-                                             "metric's new value."}),
+        ("Address", {"fields": ("host", "port"), "classes": ("kiln-proto-modbus_tcp", "kiln-proto-sparkplug",
+                                                            "kiln-proto-mqtt_json"),
+                     "description": "The PLC's (Modbus) or the MQTT broker's; an OPC UA connection takes them from "
+                                    "its endpoint URL."}),
+        ("Modbus TCP", {"fields": ("unit_id", "retries", "merge_gap"), "classes": ("kiln-proto-modbus_tcp",)}),
+        ("OPC UA", {"fields": ("endpoint_url", "browse", "security", "server_certificate_sha256",
+                               "session_timeout", "publishing_interval"), "classes": ("kiln-proto-opcua",)}),
+        ("Login", {"fields": ("username", "password_env"), "classes": ("kiln-proto-opcua", "kiln-proto-sparkplug",
+                                                                        "kiln-proto-mqtt_json"),
+                   "description": "The password is never stored: name the environment variable that holds it."}),
+        ("MQTT", {"fields": ("tls", "group_id", "host_id"), "classes": ("kiln-proto-sparkplug", "kiln-proto-mqtt_json"),
+                  "description": "Group and host application id: Sparkplug only. Timeout: how long a Sparkplug write "
+                                 "waits for the metric's new value."}),
         ("Timing", {"fields": ("timeout", "backoff_cap")}),
     )
     inlines = [TagBindingInline, NodeBindingInline, MetricBindingInline, TopicBindingInline]
     readonly_fields = ["browse", "live_status"]
+
+    class Media:
+        js = ["drivers/admin-connection.js"]
 
     @admin.display(description="Address space")
     def browse(self, obj):

@@ -169,3 +169,11 @@ def test_a_recipe_parameters_target_tag_is_a_searchable_picker(engineer_web):
     field = page[page.index('name="parameters-__prefix__-target_tag"') - 400:
                  page.index('name="parameters-__prefix__-target_tag"') + 400]
     assert "admin-autocomplete" in field and "vForeignKeyRawIdAdminField" not in field
+
+
+def test_the_connection_form_groups_fields_by_the_protocols_they_serve(engineer_web):
+    body = engineer_web.get("/admin/drivers/connection/add/").content.decode()
+    assert "drivers/admin-connection.js" in body  # shows only the chosen protocol's fieldsets
+    assert 'class="module aligned kiln-proto-opcua"' in body  # endpoint, security: OPC UA only
+    assert 'class="module aligned kiln-proto-modbus_tcp"' in body  # unit id, retries, merge gap: Modbus only
+    assert "kiln-proto-modbus_tcp kiln-proto-sparkplug kiln-proto-mqtt_json" in body  # host and port
