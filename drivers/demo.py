@@ -81,6 +81,7 @@ def load_opcua_demo() -> str:
     Only when OPCUASIM_PORT is set (scripts/run.sh sets it, and starts the simulator): a process that loads the
     demo without the simulator gets no connection that would only ever be BAD.
     """
+    from tags.demo import DECIMALS
     from tags.services import tag_create
 
     if not os.environ.get("OPCUASIM_PORT"):
@@ -103,8 +104,10 @@ def load_opcua_demo() -> str:
     for name, datatype, unit, writable, node in OPCUA_TAGS:
         tag = Tag.objects.filter(name=name).first()
         if tag is None:
+            # The same display decimals as the value it mirrors (75.0 °C over Modbus and over OPC UA, not 75 °C).
             tag = tag_create(user=None, machine_id=OPCUA_MACHINE, name=name, datatype=datatype, unit=unit,
-                             is_writable=writable, description=f"{node} read over OPC UA")
+                             is_writable=writable, description=f"{node} read over OPC UA",
+                             decimals=DECIMALS.get(node.rsplit(".", 1)[-1]))
         if TagBinding.objects.filter(tag=tag).exists() or NodeBinding.objects.filter(tag=tag).exists():
             continue
         b = NodeBinding(tag=tag, connection=conn, node_id=f"ns=2;s={node}", browse_path=f"Objects/Plant/{node}",

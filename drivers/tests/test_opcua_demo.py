@@ -23,6 +23,10 @@ def test_demo_load_makes_the_opcua_connection_and_binds_its_tags_once(db, monkey
     assert (conn.endpoint_url, conn.port) == ("opc.tcp://127.0.0.1:5001/kiln", 5001)
     assert NodeBinding.objects.filter(connection=conn).count() == len(OPCUA_TAGS)
     assert Tag.objects.get(name="UA_Reactor_Temp_SP").is_writable
+    # Shown as the values they mirror: one decimal for temperatures and the level, none for speed.
+    assert dict(Tag.objects.filter(name__in=["UA_Reactor_Temp_SP", "UA_Tank_Level", "UA_Pump_01_Speed"])
+                .values_list("name", "decimals")) == {"UA_Reactor_Temp_SP": 1, "UA_Tank_Level": 1,
+                                                      "UA_Pump_01_Speed": 0}
 
 
 @pytest.mark.django_db(transaction=True)
