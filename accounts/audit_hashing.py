@@ -20,7 +20,7 @@ import orjson
 from django.conf import settings
 
 __all__ = ["GENESIS_HASH", "KEYED", "KEYED_V1", "UNKEYED", "SCHEME_RANK", "audit_canonical", "canonical_text",
-           "canonical_ts", "canonical_bytes", "audit_key_bytes", "compute_hash"]
+           "canonical_ts", "canonical_bytes", "audit_key_bytes", "compute_hash", "hash_fields", "keyed_hasher"]
 
 GENESIS_HASH = "0" * 64
 KEYED = "hmac-sha256-v2"  # every record written now: canonical JSON, seq included, keyed with KILN_AUDIT_KEY
@@ -38,6 +38,8 @@ _MAX_INT_BITS = 13_000  # ~3,900 digits: below Python's 4,300-digit int/str limi
 
 def canonical_text(value: str) -> str:
     """Text as stored: plain str, NUL as the visible text \\u0000, lone surrogates as \\udXXX escapes."""
+    if type(value) is str and value.isascii() and "\x00" not in value:
+        return value  # the common case, checked in C: ASCII holds no surrogate
     value = str.__str__(value)  # a str subclass (TextChoices, StrEnum) as its plain text
     if "\x00" in value:
         value = value.replace("\x00", "\\u0000")  # visible escape: PostgreSQL text and jsonb refuse NUL
@@ -131,14 +133,12 @@ def audit_key_bytes() -> bytes:
     return settings.KILN_AUDIT_KEY.encode()
 
 
-def compute_hash(record: Any) -> str:
-    """The hash `record` must carry under its own scheme (record.hash_alg); "" for an unknown scheme.
-
-    May raise for a record that cannot be serialized (only old schemes can meet one); audit_verify reports it.
-    """
-    fields = {
+def hash_fields(record: Any, ts_text: str | None = None) -> dict:
+    """The content a record's hash covers (besides scheme and seq), by its attributes; `ts_text` is
+    canonical_ts(record.ts) when the caller has it already (one timestamp for a batch)."""
+    return {
         "prev": record.prev_hash,
-        "ts": canonical_ts(record.ts),
+        "ts": ts_text if ts_text is not None else canonical_ts(record.ts),
         "user_id": record.user_id,
         "username": record.username,
         "action": record.action,
@@ -150,10 +150,29 @@ def compute_hash(record: Any) -> str:
         "ip": record.client_ip,
         "rid": record.request_id,
     }
-    if record.hash_alg == KEYED:
+
+
+def keyed_hasher():
+    """A function (fields, seq) -> the KEYED hash, keyed once for a whole batch of records."""
+    base = hmac.new(audit_key_bytes(), digestmod=hashlib.sha256)
+
+    def keyed(fields: dict, seq: int) -> str:
         # The scheme and seq are part of the message: a record cannot be renumbered or relabelled.
-        message = canonical_bytes({**fields, "alg": KEYED, "seq": record.seq})
-        return hmac.new(audit_key_bytes(), message, hashlib.sha256).hexdigest()
+        h = base.copy()
+        h.update(canonical_bytes({**fields, "alg": KEYED, "seq": seq}))
+        return h.hexdigest()
+
+    return keyed
+
+
+def compute_hash(record: Any) -> str:
+    """The hash `record` must carry under its own scheme (record.hash_alg); "" for an unknown scheme.
+
+    May raise for a record that cannot be serialized (only old schemes can meet one); audit_verify reports it.
+    """
+    fields = hash_fields(record)
+    if record.hash_alg == KEYED:
+        return keyed_hasher()(fields, record.seq)
     legacy = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)  # the older schemes' message, byte for byte
     if record.hash_alg == UNKEYED:
         return hashlib.sha256(legacy).hexdigest()

@@ -50,7 +50,7 @@ class AlarmDefinitionSection(ModelSection):
     )
 
     def clean_instance(self, obj, item, bundle):
-        obj.clean_fields(exclude=["tag", "device_type_tag"])
+        self.clean_fields(obj, exclude=["tag", "device_type_tag"])
         # The model's own rules (one target, kind against the target's datatype, placeholders, the suppress
         # expression), with the target as the bundle describes it: unsaved stand-ins carrying its datatype.
         tag = bundle.get("tags", {}).get(item["tag"]) if item["tag"] else None

@@ -26,6 +26,7 @@ from alarms.lifecycle import display_state, render_message
 from alarms.models import Alarm, AlarmDefinition, AlarmEvent
 from alarms.push import alarms_broadcast_on_commit
 from alarms.selectors import alarm_summary
+from scada.bulk import bulk_insert_ignoring_conflicts
 from scada.errors import BadRequest, Conflict, PermissionDenied
 from scada.roles import Role
 
@@ -151,8 +152,9 @@ def alarm_instances_sync() -> int:
     existing = {(d, t): pk for pk, d, t in Alarm.objects.values_list("id", "definition_id", "tag_id")}
     missing = desired - set(existing)
     if missing:
-        Alarm.objects.bulk_create([Alarm(definition_id=d, tag_id=t) for d, t in sorted(missing)],
-                                  ignore_conflicts=True, batch_size=2000)
+        pairs = sorted(missing)
+        bulk_insert_ignoring_conflicts(Alarm(), {"definition_id": [d for d, _ in pairs],
+                                                 "tag_id": [t for _, t in pairs]})
     stale = [pk for key, pk in existing.items() if key not in desired]
     if stale:
         Alarm.objects.filter(pk__in=stale).delete()

@@ -10,10 +10,13 @@ three done row by row with the ORM (related rows fetched per row, full_clean and
 --naive-tags tags (it is two orders of magnitude slower), scaled linearly to N. Targets (issue 15): export and
 import <= 10 s each, diff <= 3 s at 20,000 tags + 5,000 alarms. Print the load average beside the figures.
 
---compare GIT_REF also runs the bench of an earlier commit first (checked out in a temporary git worktree, on a
-fresh database of its own, DATABASE_URL's name + "_before") and prints its Kiln figures beside these: before and
-after in one run. Give DATABASE_URL a fresh database too: the audit trail is append-only, and an import into a
-trail of 500,000 records (ten earlier runs) takes twice as long as into an empty one.
+--compare GIT_REF also measures an earlier commit first (checked out in a temporary git worktree, on a fresh
+database of its own, DATABASE_URL's name + "_before"; this script run with --code on that tree, so both sides are
+measured the same way) and prints its Kiln figures beside these: before and after in one run. Besides wall-clock
+seconds it prints CPU seconds (this process plus its PostgreSQL backend, read from /proc when the server is on
+this machine): on a machine shared with other work the wall clock of two runs minutes apart differs with the
+load, the CPU an import costs much less. Give DATABASE_URL a fresh database too: the audit trail is append-only,
+and an import into a trail of 500,000 records (ten earlier runs) takes twice as long as into an empty one.
 """
 
 import argparse
@@ -26,7 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# --code DIR: measure the Kiln checked out in DIR (--compare's earlier commit) with this script.
+_CODE = sys.argv[sys.argv.index("--code") + 1] if "--code" in sys.argv else str(Path(__file__).resolve().parents[1])
+sys.path.insert(0, _CODE)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scada.settings")
 os.environ.setdefault("DEBUG", "1")
 
@@ -63,10 +68,32 @@ def _clear():
         model.objects.all().delete()
 
 
-def _timed(fn):
-    t0 = time.perf_counter()
+def _backend_cpu() -> float | None:
+    """CPU seconds the PostgreSQL backend of this connection has used (None when it is not on this machine)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+CPU: dict[str, float] = {}
+
+
+def _timed(fn, label: str = ""):
+    backend = _backend_cpu()
+    c0, t0 = time.process_time(), time.perf_counter()
     result = fn()
-    return time.perf_counter() - t0, result
+    wall = time.perf_counter() - t0
+    after = _backend_cpu()
+    if label and backend is not None and after is not None:
+        CPU[label] = time.process_time() - c0 + after - backend
+    return wall, result
 
 
 def _naive_export():
@@ -138,7 +165,7 @@ def _before(ref: str, args) -> dict[str, float]:
         subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(tree), ref], check=True,
                        capture_output=True)
         try:
-            out = subprocess.run([sys.executable, str(tree / "bench" / "bench_config.py"), "--tags", str(args.tags),
+            out = subprocess.run([sys.executable, __file__, "--code", str(tree), "--tags", str(args.tags),
                                   "--alarms", str(args.alarms), "--naive-tags", "50"],
                                  cwd=tree, env=env, capture_output=True, text=True, check=True).stdout
         finally:
@@ -146,7 +173,9 @@ def _before(ref: str, args) -> dict[str, float]:
                            capture_output=True)
             with psycopg.connect(admin, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    return {m[1]: float(m[2]) for m in re.finditer(r"^(export|diff|import)\s+([\d.]+)s", out, re.M)}
+    load = re.search(r"load average (.*)$", out, re.M)
+    print(f"{ref}: measured first, load average {load[1] if load else '?'}")
+    return {m[1]: float(m[2]) for m in re.finditer(r"^figure (\S+) ([\d.]+)$", out, re.M)}
 
 
 def main():
@@ -155,6 +184,7 @@ def main():
     parser.add_argument("--alarms", type=int, default=5000)
     parser.add_argument("--naive-tags", type=int, default=2000)
     parser.add_argument("--compare", metavar="GIT_REF", help="also run this commit's bench first, side by side")
+    parser.add_argument("--code", metavar="DIR", help="measure the Kiln in DIR (what --compare uses)")
     args = parser.parse_args()
     before = _before(args.compare, args) if args.compare else {}
     call_command("migrate", verbosity=0)
@@ -163,13 +193,13 @@ def main():
 
     _clear()
     _plant(args.tags, args.alarms)
-    t_export, bundle = _timed(bundle_export)
+    t_export, bundle = _timed(bundle_export, "export")
     edited = copy.deepcopy(bundle)
     for item in edited["sections"]["tags"][:: 100]:
         item["description"] += " (edited)"
-    t_diff, plan = _timed(lambda: bundle_plan(edited))
+    t_diff, plan = _timed(lambda: bundle_plan(edited), "diff")
     _clear()
-    t_import, result = _timed(lambda: config_import(bundle=bundle, user=None))
+    t_import, result = _timed(lambda: config_import(bundle=bundle, user=None), "import")
     assert result["applied"] and plan.count == len(edited["sections"]["tags"][:: 100])
 
     n, na = args.naive_tags, min(args.alarms, args.naive_tags * args.alarms // max(args.tags, 1))
@@ -186,6 +216,17 @@ def main():
                                ("import", t_import, tn_import)):
         old = f"{before[label]:.2f}s" if label in before else ""
         print(f"{label:8}{kiln:9.2f}s{old:>22}{naive * scale:33.1f}s")
+        if args.code:
+            print(f"figure {label} {kiln:.3f}")  # read by --compare
+    for label, cpu in CPU.items():
+        old = f"{before[label + '_cpu']:.2f}s" if label + "_cpu" in before else ""
+        print(f"{label + ' cpu':12}{cpu:5.2f}s{old:>22}   (CPU: this process + its PostgreSQL backend)")
+        if args.code:
+            print(f"figure {label}_cpu {cpu:.3f}")
+    walls = {"export": t_export, "diff": t_diff, "import": t_import}
+    for name, now in [*walls.items(), *((f"{k}_cpu", v) for k, v in CPU.items())]:
+        if before.get(name) and now:
+            print(f"{name}: {before[name] / now:.2f}x faster than at {args.compare}")
     _clear()
 
 

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
-from accounts.audit import AuditEntry, audit_record, audit_record_many
+from accounts.audit import AuditEntry, audit_record, audit_record_bulk
 from deploy.bundle import Plan, bundle_plan
 from scada.configsections import ImportContext
 from scada.errors import Conflict, Unprocessable
@@ -22,8 +22,6 @@ from scada.errors import Conflict, Unprocessable
 logger = logging.getLogger(__name__)
 
 __all__ = ["config_import", "config_diff"]
-
-AUDIT_CHUNK = 2000
 
 
 def config_diff(*, bundle) -> dict:
@@ -51,7 +49,8 @@ def _audit_entries(plan: Plan, user, reason: str, username: str | None) -> list[
 def _apply(plan: Plan, user) -> None:
     ctx = ImportContext(user=user)
     for s in plan.sections:
-        ctx.ids[s.name] = s.id_map()  # references into sections this import leaves as they are
+        if not (plan.added.get(s.name) or plan.changed.get(s.name)):
+            ctx.ids[s.name] = s.id_map()  # references into sections this import adds nothing to (or leaves)
     for s in plan.sections:
         if plan.added.get(s.name) or plan.changed.get(s.name):
             s.apply(added=plan.added.get(s.name, []), changed=plan.changed.get(s.name, []), removed=[], ctx=ctx)
@@ -83,10 +82,9 @@ def config_import(*, bundle, user, dry_run: bool = False, reason: str = "", sour
             audit_record(action="config.import", user=user, object_type="config", object_id=source,
                          new_value={"changes": diff["changes"], "summary": diff["detail"]}, reason=reason,
                          username=username)
-            entries = _audit_entries(plan, user, reason, username)
-            # In chunks: one INSERT of 45,000 records outlasts the web statement timeout (DB_STATEMENT_TIMEOUT_MS).
-            for start in range(0, len(entries), AUDIT_CHUNK):
-                audit_record_many(entries=entries[start:start + AUDIT_CHUNK])
+            # One record per object, by COPY in batches (one statement of 45,000 records would outlast the web
+            # statement timeout, DB_STATEMENT_TIMEOUT_MS).
+            audit_record_bulk(entries=_audit_entries(plan, user, reason, username))
             for s in plan.sections:
                 if plan.touched(s.name):
                     transaction.on_commit(s.committed)

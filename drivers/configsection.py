@@ -109,7 +109,7 @@ class BindingSection(ModelSection):
         for key, item in items.items():
             tag = tags.get(item["tag"]) if fresh is None or key in fresh else None
             if tag is not None:
-                binding = self.build(item)
+                binding = self._built.get(key) or self.build(item)  # the instance super().check() validated
                 # The rule TagBinding.clean applies against the stored tag, here against the bundle's tag.
                 problem = binding.tag_mismatch(SimpleNamespace(datatype=tag["datatype"],
                                                                is_writable=tag["is_writable"]))

@@ -148,7 +148,7 @@ class TagSection(ModelSection):
         # at the tag's stored binding: the bundle's bindings are checked against the bundle's tags instead.
         from django.core.exceptions import ValidationError
 
-        obj.clean_fields(exclude=["machine"])
+        self.clean_fields(obj, exclude=["machine"])
         if obj.name.lower() in RESERVED_TAG_NAMES:
             raise ValidationError({"name": f"'{obj.name}' is a reserved name"})
         if obj.min_value is not None and obj.max_value is not None and obj.min_value >= obj.max_value:
