@@ -67,6 +67,12 @@ def demo_alarms(demo):
     return demo
 
 
+INDICATOR_COVERS_A_LIMIT_LABEL = """(() => {
+  const i = document.querySelector('g.alarm-ind[data-alarm-for="Reactor_Temp"]').getBoundingClientRect();
+  return Array.from(document.querySelectorAll('.k-limit-label')).some(l => { const r = l.getBoundingClientRect();
+    return r.right > i.left && r.left < i.right && r.bottom > i.top && r.top < i.bottom; });
+})()"""
+
 def test_screens_are_grey_with_live_analog_limits_and_setpoints_and_colour_only_when_abnormal(new_page, demo_alarms,
                                                                                               server):
     page = new_page(demo_alarms["operator"])
@@ -91,6 +97,7 @@ def test_screens_are_grey_with_live_analog_limits_and_setpoints_and_colour_only_
     expect(page.locator("#r201-temp")).to_have_text("96.0 °C")
     expect(page.locator('g.alarm-ind[data-alarm-for="Reactor_Temp"]').first).to_have_attribute(
         "data-priority", "critical")
+    assert not page.evaluate(INDICATOR_COVERS_A_LIMIT_LABEL)  # the mark moves right of the box, clear of "HH"
     expect(page.locator("#p01-fault")).to_be_visible()
     shown = page.evaluate(COLOURS_SHOWN)
     assert any(s.startswith("r201-body stroke rgb(198, 40, 40)") for s in shown), shown

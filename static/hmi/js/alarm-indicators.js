@@ -16,6 +16,15 @@
     low: function (s) { return "M" + (-s) + ",0 A" + s + "," + s + " 0 1,0 " + s + ",0 A" + s + "," + s + " 0 1,0 " + (-s) + ",0 Z"; }
   };
   var marks = [];  // {tag, g, path, text, size}
+  var labels = Kiln.$all(".k-limit-label", svg).map(function (l) { return l.getBoundingClientRect(); });
+  // Would a mark left of `box` (the value's, in its own units) cover a limit label? Compared on screen.
+  function crowded(node, box, size) {
+    if (!labels.length) return false;
+    var r = node.getBoundingClientRect(), nb = node.getBBox(), k = nb.width ? r.width / nb.width : 1;
+    var right = r.left - (nb.x - box.x) * k, left = right - (2 * size + 3) * k;
+    var top = r.top - (nb.y - box.y) * k, bottom = top + box.height * k;
+    return labels.some(function (l) { return l.right > left && l.left < right && l.bottom > top && l.top < bottom; });
+  }
   Kiln.$all("text.kind-text[data-tag]", svg).forEach(function (node) {
     var box;
     try { box = node.getBBox(); } catch (e) { return; }
@@ -30,9 +39,12 @@
       } catch (e) { /* keep the text's own box */ }
     }
     var size = Math.max(4, Math.min(9, box.height * 0.4 || 6));
+    // Left of the box, unless an analog indicator's limit label (HH, H, ...) is drawn there: then right of it.
+    var x = box.x - size - 3;
+    if (crowded(node, box, size)) x = box.x + box.width + size + 3;
     var g = document.createElementNS(NS, "g");
     g.setAttribute("class", "alarm-ind");
-    g.setAttribute("transform", "translate(" + (box.x - size - 3).toFixed(1) + "," + (box.y + box.height / 2).toFixed(1) + ")");
+    g.setAttribute("transform", "translate(" + x.toFixed(1) + "," + (box.y + box.height / 2).toFixed(1) + ")");
     g.setAttribute("data-alarm-for", node.getAttribute("data-tag"));
     g.style.display = "none";
     var path = document.createElementNS(NS, "path"), text = document.createElementNS(NS, "text");
