@@ -5,9 +5,9 @@ sub-code (bits 16–27) is kept: those Kiln has a word for (tags.choices.SUBSTAT
 non-Good code travels as its OPC UA name (BadOutOfService, UncertainSubNormal...), so nothing the server said
 is lost. Low bits (info type, limit, overflow) do not change the quality.
 
-Time: the source timestamp (when the device sampled) when present, else the server's; either is used only when
-it is within KILN_OPCUA_CLOCK_SKEW seconds of this machine's clock. A server whose clock is off by minutes would
-otherwise write history in the wrong place and make live values look stale or future; such samples are stamped
+Time (epoch seconds): the source timestamp (when the device sampled) when present, else the server's; either is used
+only when it is within KILN_OPCUA_CLOCK_SKEW seconds of this machine's clock. A server whose clock is off by minutes
+would otherwise write history in the wrong place and make live values look stale or future; such samples are stamped
 with Kiln's receive time instead and counted (`clock_skewed` in the connection's stats).
 """
 
@@ -17,7 +17,7 @@ from datetime import datetime
 
 from tags.choices import Quality
 
-__all__ = ["status_quality", "sample_time"]
+__all__ = ["status_quality", "sample_time", "epoch_seconds"]
 
 # OPC UA code (severity + sub-code, low 16 bits cleared) → Kiln sub-status.
 _KILN_SUBSTATUS = {
@@ -75,23 +75,27 @@ def status_quality(code: int) -> tuple[str, str | None]:
     return quality, sub
 
 
-def sample_time(source: datetime | None, server: datetime | None, now: float, skew: float) -> tuple[float, bool]:
+def epoch_seconds(ts: datetime | None) -> float | None:
+    """An asyncua timestamp (naive UTC or aware) as epoch seconds; None, and OPC UA's MinDateTime (1601), → None."""
+    if ts is None or ts.year < 1971:
+        return None
+    return (ts - _EPOCH).total_seconds() if ts.tzinfo is None else ts.timestamp()
+
+
+def sample_time(source: float | None, server: float | None, now: float, skew: float) -> tuple[float, bool]:
     """(epoch seconds to stamp the sample with, whether the server's time was refused as skewed).
 
-    asyncua gives naive UTC datetimes (or aware ones); a missing or absurd time (year 1601, the OPC UA
-    "MinDateTime") counts as absent.
+    `source` and `server` are epoch seconds or None (drivers.opcua.publish decodes them so; asyncua's datetimes
+    go through `epoch_seconds`); a time before 1971 counts as absent.
     """
     for ts in (source, server):
-        if ts is None or ts.year < 1971:
+        if ts is None or ts < _YEAR_1971:
             continue
-        if ts.tzinfo is None:
-            epoch = (ts - _EPOCH).total_seconds()
-        else:
-            epoch = ts.timestamp()
-        if abs(epoch - now) <= skew:
-            return epoch, False
+        if abs(ts - now) <= skew:
+            return ts, False
         return now, True
     return now, False
 
 
 _EPOCH = datetime(1970, 1, 1)
+_YEAR_1971 = 365 * 86400.0

@@ -2,9 +2,12 @@
 
 Why a thread: Kiln's poll loops are synchronous (a Celery prefork child, the Redis wake channel, the outbox),
 while asyncua is asyncio only. The session's loop thread runs the client, its subscription and a drain task;
-the drain task turns data-change notifications into plain tuples on a deque, which the loop thread empties
-(`take()`), so no asyncio object crosses threads and no per-notification task is created (asyncua's handler
-mode creates one task per notification: at 10,000 items a second that alone is a fifth of a core).
+data-change notifications become plain tuples on a deque, which the loop thread empties (`take()`), so no
+asyncio object crosses threads and no per-notification task is created (asyncua's handler mode creates one task
+per notification: at 10,000 items a second that alone is a fifth of a core). A publish response of plain data
+changes is decoded by drivers.opcua.publish straight into those tuples (the session's `publish` is replaced on
+this client's asyncua session object); anything else goes through asyncua's decoder, its subscription's event
+queue and the drain task, as before.
 
 Data: one subscription per session, one monitored item per bound node, ClientHandle = the tag id, an absolute
 deadband filter when the binding has one, timestamps Both. Connection loss: asyncua's supervisor probes the
@@ -23,8 +26,12 @@ from dataclasses import dataclass
 
 from asyncua import Client, ua
 from asyncua.common.subscription import DataChangeEvent, StatusChangeEvent
+from asyncua.ua.ua_binary import struct_from_binary
+from asyncua.ua.uaerrors import UaStructParsingError
 
 from drivers.codec import float32_shortest
+from drivers.opcua.publish import decode_publish
+from drivers.opcua.quality import epoch_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +39,8 @@ __all__ = ["OpcuaSpec", "NodePoint", "OpcuaSession", "OpcuaError", "OpcuaRefused
 
 CREATE_CHUNK = 1000  # monitored items per CreateMonitoredItems request
 QUEUE_SIZE = 10  # samples the server keeps per monitored item between two publishes
+_VARIANTS = {v.value: v for v in ua.VariantType}
+_FLOAT = ua.VariantType.Float.value
 
 
 class OpcuaError(Exception):
@@ -119,13 +128,15 @@ class OpcuaSession:
         self.client: Client | None = None
         self.sub = None
         self._drain: asyncio.Future | None = None
-        # (tag id, value, status code, source time, server time) per notification; deque appends are atomic.
+        # (tag id, value, status code, source time, server time) per notification, times as epoch seconds or
+        # None; deque appends are atomic.
         self.pending: deque = deque()
         self.lost_reason: str | None = None
         self.connected = False
         self.server_certificate_sha256: str | None = None
         self.variant_of: dict[int, ua.VariantType] = {}  # tag id → the type its last value came in
         self.item_ids: dict[int, int] = {}  # tag id → the server's MonitoredItemId (for a later modify or delete)
+        self.publishes = {"fast": 0, "asyncua": 0}  # publish responses by decoder (drivers.opcua.publish)
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -170,6 +181,7 @@ class OpcuaSession:
         client = await client_for(spec, error=OpcuaError, watchdog_intervall=watchdog, auto_reconnect=False)
         client.session_timeout = int(spec.session_timeout * 1000)
         client.connection_lost_callback = self._on_lost
+        client.uaclient.session.publish = self._publisher(client.uaclient.session)
         self.client = client
         self.lost_reason = None
         await client.connect()
@@ -246,15 +258,55 @@ class OpcuaSession:
                 status = dv.StatusCode.value if dv.StatusCode is not None else 0
                 variant = dv.Value.VariantType if dv.Value is not None else None
                 value = ev.value
-                if variant is not None:
+                if variant is not None and variant != ua.VariantType.Null:
                     self.variant_of[item.ClientHandle] = variant
                     if variant == ua.VariantType.Float and isinstance(value, float):
                         value = float32_shortest(value)  # 72.4, not 72.40000152587891 (as for Modbus registers)
-                append((item.ClientHandle, value, status, dv.SourceTimestamp, dv.ServerTimestamp))
+                append((item.ClientHandle, value, status, epoch_seconds(dv.SourceTimestamp),
+                        epoch_seconds(dv.ServerTimestamp)))
             elif isinstance(ev, StatusChangeEvent):
                 status = ev.notification.Status
                 if status is not None and not status.is_good():
                     self.lost_reason = f"subscription ended: {status.name}"
+
+    def _publisher(self, session):
+        """The asyncua session's `publish`, decoding plain data changes on the fast path (module docstring)."""
+
+        async def publish(acks: list[ua.SubscriptionAcknowledgement]) -> ua.PublishResponse:
+            request = ua.PublishRequest()
+            request.Parameters.SubscriptionAcknowledgements = acks or []
+            data = await session._send_request(request, timeout=0)
+            decoded = decode_publish(data)
+            if decoded is None:
+                self.publishes["asyncua"] += 1
+                try:
+                    return struct_from_binary(ua.PublishResponse, data)
+                except Exception as exc:  # as asyncua's own publish: its loop skips an unparsable message
+                    logger.exception("Connection %s: cannot parse a publish response", self.spec.name)
+                    raise UaStructParsingError from exc
+            response, rows = decoded
+            self.publishes["fast"] += 1
+            self._take_rows(response.Parameters.SubscriptionId, rows)
+            return response
+
+        return publish
+
+    def _take_rows(self, subscription_id: int, rows: list[tuple]) -> None:
+        sub = self.sub
+        if not rows or sub is None or sub.subscription_id != subscription_id:
+            return
+        # asyncua's own rule: a handle it does not know (an item being deleted) is dropped.
+        known = sub._monitored_items
+        variant_of = self.variant_of
+        append = self.pending.append
+        for handle, value, status, vtype, source, server in rows:
+            if handle not in known:
+                continue
+            if vtype:
+                variant_of[handle] = _VARIANTS[vtype]
+                if vtype == _FLOAT and value is not None:
+                    value = float32_shortest(value)  # 72.4, not 72.40000152587891 (as for Modbus registers)
+            append((handle, value, status, source, server))
 
     async def _on_lost(self, exc: Exception) -> None:
         self.lost_reason = f"session lost: {exc or type(exc).__name__}"

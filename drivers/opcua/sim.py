@@ -9,6 +9,10 @@ codes from the server side (`set`), stop and start the server to cut the session
 `DemoPlant` runs the Modbus simulator's process model (drivers.plcsim.DemoProcess) on an in-memory register
 image and mirrors it into the OPC UA variables every tick: a second demo connection reads the same plant over
 OPC UA. A client's write to a setpoint or command lands in the image before the next tick.
+
+The server's value changes are made cheap by drivers.opcua.simspeed (installed when a simulator starts).
+Variables are best given in folders of at most a few hundred (`B.g12.v1234`): asyncua checks a new node
+against all of its parent's references, so 10,000 under one folder take minutes to add.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from datetime import UTC, datetime
 
 from asyncua import Server, ua
 
+from drivers.opcua import simspeed
 from drivers.plcsim import DEMO_MAP, DemoProcess
 
 logger = logging.getLogger(__name__)
@@ -70,6 +75,7 @@ class OpcuaSim:
         return f"ns={self.ns};s={name}"
 
     async def start(self) -> None:
+        simspeed.install()
         server = Server()
         await server.init()
         server.set_endpoint(self.endpoint)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from drivers.opcua.loop import OpcuaLoop
-from drivers.opcua.quality import sample_time, status_quality
+from drivers.opcua.quality import epoch_seconds, sample_time, status_quality
 from drivers.opcua.session import NodePoint, OpcuaSpec
 from drivers.opcua.sim import OpcuaSim, SimThread
 from tests.servers import free_port, wait_for
@@ -74,10 +74,12 @@ def test_server_time_is_used_when_sane_and_replaced_by_receive_time_when_skewed(
     now = datetime(2026, 12, 6, 1, 0, 0)
     epoch = now.replace(tzinfo=UTC).timestamp()
     # Source time first, then server time; naive datetimes are UTC (as asyncua gives them).
-    assert sample_time(now - timedelta(seconds=2), now, epoch, 10) == (epoch - 2, False)
-    assert sample_time(None, now - timedelta(seconds=1), epoch, 10) == (epoch - 1, False)
-    assert sample_time(now + timedelta(minutes=5), now, epoch, 10) == (epoch, True)  # server clock ahead
-    assert sample_time(datetime(1601, 1, 1), None, epoch, 10) == (epoch, False)  # OPC UA's "no time"
+    assert epoch_seconds(now) == epoch == epoch_seconds(now.replace(tzinfo=UTC))
+    assert sample_time(epoch - 2, epoch, epoch, 10) == (epoch - 2, False)
+    assert sample_time(None, epoch - 1, epoch, 10) == (epoch - 1, False)
+    assert sample_time(epoch + 300, epoch, epoch, 10) == (epoch, True)  # server clock ahead
+    assert epoch_seconds(datetime(1601, 1, 1)) is None  # OPC UA's "no time"
+    assert sample_time(-11644473600.0, None, epoch, 10) == (epoch, False)
     assert sample_time(None, None, epoch, 10) == (epoch, False)
 
 
