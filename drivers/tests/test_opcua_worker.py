@@ -17,6 +17,7 @@ VARIABLES = {
     "Reactor.Temp": (72.4, "Double", False),
     "Pump.Running": (False, "Boolean", True),
     "Pump.Count": (0, "Int16", True),
+    "Pump.Mode": ("AUTO", "String", False),
 }
 
 
@@ -57,6 +58,21 @@ def test_a_worker_loop_feeds_live_values_from_the_subscription(sim, ua_plant):
     assert live[tags["Reactor.TempSP"].pk].value == 75.0  # a Float, at float32 precision
     sim.set("Reactor.Temp", 80.25)
     assert wait_for(lambda: live_get_many([tags["Reactor.Temp"].pk])[tags["Reactor.Temp"].pk].value == 80.25)
+
+
+def test_a_node_whose_value_the_tag_cannot_carry_makes_it_bad_config_error_not_a_wrong_value(sim, make_tag, poll_loop):
+    conn = Connection(name="ua-types", protocol="opcua", endpoint_url=sim.sim.endpoint, timeout=0.5,
+                      publishing_interval=20, backoff_cap=1.0)
+    conn.full_clean()
+    conn.save()
+    tag = make_tag("Pump_Mode_Real")  # a REAL tag bound (type "auto") to a node that holds a String
+    b = NodeBinding(tag=tag, connection=conn, node_id=sim.sim.node_id("Pump.Mode"), sampling_interval=10)
+    b.full_clean()
+    b.save()
+    poll_loop(conn)
+    assert wait_for(lambda: (lv := live_get_many([tag.pk])[tag.pk]) is not None and lv.quality == "BAD", timeout=10)
+    live = live_get_many([tag.pk])[tag.pk]
+    assert (live.value, live.substatus) == (None, "config_error")
 
 
 def test_it_writes_through_the_write_router_reads_back_and_confirms(sim, ua_plant):
