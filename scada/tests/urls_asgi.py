@@ -5,6 +5,10 @@ import time
 
 from django.http import JsonResponse, StreamingHttpResponse
 from django.urls import include, path
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 
 def whoami(request):
@@ -24,7 +28,22 @@ def explode(request):
     raise RuntimeError("boom")
 
 
+class PairSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    items = serializers.ListField(child=serializers.IntegerField())
+
+
+class DrfPairView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+    def get(self, request):
+        return Response(PairSerializer({"name": "a", "items": [1, 2]}).data)
+
+
 urlpatterns = [
+    path("api/test/drf", DrfPairView.as_view()),
     path("api/test/whoami", whoami),
     path("api/test/slow", slow),
     path("api/test/stream", stream),
