@@ -6,7 +6,8 @@ integration account's API key. The test instance is this process (the suite's da
 tag and an alarm on test; the dry run shows exactly those; the deploy makes production version 1, visible through
 production's own API at once (no restart); a deploy on a moved base is refused with the diff; a bundle with a bad
 object changes nothing; a rollback restores version 1 as version 4. Between them a deployed alarm definition is
-live in production's running web process (a manual tag's write raises it) without a restart.
+live in production's running web process (a manual tag's write raises it) without a restart, and a deployed
+binding change moves the drivers configuration token production's poll loops re-plan on.
 """
 
 import json
@@ -19,6 +20,7 @@ from importlib import import_module
 
 import psycopg
 import pytest
+import redis
 from django.apps import apps as django_apps
 from django.conf import settings as django_settings
 from django.db import connection
@@ -26,6 +28,9 @@ from django.db import connection
 from alarms.models import AlarmDefinition
 from conftest import PASSWORD
 from deploy.bundle import bundle_export
+from drivers.choices import ScanPeriod
+from drivers.models import TagBinding
+from drivers.runtime import config_version as drivers_config_version
 from tags.models import Tag
 from tests.servers import REPO, running_daphne
 
@@ -146,9 +151,16 @@ def test_deploy_dry_run_rollback_and_refusals_between_two_real_servers(productio
     assert stale_change["fields"]["description"]["new"] == "changed after the deploy"
     assert _get(production, f"/api/tags/{tag.name}")["description"] != "changed after the deploy"
 
-    # A good deploy on the right base is version 2.
+    # A good deploy on the right base is version 2; it also moves a binding to another scan class, and
+    # production's running poll loops are told: the drivers configuration token they re-plan on moves.
+    binding = TagBinding.objects.order_by("tag__name").first()
+    binding.scan_period = ScanPeriod.S_5 if binding.scan_period != ScanPeriod.S_5 else ScanPeriod.S_2
+    binding.save()
+    production_redis = redis.Redis.from_url(_redis_url_plus_one(django_settings.REDIS_URL))
+    token = drivers_config_version(production_redis)
     second = admin_client.post("/api/system/deploy", {"signature": SIGNATURE, "base_version": 1}, format="json")
     assert second.status_code == 200 and second.json()["version"] == 2
+    assert drivers_config_version(production_redis) != token
     assert _get(production, f"/api/tags/{tag.name}")["description"] == "changed after the deploy"
 
     # Production's running web process uses a deployed alarm definition at once: a tag without a PLC binding is
