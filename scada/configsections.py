@@ -28,6 +28,7 @@ The protocol (duck-typed; ModelSection below implements it for one Django model)
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
 from dataclasses import dataclass, field
@@ -433,6 +434,7 @@ _SAME = object()
 _SCALARS = frozenset((str, int, float, bool, type(None)))
 
 
+@functools.cache
 def _value_pure(f) -> bool:
     """Whether field `f`'s clean() depends on the value alone (Django's own non-relational fields)."""
     return not f.is_relation and type(f).__module__.startswith("django.db.models.fields") \

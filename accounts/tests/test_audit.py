@@ -214,3 +214,21 @@ def test_it_says_which_key_to_check_when_the_key_changed(chain, settings):
     report = audit_verify()
     assert [b.record_id for b in report.breaks] == [r.pk for r in chain]  # every record, not only the first
     assert "KILN_AUDIT_KEY" in report.breaks[0].why
+
+
+@pytest.mark.postgresql
+def test_bulk_records_chain_on_and_store_their_canonical_content_as_the_one_by_one_path_does():
+    """audit_record_bulk (config imports: COPY, no model instances) writes the chain audit_record_many writes."""
+    from accounts.audit import AuditEntry, audit_record_bulk
+    from accounts.audit_hashing import audit_canonical
+
+    first = audit_record(action="config.import", object_type="config")
+    odd = [{"n": 2 ** 100, "x": -0.0, "big": 1e20, "nan": float("nan")}, "nul\x00", "\udfff", {"é": [1, 2.5, None]}]
+    written = audit_record_bulk(entries=[AuditEntry(action="config.add", object_type="tags", object_id=f"T{i}",
+                                                    new_value=value, reason="bulk")
+                                         for i, value in enumerate(odd)])
+    rows = list(AuditRecord.objects.filter(seq__gt=first.seq).order_by("seq"))
+    assert written == len(odd) and [r.seq for r in rows] == [first.seq + 1 + i for i in range(len(odd))]
+    assert rows[0].prev_hash == first.hash
+    assert [r.new_value for r in rows] == [audit_canonical(v) for v in odd]
+    assert not audit_verify().breaks
